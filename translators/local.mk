@@ -1,0 +1,5 @@
+# translators/: the EDI core library. No network, no database.
+noinst_LIBRARIES += translators/libtranslators.a
+translators_libtranslators_a_SOURCES = \
+	translators/edi_reader.c translators/edi_reader.h
+translators_libtranslators_a_CFLAGS = $(AM_CFLAGS)
