@@ -260,6 +260,39 @@ test_newer_schema_is_refused(void **state)
 	assert_non_null(strstr(err.message, "newer"));
 }
 
+static void
+test_processes_opening_a_fresh_store_at_once_migrate_it_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	struct store_info info;
+	pid_t pids[4];
+	for (int r = 0; r < 4; r++) {
+		pids[r] = fork();
+		assert_true(pids[r] >= 0);
+		if (pids[r] == 0) {
+			struct store *st;
+			struct store_options o = { .spool_dir = fx->spool };
+			if (store_open(&st, fx->url, &o, &err)) {
+				fprintf(stderr, "open: %s\n", err.message);
+				_exit(3);
+			}
+			store_close(st);
+			_exit(0);
+		}
+	}
+	for (int r = 0; r < 4; r++) {
+		int status;
+		waitpid(pids[r], &status, 0);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	fx->st = open_store(fx, 1);
+	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
+	assert_int_equal(info.schema_version, 1);
+	assert_int_equal(info.audit_last_id, 0);
+}
+
 /* ---- messages ------------------------------------------------------------ */
 
 static void
@@ -1172,6 +1205,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrations_apply_once_and_are_idempotent,
 		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_processes_opening_a_fresh_store_at_once_migrate_it_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_altered_migration_is_refused, setup_open,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup_open, teardown),
