@@ -136,23 +136,65 @@ new_correlation_id(char out[27])
 	out[26] = '\0';
 }
 
+/*
+ * Every operation runs in its own transaction, or, inside a caller's
+ * store_tx_begin(), in a savepoint: a failed operation then undoes only
+ * itself and the caller's transaction goes on.
+ */
 static int
 tx_begin(struct store *st, struct store_error *err)
 {
+	if (st->user_tx)
+		return st->ops->exec_script(st, "SAVEPOINT store_op", err);
 	return st->ops->begin(st, err);
 }
 
 static int
 tx_commit(struct store *st, struct store_error *err)
 {
+	if (st->user_tx)
+		return st->ops->exec_script(st, "RELEASE SAVEPOINT store_op", err);
 	return st->ops->commit(st, err);
 }
 
 static int
 tx_abort(struct store *st, int rc)
 {
-	st->ops->rollback(st);
+	if (st->user_tx)
+		st->ops->exec_script(st, "ROLLBACK TO SAVEPOINT store_op;"
+		                         " RELEASE SAVEPOINT store_op", NULL);
+	else
+		st->ops->rollback(st);
 	return rc;
+}
+
+int
+store_tx_begin(struct store *st, struct store_error *err)
+{
+	if (st->user_tx)
+		return store_fail(err, STORE_EINVAL, "a transaction is already open");
+	int rc = st->ops->begin(st, err);
+	if (!rc)
+		st->user_tx = 1;
+	return rc;
+}
+
+int
+store_tx_commit(struct store *st, struct store_error *err)
+{
+	if (!st->user_tx)
+		return store_fail(err, STORE_EINVAL, "no transaction is open");
+	st->user_tx = 0;
+	return st->ops->commit(st, err);
+}
+
+void
+store_tx_rollback(struct store *st)
+{
+	if (!st->user_tx)
+		return;
+	st->user_tx = 0;
+	st->ops->rollback(st);
 }
 
 /* Runs a statement and discards its rows. *rows (may be NULL) counts them,
@@ -626,7 +668,7 @@ migrate_locked(struct store *st, int *applied, struct store_error *err)
 		if (rc && rc != STORE_ENOTFOUND)
 			return tx_abort(st, rc);
 		if (a.found) {
-			st->ops->rollback(st);
+			tx_abort(st, 0);
 			if (strcmp(a.checksum, sum) != 0)
 				return store_fail(err, STORE_ESCHEMA,
 				                  "migration %d (%s) was applied from different SQL"
@@ -661,6 +703,8 @@ store_migrate(struct store *st, int *applied, struct store_error *err)
 {
 	if (applied)
 		*applied = 0;
+	if (st->user_tx)
+		return store_fail(err, STORE_EINVAL, "migrations cannot run inside a transaction");
 	int rc = st->ops->lock_migrations(st, 1, err);
 	if (rc)
 		return rc;
@@ -1563,7 +1607,7 @@ store_idempotency_begin(struct store *st, const char *scope, const char *key,
 	            "SELECT request_hash, response_status, response_body"
 	            " FROM idempotency_keys WHERE scope = $1 AND key = $2",
 	            p, 2, row_idem, &row, err);
-	st->ops->rollback(st);
+	tx_abort(st, 0);
 	if (rc)
 		return rc;
 	if (strcmp(row.request_hash, request_hash) != 0) {
@@ -1760,7 +1804,7 @@ store_delivery_enqueue(struct store *st, int64_t message_id, const char *endpoin
 		struct store_param q[] = { P_TEXT(idempotency_key) };
 		rc = db_one(st, "SELECT id FROM deliveries WHERE idempotency_key = $1", q, 1,
 		            row_int0, &d.id, err);
-		st->ops->rollback(st);
+		tx_abort(st, 0);
 		if (rc)
 			return rc;
 		if (existed)
@@ -1805,7 +1849,7 @@ store_delivery_claim(struct store *st, const char *worker, int64_t now_us,
 	struct store_param p[] = { P_TEXT(worker), P_INT(now_us), P_INT(now_us + lease_us) };
 	rc = db_one(st, sql, p, 3, delivery_from_row, out, err);
 	if (rc == STORE_ENOTFOUND) {
-		st->ops->rollback(st);
+		tx_abort(st, 0);
 		return store_fail(err, rc, "no delivery is due");
 	}
 	if (rc || (rc = delivery_event(st, out, "delivery.claimed",

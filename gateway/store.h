@@ -13,7 +13,8 @@
  * INVARIANTS
  *   - Every call is one transaction: it happened entirely or not at all.
  *     When a call returns STORE_OK the change is durable (SQLite fsyncs the
- *     WAL on commit; PostgreSQL commits synchronously).
+ *     WAL on commit; PostgreSQL commits synchronously), unless the caller
+ *     grouped calls with store_tx_begin(): then at store_tx_commit().
  *   - store_message_put() refuses a payload hash the spool does not hold,
  *     so no committed message ever points at missing bytes.
  *   - Every state change appends an event in the same transaction. Events
@@ -102,6 +103,20 @@ struct spool *store_spool(struct store *st);
 int64_t store_now_us(void);
 /* Lowercase hex SHA-256 of a buffer (request hashes, test helpers). */
 void store_sha256_hex(const void *buf, size_t len, char out[SPOOL_HASH_HEX + 1]);
+
+/* ---- transactions ---------------------------------------------------- */
+
+/*
+ * Groups several calls into one atomic step, e.g. recording a received
+ * message and its duplicate key together so a crash between them cannot
+ * let a resend be processed twice. Inside, each call runs in a savepoint:
+ * a call that fails undoes only itself. Nothing is durable until
+ * store_tx_commit() returns STORE_OK. Keep these short: an event appended
+ * inside holds the audit chain's lock (all writers wait) until the end.
+ */
+int store_tx_begin(struct store *st, struct store_error *err);
+int store_tx_commit(struct store *st, struct store_error *err);
+void store_tx_rollback(struct store *st);
 
 /* ---- schema ---------------------------------------------------------- */
 

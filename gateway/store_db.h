@@ -67,7 +67,8 @@ struct store {
 	enum store_backend backend;
 	void *db;
 	struct spool *spool;
-	int in_tx;
+	int user_tx; /* inside store_tx_begin() */
+	int db_tx;   /* the backend has a transaction open */
 	/* Row locks for read-then-write: " FOR UPDATE" or "" (SQLite's write
 	 * transaction already excludes other writers). */
 	const char *for_update;

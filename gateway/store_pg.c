@@ -77,10 +77,32 @@ pg_exec_script(struct store *st, const char *sql, struct store_error *err)
 	return pg_simple(st, sql, err);
 }
 
+/*
+ * A node outlives database restarts and failovers: a connection found
+ * broken is re-established, but only between transactions, where nothing
+ * in flight can be lost or half-applied by continuing on a new session.
+ */
+static void
+reconnect_if_broken(struct store *st)
+{
+	if (!st->db_tx && PQstatus(conn_of(st)) == CONNECTION_BAD)
+		PQreset(conn_of(st));
+}
+
 static int
 pg_begin(struct store *st, struct store_error *err)
 {
-	return pg_simple(st, "BEGIN", err);
+	reconnect_if_broken(st);
+	int rc = pg_simple(st, "BEGIN", err);
+	if (rc && PQstatus(conn_of(st)) == CONNECTION_BAD) {
+		/* The server went away since the last call; BEGIN is where we
+		 * learn it, with nothing in flight, so one retry is safe. */
+		PQreset(conn_of(st));
+		rc = pg_simple(st, "BEGIN", err);
+	}
+	if (!rc)
+		st->db_tx = 1;
+	return rc;
 }
 
 static int
@@ -88,6 +110,7 @@ pg_commit(struct store *st, struct store_error *err)
 {
 	PGresult *res = PQexec(conn_of(st), "COMMIT");
 	int rc = STORE_OK;
+	st->db_tx = 0;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = pg_fail(err, status_of(res), "commit", PQresultErrorMessage(res));
 	/* COMMIT of an aborted transaction answers ROLLBACK, not an error. */
@@ -101,6 +124,7 @@ static void
 pg_rollback(struct store *st)
 {
 	PQclear(PQexec(conn_of(st), "ROLLBACK"));
+	st->db_tx = 0;
 }
 
 static int
@@ -112,6 +136,7 @@ pg_query(struct store *st, const char *sql, const struct store_param *p, int n,
 	*out = NULL;
 	if (n > 32)
 		return store_fail(err, STORE_EINVAL, "too many parameters");
+	reconnect_if_broken(st);
 	for (int i = 0; i < n; i++) {
 		switch (p[i].type) {
 		case STORE_P_TEXT:
@@ -251,7 +276,13 @@ static const struct store_db_ops pg_ops = {
 int
 store_pg_connect(struct store *st, const char *url, struct store_error *err)
 {
-	PGconn *conn = PQconnectdb(url);
+	/* Session settings travel as connection options so that a reconnect
+	 * (PQreset) gets them again. Settings in the URL come later and win. */
+	const char *keys[] = { "options", "dbname", NULL };
+	const char *values[] = { "-c client_min_messages=warning -c synchronous_commit=on"
+	                         " -c TimeZone=UTC",
+		                 url, NULL };
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
 	if (!conn)
 		return store_fail(err, STORE_ENOMEM, "out of memory");
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -265,9 +296,5 @@ store_pg_connect(struct store *st, const char *url, struct store_error *err)
 	/* Notices (e.g. "relation already exists, skipping") are not for the
 	 * user's terminal; errors come back through results. */
 	PQsetNoticeProcessor(conn, quiet_notices, NULL);
-	return pg_simple(st,
-	                 "SET client_min_messages = warning;"
-	                 "SET synchronous_commit = on;"
-	                 "SET TIME ZONE 'UTC'",
-	                 err);
+	return STORE_OK;
 }

@@ -68,7 +68,7 @@ pg_admin(const char *sql)
 	PGconn *c = PQconnectdb(pg_base());
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
 		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	PQfinish(c);
@@ -437,6 +437,67 @@ test_message_list_filters_and_pages(void **state)
 	assert_int_equal(store_message_list(fx->st, &g, count_message, &l2, &err), STORE_OK);
 	assert_int_equal(l2.n, 1);
 	assert_int_equal(l2.last, a + 1);
+}
+
+static int
+count_messages(struct store *st)
+{
+	struct listed l = { 0 };
+	struct store_error err;
+	assert_int_equal(store_message_list(st, NULL, count_message, &l, &err), STORE_OK);
+	return l.n;
+}
+
+static void
+test_grouped_calls_commit_or_roll_back_together(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	int dup;
+	assert_int_equal(store_tx_begin(fx->st, &err), STORE_OK);
+	assert_int_equal(store_tx_begin(fx->st, &err), STORE_EINVAL);
+	int64_t id = put_message(fx, fx->st, "ISA*1~", "acme");
+	assert_int_equal(store_duplicate_check(fx->st, "ACME", "isa13", "000000001",
+	                                       store_now_us(), 0, id, &dup, NULL, NULL, &err), 0);
+	store_tx_rollback(fx->st);
+	assert_int_equal(count_messages(fx->st), 0);
+	assert_int_equal(verify(fx->st).events_checked, 0);
+
+	assert_int_equal(store_tx_begin(fx->st, &err), STORE_OK);
+	id = put_message(fx, fx->st, "ISA*1~", "acme");
+	/* A failing call undoes only itself; the group goes on. */
+	assert_int_equal(store_message_set_state(fx->st, id, "translated", "delivered", NULL,
+	                                         &err), STORE_ECONFLICT);
+	assert_int_equal(store_duplicate_check(fx->st, "ACME", "isa13", "000000001",
+	                                       store_now_us(), 0, id, &dup, NULL, NULL, &err), 0);
+	assert_int_equal(dup, 0);
+	assert_int_equal(store_tx_commit(fx->st, &err), STORE_OK);
+	assert_int_equal(count_messages(fx->st), 1);
+	assert_int_equal(store_duplicate_check(fx->st, "ACME", "isa13", "000000001",
+	                                       store_now_us(), 0, 0, &dup, NULL, NULL, &err), 0);
+	assert_int_equal(dup, 1);
+	struct store_audit_result res = verify(fx->st);
+	assert_true(res.intact);
+	assert_int_equal(res.events_checked, 1);
+}
+
+static void
+test_store_reconnects_after_the_server_dropped_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	int64_t v;
+	assert_int_equal(store_control_next(fx->st, "acme", STORE_CONTROL_GROUP, &v, &err), 0);
+	char sql[256];
+	snprintf(sql, sizeof sql,
+	         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	         " WHERE datname = '%s' AND pid <> pg_backend_pid()",
+	         fx->dbname);
+	pg_admin(sql);
+	usleep(100000);
+	if (store_control_next(fx->st, "acme", STORE_CONTROL_GROUP, &v, &err))
+		fail_msg("after the server dropped the connection: %s", err.message);
+	assert_int_equal(v, 2);
 }
 
 /* ---- control numbers --------------------------------------------------- */
@@ -1221,6 +1282,8 @@ main(void)
 		                                setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_message_list_filters_and_pages, setup_open,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_grouped_calls_commit_or_roll_back_together,
+		                                setup_open, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_control_numbers_start_at_one_per_partner_and_kind, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_control_numbers_never_wrap, setup_open,
@@ -1265,7 +1328,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_workers_claiming_at_once_never_take_the_same_delivery, setup_open,
 			teardown),
+		/* PostgreSQL only, kept last (SQLite has no connection to lose). */
+		cmocka_unit_test_setup_teardown(test_store_reconnects_after_the_server_dropped_it,
+		                                setup_open, teardown),
 	};
-	return cmocka_run_group_tests_name(pg_base() ? "store (postgresql)" : "store (sqlite)",
-	                                   tests, NULL, NULL);
+	size_t n = sizeof tests / sizeof tests[0];
+	if (!pg_base())
+		return _cmocka_run_group_tests("store (sqlite)", tests, n - 1, NULL, NULL);
+	return _cmocka_run_group_tests("store (postgresql)", tests, n, NULL, NULL);
 }
