@@ -154,7 +154,7 @@ parse_common(int argc, char **argv, struct common *c, const char **since,
 	int ch;
 	c->store = default_store();
 	c->spool = NULL;
-	optind = 1;
+	optind = 0; /* glibc: full re-initialisation between calls */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+s:o:h", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -475,11 +475,13 @@ store_event_foreach(struct store *st, const struct store_event_filter *f,
 		P_INT(f->message_id),
 		f->correlation_id ? P_TEXT(f->correlation_id) : P_TEXT(""),
 	};
+	/* Columns before literals: PostgreSQL types a parameter by its first
+	 * use, and "$3 = 0" would make a BIGINT message id an INTEGER. */
 	int rc = st->ops->query(st,
 	                        "SELECT " EVENT_COLS " FROM events"
 	                        " WHERE time_us >= $1 AND time_us < $2"
-	                        " AND ($3 = 0 OR message_id = $3)"
-	                        " AND ($4 = '' OR correlation_id = $4)"
+	                        " AND (message_id = $3 OR $3 = 0)"
+	                        " AND (correlation_id = $4 OR $4 = '')"
 	                        " ORDER BY id",
 	                        p, 4, &c, err);
 	if (rc)
@@ -1013,7 +1015,7 @@ store_message_list(struct store *st, const struct store_message_filter *f,
 	};
 	int rc = st->ops->query(st,
 	                        "SELECT " MESSAGE_COLS " FROM messages"
-	                        " WHERE ($1 = '' OR partner = $1) AND ($2 = '' OR state = $2)"
+	                        " WHERE (partner = $1 OR $1 = '') AND (state = $2 OR $2 = '')"
 	                        " AND created_us >= $3 AND created_us < $4 AND id > $5"
 	                        " ORDER BY id LIMIT $6",
 	                        p, 6, &c, err);
@@ -1289,6 +1291,8 @@ store_ack_resolve(struct store *st, int64_t expectation_id,
 		                  " accepted-with-errors, partially-accepted or rejected");
 	if ((rc = check_text(err, "ack code", ack_code, sizeof e.ack_code - 1, 1)))
 		return rc;
+	if (acked_us == 0)
+		acked_us = store_now_us(); /* 0 would read as "no ack yet" */
 	for (size_t i = 0; i < nsets; i++)
 		if ((rc = check_text(err, "set control number", sets[i].set_control,
 		                     STORE_CONTROL_TEXT_MAX, 0)) ||
@@ -1504,7 +1508,7 @@ store_ack_foreach(struct store *st, const struct store_ack_filter *f,
 		                   P_INT(f->until_us ? f->until_us : INT64_MAX) };
 	int rc = st->ops->query(st,
 	                        "SELECT " ACK_COLS " FROM ack_expectations"
-	                        " WHERE ($1 = '' OR partner = $1) AND created_us >= $2"
+	                        " WHERE (partner = $1 OR $1 = '') AND created_us >= $2"
 	                        " AND created_us < $3 ORDER BY id",
 	                        p, 3, &c, err);
 	if (rc)

@@ -385,6 +385,11 @@ test_state_change_is_an_event_and_checks_the_expected_state(void **state)
 	assert_string_equal(c.kinds[1], "message.state");
 	/* Stored compact with sorted keys: the canonical text the hash covers. */
 	assert_string_equal(c.details[1], "{\"documents\":1,\"from\":\"stored\",\"to\":\"translated\"}");
+	/* Message ids are 64-bit on both backends. */
+	struct collected none = { 0 };
+	f.message_id = 5000000000LL;
+	assert_int_equal(store_event_foreach(fx->st, &f, collect_event, &none, &err), STORE_OK);
+	assert_int_equal(none.n, 0);
 }
 
 static void
