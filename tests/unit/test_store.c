@@ -339,6 +339,18 @@ test_message_round_trips_and_records_an_event(void **state)
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
 	assert_int_equal(info.messages, 1);
 	assert_int_equal(info.events, 1);
+	if (!fx->pg) {
+		/* WAL is a property of the file: any reader sees it. */
+		sqlite3 *db;
+		sqlite3_stmt *stmt;
+		assert_int_equal(sqlite3_open(fx->url, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL),
+		                 SQLITE_OK);
+		assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
+		sqlite3_finalize(stmt);
+		sqlite3_close(db);
+	}
 }
 
 struct collected {
