@@ -24,6 +24,8 @@ static const struct command commands[] = {
 	{ "dump", cmd_dump, "print every segment as a JSON array, one per line" },
 	{ "store", cmd_store, "apply schema migrations, show what the store holds" },
 	{ "audit", cmd_audit, "verify the audit chain, export events for an auditor" },
+	{ "translate", cmd_translate, "EDI to canonical JSON, one document per line" },
+	{ "map", cmd_map, "map check FILE...: check map and override files" },
 };
 
 static void

@@ -40,3 +40,8 @@ gateway_edigate_SOURCES += gateway/cmd_store.c
 gateway_edigate_CFLAGS += $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(JANSSON_CFLAGS) \
 	$(OPENSSL_CFLAGS) -DEDIGATE_STATEDIR='"$(localstatedir)/lib/edigate"'
 gateway_edigate_LDADD += $(STORE_LIBS)
+
+# translate and map check
+gateway_edigate_SOURCES += gateway/cmd_translate.c
+gateway_edigate_CFLAGS += $(LIBXML_CFLAGS)
+gateway_edigate_LDADD += $(LIBXML_LIBS) $(JANSSON_LIBS)

@@ -597,6 +597,7 @@ parse_segment(build *b, xmlNodePtr n)
 					continue;
 				}
 				s->defined = 1;
+				s->pair = 1;
 				s->repeat = 1;
 				s->simple.pos = i;
 				s->simple.type = (i - p->from) % 2 ? MAP_TYPE_AN : MAP_TYPE_ID;

@@ -119,7 +119,7 @@ typedef struct map_slot {
 	map_value simple;         /* when !composite */
 	map_value *components;    /* when composite, indexed 1..component_count */
 	unsigned component_count; /* highest component position */
-	const char *pair_codelist_id;
+	int pair;                 /* part of a <pairs> */
 } map_slot;
 
 typedef struct map_pairs {

@@ -1,0 +1,852 @@
+/*
+ * map_in - EDI -> canonical JSON and the structure guide. See map_xlate.h.
+ *
+ * Placement follows the usual X12/EDIFACT rule: a segment is looked for
+ * from the current position forward in the innermost open loop, then in
+ * each enclosing loop; finding a loop's trigger opens a new occurrence.
+ * Each segment is then bound in two steps: values are converted and staged
+ * first, and only if nothing conflicts are they committed into the JSON,
+ * so a segment is never half bound.
+ */
+#include "map_xlate.h"
+#include "map_value.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 16
+#define MAX_STAGED 128
+#define SCRATCH 65536
+
+typedef struct frame {
+	const map_node *loop;
+	size_t idx;         /* child at the current position */
+	uint32_t *counts;   /* uses per child in this occurrence */
+	json_t *ctx;        /* NULL: this occurrence is unmapped */
+} frame;
+
+typedef struct staged {
+	const map_path *path; /* relative to the segment's target */
+	size_t skip;          /* steps of path already consumed */
+	json_t *value;
+} staged;
+
+struct map_in {
+	const map *m;
+	json_t *doc;
+	json_t *unmapped;
+	frame stack[MAX_DEPTH + 1];
+	size_t depth;
+	uint32_t *count_pool;
+	size_t count_pool_size;
+	map_issue issues[MAP_IN_MAX_ISSUES];
+	size_t issue_count, issue_total;
+	staged stage[MAX_STAGED];
+	size_t staged_count;
+	json_t *extras[MAP_OUT_MAX_ELEMENTS + 1];
+	unsigned extra_max;
+	char scratch[SCRATCH];
+	size_t scratch_used;
+	unsigned position;
+	const edi_segment *seg;
+};
+
+map_in *
+map_in_new(void)
+{
+	return calloc(1, sizeof(map_in));
+}
+
+void
+map_in_free(map_in *in)
+{
+	if (in == NULL)
+		return;
+	free(in->count_pool);
+	free(in);
+}
+
+const map_issue *
+map_in_issues(const map_in *in, size_t *count)
+{
+	*count = in->issue_count;
+	return in->issues;
+}
+
+size_t
+map_in_issue_total(const map_in *in)
+{
+	return in->issue_total;
+}
+
+static void
+issue(map_in *in, map_issue_kind kind, const char *tag, unsigned position,
+    unsigned element, unsigned component, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static void
+issue(map_in *in, map_issue_kind kind, const char *tag, unsigned position,
+    unsigned element, unsigned component, const char *fmt, ...)
+{
+	in->issue_total++;
+	if (in->issue_count == MAP_IN_MAX_ISSUES)
+		return;
+	map_issue *i = &in->issues[in->issue_count++];
+	i->kind = kind;
+	i->position = position;
+	snprintf(i->tag, sizeof(i->tag), "%s", tag);
+	i->element = element;
+	i->component = component;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(i->message, sizeof(i->message), fmt, ap);
+	va_end(ap);
+}
+
+void
+map_in_begin(map_in *in, const map *m, json_t *doc)
+{
+	in->m = m;
+	in->doc = doc;
+	in->unmapped = json_array();
+	json_object_set_new(doc, "unmapped", in->unmapped);
+	size_t need = (size_t)(m->depth + 2) * (m->max_children + 1);
+	if (need > in->count_pool_size) {
+		free(in->count_pool);
+		in->count_pool = calloc(need, sizeof(uint32_t));
+		in->count_pool_size = in->count_pool ? need : 0;
+	}
+	in->depth = 0;
+	in->issue_count = in->issue_total = 0;
+	frame *f = &in->stack[0];
+	f->loop = &m->root;
+	f->idx = 0;
+	f->counts = in->count_pool;
+	memset(f->counts, 0, (m->max_children + 1) * sizeof(uint32_t));
+	f->ctx = doc;
+}
+
+/* --------------------------------------------------------- placement */
+
+static void
+check_missing(map_in *in, frame *f, size_t from, size_t to)
+{
+	for (size_t i = from; i < to && i < f->loop->child_count; i++) {
+		const map_node *c = f->loop->children[i];
+		if (c->use == MAP_USE_MANDATORY && f->counts[i] == 0)
+			issue(in, MAP_ISSUE_MANDATORY_SEGMENT_MISSING, c->tag_text,
+			    in->position, 0, 0, "mandatory %s %s is missing",
+			    c->kind == MAP_NODE_LOOP ? "loop" : "segment", c->id);
+	}
+}
+
+/* Closes frames deeper than level, checking what they still needed. */
+static void
+pop_to(map_in *in, size_t level)
+{
+	while (in->depth > level) {
+		frame *f = &in->stack[in->depth];
+		check_missing(in, f, f->idx + 1, f->loop->child_count);
+		in->depth--;
+	}
+}
+
+static int
+tag_known(const map_node *loop, uint32_t tag)
+{
+	for (size_t i = 0; i < loop->child_count; i++) {
+		const map_node *c = loop->children[i];
+		if (c->tag == tag)
+			return 1;
+		if (c->kind == MAP_NODE_LOOP && tag_known(c, tag))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- scratch */
+
+static char *
+scratch(map_in *in, size_t n)
+{
+	if (in->scratch_used + n > SCRATCH)
+		return NULL;
+	char *p = in->scratch + in->scratch_used;
+	in->scratch_used += n;
+	return p;
+}
+
+/* The text of a slice without release characters. */
+static edi_slice
+plain(map_in *in, edi_slice s)
+{
+	const edi_delimiters *d = in->seg->delimiters;
+	if (!(in->seg->flags & EDI_SEGMENT_RELEASED) || d->release == 0
+	    || memchr(s.ptr, d->release, s.len) == NULL)
+		return s;
+	char *p = scratch(in, s.len);
+	if (p == NULL)
+		return s;
+	size_t n = edi_unescape(s, d->release, p, s.len);
+	return (edi_slice){p, n < s.len ? n : s.len};
+}
+
+/* ------------------------------------------------------ guide checks */
+
+static void
+check_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
+    unsigned comp)
+{
+	const char *tag = in->seg->elements[0].ptr;
+	char t[4] = {0};
+	memcpy(t, tag, in->seg->elements[0].len < 3 ? in->seg->elements[0].len : 3);
+	map_issue_kind k = map_value_check(v, s.ptr, s.len,
+	    in->seg->delimiters->decimal);
+	if (k == 0)
+		return;
+	char shown[40];
+	size_t n = s.len < sizeof(shown) - 1 ? s.len : sizeof(shown) - 1;
+	memcpy(shown, s.ptr, n);
+	shown[n] = '\0';
+	issue(in, k, t, in->position, el, comp, "%s \"%s\" (type %s, length %u-%u)",
+	    map_issue_kind_name(k), shown, map_value_type_name(v), v->min, v->max);
+}
+
+/* ------------------------------------------------------------ binding */
+
+static void
+stage(map_in *in, const map_path *path, json_t *value)
+{
+	if (in->staged_count == MAX_STAGED) {
+		json_decref(value);
+		return;
+	}
+	in->stage[in->staged_count++] = (staged){path, 0, value};
+}
+
+static void
+unstage(map_in *in)
+{
+	for (size_t i = 0; i < in->staged_count; i++)
+		json_decref(in->stage[i].value);
+	in->staged_count = 0;
+}
+
+/* Sets extra element el (component comp, 0 = whole) to text. */
+static void
+add_extra(map_in *in, unsigned el, unsigned comp, unsigned ncomp, edi_slice s)
+{
+	if (el > MAP_OUT_MAX_ELEMENTS)
+		return;
+	json_t *v = json_stringn(s.ptr, s.len);
+	if (comp == 0) {
+		json_decref(in->extras[el]);
+		in->extras[el] = v;
+	} else {
+		if (in->extras[el] == NULL || !json_is_array(in->extras[el])) {
+			json_decref(in->extras[el]);
+			in->extras[el] = json_array();
+			for (unsigned i = 0; i < ncomp; i++)
+				json_array_append_new(in->extras[el], json_null());
+		}
+		json_array_set_new(in->extras[el], comp - 1, v);
+	}
+	if (el > in->extra_max)
+		in->extra_max = el;
+}
+
+static void
+clear_extras(map_in *in)
+{
+	for (unsigned i = 0; i <= in->extra_max; i++) {
+		json_decref(in->extras[i]);
+		in->extras[i] = NULL;
+	}
+	in->extra_max = 0;
+}
+
+/* The whole element as unmapped JSON: a string, or an array of
+ * components when it has more than one. */
+static json_t *
+element_json(map_in *in, edi_slice raw)
+{
+	const edi_delimiters *d = in->seg->delimiters;
+	if (in->seg->flags & EDI_SEGMENT_RAW)
+		return json_stringn(raw.ptr, raw.len);
+	if (edi_slice_count(raw, d->component, d->release) == 1) {
+		edi_slice p = plain(in, raw);
+		return json_stringn(p.ptr, p.len);
+	}
+	json_t *a = json_array();
+	edi_splitter it;
+	edi_slice part;
+	edi_split_init(&it, raw, d->component, d->release);
+	while (edi_split_next(&it, &part)) {
+		edi_slice p = plain(in, part);
+		json_array_append_new(a, json_stringn(p.ptr, p.len));
+	}
+	return a;
+}
+
+static void
+record_whole(map_in *in)
+{
+	json_t *r = json_object();
+	json_object_set_new(r, "position", json_integer(in->position));
+	json_object_set_new(r, "tag", json_stringn(in->seg->elements[0].ptr,
+	    in->seg->elements[0].len));
+	json_t *els = json_array();
+	size_t last = in->seg->element_count;
+	while (last > 1 && in->seg->elements[last - 1].len == 0)
+		last--;
+	for (size_t i = 1; i < last; i++)
+		json_array_append_new(els, element_json(in, in->seg->elements[i]));
+	json_object_set_new(r, "elements", els);
+	json_array_append_new(in->unmapped, r);
+}
+
+static void
+record_extras(map_in *in)
+{
+	if (in->extra_max == 0)
+		return;
+	json_t *r = json_object();
+	json_object_set_new(r, "position", json_integer(in->position));
+	json_object_set_new(r, "tag", json_stringn(in->seg->elements[0].ptr,
+	    in->seg->elements[0].len));
+	json_object_set_new(r, "mapped", json_true());
+	json_t *els = json_array();
+	for (unsigned i = 1; i <= in->extra_max; i++) {
+		json_array_append_new(els, in->extras[i] ? in->extras[i] : json_null());
+		in->extras[i] = NULL;
+	}
+	in->extra_max = 0;
+	json_object_set_new(r, "elements", els);
+	json_array_append_new(in->unmapped, r);
+}
+
+/* Converts and stages one value; returns 0, or -1 when the value cannot
+ * be bound (a constant that differs). */
+static int
+bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
+    unsigned comp, unsigned ncomp)
+{
+	edi_slice s = plain(in, raw);
+	if (s.len == 0)
+		return 0;
+	if (v->fixed) {
+		if (s.len != v->fixed_len || memcmp(s.ptr, v->fixed, s.len) != 0)
+			return -1;
+		return 0;
+	}
+	if (v->path == NULL) {
+		add_extra(in, el, comp, ncomp, s);
+		return 0;
+	}
+	char buf[256];
+	long n = map_value_to_canonical(v, s.ptr, s.len, buf, sizeof(buf),
+	    in->seg->delimiters->decimal);
+	if (n < 0) {
+		/* Not convertible (a bad date): keep the raw text, so the
+		 * guide's issue and the lossless round trip both hold. */
+		add_extra(in, el, comp, ncomp, s);
+		return 0;
+	}
+	/* A value whose way back would differ travels in extras too. */
+	char back[256];
+	long m = map_value_to_edi(v, buf, (size_t)n, back, sizeof(back),
+	    in->seg->delimiters->decimal);
+	if (m < 0 || (size_t)m != s.len || memcmp(back, s.ptr, s.len) != 0)
+		add_extra(in, el, comp, ncomp, s);
+	stage(in, v->path, json_stringn(buf, (size_t)n));
+	return 0;
+}
+
+/* Finds or creates the object at path (steps [0, count)) under base.
+ * An append step creates a new object in an array. Returns NULL when a
+ * non-object is in the way. */
+static json_t *
+walk(json_t *base, const map_path *p, size_t count, int create)
+{
+	json_t *cur = base;
+	for (size_t i = 0; cur && i < count; i++) {
+		const map_step *st = &p->steps[i];
+		json_t *next = json_object_getn(cur, st->key, st->len);
+		if (st->append) {
+			if (!create)
+				return NULL;
+			if (next == NULL) {
+				next = json_array();
+				json_object_setn_new(cur, st->key, st->len, next);
+			}
+			if (!json_is_array(next))
+				return NULL;
+			json_t *o = json_object();
+			json_array_append_new(next, o);
+			cur = o;
+			continue;
+		}
+		if (next == NULL) {
+			if (!create)
+				return NULL;
+			next = json_object();
+			json_object_setn_new(cur, st->key, st->len, next);
+		}
+		if (!json_is_object(next))
+			return NULL;
+		cur = next;
+	}
+	return cur;
+}
+
+/* Would setting the staged value conflict with what target holds? */
+static int
+staged_conflicts(json_t *target, const staged *s)
+{
+	const map_path *p = s->path;
+	json_t *cur = target;
+	for (size_t i = 0; cur && i < p->count; i++) {
+		const map_step *st = &p->steps[i];
+		json_t *next = json_object_getn(cur, st->key, st->len);
+		if (i + 1 == p->count)
+			return next != NULL && !st->append;
+		if (st->append)
+			return 0;
+		if (next && !json_is_object(next))
+			return 1;
+		cur = next;
+	}
+	return 0;
+}
+
+static void
+commit_value(json_t *target, staged *s)
+{
+	const map_path *p = s->path;
+	json_t *obj = walk(target, p, p->count - 1, 1);
+	const map_step *last = &p->steps[p->count - 1];
+	if (obj == NULL) {
+		json_decref(s->value);
+		return;
+	}
+	if (last->append) {
+		json_t *a = json_object_getn(obj, last->key, last->len);
+		if (a == NULL) {
+			a = json_array();
+			json_object_setn_new(obj, last->key, last->len, a);
+		}
+		json_array_append_new(a, s->value);
+	} else {
+		json_object_setn_new(obj, last->key, last->len, s->value);
+	}
+	s->value = NULL;
+}
+
+static const map_case *
+find_case(map_in *in, const map_node *node)
+{
+	const edi_segment *seg = in->seg;
+	if (node->select_element >= seg->element_count)
+		return NULL;
+	edi_slice q = node->select_component
+	    ? edi_segment_component(seg, node->select_element, 1,
+	        node->select_component)
+	    : (seg->flags & EDI_SEGMENT_RAW ? seg->elements[node->select_element]
+	        : edi_segment_component(seg, node->select_element, 1, 1));
+	q = plain(in, q);
+	for (size_t i = 0; i < node->case_count; i++) {
+		const map_case *c = &node->cases[i];
+		if (c->value_len == q.len && memcmp(c->value, q.ptr, q.len) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* Validates the segment's elements and stages its bindings. */
+static int
+stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
+{
+	const edi_segment *seg = in->seg;
+	const edi_delimiters *d = seg->delimiters;
+	char tag[4] = {0};
+	memcpy(tag, seg_node->tag_text, 3);
+	int failed = 0;
+	int declared = seg_node->slot_count > 0;
+	unsigned sel = case_owner ? case_owner->select_element : 0;
+	unsigned selc = case_owner ? case_owner->select_component : 0;
+	if (declared && seg->element_count - 1 > seg_node->slot_count) {
+		for (size_t i = seg_node->slot_count + 1; i < seg->element_count; i++)
+			if (seg->elements[i].len) {
+				issue(in, MAP_ISSUE_TOO_MANY_ELEMENTS, tag, in->position,
+				    (unsigned)i, 0, "%s has %zu elements, at most %u are defined",
+				    tag, seg->element_count - 1, seg_node->slot_count);
+				break;
+			}
+	}
+	for (unsigned i = 1; i <= seg_node->slot_count; i++) {
+		const map_slot *sl = &seg_node->slots[i];
+		edi_slice raw = i < seg->element_count ? seg->elements[i]
+		    : (edi_slice){"", 0};
+		if (!sl->defined) {
+			if (raw.len)
+				add_extra(in, i, 0, 0, plain(in, raw));
+			continue;
+		}
+		if (raw.len == 0) {
+			if (sl->use == MAP_USE_MANDATORY)
+				issue(in, MAP_ISSUE_ELEMENT_MISSING, tag, in->position, i, 0,
+				    "mandatory element %s%02u is missing", tag, i);
+			continue;
+		}
+		if (d->repetition && memchr(raw.ptr, d->repetition, raw.len)
+		    && sl->repeat <= 1 && !(seg->flags & EDI_SEGMENT_RAW)) {
+			issue(in, MAP_ISSUE_TOO_MANY_REPETITIONS, tag, in->position, i, 0,
+			    "element %s%02u repeats, it may not", tag, i);
+			add_extra(in, i, 0, 0, plain(in, raw));
+			continue;
+		}
+		if (!sl->composite) {
+			size_t ncomp = edi_slice_count(raw, d->component, d->release);
+			edi_slice v = raw;
+			if (ncomp > 1) {
+				issue(in, MAP_ISSUE_TOO_MANY_COMPONENTS, tag, in->position, i, 0,
+				    "element %s%02u is not a composite", tag, i);
+				add_extra(in, i, 0, 0, plain(in, raw));
+				continue;
+			}
+			check_value(in, &sl->simple, plain(in, v), i, 0);
+			if ((i == sel && selc == 0) || sl->pair)
+				continue; /* written back from the case or the pairs */
+			if (bind_value(in, &sl->simple, v, i, 0, 0) < 0)
+				failed = 1;
+			continue;
+		}
+		/* Composite */
+		unsigned ncomp = (unsigned)edi_slice_count(raw, d->component, d->release);
+		if (ncomp > sl->component_count) {
+			issue(in, MAP_ISSUE_TOO_MANY_COMPONENTS, tag, in->position, i,
+			    sl->component_count + 1, "composite %s%02u has %u components, at most %u",
+			    tag, i, ncomp, sl->component_count);
+		}
+		edi_splitter it;
+		edi_slice part;
+		edi_split_init(&it, raw, d->component, d->release);
+		unsigned c = 0;
+		unsigned shape = ncomp;
+		while (edi_split_next(&it, &part)) {
+			c++;
+			if (c > sl->component_count || sl->components[c].line == 0) {
+				if (part.len)
+					add_extra(in, i, c, shape, plain(in, part));
+				continue;
+			}
+			const map_value *v = &sl->components[c];
+			if (part.len == 0)
+				continue;
+			check_value(in, v, plain(in, part), i, c);
+			if (i == sel && c == selc)
+				continue;
+			if (bind_value(in, v, part, i, c, shape) < 0)
+				failed = 1;
+		}
+		for (unsigned k = c + 1; k <= sl->component_count; k++)
+			if (sl->components[k].line && sl->components[k].use == MAP_USE_MANDATORY)
+				issue(in, MAP_ISSUE_ELEMENT_MISSING, tag, in->position, i, k,
+				    "mandatory component %s%02u-%u is missing", tag, i, k);
+		/* A composite whose trailing components are all empty ("a::")
+		 * must come back the same: remember its shape in extras. */
+		if (ncomp > 1 && (part.len == 0)) {
+			if (in->extras[i] == NULL) {
+				in->extras[i] = json_array();
+				for (unsigned k = 0; k < ncomp; k++)
+					json_array_append_new(in->extras[i], json_null());
+				if (i > in->extra_max)
+					in->extra_max = i;
+			}
+		}
+	}
+	/* Elements after the last declared one. */
+	if (!declared || seg->element_count - 1 > seg_node->slot_count)
+		for (size_t i = seg_node->slot_count + 1; i < seg->element_count; i++)
+			if (seg->elements[i].len)
+				add_extra(in, (unsigned)i, 0, 0, plain(in, seg->elements[i]));
+	/* Qualifier pairs. */
+	for (size_t k = 0; k < seg_node->pair_count; k++) {
+		const map_pairs *pp = &seg_node->pairs[k];
+		for (unsigned q = pp->from; q + 1 <= pp->to; q += 2) {
+			if (q + 1 >= seg->element_count)
+				break;
+			edi_slice qs = plain(in, seg->elements[q]);
+			edi_slice vs = plain(in, seg->elements[q + 1]);
+			if (qs.len == 0 && vs.len == 0)
+				continue;
+			const map_code *code = qs.len ? map_code_by_edi(pp->codelist, qs.ptr, qs.len) : NULL;
+			const char *key = code && code->canonical ? code->canonical : NULL;
+			size_t klen = key ? strlen(key) : qs.len;
+			if (key == NULL)
+				key = qs.ptr;
+			/* Build a one-off path: pairs path + the qualifier's name. */
+			map_path *p = (map_path *)scratch(in, sizeof(map_path));
+			map_step *steps = (map_step *)scratch(in,
+			    (pp->path->count + 1) * sizeof(map_step));
+			char *kc = scratch(in, klen + 1);
+			if (p == NULL || steps == NULL || kc == NULL || qs.len == 0 || vs.len == 0) {
+				add_extra(in, q, 0, 0, qs);
+				add_extra(in, q + 1, 0, 0, vs);
+				continue;
+			}
+			memcpy(kc, key, klen);
+			kc[klen] = '\0';
+			memcpy(steps, pp->path->steps, pp->path->count * sizeof(map_step));
+			steps[pp->path->count] = (map_step){kc, klen, 0};
+			p->steps = steps;
+			p->count = pp->path->count + 1;
+			/* A repeated qualifier in one segment stays raw. */
+			int dup = 0;
+			for (size_t s = 0; s < in->staged_count; s++) {
+				const map_path *o = in->stage[s].path;
+				if (o->count == p->count && o->steps[o->count - 1].len == klen
+				    && memcmp(o->steps[o->count - 1].key, kc, klen) == 0)
+					dup = 1;
+			}
+			if (dup) {
+				add_extra(in, q, 0, 0, qs);
+				add_extra(in, q + 1, 0, 0, vs);
+				continue;
+			}
+			stage(in, p, json_stringn(vs.ptr, vs.len));
+		}
+	}
+	return failed ? -1 : 0;
+}
+
+/* Target object for a node (segment or loop) under parent: the node's
+ * path, then its case's path. *scalar_case is set when the case key
+ * receives the value itself (a "." binding). */
+typedef struct target {
+	json_t *parent;          /* object the node's path starts from */
+	const map_path *path;    /* node path, may be NULL */
+	const map_case *kase;    /* may be NULL */
+} target;
+
+static int
+target_conflicts(const target *t)
+{
+	if (t->parent == NULL)
+		return 1;
+	json_t *base = t->parent;
+	if (t->path) {
+		if (t->path->count && t->path->steps[t->path->count - 1].append)
+			return 0;
+		base = walk(t->parent, t->path, t->path->count, 0);
+		if (base == NULL)
+			return 0;
+	}
+	if (t->kase) {
+		const map_path *cp = t->kase->path;
+		json_t *o = walk(base, cp, cp->count - 1, 0);
+		if (o == NULL)
+			return 0;
+		const map_step *last = &cp->steps[cp->count - 1];
+		return json_object_getn(o, last->key, last->len) != NULL;
+	}
+	return 0;
+}
+
+/* Creates the target. With a case and dot, returns the case's parent
+ * object and sets *dot_key; otherwise returns the object itself. */
+static json_t *
+target_make(const target *t, int dot, const map_step **dot_key)
+{
+	json_t *base = t->parent;
+	if (t->path)
+		base = walk(base, t->path, t->path->count, 1);
+	if (base == NULL || t->kase == NULL)
+		return base;
+	const map_path *cp = t->kase->path;
+	if (dot) {
+		*dot_key = &cp->steps[cp->count - 1];
+		return walk(base, cp, cp->count - 1, 1);
+	}
+	return walk(base, cp, cp->count, 1);
+}
+
+/* Binds the current plain segment under ctx. Returns ctx, or NULL when
+ * the segment went to unmapped whole. */
+static json_t *
+bind_segment(map_in *in, const map_node *node, json_t *ctx)
+{
+	in->scratch_used = 0;
+	in->staged_count = 0;
+	target st = {.parent = ctx, .path = node->path};
+	int ok = ctx != NULL && node->bound;
+	if (ok && node->case_count) {
+		st.kase = find_case(in, node);
+		if (st.kase == NULL)
+			ok = 0;
+	}
+	if (ok && stage_elements(in, node, node->case_count ? node : NULL) < 0)
+		ok = 0;
+	if (ok && in->staged_count == 0)
+		ok = 0;
+	int dot = 0;
+	for (size_t i = 0; i < in->staged_count; i++)
+		if (in->stage[i].path->count == 0)
+			dot = 1;
+	if (ok && target_conflicts(&st))
+		ok = 0;
+	if (ok && st.kase == NULL
+	    && (st.path == NULL || !st.path->steps[st.path->count - 1].append)) {
+		json_t *existing = st.path ? walk(ctx, st.path, st.path->count, 0) : ctx;
+		for (size_t i = 0; existing && i < in->staged_count; i++)
+			if (staged_conflicts(existing, &in->stage[i]))
+				ok = 0;
+	}
+	if (!ok) {
+		unstage(in);
+		clear_extras(in);
+		record_whole(in);
+		return NULL;
+	}
+	const map_step *dot_key = NULL;
+	json_t *obj = target_make(&st, dot, &dot_key);
+	for (size_t i = 0; i < in->staged_count; i++) {
+		staged *s = &in->stage[i];
+		if (obj && s->path->count == 0 && dot_key)
+			json_object_setn_new(obj, dot_key->key, dot_key->len, s->value);
+		else if (obj && s->path->count)
+			commit_value(obj, s);
+		else
+			json_decref(s->value);
+		s->value = NULL;
+	}
+	in->staged_count = 0;
+	record_extras(in);
+	return ctx;
+}
+
+/* Binds a loop trigger: the loop's case selects on the trigger. */
+static json_t *
+bind_trigger(map_in *in, const map_node *loop, json_t *ctx)
+{
+	const map_node *trig = loop->children[0];
+	if (ctx == NULL) {
+		record_whole(in);
+		return NULL;
+	}
+	target lt = {.parent = ctx, .path = loop->path};
+	if (loop->case_count) {
+		in->scratch_used = 0;
+		lt.kase = find_case(in, loop);
+		if (lt.kase == NULL) {
+			record_whole(in);
+			return NULL;
+		}
+	}
+	if (lt.path == NULL && lt.kase == NULL) {
+		/* A loop without a path binds into its parent. */
+		json_t *r = bind_segment(in, trig, ctx);
+		return r ? ctx : (trig->bound ? NULL : ctx);
+	}
+	/* The select element of a loop case is written back from the case,
+	 * so it is not an extra: stage_elements skips it via a shim node. */
+	map_node shim = *trig;
+	shim.select_element = loop->select_element;
+	shim.select_component = loop->select_component;
+	shim.case_count = 0;
+	shim.cases = NULL;
+	shim.path = NULL;
+	in->scratch_used = 0;
+	in->staged_count = 0;
+	if (stage_elements(in, &shim, loop->case_count ? loop : NULL) < 0
+	    || target_conflicts(&lt)) {
+		unstage(in);
+		clear_extras(in);
+		record_whole(in);
+		return NULL;
+	}
+	json_t *obj = target_make(&lt, 0, NULL);
+	for (size_t i = 0; i < in->staged_count; i++) {
+		staged *s = &in->stage[i];
+		if (obj && s->path->count)
+			commit_value(obj, s);
+		else
+			json_decref(s->value);
+		s->value = NULL;
+	}
+	in->staged_count = 0;
+	record_extras(in);
+	return obj;
+}
+
+void
+map_in_segment(map_in *in, const edi_segment *seg, unsigned position)
+{
+	in->seg = seg;
+	in->position = position;
+	in->scratch_used = 0;
+	uint32_t tag = map_tag_pack(seg->elements[0].ptr, seg->elements[0].len);
+	char tagtext[4] = {0};
+	memcpy(tagtext, seg->elements[0].ptr, seg->elements[0].len < 3 ? seg->elements[0].len : 3);
+	for (size_t level = in->depth + 1; level-- > 0;) {
+		frame *f = &in->stack[level];
+		const map_node *loop = f->loop;
+		size_t start = f->idx;
+		if (level > 0 && start == 0)
+			start = 1; /* the trigger opens a new occurrence one level up */
+		for (size_t i = start; i < loop->child_count; i++) {
+			const map_node *c = loop->children[i];
+			if (c->tag != tag)
+				continue;
+			pop_to(in, level);
+			check_missing(in, f, f->idx + (f->counts[f->idx] ? 1 : 0), i);
+			f->idx = i;
+			f->counts[i]++;
+			if (c->kind == MAP_NODE_SEGMENT) {
+				if (f->counts[i] > c->max)
+					issue(in, MAP_ISSUE_SEGMENT_OVER_MAX, tagtext, position, 0, 0,
+					    "%s occurs %u times, at most %u", tagtext, f->counts[i], c->max);
+				bind_segment(in, c, f->ctx);
+				return;
+			}
+			if (f->counts[i] > c->max)
+				issue(in, MAP_ISSUE_LOOP_OVER_MAX, tagtext, position, 0, 0,
+				    "loop %s occurs %u times, at most %u", c->id, f->counts[i], c->max);
+			if (in->depth >= MAX_DEPTH) {
+				record_whole(in);
+				return;
+			}
+			frame *nf = &in->stack[++in->depth];
+			nf->loop = c;
+			nf->idx = 0;
+			nf->counts = in->count_pool + in->depth * (in->m->max_children + 1);
+			memset(nf->counts, 0, (in->m->max_children + 1) * sizeof(uint32_t));
+			nf->counts[0] = 1;
+			nf->ctx = bind_trigger(in, c, f->ctx);
+			return;
+		}
+	}
+	if (tag_known(&in->m->root, tag))
+		issue(in, MAP_ISSUE_UNEXPECTED_SEGMENT, tagtext, position, 0, 0,
+		    "segment %s is not expected here", tagtext);
+	else
+		issue(in, MAP_ISSUE_UNRECOGNIZED_SEGMENT, tagtext, position, 0, 0,
+		    "segment %s is not part of %s %s", tagtext, in->m->message, in->m->version);
+	record_whole(in);
+}
+
+void
+map_in_end(map_in *in, unsigned position)
+{
+	/* "unmapped" goes last, after what the map bound. */
+	json_incref(in->unmapped);
+	json_object_del(in->doc, "unmapped");
+	json_object_set_new(in->doc, "unmapped", in->unmapped);
+	in->position = position;
+	pop_to(in, 0);
+	frame *f = &in->stack[0];
+	check_missing(in, f, f->idx + (f->counts[f->idx] ? 1 : 0), f->loop->child_count);
+	clear_extras(in);
+}

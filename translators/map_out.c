@@ -1,0 +1,595 @@
+/*
+ * map_out - canonical JSON -> EDI segments, and the guide's error codes.
+ * See map_xlate.h.
+ *
+ * The map is walked in order; each segment or loop occurs once per value
+ * it binds: once per array item for "x[]", once per key of the cases'
+ * parent object (in the object's key order, which is the order the
+ * segments came in), once for a plain object. Unmapped entries are merged
+ * back by position, so the segments come out where they were.
+ */
+#include "map_xlate.h"
+#include "map_value.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define OUT_BUF 32768
+
+typedef struct out {
+	const map *m;
+	map_out_sink sink;
+	void *sink_ctx;
+	json_t *unmapped;
+	size_t ucur, ucount;
+	unsigned pos;         /* position of the last segment written */
+	map_out_segment seg;
+	char buf[OUT_BUF];
+	size_t used;
+	char *err;
+	size_t errlen;
+	int failed;
+	long count;
+	char decimal;
+} out;
+
+static void
+fail(out *o, const char *fmt, ...)
+{
+	if (o->failed)
+		return;
+	o->failed = 1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->err, o->errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+keep(out *o, const char *s, size_t len)
+{
+	if (o->used + len > OUT_BUF) {
+		fail(o, "segment too long to write");
+		return "";
+	}
+	char *p = o->buf + o->used;
+	memcpy(p, s, len);
+	o->used += len;
+	return p;
+}
+
+static void
+seg_start(out *o, const char *tag)
+{
+	size_t n = strlen(tag);
+	memset(o->seg.tag, 0, sizeof(o->seg.tag));
+	memcpy(o->seg.tag, tag, n < 3 ? n : 3);
+	o->seg.element_count = 0;
+	memset(o->seg.component_count, 0, sizeof(o->seg.component_count));
+	o->used = 0;
+}
+
+static void
+set_field(out *o, unsigned el, unsigned comp, const char *s, size_t len)
+{
+	if (el == 0 || el > MAP_OUT_MAX_ELEMENTS || comp == 0
+	    || comp > MAP_OUT_MAX_COMPONENTS) {
+		fail(o, "element %u.%u is beyond what can be written", el, comp);
+		return;
+	}
+	const char *p = keep(o, s, len);
+	map_out_segment *g = &o->seg;
+	for (unsigned c = g->component_count[el] + 1; c < comp; c++)
+		g->components[el][c - 1] = (map_field){"", 0};
+	g->components[el][comp - 1] = (map_field){p, len};
+	if (comp > g->component_count[el])
+		g->component_count[el] = comp;
+	if (el > g->element_count)
+		g->element_count = el;
+}
+
+static void
+emit(out *o)
+{
+	if (o->failed)
+		return;
+	/* Trailing empty elements and components are not written. */
+	map_out_segment *g = &o->seg;
+	for (unsigned e = 1; e <= g->element_count; e++)
+		while (g->component_count[e] > 0
+		    && g->components[e][g->component_count[e] - 1].len == 0)
+			g->component_count[e]--;
+	while (g->element_count > 0 && g->component_count[g->element_count] == 0)
+		g->element_count--;
+	if (o->sink(o->sink_ctx, g) != 0) {
+		fail(o, "the writer refused segment %s", g->tag);
+		return;
+	}
+	o->pos++;
+	o->count++;
+}
+
+/* An unmapped element value: a string, or an array of components. */
+static void
+put_json_element(out *o, unsigned el, json_t *v, int override)
+{
+	if (json_is_string(v)) {
+		set_field(o, el, 1, json_string_value(v), json_string_length(v));
+		if (override)
+			o->seg.component_count[el] = o->seg.component_count[el] > 1
+			    ? o->seg.component_count[el] : 1;
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(v, i, c) {
+			if (json_is_string(c))
+				set_field(o, el, (unsigned)i + 1, json_string_value(c),
+				    json_string_length(c));
+			else if (i + 1 > o->seg.component_count[el])
+				set_field(o, el, (unsigned)i + 1, "", 0);
+		}
+	}
+}
+
+static void
+emit_whole(out *o, json_t *r)
+{
+	json_t *tag = json_object_get(r, "tag");
+	if (!json_is_string(tag)) {
+		fail(o, "an unmapped entry has no tag");
+		return;
+	}
+	seg_start(o, json_string_value(tag));
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(r, "elements"), i, v)
+		put_json_element(o, (unsigned)i + 1, v, 0);
+	emit(o);
+}
+
+static unsigned
+entry_pos(json_t *r)
+{
+	return (unsigned)json_integer_value(json_object_get(r, "position"));
+}
+
+/* Writes whole unmapped segments that come before position upto. */
+static void
+flush(out *o, unsigned upto)
+{
+	while (o->ucur < o->ucount && !o->failed) {
+		json_t *r = json_array_get(o->unmapped, o->ucur);
+		unsigned p = entry_pos(r);
+		if (json_is_true(json_object_get(r, "mapped"))) {
+			if (p <= o->pos) {
+				o->ucur++; /* its segment was not produced */
+				continue;
+			}
+			return;
+		}
+		if (p > upto)
+			return;
+		emit_whole(o, r);
+		o->ucur++;
+	}
+}
+
+/* Before a mapped segment goes out: whole entries first, then merge the
+ * extras recorded for this position. */
+static void
+emit_mapped(out *o)
+{
+	flush(o, o->pos + 1);
+	if (o->ucur < o->ucount) {
+		json_t *r = json_array_get(o->unmapped, o->ucur);
+		json_t *tag = json_object_get(r, "tag");
+		if (json_is_true(json_object_get(r, "mapped"))
+		    && entry_pos(r) == o->pos + 1 && json_is_string(tag)
+		    && strcmp(json_string_value(tag), o->seg.tag) == 0) {
+			size_t i;
+			json_t *v;
+			json_array_foreach(json_object_get(r, "elements"), i, v)
+				put_json_element(o, (unsigned)i + 1, v, 1);
+			o->ucur++;
+		}
+	}
+	emit(o);
+}
+
+/* ------------------------------------------------------------ lookups */
+
+static json_t *
+lookup(json_t *obj, const map_path *p, size_t count)
+{
+	json_t *cur = obj;
+	for (size_t i = 0; cur && i < count; i++) {
+		if (!json_is_object(cur))
+			return NULL;
+		cur = json_object_getn(cur, p->steps[i].key, p->steps[i].len);
+	}
+	return cur;
+}
+
+/* Cursors over "[]" arrays of scalars, for segments like N3 and MSG. */
+typedef struct cursor {
+	const map_path *path;
+	size_t next;
+} cursor;
+
+#define MAX_CURSORS 8
+
+typedef struct occurrence {
+	json_t *obj;           /* bindings are relative to it */
+	json_t *dot;           /* value of a "." binding */
+	const map_case *kase;  /* its value goes to the select element */
+	unsigned select_element, select_component;
+	cursor cursors[MAX_CURSORS];
+	size_t cursor_count;
+	int remaining;         /* an append array still has items */
+} occurrence;
+
+static json_t *
+append_next(occurrence *oc, json_t *obj, const map_path *p)
+{
+	cursor *c = NULL;
+	for (size_t i = 0; i < oc->cursor_count; i++)
+		if (oc->cursors[i].path == p)
+			c = &oc->cursors[i];
+	if (c == NULL && oc->cursor_count < MAX_CURSORS) {
+		c = &oc->cursors[oc->cursor_count++];
+		c->path = p;
+		c->next = 0;
+	}
+	json_t *a = lookup(obj, p, p->count);
+	if (c == NULL || !json_is_array(a) || c->next >= json_array_size(a))
+		return NULL;
+	json_t *v = json_array_get(a, c->next++);
+	if (c->next < json_array_size(a))
+		oc->remaining = 1;
+	return v;
+}
+
+/* Writes one value; returns 1 when it wrote data from the document. */
+static int
+put_value(out *o, const map_value *v, unsigned el, unsigned comp,
+    occurrence *oc)
+{
+	if (el == oc->select_element && comp == oc->select_component && oc->kase) {
+		set_field(o, el, comp ? comp : 1, oc->kase->value, oc->kase->value_len);
+		return 0;
+	}
+	if (v->fixed) {
+		set_field(o, el, comp ? comp : 1, v->fixed, v->fixed_len);
+		return 0;
+	}
+	if (v->path == NULL)
+		return 0;
+	json_t *j;
+	const map_path *p = v->path;
+	if (p->count == 0)
+		j = oc->dot;
+	else if (p->steps[p->count - 1].append)
+		j = append_next(oc, oc->obj, p);
+	else
+		j = lookup(oc->obj, p, p->count);
+	if (j == NULL || json_is_null(j))
+		return 0;
+	char num[64];
+	const char *s;
+	size_t len;
+	if (json_is_string(j)) {
+		s = json_string_value(j);
+		len = json_string_length(j);
+	} else if (json_is_integer(j)) {
+		len = (size_t)snprintf(num, sizeof(num), "%lld",
+		    (long long)json_integer_value(j));
+		s = num;
+	} else {
+		fail(o, "%s: a %s element takes a string, not another JSON type",
+		    o->seg.tag, map_value_type_name(v));
+		return 0;
+	}
+	char conv[512];
+	long n = map_value_to_edi(v, s, len, conv, sizeof(conv), o->decimal);
+	if (n < 0) {
+		fail(o, "%s%02u: \"%.*s\" cannot be written as %s", o->seg.tag, el,
+		    (int)(len > 40 ? 40 : len), s, map_value_type_name(v));
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	set_field(o, el, comp ? comp : 1, conv, (size_t)n);
+	return 1;
+}
+
+/* Fills the current segment from a node's rules; returns 1 when any data
+ * from the document went in. */
+static int
+fill(out *o, const map_node *node, occurrence *oc)
+{
+	int any = 0;
+	oc->remaining = 0;
+	for (unsigned i = 1; i <= node->slot_count; i++) {
+		const map_slot *sl = &node->slots[i];
+		if (!sl->defined)
+			continue;
+		if (!sl->composite) {
+			if (sl->simple.line)
+				any |= put_value(o, &sl->simple, i, 0, oc);
+			continue;
+		}
+		for (unsigned c = 1; c <= sl->component_count; c++)
+			if (sl->components[c].line)
+				any |= put_value(o, &sl->components[c], i, c, oc);
+	}
+	for (size_t k = 0; k < node->pair_count; k++) {
+		const map_pairs *pp = &node->pairs[k];
+		json_t *obj = lookup(oc->obj, pp->path, pp->path->count);
+		const char *key;
+		json_t *val;
+		unsigned el = pp->from;
+		json_object_foreach(obj, key, val) {
+			if (el + 1 > pp->to) {
+				fail(o, "%s: more item ids than elements %u-%u hold",
+				    node->tag_text, pp->from, pp->to);
+				break;
+			}
+			if (!json_is_string(val))
+				continue;
+			const map_code *c = map_code_by_canonical(pp->codelist, key, strlen(key));
+			const char *q = c ? c->edi : key;
+			set_field(o, el, 1, q, strlen(q));
+			set_field(o, el + 1, 1, json_string_value(val), json_string_length(val));
+			el += 2;
+			any = 1;
+		}
+	}
+	return any;
+}
+
+static void walk_children(out *o, const map_node *loop, size_t from, json_t *ctx);
+
+/* Calls back for each occurrence of a node under ctx. */
+static void
+each_occurrence(out *o, const map_node *node, json_t *ctx,
+    void (*fn)(out *, const map_node *, occurrence *))
+{
+	if (ctx == NULL || o->failed)
+		return;
+	json_t *base = ctx;
+	const map_path *np = node->path;
+	int append = np && np->count && np->steps[np->count - 1].append;
+	if (np)
+		base = lookup(ctx, np, np->count);
+	if (base == NULL)
+		return;
+	occurrence oc = {0};
+	oc.select_element = node->select_element;
+	oc.select_component = node->select_component;
+	if (node->case_count) {
+		const map_path *cp = node->cases[0].path;
+		json_t *parent = lookup(base, cp, cp->count - 1);
+		const char *key;
+		json_t *val;
+		if (!json_is_object(parent))
+			return;
+		json_object_foreach(parent, key, val) {
+			size_t klen = strlen(key);
+			for (size_t i = 0; i < node->case_count; i++) {
+				const map_step *last = &node->cases[i].path->steps[cp->count - 1];
+				if (last->len != klen || memcmp(last->key, key, klen) != 0)
+					continue;
+				occurrence one = oc;
+				one.kase = &node->cases[i];
+				one.obj = json_is_object(val) ? val : NULL;
+				one.dot = val;
+				fn(o, node, &one);
+				break;
+			}
+			if (o->failed)
+				return;
+		}
+		return;
+	}
+	if (append) {
+		size_t i;
+		json_t *item;
+		json_array_foreach(base, i, item) {
+			occurrence one = oc;
+			one.obj = item;
+			fn(o, node, &one);
+		}
+		return;
+	}
+	oc.obj = base;
+	fn(o, node, &oc);
+}
+
+static void
+segment_occurrence(out *o, const map_node *node, occurrence *oc)
+{
+	int forced = oc->kase != NULL
+	    || (node->path && node->path->count
+	        && node->path->steps[node->path->count - 1].append);
+	for (unsigned guard = 0; guard < 100000 && !o->failed; guard++) {
+		seg_start(o, node->tag_text);
+		int any = fill(o, node, oc);
+		if (!any && !forced)
+			return;
+		emit_mapped(o);
+		if (!oc->remaining)
+			return;
+		forced = 0;
+	}
+}
+
+static void
+loop_occurrence(out *o, const map_node *loop, occurrence *oc)
+{
+	const map_node *trig = loop->children[0];
+	int forced = oc->kase != NULL || loop->path != NULL;
+	seg_start(o, trig->tag_text);
+	occurrence t = *oc;
+	if (!forced)
+		t.obj = oc->obj;
+	int any = fill(o, trig, &t);
+	if (!any && !forced)
+		return;
+	emit_mapped(o);
+	walk_children(o, loop, 1, oc->obj);
+}
+
+static void
+walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
+{
+	for (size_t i = from; i < loop->child_count && !o->failed; i++) {
+		const map_node *c = loop->children[i];
+		if (c->kind == MAP_NODE_SEGMENT) {
+			if (c->bound)
+				each_occurrence(o, c, ctx, segment_occurrence);
+		} else if (c->bound || c->children[0]->bound) {
+			each_occurrence(o, c, ctx, loop_occurrence);
+		}
+	}
+}
+
+long
+map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
+    char *err, size_t errlen)
+{
+	static __thread out o;
+	memset(&o, 0, offsetof(out, seg));
+	o.m = m;
+	o.sink = sink;
+	o.sink_ctx = ctx;
+	o.err = err;
+	o.errlen = errlen;
+	o.pos = 1; /* ST / UNH */
+	o.decimal = '.';
+	o.unmapped = json_object_get(doc, "unmapped");
+	o.ucount = json_is_array(o.unmapped) ? json_array_size(o.unmapped) : 0;
+	if (err && errlen)
+		err[0] = '\0';
+	walk_children(&o, &m->root, 0, doc);
+	flush(&o, UINT32_MAX);
+	return o.failed ? -1 : o.count;
+}
+
+/* ------------------------------------------------------------ format */
+
+long
+map_out_format(const map_out_segment *g, const edi_delimiters *d, char *buf,
+    size_t cap)
+{
+	size_t n = 0;
+#define PUT(c) do { if (n >= cap) return -1; buf[n++] = (c); } while (0)
+	for (size_t i = 0; g->tag[i] && i < 3; i++)
+		PUT(g->tag[i]);
+	for (unsigned e = 1; e <= g->element_count; e++) {
+		PUT(d->element);
+		for (unsigned c = 0; c < g->component_count[e]; c++) {
+			if (c > 0)
+				PUT(d->component);
+			const map_field *f = &g->components[e][c];
+			for (size_t k = 0; k < f->len; k++) {
+				char ch = f->ptr[k];
+				int special = ch == d->element || ch == d->component
+				    || (d->repetition && ch == d->repetition)
+				    || (d->terminator_len && ch == d->terminator[0])
+				    || (d->release && ch == d->release);
+				if (special) {
+					if (d->release == 0)
+						return -1; /* X12 cannot carry it */
+					PUT(d->release);
+				}
+				PUT(ch);
+			}
+		}
+	}
+	for (unsigned k = 0; k < d->terminator_len; k++)
+		PUT(d->terminator[k]);
+	for (unsigned k = 0; k < d->suffix_len; k++)
+		PUT(d->suffix[k]);
+#undef PUT
+	return (long)n;
+}
+
+/* ------------------------------------------------------- error codes */
+
+int
+map_issue_x12_segment_code(map_issue_kind k)
+{
+	switch (k) {
+	case MAP_ISSUE_UNRECOGNIZED_SEGMENT: return 1;
+	case MAP_ISSUE_UNEXPECTED_SEGMENT: return 2;
+	case MAP_ISSUE_MANDATORY_SEGMENT_MISSING: return 3;
+	case MAP_ISSUE_LOOP_OVER_MAX: return 4;
+	case MAP_ISSUE_SEGMENT_OVER_MAX: return 5;
+	default: return 8; /* segment has data element errors */
+	}
+}
+
+int
+map_issue_x12_element_code(map_issue_kind k)
+{
+	switch (k) {
+	case MAP_ISSUE_ELEMENT_MISSING: return 1;
+	case MAP_ISSUE_TOO_MANY_ELEMENTS: return 3;
+	case MAP_ISSUE_TOO_SHORT: return 4;
+	case MAP_ISSUE_TOO_LONG: return 5;
+	case MAP_ISSUE_BAD_CHARACTER: return 6;
+	case MAP_ISSUE_BAD_CODE: return 7;
+	case MAP_ISSUE_BAD_DATE: return 8;
+	case MAP_ISSUE_BAD_TIME: return 9;
+	case MAP_ISSUE_TOO_MANY_REPETITIONS: return 12;
+	case MAP_ISSUE_TOO_MANY_COMPONENTS: return 13;
+	default: return 0;
+	}
+}
+
+int
+map_issue_edifact_code(map_issue_kind k)
+{
+	switch (k) {
+	case MAP_ISSUE_UNRECOGNIZED_SEGMENT: return 14; /* not supported in this position */
+	case MAP_ISSUE_UNEXPECTED_SEGMENT: return 15;   /* not supported in this position */
+	case MAP_ISSUE_MANDATORY_SEGMENT_MISSING: return 13; /* missing */
+	case MAP_ISSUE_LOOP_OVER_MAX: return 36;       /* too many segment group repetitions */
+	case MAP_ISSUE_SEGMENT_OVER_MAX: return 35;    /* too many repetitions */
+	case MAP_ISSUE_ELEMENT_MISSING: return 13;
+	case MAP_ISSUE_TOO_MANY_ELEMENTS: return 16;   /* too many constituents */
+	case MAP_ISSUE_TOO_SHORT: return 40;
+	case MAP_ISSUE_TOO_LONG: return 39;
+	case MAP_ISSUE_BAD_CHARACTER: return 37;       /* invalid type of characters */
+	case MAP_ISSUE_BAD_CODE: return 12;            /* invalid value */
+	case MAP_ISSUE_BAD_DATE: return 12;
+	case MAP_ISSUE_BAD_TIME: return 12;
+	case MAP_ISSUE_TOO_MANY_REPETITIONS: return 35;
+	case MAP_ISSUE_TOO_MANY_COMPONENTS: return 16;
+	}
+	return 0;
+}
+
+const char *
+map_issue_kind_name(map_issue_kind k)
+{
+	switch (k) {
+	case MAP_ISSUE_UNRECOGNIZED_SEGMENT: return "unrecognized segment";
+	case MAP_ISSUE_UNEXPECTED_SEGMENT: return "unexpected segment";
+	case MAP_ISSUE_MANDATORY_SEGMENT_MISSING: return "mandatory segment missing";
+	case MAP_ISSUE_LOOP_OVER_MAX: return "loop occurs over maximum times";
+	case MAP_ISSUE_SEGMENT_OVER_MAX: return "segment exceeds maximum use";
+	case MAP_ISSUE_ELEMENT_MISSING: return "mandatory element missing";
+	case MAP_ISSUE_TOO_MANY_ELEMENTS: return "too many data elements";
+	case MAP_ISSUE_TOO_SHORT: return "data element too short";
+	case MAP_ISSUE_TOO_LONG: return "data element too long";
+	case MAP_ISSUE_BAD_CHARACTER: return "invalid character in data element";
+	case MAP_ISSUE_BAD_CODE: return "invalid code value";
+	case MAP_ISSUE_BAD_DATE: return "invalid date";
+	case MAP_ISSUE_BAD_TIME: return "invalid time";
+	case MAP_ISSUE_TOO_MANY_REPETITIONS: return "too many repetitions";
+	case MAP_ISSUE_TOO_MANY_COMPONENTS: return "too many components";
+	}
+	return "issue";
+}

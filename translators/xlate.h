@@ -1,0 +1,64 @@
+/*
+ * xlate - from a stream of segments to canonical documents.
+ *
+ * OWNS
+ *   Following the envelopes (ISA/GS/ST/SE, UNB/UNG/UNH/UNT) around the
+ *   body segments the map engine translates: choosing the map for each
+ *   transaction set or message from its standard, version and type
+ *   (maps/x12/<message>.<version>.xml, maps/edifact/<MESSAGE>.<version>.xml,
+ *   loaded once and cached), filling the document's "meta" (partner,
+ *   control numbers, envelope ids, delimiters, correlation id, received-at)
+ *   and handing each finished document to a callback.
+ *
+ *   The envelope checks themselves (counts, matching control numbers)
+ *   belong to the envelope module; xlate reads what it needs and trusts
+ *   nothing it reads: a missing map or an envelope out of order is
+ *   reported per message, never fatal.
+ *
+ * NEVER
+ *   Opens anything but map files, or keeps segments after the callback.
+ */
+#ifndef EDIGATE_XLATE_H
+#define EDIGATE_XLATE_H
+
+#include <jansson.h>
+
+#include "edi_reader.h"
+#include "map.h"
+#include "map_xlate.h"
+
+typedef struct xlate_maps xlate_maps;
+
+/* maps_dir holds x12/ and edifact/. The loader stays the caller's. */
+xlate_maps *xlate_maps_new(const char *maps_dir, map_loader *loader);
+void xlate_maps_free(xlate_maps *maps);
+/* The map for a message, loaded on first use; NULL and *errors (malloc'd)
+ * when there is none or it is invalid. */
+const map *xlate_maps_find(xlate_maps *maps, map_standard standard,
+    const char *version, const char *message, char **errors);
+
+/* One translated message. doc is the caller's to keep (json_incref) or
+ * let go; issues are the guide's findings. error is set (and doc NULL)
+ * when the message could not be translated at all. */
+typedef struct xlate_result {
+	json_t *doc;
+	const map_issue *issues;
+	size_t issue_count;
+	const char *error;
+	uint64_t line;       /* line of the ST/UNH */
+} xlate_result;
+
+typedef void (*xlate_fn)(void *ctx, const xlate_result *result);
+
+typedef struct xlate xlate;
+
+/* partner may be NULL; received_at is an ISO 8601 time stamp or NULL. */
+xlate *xlate_new(xlate_maps *maps, const char *partner,
+    const char *received_at, xlate_fn fn, void *ctx);
+void xlate_free(xlate *x);
+
+/* Feed every segment of the stream (the reader's segment callback may
+ * call this directly). Returns 0. */
+int xlate_segment(xlate *x, const edi_segment *segment);
+
+#endif
