@@ -31,3 +31,12 @@ tests_unit_test_cmd_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS
 	$(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_cmd_store_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
 dist_noinst_SCRIPTS += tests/integration/pg_cluster.sh tests/integration/store_pg.sh
+
+# Maps: loader, engine both ways, guide, round trips.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_map
+TESTS += tests/unit/test_map
+endif
+tests_unit_test_map_SOURCES = tests/unit/test_map.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_map_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_map_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)

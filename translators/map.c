@@ -171,27 +171,45 @@ map_loader_free(map_loader *l)
 	free(l);
 }
 
+typedef struct first_error {
+	int have;
+	int line;
+	char msg[512];
+} first_error;
+
+static void
+keep_first_error(void *ctx, xmlErrorPtr error)
+{
+	first_error *fe = ctx;
+	if (fe->have || error == NULL || error->level < XML_ERR_ERROR)
+		return;
+	fe->have = 1;
+	fe->line = error->line;
+	snprintf(fe->msg, sizeof(fe->msg), "%s", error->message ? error->message : "error");
+	size_t n = strlen(fe->msg);
+	while (n > 0 && (fe->msg[n - 1] == '\n' || fe->msg[n - 1] == ' '))
+		fe->msg[--n] = '\0';
+}
+
 /* Parses and validates one file. NULL with errors added on failure. */
 static xmlDocPtr
 read_valid(map_loader *l, const char *path, errbuf *e)
 {
+	first_error fe = {0};
 	xmlParserCtxtPtr pc = xmlNewParserCtxt();
 	if (pc == NULL)
 		return NULL;
+	/* The first error names the line where the file went wrong; later
+	 * ones are consequences ("premature end of data"). */
+	xmlSetStructuredErrorFunc(&fe, keep_first_error);
 	xmlDocPtr doc = xmlCtxtReadFile(pc, path, NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlSetStructuredErrorFunc(NULL, NULL);
 	if (doc == NULL) {
-		xmlErrorPtr x = xmlCtxtGetLastError(pc);
-		if (x && x->message) {
-			char msg[512];
-			snprintf(msg, sizeof(msg), "%s", x->message);
-			size_t n = strlen(msg);
-			while (n > 0 && msg[n - 1] == '\n')
-				msg[--n] = '\0';
-			err_add(e, path, x->line, "not well-formed XML: %s", msg);
-		} else {
+		if (fe.have)
+			err_add(e, path, fe.line, "not well-formed XML: %s", fe.msg);
+		else
 			err_add(e, path, 0, "cannot read: %s", strerror(errno));
-		}
 		xmlFreeParserCtxt(pc);
 		return NULL;
 	}
@@ -492,35 +510,24 @@ add_case(build *b, map_node *node, xmlNodePtr n)
 			return;
 		}
 	map_path *p = compile_path(b, path);
-	if (p->count == 0 || p->steps[p->count - 1].append) {
+	if (p->count > 0 && p->steps[p->count - 1].append) {
 		err_add(b->e, b->file, line,
-		    "a case path must end in a key, not \".\" or \"[]\"");
+		    "a case path must end in a key or be \".\", not \"[]\"");
 		return;
 	}
-	/* All cases of a node share their parent object, so the way back to
-	 * EDI can walk that object's keys in their order. */
-	if (node->case_count > 0) {
-		map_path *q = node->cases[0].path;
+	/* Cases may bind under different parents (DTM 137 -> order_date,
+	 * DTM 2 -> dates.requested_delivery_date); only one path each. */
+	for (size_t i = 0; i < node->case_count; i++) {
+		map_path *q = node->cases[i].path;
 		int same = q->count == p->count;
-		for (size_t i = 0; same && i + 1 < p->count; i++)
-			same = q->steps[i].len == p->steps[i].len
-			    && memcmp(q->steps[i].key, p->steps[i].key, p->steps[i].len) == 0
-			    && q->steps[i].append == p->steps[i].append;
-		if (!same) {
+		for (size_t k = 0; same && k < p->count; k++)
+			same = q->steps[k].len == p->steps[k].len
+			    && memcmp(q->steps[k].key, p->steps[k].key, p->steps[k].len) == 0;
+		if (same) {
 			err_add(b->e, b->file, line,
-			    "all cases of %s must share one parent object (line %d has another)",
-			    node->id, node->cases[0].line);
+			    "cases \"%s\" and \"%s\" of %s bind the same path",
+			    node->cases[i].value, value, node->id);
 			return;
-		}
-		for (size_t i = 0; i < node->case_count; i++) {
-			map_step *k = &node->cases[i].path->steps[p->count - 1];
-			map_step *l = &p->steps[p->count - 1];
-			if (k->len == l->len && memcmp(k->key, l->key, l->len) == 0) {
-				err_add(b->e, b->file, line,
-				    "cases \"%s\" and \"%s\" of %s bind the same path",
-				    node->cases[i].value, value, node->id);
-				return;
-			}
 		}
 	}
 	map_case *cs = arena_alloc(b->a, (node->case_count + 1) * sizeof(map_case));
@@ -578,18 +585,45 @@ parse_segment(build *b, xmlNodePtr n)
 			map_pairs *p = &ps[seg->pair_count++];
 			seg->pairs = ps;
 			p->line = xmlGetLineNo(c);
-			p->from = attr_uint(c, "from", 1);
-			p->to = attr_uint(c, "to", 1);
+			p->from = attr_uint(c, "from", 0);
+			p->to = attr_uint(c, "to", 0);
 			p->max = attr_uint(c, "max", 48);
 			const char *pp = attr_dup(b, c, "path");
 			p->path = compile_path(b, pp ? pp : ".");
 			p->codelist = resolve_codelist(b, c, attr_dup(b, c, "codelist"));
-			if (p->to < p->from + 1 || (p->to - p->from) % 2 != 1)
+			char *qa = attr(c, "qualifier"), *va = attr(c, "value");
+			if (qa && va) {
+				/* One pair inside composites: both components must be
+				 * declared already, they are marked as the pair's. */
+				p->qualifier_element = (unsigned)strtoul(qa, NULL, 10);
+				p->value_element = (unsigned)strtoul(va, NULL, 10);
+				p->qualifier_component = strchr(qa, '.') ? (unsigned)strtoul(strchr(qa, '.') + 1, NULL, 10) : 0;
+				p->value_component = strchr(va, '.') ? (unsigned)strtoul(strchr(va, '.') + 1, NULL, 10) : 0;
+				unsigned els[2] = {p->qualifier_element, p->value_element};
+				unsigned cos[2] = {p->qualifier_component, p->value_component};
+				for (int k = 0; k < 2; k++) {
+					map_slot *sl = els[k] <= seg->slot_count ? &seg->slots[els[k]] : NULL;
+					map_value *v = NULL;
+					if (sl && sl->defined && sl->composite && cos[k] && cos[k] <= sl->component_count
+					    && sl->components[cos[k]].line)
+						v = &sl->components[cos[k]];
+					else if (sl && sl->defined && !sl->composite && cos[k] == 0)
+						v = &sl->simple;
+					if (v == NULL)
+						err_add(b->e, b->file, p->line,
+						    "pairs name %u.%u, which %s does not declare above", els[k], cos[k],
+						    seg->tag_text);
+					else
+						v->pair = 1;
+				}
+			} else if (p->to < p->from + 1 || (p->to - p->from) % 2 != 1) {
 				err_add(b->e, b->file, p->line,
-				    "pairs from %u to %u must cover whole (qualifier, value) pairs",
-				    p->from, p->to);
+				    "pairs need from and to covering whole (qualifier, value) pairs, or qualifier and value");
+			}
+			xmlFree(qa);
+			xmlFree(va);
 			/* Reserve the positions so the guide knows them. */
-			for (unsigned i = p->from; i <= p->to && i <= 999; i++) {
+			for (unsigned i = p->from; p->from && i <= p->to && i <= 999; i++) {
 				map_slot *s = slot_at(b, seg, i, p->line);
 				if (s->defined) {
 					err_add(b->e, b->file, p->line,

@@ -105,6 +105,7 @@ typedef struct map_value {
 	const map_codelist *codelist;
 	map_path *path;       /* NULL: not bound */
 	map_convert convert;
+	int pair;             /* qualifier or value of a keyed <pairs> */
 	const char *fixed;    /* a constant, or NULL */
 	size_t fixed_len;
 	int line;
@@ -122,8 +123,12 @@ typedef struct map_slot {
 	int pair;                 /* part of a <pairs> */
 } map_slot;
 
+/* Qualifier pairs: elements from..to as (qualifier, value), or one pair
+ * at given positions inside a composite (qualifier_element > 0). */
 typedef struct map_pairs {
 	unsigned from, to;
+	unsigned qualifier_element, qualifier_component;
+	unsigned value_element, value_component;
 	map_path *path;
 	const map_codelist *codelist;
 	unsigned max;

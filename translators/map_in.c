@@ -251,6 +251,8 @@ add_extra(map_in *in, unsigned el, unsigned comp, unsigned ncomp, edi_slice s)
 			for (unsigned i = 0; i < ncomp; i++)
 				json_array_append_new(in->extras[el], json_null());
 		}
+		while (json_array_size(in->extras[el]) < comp)
+			json_array_append_new(in->extras[el], json_null());
 		json_array_set_new(in->extras[el], comp - 1, v);
 	}
 	if (el > in->extra_max)
@@ -464,6 +466,21 @@ find_case(map_in *in, const map_node *node)
 	return NULL;
 }
 
+static void
+pair_extra(map_in *in, const map_pairs *pp, unsigned qel, unsigned vel,
+    edi_slice qs, edi_slice vs)
+{
+	const edi_delimiters *d = in->seg->delimiters;
+	unsigned qn = qel < in->seg->element_count ? (unsigned)edi_slice_count(
+	    in->seg->elements[qel], d->component, d->release) : 1;
+	unsigned vn = vel < in->seg->element_count ? (unsigned)edi_slice_count(
+	    in->seg->elements[vel], d->component, d->release) : 1;
+	if (qs.len)
+		add_extra(in, qel, pp->qualifier_component, qn, qs);
+	if (vs.len)
+		add_extra(in, vel, pp->value_component, vn, vs);
+}
+
 /* Validates the segment's elements and stages its bindings. */
 static int
 stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
@@ -546,7 +563,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			if (part.len == 0)
 				continue;
 			check_value(in, v, plain(in, part), i, c);
-			if (i == sel && c == selc)
+			if ((i == sel && c == selc) || v->pair)
 				continue;
 			if (bind_value(in, v, part, i, c, shape) < 0)
 				failed = 1;
@@ -575,11 +592,25 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 	/* Qualifier pairs. */
 	for (size_t k = 0; k < seg_node->pair_count; k++) {
 		const map_pairs *pp = &seg_node->pairs[k];
-		for (unsigned q = pp->from; q + 1 <= pp->to; q += 2) {
-			if (q + 1 >= seg->element_count)
-				break;
-			edi_slice qs = plain(in, seg->elements[q]);
-			edi_slice vs = plain(in, seg->elements[q + 1]);
+		unsigned first = pp->from, last = pp->to;
+		if (pp->qualifier_element)
+			first = 1, last = 2; /* one pair */
+		for (unsigned q = first; q + 1 <= last; q += 2) {
+			edi_slice qs, vs;
+			unsigned qel = q, vel = q + 1;
+			if (pp->qualifier_element) {
+				qel = pp->qualifier_element;
+				vel = pp->value_element;
+				qs = plain(in, edi_segment_component(seg, qel, 1,
+				    pp->qualifier_component ? pp->qualifier_component : 1));
+				vs = plain(in, edi_segment_component(seg, vel, 1,
+				    pp->value_component ? pp->value_component : 1));
+			} else {
+				if (q + 1 >= seg->element_count)
+					break;
+				qs = plain(in, seg->elements[q]);
+				vs = plain(in, seg->elements[q + 1]);
+			}
 			if (qs.len == 0 && vs.len == 0)
 				continue;
 			const map_code *code = qs.len ? map_code_by_edi(pp->codelist, qs.ptr, qs.len) : NULL;
@@ -593,8 +624,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			    (pp->path->count + 1) * sizeof(map_step));
 			char *kc = scratch(in, klen + 1);
 			if (p == NULL || steps == NULL || kc == NULL || qs.len == 0 || vs.len == 0) {
-				add_extra(in, q, 0, 0, qs);
-				add_extra(in, q + 1, 0, 0, vs);
+				pair_extra(in, pp, qel, vel, qs, vs);
 				continue;
 			}
 			memcpy(kc, key, klen);
@@ -612,8 +642,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 					dup = 1;
 			}
 			if (dup) {
-				add_extra(in, q, 0, 0, qs);
-				add_extra(in, q + 1, 0, 0, vs);
+				pair_extra(in, pp, qel, vel, qs, vs);
 				continue;
 			}
 			stage(in, p, json_stringn(vs.ptr, vs.len));
@@ -644,7 +673,7 @@ target_conflicts(const target *t)
 		if (base == NULL)
 			return 0;
 	}
-	if (t->kase) {
+	if (t->kase && t->kase->path->count) {
 		const map_path *cp = t->kase->path;
 		json_t *o = walk(base, cp, cp->count - 1, 0);
 		if (o == NULL)
@@ -663,7 +692,7 @@ target_make(const target *t, int dot, const map_step **dot_key)
 	json_t *base = t->parent;
 	if (t->path)
 		base = walk(base, t->path, t->path->count, 1);
-	if (base == NULL || t->kase == NULL)
+	if (base == NULL || t->kase == NULL || t->kase->path->count == 0)
 		return base;
 	const map_path *cp = t->kase->path;
 	if (dot) {
@@ -697,7 +726,7 @@ bind_segment(map_in *in, const map_node *node, json_t *ctx)
 			dot = 1;
 	if (ok && target_conflicts(&st))
 		ok = 0;
-	if (ok && st.kase == NULL
+	if (ok && (st.kase == NULL || st.kase->path->count == 0)
 	    && (st.path == NULL || !st.path->steps[st.path->count - 1].append)) {
 		json_t *existing = st.path ? walk(ctx, st.path, st.path->count, 0) : ctx;
 		for (size_t i = 0; existing && i < in->staged_count; i++)

@@ -32,6 +32,8 @@ typedef struct out {
 	int failed;
 	long count;
 	char decimal;
+	const map_node *loop;  /* the plain loop being written */
+	json_t *loop_ctx;
 } out;
 
 static void
@@ -227,6 +229,7 @@ typedef struct occurrence {
 	cursor cursors[MAX_CURSORS];
 	size_t cursor_count;
 	int remaining;         /* an append array still has items */
+	int optional;          /* written only when it carries data */
 } occurrence;
 
 static json_t *
@@ -315,12 +318,12 @@ fill(out *o, const map_node *node, occurrence *oc)
 		if (!sl->defined)
 			continue;
 		if (!sl->composite) {
-			if (sl->simple.line)
+			if (sl->simple.line && !sl->pair)
 				any |= put_value(o, &sl->simple, i, 0, oc);
 			continue;
 		}
 		for (unsigned c = 1; c <= sl->component_count; c++)
-			if (sl->components[c].line)
+			if (sl->components[c].line && !sl->components[c].pair)
 				any |= put_value(o, &sl->components[c], i, c, oc);
 	}
 	for (size_t k = 0; k < node->pair_count; k++) {
@@ -328,6 +331,22 @@ fill(out *o, const map_node *node, occurrence *oc)
 		json_t *obj = lookup(oc->obj, pp->path, pp->path->count);
 		const char *key;
 		json_t *val;
+		if (pp->qualifier_element) {
+			/* One pair: the first id of the object. */
+			json_object_foreach(obj, key, val) {
+				if (!json_is_string(val))
+					continue;
+				const map_code *c = map_code_by_canonical(pp->codelist, key, strlen(key));
+				const char *q = c ? c->edi : key;
+				set_field(o, pp->qualifier_element, pp->qualifier_component ? pp->qualifier_component : 1,
+				    q, strlen(q));
+				set_field(o, pp->value_element, pp->value_component ? pp->value_component : 1,
+				    json_string_value(val), json_string_length(val));
+				any = 1;
+				break;
+			}
+			continue;
+		}
 		unsigned el = pp->from;
 		json_object_foreach(obj, key, val) {
 			if (el + 1 > pp->to) {
@@ -350,6 +369,18 @@ fill(out *o, const map_node *node, occurrence *oc)
 
 static void walk_children(out *o, const map_node *loop, size_t from, json_t *ctx);
 
+static int
+same_parent(const map_path *a, const map_path *b)
+{
+	if (a->count != b->count || a->count == 0)
+		return 0;
+	for (size_t i = 0; i + 1 < a->count; i++)
+		if (a->steps[i].len != b->steps[i].len
+		    || memcmp(a->steps[i].key, b->steps[i].key, a->steps[i].len) != 0)
+			return 0;
+	return 1;
+}
+
 /* Calls back for each occurrence of a node under ctx. */
 static void
 each_occurrence(out *o, const map_node *node, json_t *ctx,
@@ -368,27 +399,52 @@ each_occurrence(out *o, const map_node *node, json_t *ctx,
 	oc.select_element = node->select_element;
 	oc.select_component = node->select_component;
 	if (node->case_count) {
-		const map_path *cp = node->cases[0].path;
-		json_t *parent = lookup(base, cp, cp->count - 1);
-		const char *key;
-		json_t *val;
-		if (!json_is_object(parent))
-			return;
-		json_object_foreach(parent, key, val) {
-			size_t klen = strlen(key);
-			for (size_t i = 0; i < node->case_count; i++) {
-				const map_step *last = &node->cases[i].path->steps[cp->count - 1];
-				if (last->len != klen || memcmp(last->key, key, klen) != 0)
-					continue;
-				occurrence one = oc;
-				one.kase = &node->cases[i];
-				one.obj = json_is_object(val) ? val : NULL;
-				one.dot = val;
-				fn(o, node, &one);
-				break;
+		/* Cases grouped by parent object; within one, the object's key
+		 * order is the order the segments came in. */
+		const map_case *dot_case = NULL;
+		for (size_t g = 0; g < node->case_count && !o->failed; g++) {
+			const map_path *cp = node->cases[g].path;
+			if (cp->count == 0) {
+				dot_case = &node->cases[g];
+				continue;
 			}
-			if (o->failed)
-				return;
+			int seen = 0;
+			for (size_t h = 0; h < g && !seen; h++)
+				seen = same_parent(node->cases[h].path, cp);
+			if (seen)
+				continue;
+			json_t *parent = lookup(base, cp, cp->count - 1);
+			const char *key;
+			json_t *val;
+			if (!json_is_object(parent))
+				continue;
+			json_object_foreach(parent, key, val) {
+				size_t klen = strlen(key);
+				for (size_t i = g; i < node->case_count; i++) {
+					const map_path *ip = node->cases[i].path;
+					if (!same_parent(ip, cp))
+						continue;
+					const map_step *last = &ip->steps[ip->count - 1];
+					if (last->len != klen || memcmp(last->key, key, klen) != 0)
+						continue;
+					occurrence one = oc;
+					one.kase = &node->cases[i];
+					one.obj = json_is_object(val) ? val : NULL;
+					one.dot = val;
+					fn(o, node, &one);
+					break;
+				}
+				if (o->failed)
+					return;
+			}
+		}
+		if (dot_case) {
+			/* A "." case only selects: it occurs when it has data. */
+			occurrence one = oc;
+			one.kase = dot_case;
+			one.obj = base;
+			one.optional = 1;
+			fn(o, node, &one);
 		}
 		return;
 	}
@@ -406,29 +462,54 @@ each_occurrence(out *o, const map_node *node, json_t *ctx,
 	fn(o, node, &oc);
 }
 
+static int
+segment_occurrence_emitted(out *o, const map_node *node, occurrence *oc);
+
 static void
 segment_occurrence(out *o, const map_node *node, occurrence *oc)
 {
-	int forced = oc->kase != NULL
+	segment_occurrence_emitted(o, node, oc);
+}
+
+/* A loop without path or cases: one occurrence per occurrence of its
+ * trigger, which binds into the enclosing object. */
+static void
+plain_loop_occurrence(out *o, const map_node *trigger, occurrence *oc)
+{
+	const map_node *loop = o->loop;
+	json_t *ctx = o->loop_ctx;
+	if (segment_occurrence_emitted(o, trigger, oc))
+		walk_children(o, loop, 1, ctx);
+	o->loop = loop;
+	o->loop_ctx = ctx;
+}
+
+static int
+segment_occurrence_emitted(out *o, const map_node *node, occurrence *oc)
+{
+	int emitted = 0;
+	int forced = (oc->kase != NULL && !oc->optional)
 	    || (node->path && node->path->count
 	        && node->path->steps[node->path->count - 1].append);
 	for (unsigned guard = 0; guard < 100000 && !o->failed; guard++) {
 		seg_start(o, node->tag_text);
 		int any = fill(o, node, oc);
 		if (!any && !forced)
-			return;
+			return emitted;
 		emit_mapped(o);
+		emitted = 1;
 		if (!oc->remaining)
-			return;
+			return emitted;
 		forced = 0;
 	}
+	return emitted;
 }
 
 static void
 loop_occurrence(out *o, const map_node *loop, occurrence *oc)
 {
 	const map_node *trig = loop->children[0];
-	int forced = oc->kase != NULL || loop->path != NULL;
+	int forced = (oc->kase != NULL && !oc->optional) || loop->path != NULL;
 	seg_start(o, trig->tag_text);
 	occurrence t = *oc;
 	if (!forced)
@@ -448,7 +529,13 @@ walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
 		if (c->kind == MAP_NODE_SEGMENT) {
 			if (c->bound)
 				each_occurrence(o, c, ctx, segment_occurrence);
-		} else if (c->bound || c->children[0]->bound) {
+		} else if (c->path == NULL && c->case_count == 0) {
+			if (c->children[0]->bound) {
+				o->loop = c;
+				o->loop_ctx = ctx;
+				each_occurrence(o, c->children[0], ctx, plain_loop_occurrence);
+			}
+		} else {
 			each_occurrence(o, c, ctx, loop_occurrence);
 		}
 	}

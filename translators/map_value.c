@@ -148,7 +148,8 @@ map_value_to_canonical(const map_value *v, const char *s, size_t len,
 	switch (v->convert) {
 	case MAP_CONVERT_DATE:
 	case MAP_CONVERT_DATETIME: {
-		size_t dlen = v->convert == MAP_CONVERT_DATE ? len
+		/* datetime also takes a plain date (DTM format 102 or 203). */
+		size_t dlen = v->convert == MAP_CONVERT_DATE || len == 8 ? len
 		    : len >= 12 ? 8 : 0;
 		if (!valid_date(s, dlen) || cap < 19)
 			return -1;
@@ -167,7 +168,7 @@ map_value_to_canonical(const map_value *v, const char *s, size_t len,
 		out[o++] = '-';
 		memcpy(out + o, s + dlen - 2, 2);
 		o += 2;
-		if (v->convert == MAP_CONVERT_DATE)
+		if (v->convert == MAP_CONVERT_DATE || len == 8)
 			return (long)o;
 		if (!valid_time(s + 8, len - 8) || (len - 8 != 4 && len - 8 != 6))
 			return -1;
@@ -250,7 +251,7 @@ map_value_to_edi(const map_value *v, const char *s, size_t len,
 		memcpy(out + o, s + 5, 2);
 		memcpy(out + o + 2, s + 8, 2);
 		o += 4;
-		if (v->convert == MAP_CONVERT_DATE)
+		if (v->convert == MAP_CONVERT_DATE || len == 10)
 			return len == 10 ? (long)o : -1;
 		if (len != 16 && len != 19)
 			return -1;

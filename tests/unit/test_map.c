@@ -1,0 +1,482 @@
+/*
+ * test_map - the map loader, the translation engine in both directions
+ * and the guide, against fixtures whose expected canonical JSON was
+ * written by hand from the X12 and EDIFACT segment definitions.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "edi_reader.h"
+#include "map.h"
+#include "map_value.h"
+#include "map_xlate.h"
+#include "test_util.h"
+#include "xlate.h"
+
+static map_loader *loader;
+static xlate_maps *maps;
+static char maps_dir[4096];
+
+static int
+setup(void **state)
+{
+	char xsd[4200];
+	char *err = NULL;
+	snprintf(maps_dir, sizeof(maps_dir), "%s/maps", test_srcdir());
+	snprintf(xsd, sizeof(xsd), "%s/map.xsd", maps_dir);
+	loader = map_loader_new(xsd, &err);
+	if (loader == NULL) {
+		fprintf(stderr, "%s", err ? err : "no loader\n");
+		return -1;
+	}
+	maps = xlate_maps_new(maps_dir, loader);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	xlate_maps_free(maps);
+	map_loader_free(loader);
+	return 0;
+}
+
+static char *
+fixture(const char *name)
+{
+	static char path[4200];
+	snprintf(path, sizeof(path), "%s/tests/fixtures/maps/%s", test_srcdir(), name);
+	return path;
+}
+
+/* ---------------------------------------------------------- the loader */
+
+/* The errors of loading a fixture map, with the folder part removed. */
+static char *
+load_errors(const char *name)
+{
+	char *err = NULL;
+	map *m = map_load(loader, fixture(name), &err);
+	assert_null(m);
+	assert_non_null(err);
+	const char *dir = fixture("");
+	size_t dl = strlen(dir);
+	char *out = calloc(1, strlen(err) + 1);
+	const char *s = err;
+	char *o = out;
+	while (*s) {
+		if (strncmp(s, dir, dl) == 0)
+			s += dl;
+		*o++ = *s++;
+	}
+	free(err);
+	return out;
+}
+
+static void
+test_all_shipped_maps_load(void **state)
+{
+	char **paths = NULL;
+	size_t n = test_list_files(maps_dir, ".xml", &paths, 0);
+	assert_true(n >= 2);
+	for (size_t i = 0; i < n; i++) {
+		char *err = NULL;
+		map *m = map_load(loader, paths[i], &err);
+		if (m == NULL)
+			fail_msg("%s", err);
+		map_free(m);
+	}
+	test_free_list(paths, n);
+}
+
+static void
+test_undefined_codelist_is_reported_with_file_and_line(void **state)
+{
+	char *e = load_errors("bad_codelist.xml");
+	assert_string_equal(e,
+	    "bad_codelist.xml:7: code list \"units\" is not defined in this map\n");
+	free(e);
+}
+
+static void
+test_schema_violation_is_reported_with_file_and_line(void **state)
+{
+	char *e = load_errors("bad_schema.xml");
+	/* <element> at line 5 lacks the required type attribute. */
+	assert_non_null(strstr(e, "bad_schema.xml:5: "));
+	assert_non_null(strstr(e, "'type' is required"));
+	free(e);
+}
+
+static void
+test_case_without_select_is_rejected(void **state)
+{
+	char *e = load_errors("bad_case.xml");
+	assert_string_equal(e,
+	    "bad_case.xml:6: <case> in DTM needs a select attribute naming the qualifier element\n");
+	free(e);
+}
+
+static void
+test_malformed_xml_gives_the_line(void **state)
+{
+	char *e = load_errors("bad_xml.xml");
+	assert_true(strncmp(e, "bad_xml.xml:6: not well-formed XML", 34) == 0);
+	free(e);
+}
+
+static void
+test_override_of_missing_segment_is_reported(void **state)
+{
+	char *e = load_errors("bad_override.xml");
+	assert_string_equal(e,
+	    "bad_override.xml:4: the base map has no segment or loop \"ZZZ\"\n");
+	free(e);
+}
+
+/* ------------------------------------------------------------- values */
+
+static void
+test_values_convert_both_ways(void **state)
+{
+	map_value n2 = {.type = MAP_TYPE_NUM, .decimals = 2, .max = 15};
+	map_value date = {.type = MAP_TYPE_DT, .convert = MAP_CONVERT_DATE, .min = 8, .max = 8};
+	map_value date6 = {.type = MAP_TYPE_DT, .convert = MAP_CONVERT_DATE, .min = 6, .max = 6};
+	char out[64];
+	long n;
+	n = map_value_to_canonical(&n2, "1234", 4, out, sizeof(out), '.');
+	assert_int_equal(n, 5);
+	assert_memory_equal(out, "12.34", 5);
+	n = map_value_to_canonical(&n2, "5", 1, out, sizeof(out), '.');
+	assert_memory_equal(out, "0.05", (size_t)n);
+	n = map_value_to_edi(&n2, "12.3", 4, out, sizeof(out), '.');
+	assert_int_equal(n, 4);
+	assert_memory_equal(out, "1230", 4);
+	n = map_value_to_canonical(&date, "20101214", 8, out, sizeof(out), '.');
+	assert_int_equal(n, 10);
+	assert_memory_equal(out, "2010-12-14", 10);
+	n = map_value_to_canonical(&date6, "971219", 6, out, sizeof(out), '.');
+	assert_memory_equal(out, "1997-12-19", 10);
+	n = map_value_to_edi(&date6, "1997-12-19", 10, out, sizeof(out), '.');
+	assert_int_equal(n, 6);
+	assert_memory_equal(out, "971219", 6);
+	assert_int_equal(map_value_to_canonical(&date, "20100230", 8, out, sizeof(out), '.'), -1);
+}
+
+static void
+test_value_checks_follow_the_types(void **state)
+{
+	map_value r = {.type = MAP_TYPE_R, .min = 1, .max = 4};
+	map_value n0 = {.type = MAP_TYPE_NUM, .min = 1, .max = 3};
+	map_value dt = {.type = MAP_TYPE_DT, .min = 8, .max = 8};
+	map_value tm = {.type = MAP_TYPE_TM, .min = 4, .max = 8};
+	/* R: sign and decimal point do not count toward the length. */
+	assert_int_equal(map_value_check(&r, "-12.34", 6, '.'), 0);
+	assert_int_equal(map_value_check(&r, "12345", 5, '.'), MAP_ISSUE_TOO_LONG);
+	assert_int_equal(map_value_check(&r, "1.2.3", 5, '.'), MAP_ISSUE_BAD_CHARACTER);
+	assert_int_equal(map_value_check(&n0, "12A", 3, '.'), MAP_ISSUE_BAD_CHARACTER);
+	assert_int_equal(map_value_check(&dt, "20101332", 8, '.'), MAP_ISSUE_BAD_DATE);
+	assert_int_equal(map_value_check(&dt, "20240229", 8, '.'), 0);
+	assert_int_equal(map_value_check(&dt, "20230229", 8, '.'), MAP_ISSUE_BAD_DATE);
+	assert_int_equal(map_value_check(&tm, "2460", 4, '.'), MAP_ISSUE_BAD_TIME);
+}
+
+/* ---------------------------------------------------- translation */
+
+typedef struct collected {
+	json_t *docs;      /* array */
+	json_t *issues;    /* array of "position TAG element kind" strings */
+	size_t errors;
+	xlate *x;
+	/* normalised body segments of the input, one array per message */
+	json_t *bodies;
+	json_t *current;
+} collected;
+
+static const edi_delimiters norm = {
+	.standard = EDI_STANDARD_EDIFACT, .element = '+', .component = ':',
+	.repetition = 0, .release = '?', .decimal = '.', .terminator_len = 1,
+	.terminator = "'",
+};
+
+/* A segment as text with fixed delimiters, so input and output compare
+ * whatever delimiters either side used. */
+static json_t *
+normalise_input(const edi_segment *s)
+{
+	map_out_segment *g = calloc(1, sizeof(*g));
+	static char store[65536];
+	size_t used = 0;
+	const edi_delimiters *d = s->delimiters;
+	memcpy(g->tag, s->elements[0].ptr, s->elements[0].len < 3 ? s->elements[0].len : 3);
+	for (size_t e = 1; e < s->element_count && e <= MAP_OUT_MAX_ELEMENTS; e++) {
+		edi_splitter it;
+		edi_slice part;
+		unsigned c = 0;
+		edi_split_init(&it, s->elements[e], d->component, d->release);
+		while (edi_split_next(&it, &part) && c < MAP_OUT_MAX_COMPONENTS) {
+			size_t n = edi_unescape(part, d->release, store + used, sizeof(store) - used);
+			g->components[e][c++] = (map_field){store + used, n};
+			used += n;
+		}
+		g->component_count[e] = c;
+		g->element_count = (unsigned)e;
+	}
+	/* Trailing empties are not data. */
+	for (unsigned e = 1; e <= g->element_count; e++)
+		while (g->component_count[e] > 0
+		    && g->components[e][g->component_count[e] - 1].len == 0)
+			g->component_count[e]--;
+	while (g->element_count > 0 && g->component_count[g->element_count] == 0)
+		g->element_count--;
+	char buf[70000];
+	long n = map_out_format(g, &norm, buf, sizeof(buf));
+	free(g);
+	return json_stringn(buf, n > 0 ? (size_t)n : 0);
+}
+
+static void
+on_doc(void *ctx, const xlate_result *r)
+{
+	collected *c = ctx;
+	if (r->error) {
+		c->errors++;
+		return;
+	}
+	json_array_append(c->docs, r->doc);
+	for (size_t i = 0; i < r->issue_count; i++) {
+		char line[256];
+		const map_issue *is = &r->issues[i];
+		snprintf(line, sizeof(line), "%u %s %u.%u %s", is->position, is->tag,
+		    is->element, is->component, map_issue_kind_name(is->kind));
+		json_array_append_new(c->issues, json_string(line));
+	}
+}
+
+static int
+on_segment(void *ctx, const edi_segment *s)
+{
+	collected *c = ctx;
+	edi_slice t = s->elements[0];
+	if (edi_slice_eq(t, "ST") || edi_slice_eq(t, "UNH")) {
+		c->current = json_array();
+		json_array_append_new(c->bodies, c->current);
+	} else if (edi_slice_eq(t, "SE") || edi_slice_eq(t, "UNT")) {
+		c->current = NULL;
+	} else if (c->current) {
+		json_array_append_new(c->current, normalise_input(s));
+	}
+	return xlate_segment(c->x, s);
+}
+
+static collected
+translate_file(const char *path)
+{
+	collected c = {.docs = json_array(), .issues = json_array(), .bodies = json_array()};
+	size_t len;
+	char *data = test_read_file(path, &len);
+	assert_non_null(data);
+	c.x = xlate_new(maps, NULL, NULL, on_doc, &c);
+	edi_reader_callbacks cb = {.segment = on_segment};
+	edi_reader *r = edi_reader_new(&cb, &c, NULL);
+	edi_reader_feed(r, data, len);
+	edi_reader_finish(r);
+	edi_reader_free(r);
+	xlate_free(c.x);
+	free(data);
+	return c;
+}
+
+static void
+collected_free(collected *c)
+{
+	json_decref(c->docs);
+	json_decref(c->issues);
+	json_decref(c->bodies);
+}
+
+static int
+sink(void *ctx, const map_out_segment *g)
+{
+	char buf[70000];
+	long n = map_out_format(g, &norm, buf, sizeof(buf));
+	if (n < 0)
+		return -1;
+	json_array_append_new(ctx, json_stringn(buf, (size_t)n));
+	return 0;
+}
+
+static const map *
+map_of(json_t *doc)
+{
+	json_t *meta = json_object_get(doc, "meta");
+	const char *std = json_string_value(json_object_get(meta, "standard"));
+	const char *ver = json_string_value(json_object_get(meta, "version"));
+	const char *msg = json_string_value(json_object_get(meta, "message"));
+	char v[16];
+	int x12 = strcmp(std, "x12") == 0;
+	snprintf(v, sizeof(v), "%.*s", x12 ? 6 : 15, ver);
+	return xlate_maps_find(maps, x12 ? MAP_X12 : MAP_EDIFACT, v, msg, NULL);
+}
+
+/* EDI -> canonical -> EDI gives the same body segments. */
+static void
+assert_round_trip(const char *path)
+{
+	collected c = translate_file(path);
+	assert_int_equal(c.errors, 0);
+	assert_int_equal(json_array_size(c.docs), json_array_size(c.bodies));
+	for (size_t i = 0; i < json_array_size(c.docs); i++) {
+		json_t *doc = json_array_get(c.docs, i);
+		/* Through text, as an ERP would hand it back. */
+		char *text = json_dumps(doc, JSON_COMPACT);
+		json_t *again = json_loads(text, 0, NULL);
+		free(text);
+		json_t *out = json_array();
+		char err[256];
+		long n = map_out_document(map_of(again), again, sink, out, err, sizeof(err));
+		if (n < 0)
+			fail_msg("%s: %s", path, err);
+		json_t *in = json_array_get(c.bodies, i);
+		for (size_t k = 0; k < json_array_size(in) || k < json_array_size(out); k++) {
+			json_t *a = json_array_get(in, k), *b = json_array_get(out, k);
+			if (!a || !b || !json_equal(a, b))
+				fail_msg("%s message %zu segment %zu: in %s, out %s", path, i + 1,
+				    k + 2, a ? json_string_value(a) : "(none)",
+				    b ? json_string_value(b) : "(none)");
+		}
+		json_decref(out);
+		json_decref(again);
+	}
+	collected_free(&c);
+}
+
+static json_t *
+load_json(const char *name)
+{
+	json_error_t e;
+	json_t *j = json_load_file(fixture(name), 0, &e);
+	if (j == NULL)
+		fail_msg("%s:%d: %s", name, e.line, e.text);
+	return j;
+}
+
+/* Compares a translation with its hand-written expectation. */
+static void
+assert_translates_to(const char *edi, const char *expected)
+{
+	collected c = translate_file(fixture(edi));
+	json_t *want = load_json(expected);
+	assert_int_equal(c.errors, 0);
+	if (!json_equal(c.docs, want)) {
+		char *got = json_dumps(c.docs, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		fail_msg("%s: translation differs from %s:\n%s", edi, expected, got);
+	}
+	if (json_array_size(c.issues)) {
+		char *got = json_dumps(c.issues, 0);
+		fail_msg("%s: unexpected guide issues %s", edi, got);
+	}
+	json_decref(want);
+	collected_free(&c);
+}
+
+static void
+test_850_translates_to_the_expected_order(void **state)
+{
+	assert_translates_to("850_full.edi", "850_full.json");
+}
+
+static void
+test_orders_translates_to_the_same_order_model(void **state)
+{
+	assert_translates_to("orders_d96a.edi", "orders_d96a.json");
+}
+
+static void
+test_guide_reports_x12_errors_with_positions(void **state)
+{
+	collected c = translate_file(fixture("850_errors.edi"));
+	char *got = json_dumps(c.issues, JSON_INDENT(1));
+	json_t *want = load_json("850_errors.issues.json");
+	if (!json_equal(c.issues, want))
+		fail_msg("issues: %s", got);
+	free(got);
+	json_decref(want);
+	collected_free(&c);
+}
+
+static void
+test_unknown_qualifier_goes_to_unmapped_whole(void **state)
+{
+	collected c = translate_file(fixture("850_full.edi"));
+	json_t *doc = json_array_get(c.docs, 0);
+	json_t *un = json_object_get(doc, "unmapped");
+	/* REF*ZZ has no case: position 5, both elements kept. */
+	json_t *first = json_array_get(un, 0);
+	assert_int_equal(json_integer_value(json_object_get(first, "position")), 5);
+	assert_string_equal(json_string_value(json_object_get(first, "tag")), "REF");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(first, "elements"), 1)),
+	    "X-77");
+	collected_free(&c);
+}
+
+static void
+test_fixtures_round_trip(void **state)
+{
+	char **paths = NULL;
+	size_t n = test_list_files(fixture(""), ".edi", &paths, 0);
+	assert_true(n >= 3);
+	for (size_t i = 0; i < n; i++)
+		assert_round_trip(paths[i]);
+	test_free_list(paths, n);
+}
+
+static void
+test_corpus_orders_round_trip(void **state)
+{
+	const char *dir = test_corpus_dir();
+	if (dir == NULL)
+		skip();
+	/* The valid 850 (004010) and ORDERS (D96A) files of the corpus. */
+	static const char *files[] = {
+		"nodex12__850.edi", "nodex12__850_2.edi", "nodex12__850_3.edi",
+		"nodex12__850_fat.edi", "ediengine__850.OK.edi",
+		"ediengine__850.Composite.SLN.OK.edi", "x12types__004010_850.edi",
+		"pydifact__order.edi", "pydifact__order2.edi",
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[8192];
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		assert_round_trip(path);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_all_shipped_maps_load),
+		cmocka_unit_test(test_undefined_codelist_is_reported_with_file_and_line),
+		cmocka_unit_test(test_schema_violation_is_reported_with_file_and_line),
+		cmocka_unit_test(test_case_without_select_is_rejected),
+		cmocka_unit_test(test_malformed_xml_gives_the_line),
+		cmocka_unit_test(test_override_of_missing_segment_is_reported),
+		cmocka_unit_test(test_values_convert_both_ways),
+		cmocka_unit_test(test_value_checks_follow_the_types),
+		cmocka_unit_test(test_850_translates_to_the_expected_order),
+		cmocka_unit_test(test_orders_translates_to_the_same_order_model),
+		cmocka_unit_test(test_guide_reports_x12_errors_with_positions),
+		cmocka_unit_test(test_unknown_qualifier_goes_to_unmapped_whole),
+		cmocka_unit_test(test_fixtures_round_trip),
+		cmocka_unit_test(test_corpus_orders_round_trip),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
