@@ -17,6 +17,12 @@
 
 #define OUT_BUF 32768
 
+typedef struct segbuf {
+	map_out_segment seg;
+	char buf[OUT_BUF];
+	size_t used;
+} segbuf;
+
 typedef struct out {
 	const map *m;
 	map_out_sink sink;
@@ -24,9 +30,8 @@ typedef struct out {
 	json_t *unmapped;
 	size_t ucur, ucount;
 	unsigned pos;         /* position of the last segment written */
-	map_out_segment seg;
-	char buf[OUT_BUF];
-	size_t used;
+	segbuf main, whole;   /* the mapped segment being built; an unmapped one */
+	segbuf *cur;
 	char *err;
 	size_t errlen;
 	int failed;
@@ -51,13 +56,14 @@ fail(out *o, const char *fmt, ...)
 static const char *
 keep(out *o, const char *s, size_t len)
 {
-	if (o->used + len > OUT_BUF) {
+	segbuf *b = o->cur;
+	if (b->used + len > OUT_BUF) {
 		fail(o, "segment too long to write");
 		return "";
 	}
-	char *p = o->buf + o->used;
+	char *p = b->buf + b->used;
 	memcpy(p, s, len);
-	o->used += len;
+	b->used += len;
 	return p;
 }
 
@@ -65,11 +71,12 @@ static void
 seg_start(out *o, const char *tag)
 {
 	size_t n = strlen(tag);
-	memset(o->seg.tag, 0, sizeof(o->seg.tag));
-	memcpy(o->seg.tag, tag, n < 3 ? n : 3);
-	o->seg.element_count = 0;
-	memset(o->seg.component_count, 0, sizeof(o->seg.component_count));
-	o->used = 0;
+	map_out_segment *g = &o->cur->seg;
+	memset(g->tag, 0, sizeof(g->tag));
+	memcpy(g->tag, tag, n < 3 ? n : 3);
+	g->element_count = 0;
+	memset(g->component_count, 0, sizeof(g->component_count));
+	o->cur->used = 0;
 }
 
 static void
@@ -81,7 +88,7 @@ set_field(out *o, unsigned el, unsigned comp, const char *s, size_t len)
 		return;
 	}
 	const char *p = keep(o, s, len);
-	map_out_segment *g = &o->seg;
+	map_out_segment *g = &o->cur->seg;
 	for (unsigned c = g->component_count[el] + 1; c < comp; c++)
 		g->components[el][c - 1] = (map_field){"", 0};
 	g->components[el][comp - 1] = (map_field){p, len};
@@ -97,7 +104,7 @@ emit(out *o)
 	if (o->failed)
 		return;
 	/* Trailing empty elements and components are not written. */
-	map_out_segment *g = &o->seg;
+	map_out_segment *g = &o->cur->seg;
 	for (unsigned e = 1; e <= g->element_count; e++)
 		while (g->component_count[e] > 0
 		    && g->components[e][g->component_count[e] - 1].len == 0)
@@ -119,8 +126,8 @@ put_json_element(out *o, unsigned el, json_t *v, int override)
 	if (json_is_string(v)) {
 		set_field(o, el, 1, json_string_value(v), json_string_length(v));
 		if (override)
-			o->seg.component_count[el] = o->seg.component_count[el] > 1
-			    ? o->seg.component_count[el] : 1;
+			o->cur->seg.component_count[el] = o->cur->seg.component_count[el] > 1
+			    ? o->cur->seg.component_count[el] : 1;
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *c;
@@ -128,7 +135,7 @@ put_json_element(out *o, unsigned el, json_t *v, int override)
 			if (json_is_string(c))
 				set_field(o, el, (unsigned)i + 1, json_string_value(c),
 				    json_string_length(c));
-			else if (i + 1 > o->seg.component_count[el])
+			else if (i + 1 > o->cur->seg.component_count[el])
 				set_field(o, el, (unsigned)i + 1, "", 0);
 		}
 	}
@@ -142,12 +149,15 @@ emit_whole(out *o, json_t *r)
 		fail(o, "an unmapped entry has no tag");
 		return;
 	}
+	segbuf *saved = o->cur;
+	o->cur = &o->whole;
 	seg_start(o, json_string_value(tag));
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(r, "elements"), i, v)
 		put_json_element(o, (unsigned)i + 1, v, 0);
 	emit(o);
+	o->cur = saved;
 }
 
 static unsigned
@@ -156,9 +166,10 @@ entry_pos(json_t *r)
 	return (unsigned)json_integer_value(json_object_get(r, "position"));
 }
 
-/* Writes whole unmapped segments that come before position upto. */
+/* Writes the whole unmapped segments due before the next position (all
+ * that are left when all is set). */
 static void
-flush(out *o, unsigned upto)
+flush(out *o, int all)
 {
 	while (o->ucur < o->ucount && !o->failed) {
 		json_t *r = json_array_get(o->unmapped, o->ucur);
@@ -170,7 +181,7 @@ flush(out *o, unsigned upto)
 			}
 			return;
 		}
-		if (p > upto)
+		if (!all && p > o->pos + 1)
 			return;
 		emit_whole(o, r);
 		o->ucur++;
@@ -182,13 +193,13 @@ flush(out *o, unsigned upto)
 static void
 emit_mapped(out *o)
 {
-	flush(o, o->pos + 1);
+	flush(o, 0);
 	if (o->ucur < o->ucount) {
 		json_t *r = json_array_get(o->unmapped, o->ucur);
 		json_t *tag = json_object_get(r, "tag");
 		if (json_is_true(json_object_get(r, "mapped"))
 		    && entry_pos(r) == o->pos + 1 && json_is_string(tag)
-		    && strcmp(json_string_value(tag), o->seg.tag) == 0) {
+		    && strcmp(json_string_value(tag), o->cur->seg.tag) == 0) {
 			size_t i;
 			json_t *v;
 			json_array_foreach(json_object_get(r, "elements"), i, v)
@@ -216,7 +227,7 @@ lookup(json_t *obj, const map_path *p, size_t count)
 /* Cursors over "[]" arrays of scalars, for segments like N3 and MSG. */
 typedef struct cursor {
 	const map_path *path;
-	size_t next;
+	size_t next, size;
 } cursor;
 
 #define MAX_CURSORS 8
@@ -232,12 +243,50 @@ typedef struct occurrence {
 	int optional;          /* written only when it carries data */
 } occurrence;
 
+static int
+same_path(const map_path *a, const map_path *b)
+{
+	if (a->count != b->count)
+		return 0;
+	for (size_t i = 0; i < a->count; i++)
+		if (a->steps[i].len != b->steps[i].len
+		    || memcmp(a->steps[i].key, b->steps[i].key, a->steps[i].len) != 0)
+			return 0;
+	return 1;
+}
+
+/* Is path.key bound by an element of the node (PER02 "name" next to the
+ * communication pairs in the same object)? */
+static int
+bound_elsewhere(const map_node *node, const map_path *path, const char *key)
+{
+	size_t klen = strlen(key);
+	for (unsigned i = 1; i <= node->slot_count; i++) {
+		const map_slot *sl = &node->slots[i];
+		unsigned n = sl->composite ? sl->component_count : 1;
+		for (unsigned c = 1; c <= n; c++) {
+			const map_value *v = sl->composite ? &sl->components[c] : &sl->simple;
+			const map_path *p = v->path;
+			if (p == NULL || p->count != path->count + 1)
+				continue;
+			int same = 1;
+			for (size_t k = 0; same && k < path->count; k++)
+				same = p->steps[k].len == path->steps[k].len
+				    && memcmp(p->steps[k].key, path->steps[k].key, p->steps[k].len) == 0;
+			const map_step *last = &p->steps[path->count];
+			if (same && last->len == klen && memcmp(last->key, key, klen) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static json_t *
 append_next(occurrence *oc, json_t *obj, const map_path *p)
 {
 	cursor *c = NULL;
 	for (size_t i = 0; i < oc->cursor_count; i++)
-		if (oc->cursors[i].path == p)
+		if (same_path(oc->cursors[i].path, p))
 			c = &oc->cursors[i];
 	if (c == NULL && oc->cursor_count < MAX_CURSORS) {
 		c = &oc->cursors[oc->cursor_count++];
@@ -247,10 +296,8 @@ append_next(occurrence *oc, json_t *obj, const map_path *p)
 	json_t *a = lookup(obj, p, p->count);
 	if (c == NULL || !json_is_array(a) || c->next >= json_array_size(a))
 		return NULL;
-	json_t *v = json_array_get(a, c->next++);
-	if (c->next < json_array_size(a))
-		oc->remaining = 1;
-	return v;
+	c->size = json_array_size(a);
+	return json_array_get(a, c->next++);
 }
 
 /* Writes one value; returns 1 when it wrote data from the document. */
@@ -290,13 +337,13 @@ put_value(out *o, const map_value *v, unsigned el, unsigned comp,
 		s = num;
 	} else {
 		fail(o, "%s: a %s element takes a string, not another JSON type",
-		    o->seg.tag, map_value_type_name(v));
+		    o->cur->seg.tag, map_value_type_name(v));
 		return 0;
 	}
 	char conv[512];
 	long n = map_value_to_edi(v, s, len, conv, sizeof(conv), o->decimal);
 	if (n < 0) {
-		fail(o, "%s%02u: \"%.*s\" cannot be written as %s", o->seg.tag, el,
+		fail(o, "%s%02u: \"%.*s\" cannot be written as %s", o->cur->seg.tag, el,
 		    (int)(len > 40 ? 40 : len), s, map_value_type_name(v));
 		return 0;
 	}
@@ -326,6 +373,9 @@ fill(out *o, const map_node *node, occurrence *oc)
 			if (sl->components[c].line && !sl->components[c].pair)
 				any |= put_value(o, &sl->components[c], i, c, oc);
 	}
+	for (size_t k = 0; k < oc->cursor_count; k++)
+		if (oc->cursors[k].next < oc->cursors[k].size)
+			oc->remaining = 1;
 	for (size_t k = 0; k < node->pair_count; k++) {
 		const map_pairs *pp = &node->pairs[k];
 		json_t *obj = lookup(oc->obj, pp->path, pp->path->count);
@@ -334,7 +384,7 @@ fill(out *o, const map_node *node, occurrence *oc)
 		if (pp->qualifier_element) {
 			/* One pair: the first id of the object. */
 			json_object_foreach(obj, key, val) {
-				if (!json_is_string(val))
+				if (!json_is_string(val) || bound_elsewhere(node, pp->path, key))
 					continue;
 				const map_code *c = map_code_by_canonical(pp->codelist, key, strlen(key));
 				const char *q = c ? c->edi : key;
@@ -349,6 +399,8 @@ fill(out *o, const map_node *node, occurrence *oc)
 		}
 		unsigned el = pp->from;
 		json_object_foreach(obj, key, val) {
+			if (!json_is_string(val) || bound_elsewhere(node, pp->path, key))
+				continue;
 			if (el + 1 > pp->to) {
 				fail(o, "%s: more item ids than elements %u-%u hold",
 				    node->tag_text, pp->from, pp->to);
@@ -546,7 +598,9 @@ map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
     char *err, size_t errlen)
 {
 	static __thread out o;
-	memset(&o, 0, offsetof(out, seg));
+	memset(&o, 0, offsetof(out, main));
+	o.main.used = o.whole.used = 0;
+	o.cur = &o.main;
 	o.m = m;
 	o.sink = sink;
 	o.sink_ctx = ctx;
@@ -554,12 +608,14 @@ map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
 	o.errlen = errlen;
 	o.pos = 1; /* ST / UNH */
 	o.decimal = '.';
+	o.loop = NULL;
+	o.loop_ctx = NULL;
 	o.unmapped = json_object_get(doc, "unmapped");
 	o.ucount = json_is_array(o.unmapped) ? json_array_size(o.unmapped) : 0;
 	if (err && errlen)
 		err[0] = '\0';
 	walk_children(&o, &m->root, 0, doc);
-	flush(&o, UINT32_MAX);
+	flush(&o, 1);
 	return o.failed ? -1 : o.count;
 }
 

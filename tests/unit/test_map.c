@@ -348,10 +348,12 @@ assert_round_trip(const char *path)
 		json_t *in = json_array_get(c.bodies, i);
 		for (size_t k = 0; k < json_array_size(in) || k < json_array_size(out); k++) {
 			json_t *a = json_array_get(in, k), *b = json_array_get(out, k);
-			if (!a || !b || !json_equal(a, b))
-				fail_msg("%s message %zu segment %zu: in %s, out %s", path, i + 1,
-				    k + 2, a ? json_string_value(a) : "(none)",
-				    b ? json_string_value(b) : "(none)");
+			if (!a || !b || !json_equal(a, b)) {
+				char *all_in = json_dumps(in, 0), *all_out = json_dumps(out, 0);
+				fail_msg("%s message %zu segment %zu: in %s, out %s\nin:  %s\nout: %s",
+				    path, i + 1, k + 2, a ? json_string_value(a) : "(none)",
+				    b ? json_string_value(b) : "(none)", all_in, all_out);
+			}
 		}
 		json_decref(out);
 		json_decref(again);
@@ -414,14 +416,45 @@ test_guide_reports_x12_errors_with_positions(void **state)
 }
 
 static void
+test_issue_codes_follow_997_and_contrl(void **state)
+{
+	/* X12 997 AK304 / AK403 and UN/EDIFACT 0085 syntax error codes. */
+	assert_int_equal(map_issue_x12_segment_code(MAP_ISSUE_UNRECOGNIZED_SEGMENT), 1);
+	assert_int_equal(map_issue_x12_segment_code(MAP_ISSUE_UNEXPECTED_SEGMENT), 2);
+	assert_int_equal(map_issue_x12_segment_code(MAP_ISSUE_MANDATORY_SEGMENT_MISSING), 3);
+	assert_int_equal(map_issue_x12_segment_code(MAP_ISSUE_LOOP_OVER_MAX), 4);
+	assert_int_equal(map_issue_x12_segment_code(MAP_ISSUE_SEGMENT_OVER_MAX), 5);
+	assert_int_equal(map_issue_x12_segment_code(MAP_ISSUE_BAD_DATE), 8);
+	assert_int_equal(map_issue_x12_element_code(MAP_ISSUE_ELEMENT_MISSING), 1);
+	assert_int_equal(map_issue_x12_element_code(MAP_ISSUE_TOO_LONG), 5);
+	assert_int_equal(map_issue_x12_element_code(MAP_ISSUE_BAD_CODE), 7);
+	assert_int_equal(map_issue_x12_element_code(MAP_ISSUE_BAD_DATE), 8);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_ELEMENT_MISSING), 13);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_TOO_LONG), 39);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_TOO_SHORT), 40);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_LOOP_OVER_MAX), 36);
+}
+
+static void
+test_missing_mandatory_loop_is_reported_where_it_was_skipped(void **state)
+{
+	collected c = translate_file(fixture("850_no_lines.edi"));
+	json_t *want = json_pack("[s]", "3 PO1 0.0 mandatory segment missing");
+	if (!json_equal(c.issues, want))
+		fail_msg("issues: %s", json_dumps(c.issues, 0));
+	json_decref(want);
+	collected_free(&c);
+}
+
+static void
 test_unknown_qualifier_goes_to_unmapped_whole(void **state)
 {
 	collected c = translate_file(fixture("850_full.edi"));
 	json_t *doc = json_array_get(c.docs, 0);
 	json_t *un = json_object_get(doc, "unmapped");
-	/* REF*ZZ has no case: position 5, both elements kept. */
+	/* REF*ZZ has no case: position 4 (ST is 1), both elements kept. */
 	json_t *first = json_array_get(un, 0);
-	assert_int_equal(json_integer_value(json_object_get(first, "position")), 5);
+	assert_int_equal(json_integer_value(json_object_get(first, "position")), 4);
 	assert_string_equal(json_string_value(json_object_get(first, "tag")), "REF");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(first, "elements"), 1)),
 	    "X-77");
@@ -474,6 +507,8 @@ main(void)
 		cmocka_unit_test(test_850_translates_to_the_expected_order),
 		cmocka_unit_test(test_orders_translates_to_the_same_order_model),
 		cmocka_unit_test(test_guide_reports_x12_errors_with_positions),
+		cmocka_unit_test(test_issue_codes_follow_997_and_contrl),
+		cmocka_unit_test(test_missing_mandatory_loop_is_reported_where_it_was_skipped),
 		cmocka_unit_test(test_unknown_qualifier_goes_to_unmapped_whole),
 		cmocka_unit_test(test_fixtures_round_trip),
 		cmocka_unit_test(test_corpus_orders_round_trip),
