@@ -40,3 +40,12 @@ endif
 tests_unit_test_map_SOURCES = tests/unit/test_map.c tests/unit/test_util.c tests/unit/test_util.h
 tests_unit_test_map_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 tests_unit_test_map_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+
+# Map engine throughput: make tests/bench/bench_map && tests/bench/bench_map maps 100
+EXTRA_PROGRAMS = tests/bench/bench_map
+tests_bench_bench_map_SOURCES = tests/bench/bench_map.c
+tests_bench_bench_map_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_bench_bench_map_LDADD = $(MAP_LIBS)
+CLEANFILES += tests/bench/bench_map
+TESTS += tests/integration/canonical_schema.sh
+dist_noinst_SCRIPTS += tests/integration/canonical_schema.sh

@@ -405,9 +405,9 @@ test_orders_translates_to_the_same_order_model(void **state)
 static void
 test_guide_reports_x12_errors_with_positions(void **state)
 {
-	collected c = translate_file(fixture("850_errors.edi"));
+	collected c = translate_file(fixture("850_invalid.edi"));
 	char *got = json_dumps(c.issues, JSON_INDENT(1));
-	json_t *want = load_json("850_errors.issues.json");
+	json_t *want = load_json("850_invalid.issues.json");
 	if (!json_equal(c.issues, want))
 		fail_msg("issues: %s", got);
 	free(got);
@@ -438,7 +438,7 @@ test_issue_codes_follow_997_and_contrl(void **state)
 static void
 test_missing_mandatory_loop_is_reported_where_it_was_skipped(void **state)
 {
-	collected c = translate_file(fixture("850_no_lines.edi"));
+	collected c = translate_file(fixture("850_invalid_no_lines.edi"));
 	json_t *want = json_pack("[s]", "3 PO1 0.0 mandatory segment missing");
 	if (!json_equal(c.issues, want))
 		fail_msg("issues: %s", json_dumps(c.issues, 0));
