@@ -33,6 +33,12 @@ typedef struct staged {
 	json_t *value;
 } staged;
 
+typedef struct hl_entry {
+	char id[24];
+	json_t *obj;
+	const char *code;
+} hl_entry;
+
 struct map_in {
 	const map *m;
 	json_t *doc;
@@ -51,6 +57,9 @@ struct map_in {
 	size_t scratch_used;
 	unsigned position;
 	const edi_segment *seg;
+	unsigned skip_upto;   /* elements 1..n are written back by the engine (HL) */
+	hl_entry *hl;         /* HL01 -> object, for HL02 to find its parent */
+	size_t hl_count, hl_cap;
 };
 
 map_in *
@@ -65,6 +74,7 @@ map_in_free(map_in *in)
 	if (in == NULL)
 		return;
 	free(in->count_pool);
+	free(in->hl);
 	free(in);
 }
 
@@ -120,6 +130,7 @@ map_in_begin(map_in *in, const map *m, json_t *doc)
 	}
 	in->depth = 0;
 	in->issue_count = in->issue_total = 0;
+	in->hl_count = 0;
 	frame *f = &in->stack[0];
 	f->loop = &m->root;
 	f->idx = 0;
@@ -511,6 +522,8 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				add_extra(in, i, 0, 0, plain(in, raw));
 			continue;
 		}
+		if (i <= in->skip_upto)
+			continue;
 		if (raw.len == 0) {
 			if (sl->use == MAP_USE_MANDATORY)
 				issue(in, MAP_ISSUE_ELEMENT_MISSING, tag, in->position, i, 0,
@@ -756,6 +769,94 @@ bind_segment(map_in *in, const map_node *node, json_t *ctx)
 	return ctx;
 }
 
+static int
+code_in_list(const char *list, edi_slice code)
+{
+	const char *p = list;
+	while (p && *p) {
+		while (*p == ' ')
+			p++;
+		const char *end = p;
+		while (*end && *end != ' ')
+			end++;
+		if ((size_t)(end - p) == code.len && memcmp(p, code.ptr, code.len) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+/* An HL segment: its level (HL03) says where its object goes, relative
+ * to the object of the level HL02 points at. */
+static json_t *
+bind_hl(map_in *in, const map_node *loop, json_t *ctx)
+{
+	const edi_segment *seg = in->seg;
+	const map_node *trig = loop->children[0];
+	edi_slice id = plain(in, seg->element_count > 1 ? seg->elements[1] : (edi_slice){"", 0});
+	edi_slice parent = plain(in, seg->element_count > 2 ? seg->elements[2] : (edi_slice){"", 0});
+	edi_slice code = plain(in, seg->element_count > 3 ? seg->elements[3] : (edi_slice){"", 0});
+	const map_level *lv = NULL;
+	for (size_t i = 0; i < loop->level_count; i++)
+		if (strlen(loop->levels[i].code) == code.len
+		    && memcmp(loop->levels[i].code, code.ptr, code.len) == 0)
+			lv = &loop->levels[i];
+	json_t *pobj = ctx;
+	int ok = lv != NULL && id.len > 0 && id.len < sizeof(in->hl[0].id) && ctx;
+	if (ok && parent.len) {
+		hl_entry *e = NULL;
+		for (size_t i = in->hl_count; i-- > 0;)
+			if (strlen(in->hl[i].id) == parent.len
+			    && memcmp(in->hl[i].id, parent.ptr, parent.len) == 0) {
+				e = &in->hl[i];
+				break;
+			}
+		ok = e && lv->parents && code_in_list(lv->parents,
+		    (edi_slice){e->code, strlen(e->code)});
+		if (ok)
+			pobj = e->obj;
+	} else if (ok && lv->parents) {
+		ok = 0; /* a child level without its parent */
+	}
+	for (size_t i = 0; ok && i < in->hl_count; i++)
+		if (strlen(in->hl[i].id) == id.len && memcmp(in->hl[i].id, id.ptr, id.len) == 0)
+			ok = 0; /* HL01 must be unique */
+	if (!ok) {
+		record_whole(in);
+		return NULL;
+	}
+	in->scratch_used = 0;
+	in->staged_count = 0;
+	in->skip_upto = 3;
+	stage_elements(in, trig, NULL);
+	in->skip_upto = 0;
+	json_t *obj = lv->path->count ? walk(pobj, lv->path, lv->path->count, 1) : pobj;
+	for (size_t i = 0; i < in->staged_count; i++) {
+		staged *st = &in->stage[i];
+		if (obj && st->path->count)
+			commit_value(obj, st);
+		else
+			json_decref(st->value);
+		st->value = NULL;
+	}
+	in->staged_count = 0;
+	record_extras(in);
+	if (in->hl_count == in->hl_cap) {
+		size_t cap = in->hl_cap ? in->hl_cap * 2 : 64;
+		hl_entry *n = realloc(in->hl, cap * sizeof(*n));
+		if (n == NULL)
+			return obj;
+		in->hl = n;
+		in->hl_cap = cap;
+	}
+	hl_entry *e = &in->hl[in->hl_count++];
+	memcpy(e->id, id.ptr, id.len);
+	e->id[id.len] = '\0';
+	e->obj = obj;
+	e->code = lv->code;
+	return obj;
+}
+
 /* Binds a loop trigger: the loop's case selects on the trigger. */
 static json_t *
 bind_trigger(map_in *in, const map_node *loop, json_t *ctx)
@@ -765,6 +866,8 @@ bind_trigger(map_in *in, const map_node *loop, json_t *ctx)
 		record_whole(in);
 		return NULL;
 	}
+	if (loop->level_count)
+		return bind_hl(in, loop, ctx);
 	target lt = {.parent = ctx, .path = loop->path};
 	if (loop->case_count) {
 		in->scratch_used = 0;

@@ -37,6 +37,7 @@ typedef struct out {
 	int failed;
 	long count;
 	char decimal;
+	unsigned hl_counter;   /* HL01 numbers, 1 up */
 	const map_node *loop;  /* the plain loop being written */
 	json_t *loop_ctx;
 } out;
@@ -573,6 +574,81 @@ loop_occurrence(out *o, const map_node *loop, occurrence *oc)
 	walk_children(o, loop, 1, oc->obj);
 }
 
+static int
+level_has_parent(const map_level *lv, const char *code)
+{
+	const char *p = lv->parents;
+	size_t n = strlen(code);
+	while (p && *p) {
+		while (*p == ' ')
+			p++;
+		const char *end = p;
+		while (*end && *end != ' ')
+			end++;
+		if ((size_t)(end - p) == n && memcmp(p, code, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+static void
+hl_one(out *o, const map_node *loop, const map_level *lv, json_t *obj,
+    unsigned parent_id)
+{
+	const map_node *trig = loop->children[0];
+	unsigned id = ++o->hl_counter;
+	char num[16];
+	seg_start(o, trig->tag_text);
+	int n = snprintf(num, sizeof(num), "%u", id);
+	set_field(o, 1, 1, num, (size_t)n);
+	if (parent_id) {
+		n = snprintf(num, sizeof(num), "%u", parent_id);
+		set_field(o, 2, 1, num, (size_t)n);
+	}
+	set_field(o, 3, 1, lv->code, strlen(lv->code));
+	occurrence oc = {.obj = obj};
+	fill(o, trig, &oc);
+	emit_mapped(o);
+	walk_children(o, loop, 1, obj);
+	for (size_t i = 0; i < loop->level_count && !o->failed; i++) {
+		const map_level *child = &loop->levels[i];
+		if (!level_has_parent(child, lv->code))
+			continue;
+		json_t *base = lookup(obj, child->path, child->path->count);
+		if (child->path->count == 0) {
+			hl_one(o, loop, child, obj, id);
+		} else if (json_is_array(base)) {
+			size_t k;
+			json_t *item;
+			json_array_foreach(base, k, item)
+				hl_one(o, loop, child, item, id);
+		} else if (json_is_object(base)) {
+			hl_one(o, loop, child, base, id);
+		}
+	}
+}
+
+/* An HL loop: the levels' objects depth first, numbered as they go. */
+static void
+hl_walk(out *o, const map_node *loop, json_t *ctx)
+{
+	for (size_t i = 0; i < loop->level_count && !o->failed; i++) {
+		const map_level *lv = &loop->levels[i];
+		if (lv->parents)
+			continue;
+		json_t *base = lookup(ctx, lv->path, lv->path->count);
+		if (lv->path->count == 0)
+			hl_one(o, loop, lv, ctx, 0);
+		else if (json_is_array(base)) {
+			size_t k;
+			json_t *item;
+			json_array_foreach(base, k, item)
+				hl_one(o, loop, lv, item, 0);
+		}
+	}
+}
+
 static void
 walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
 {
@@ -581,6 +657,8 @@ walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
 		if (c->kind == MAP_NODE_SEGMENT) {
 			if (c->bound)
 				each_occurrence(o, c, ctx, segment_occurrence);
+		} else if (c->level_count) {
+			hl_walk(o, c, ctx);
 		} else if (c->path == NULL && c->case_count == 0) {
 			if (c->children[0]->bound) {
 				o->loop = c;
@@ -610,6 +688,7 @@ map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
 	o.decimal = '.';
 	o.loop = NULL;
 	o.loop_ctx = NULL;
+	o.hl_counter = 0;
 	o.unmapped = json_object_get(doc, "unmapped");
 	o.ucount = json_is_array(o.unmapped) ? json_array_size(o.unmapped) : 0;
 	if (err && errlen)

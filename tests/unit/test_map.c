@@ -403,6 +403,12 @@ test_orders_translates_to_the_same_order_model(void **state)
 }
 
 static void
+test_856_builds_the_shipment_order_pack_item_tree(void **state)
+{
+	assert_translates_to("856_pickpack.edi", "856_pickpack.json");
+}
+
+static void
 test_guide_reports_x12_errors_with_positions(void **state)
 {
 	collected c = translate_file(fixture("850_invalid.edi"));
@@ -560,12 +566,13 @@ test_corpus_orders_round_trip(void **state)
 		printf("# corpus not found (EDIGATE_CORPUS), corpus round trips not run\n");
 		return;
 	}
-	/* The valid 850 (004010) and ORDERS (D96A) files of the corpus. */
+	/* The valid 850 and 856 (004010) and ORDERS (D96A) files of the corpus. */
 	static const char *files[] = {
 		"nodex12__850.edi", "nodex12__850_2.edi", "nodex12__850_3.edi",
 		"nodex12__850_fat.edi", "ediengine__850.OK.edi",
 		"ediengine__850.Composite.SLN.OK.edi", "x12types__004010_850.edi",
 		"pydifact__order.edi", "pydifact__order2.edi",
+		"ediengine__856.Crossdock.OK.edi", "vscodex12__old.edi",
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[8192];
@@ -588,6 +595,7 @@ main(void)
 		cmocka_unit_test(test_value_checks_follow_the_types),
 		cmocka_unit_test(test_850_translates_to_the_expected_order),
 		cmocka_unit_test(test_orders_translates_to_the_same_order_model),
+		cmocka_unit_test(test_856_builds_the_shipment_order_pack_item_tree),
 		cmocka_unit_test(test_guide_reports_x12_errors_with_positions),
 		cmocka_unit_test(test_issue_codes_follow_997_and_contrl),
 		cmocka_unit_test(test_missing_mandatory_loop_is_reported_where_it_was_skipped),
