@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "map.h"
 #include "map_xlate.h"
+#include "partner.h"
 #include "xlate.h"
 
 static const char *
@@ -45,6 +46,30 @@ open_loader(const char *dir)
 		free(err);
 	}
 	return l;
+}
+
+static const char *
+partners_dir(const char *given)
+{
+	if (given)
+		return given;
+	const char *env = getenv("EDIGATE_PARTNERS");
+	if (env && *env)
+		return env;
+	if (access("partners/partner.xsd", R_OK) == 0)
+		return "partners";
+	return EDIGATE_DATADIR "/partners";
+}
+
+static int
+plain_id(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+			return 0;
+	return 1;
 }
 
 struct translate_state {
@@ -105,15 +130,17 @@ on_error(void *ctx, const edi_error *e)
 int
 cmd_translate(int argc, char **argv)
 {
-	const char *partner = NULL, *dir = NULL;
+	const char *partner_id = NULL, *dir = NULL, *pdir = NULL;
 	int pretty = 0, i;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--pretty") == 0)
 			pretty = 1;
 		else if (strcmp(argv[i], "--partner") == 0 && i + 1 < argc)
-			partner = argv[++i];
+			partner_id = argv[++i];
 		else if (strcmp(argv[i], "--maps") == 0 && i + 1 < argc)
 			dir = argv[++i];
+		else if (strcmp(argv[i], "--partners") == 0 && i + 1 < argc)
+			pdir = argv[++i];
 		else if (strcmp(argv[i], "--help") == 0) {
 			printf("usage: edigate translate [--pretty] [--partner ID] [--maps DIR] FILE...\n");
 			return 0;
@@ -129,6 +156,30 @@ cmd_translate(int argc, char **argv)
 	if (l == NULL)
 		return EXIT_USAGE;
 	xlate_maps *maps = xlate_maps_new(dir, l);
+	partner *prof = NULL;
+	if (partner_id) {
+		/* An unknown partner still translates with the standard maps:
+		 * a profile only adds its overrides and cross-references. */
+		char ppath[4096], pxsd[4096];
+		pdir = partners_dir(pdir);
+		snprintf(ppath, sizeof(ppath), "%s/%s.xml", pdir, partner_id);
+		snprintf(pxsd, sizeof(pxsd), "%s/partner.xsd", pdir);
+		if (!plain_id(partner_id) || access(ppath, R_OK) != 0) {
+			fprintf(stderr, "edigate: no profile for partner '%s'; using the standard maps\n",
+			    partner_id);
+		} else {
+			char *err = NULL;
+			prof = partner_load(pxsd, l, ppath, &err);
+			if (prof == NULL) {
+				fputs(err ? err : "edigate: invalid partner profile\n", stderr);
+				free(err);
+				xlate_maps_free(maps);
+				map_loader_free(l);
+				return EXIT_INVALID;
+			}
+			xlate_maps_use_partner(maps, prof);
+		}
+	}
 	char now[32];
 	time_t t = time(NULL);
 	struct tm tm;
@@ -136,7 +187,7 @@ cmd_translate(int argc, char **argv)
 	int rc = 0;
 	for (; i < argc; i++) {
 		struct translate_state st = {.path = argv[i], .pretty = pretty};
-		st.x = xlate_new(maps, partner, now, on_document, &st);
+		st.x = xlate_new(maps, partner_id, now, on_document, &st);
 		edi_reader_callbacks cb = {.segment = on_segment, .error = on_error};
 		edi_reader *r = edi_reader_new(&cb, &st, NULL);
 		if (r == NULL || st.x == NULL || cli_feed_file(argv[i], r) < 0)
@@ -147,6 +198,48 @@ cmd_translate(int argc, char **argv)
 		xlate_free(st.x);
 	}
 	xlate_maps_free(maps);
+	partner_free(prof);
+	map_loader_free(l);
+	return rc;
+}
+
+int
+cmd_partner(int argc, char **argv)
+{
+	const char *dir = NULL, *pdir = NULL;
+	int i;
+	if (argc < 2 || strcmp(argv[1], "check") != 0) {
+		fprintf(stderr, "usage: edigate partner check [--maps DIR] [--partners DIR] FILE...\n");
+		return EXIT_USAGE;
+	}
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--maps") == 0 && i + 1 < argc)
+			dir = argv[++i];
+		else if (strcmp(argv[i], "--partners") == 0 && i + 1 < argc)
+			pdir = argv[++i];
+		else
+			break;
+	}
+	if (i >= argc) {
+		fprintf(stderr, "usage: edigate partner check [--maps DIR] [--partners DIR] FILE...\n");
+		return EXIT_USAGE;
+	}
+	map_loader *l = open_loader(maps_dir(dir));
+	if (l == NULL)
+		return EXIT_USAGE;
+	char xsd[4096];
+	snprintf(xsd, sizeof(xsd), "%s/partner.xsd", partners_dir(pdir));
+	int rc = 0;
+	for (; i < argc; i++) {
+		char *err = NULL;
+		partner *p = partner_load(xsd, l, argv[i], &err);
+		if (p == NULL) {
+			fputs(err ? err : "invalid partner profile\n", stderr);
+			rc = EXIT_INVALID;
+		}
+		free(err);
+		partner_free(p);
+	}
 	map_loader_free(l);
 	return rc;
 }

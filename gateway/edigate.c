@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "audit", cmd_audit, "verify the audit chain, export events for an auditor" },
 	{ "translate", cmd_translate, "EDI to canonical JSON, one document per line" },
 	{ "map", cmd_map, "map check FILE...: check map and override files" },
+	{ "partner", cmd_partner, "partner check FILE...: check partner profiles" },
 };
 
 static void

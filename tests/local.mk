@@ -49,3 +49,5 @@ tests_bench_bench_map_LDADD = $(MAP_LIBS)
 CLEANFILES += tests/bench/bench_map
 TESTS += tests/integration/canonical_schema.sh
 dist_noinst_SCRIPTS += tests/integration/canonical_schema.sh
+TESTS += tests/integration/cli_maps.sh
+dist_noinst_SCRIPTS += tests/integration/cli_maps.sh

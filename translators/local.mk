@@ -9,6 +9,20 @@ translators_libtranslators_a_SOURCES += \
 	translators/map.c translators/map.h \
 	translators/map_value.c translators/map_value.h \
 	translators/map_in.c translators/map_out.c translators/map_xlate.h \
-	translators/xlate.c translators/xlate.h
+	translators/xlate.c translators/xlate.h \
+	translators/partner.c translators/partner.h
 translators_libtranslators_a_CFLAGS += $(LIBXML_CFLAGS) $(JANSSON_CFLAGS)
 MAP_LIBS = translators/libtranslators.a $(LIBXML_LIBS) $(JANSSON_LIBS)
+
+# Maps, schemas and demo partners are data the users edit; edigate finds
+# them in $(pkgdatadir) when not run from the source tree.
+nobase_dist_pkgdata_DATA = maps/map.xsd \
+	maps/x12/850.004010.xml maps/x12/850.005010.xml maps/x12/856.004010.xml \
+	maps/edifact/ORDERS.D96A.xml \
+	maps/canonical/common.schema.json maps/canonical/order.schema.json \
+	maps/canonical/order_response.schema.json maps/canonical/shipment.schema.json \
+	maps/canonical/invoice.schema.json maps/canonical/warehouse_order.schema.json \
+	maps/canonical/warehouse_shipment.schema.json \
+	maps/canonical/functional_ack.schema.json \
+	partners/partner.xsd partners/acme-retail.xml partners/acme-retail.850.xml \
+	partners/nordic-dist.xml

@@ -2,6 +2,7 @@
  * xlate - envelopes around the map engine. See xlate.h.
  */
 #include "xlate.h"
+#include "partner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,7 @@
 #define MAX_MAPS 64
 
 typedef struct cached {
-	map_standard standard;
-	char version[16];
-	char message[16];
+	char *path;
 	map *m;
 	char *errors;
 } cached;
@@ -22,7 +21,14 @@ struct xlate_maps {
 	map_loader *loader;
 	cached cache[MAX_MAPS];
 	size_t count;
+	const partner *partner;
 };
+
+void
+xlate_maps_use_partner(xlate_maps *x, const partner *p)
+{
+	x->partner = p;
+}
 
 xlate_maps *
 xlate_maps_new(const char *dir, map_loader *loader)
@@ -43,6 +49,7 @@ xlate_maps_free(xlate_maps *x)
 	for (size_t i = 0; i < x->count; i++) {
 		map_free(x->cache[i].m);
 		free(x->cache[i].errors);
+		free(x->cache[i].path);
 	}
 	free(x->dir);
 	free(x);
@@ -66,15 +73,6 @@ xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
 {
 	if (errors)
 		*errors = NULL;
-	for (size_t i = 0; i < x->count; i++) {
-		cached *c = &x->cache[i];
-		if (c->standard == standard && strcmp(c->version, version) == 0
-		    && strcmp(c->message, message) == 0) {
-			if (c->m == NULL && errors && c->errors)
-				*errors = strdup(c->errors);
-			return c->m;
-		}
-	}
 	/* Names come from partner data: never let them walk the tree. */
 	if (!safe_name(version) || !safe_name(message) || strlen(version) >= 16
 	    || strlen(message) >= 16) {
@@ -82,16 +80,27 @@ xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
 			*errors = strdup("no map: message type or version is not a plain name");
 		return NULL;
 	}
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s/%s.%s.xml", x->dir,
-	    standard == MAP_X12 ? "x12" : "edifact", message, version);
+	char path[8192];
+	const partner_message *pm = x->partner
+	    ? partner_find_message(x->partner, 1, standard, version, message) : NULL;
+	if (pm && pm->override_path)
+		snprintf(path, sizeof(path), "%s", pm->override_path);
+	else
+		snprintf(path, sizeof(path), "%s/%s/%s.%s.xml", x->dir,
+		    standard == MAP_X12 ? "x12" : "edifact", message, version);
+	for (size_t i = 0; i < x->count; i++) {
+		cached *c = &x->cache[i];
+		if (strcmp(c->path, path) == 0) {
+			if (c->m == NULL && errors && c->errors)
+				*errors = strdup(c->errors);
+			return c->m;
+		}
+	}
 	char *err = NULL;
 	map *m = map_load(x->loader, path, &err);
 	if (x->count < MAX_MAPS) {
 		cached *c = &x->cache[x->count++];
-		c->standard = standard;
-		snprintf(c->version, sizeof(c->version), "%s", version);
-		snprintf(c->message, sizeof(c->message), "%s", message);
+		c->path = strdup(path);
 		c->m = m;
 		c->errors = err ? strdup(err) : NULL;
 	}
@@ -130,14 +139,14 @@ struct xlate {
 };
 
 xlate *
-xlate_new(xlate_maps *maps, const char *partner, const char *received_at,
+xlate_new(xlate_maps *maps, const char *partner_id, const char *received_at,
     xlate_fn fn, void *ctx)
 {
 	xlate *x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return NULL;
 	x->maps = maps;
-	x->partner = partner ? strdup(partner) : NULL;
+	x->partner = partner_id ? strdup(partner_id) : NULL;
 	x->received_at = received_at ? strdup(received_at) : NULL;
 	x->fn = fn;
 	x->ctx = ctx;

@@ -37,6 +37,11 @@ void xlate_maps_free(xlate_maps *maps);
 const map *xlate_maps_find(xlate_maps *maps, map_standard standard,
     const char *version, const char *message, char **errors);
 
+/* Inbound overrides of this partner apply from now on (NULL: none).
+ * The profile must outlive the maps. */
+struct partner;
+void xlate_maps_use_partner(xlate_maps *maps, const struct partner *p);
+
 /* One translated message. doc is the caller's to keep (json_incref) or
  * let go; issues are the guide's findings. error is set (and doc NULL)
  * when the message could not be translated at all. */
@@ -53,7 +58,7 @@ typedef void (*xlate_fn)(void *ctx, const xlate_result *result);
 typedef struct xlate xlate;
 
 /* partner may be NULL; received_at is an ISO 8601 time stamp or NULL. */
-xlate *xlate_new(xlate_maps *maps, const char *partner,
+xlate *xlate_new(xlate_maps *maps, const char *partner_id,
     const char *received_at, xlate_fn fn, void *ctx);
 void xlate_free(xlate *x);
 

@@ -1,0 +1,308 @@
+/*
+ * partner - trading partner profiles. See partner.h.
+ */
+#include "partner.h"
+
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlschemas.h>
+
+typedef struct report {
+	char *text;
+	size_t len;
+} report;
+
+static void
+add(report *r, const char *file, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	char row[1200];
+	int k = snprintf(row, sizeof(row), "%s:%d: %s\n", file, line, msg);
+	if (k < 0)
+		return;
+	if ((size_t)k >= sizeof(row))
+		k = sizeof(row) - 1;
+	char *t = realloc(r->text, r->len + k + 1);
+	if (t == NULL)
+		return;
+	memcpy(t + r->len, row, k + 1);
+	r->text = t;
+	r->len += k;
+}
+
+typedef struct sink {
+	report *r;
+	int first_only;
+	int count;
+} sink;
+
+static void
+on_xml_error(void *ctx, xmlErrorPtr e)
+{
+	sink *s = ctx;
+	if (e == NULL || e->level < XML_ERR_ERROR || (s->first_only && s->count))
+		return;
+	s->count++;
+	add(s->r, e->file ? e->file : "(partner)", e->line, "%s%s",
+	    s->first_only ? "not well-formed XML: " : "",
+	    e->message ? e->message : "invalid");
+}
+
+static char *
+prop(xmlNodePtr n, const char *name)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	if (v == NULL)
+		return NULL;
+	char *s = strdup((const char *)v);
+	xmlFree(v);
+	return s;
+}
+
+static void
+copy_prop(xmlNodePtr n, const char *name, char *out, size_t cap)
+{
+	char *v = prop(n, name);
+	snprintf(out, cap, "%s", v ? v : "");
+	free(v);
+}
+
+static char
+char_prop(xmlNodePtr n, const char *name)
+{
+	char *v = prop(n, name);
+	char c = v ? v[0] : 0;
+	free(v);
+	return c;
+}
+
+static int
+is(xmlNodePtr n, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE
+	    && strcmp((const char *)n->name, name) == 0;
+}
+
+static void
+read_profile(partner *p, xmlNodePtr root, map_loader *maps, report *r)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", p->file);
+	char *d = dirname(dir);
+	p->id = prop(root, "id");
+	p->name = prop(root, "name");
+	for (xmlNodePtr c = root->children; c; c = c->next) {
+		if (is(c, "identity")) {
+			for (xmlNodePtr i = c->children; i; i = i->next) {
+				if (is(i, "x12")) {
+					copy_prop(i, "isa-qualifier", p->isa_qualifier, sizeof(p->isa_qualifier));
+					copy_prop(i, "isa-id", p->isa_id, sizeof(p->isa_id));
+					copy_prop(i, "gs-id", p->gs_id, sizeof(p->gs_id));
+				} else if (is(i, "edifact")) {
+					copy_prop(i, "unb-id", p->unb_id, sizeof(p->unb_id));
+					copy_prop(i, "unb-qualifier", p->unb_qualifier, sizeof(p->unb_qualifier));
+					copy_prop(i, "syntax", p->syntax, sizeof(p->syntax));
+				}
+			}
+		} else if (is(c, "messages")) {
+			for (xmlNodePtr m = c->children; m; m = m->next) {
+				if (!is(m, "message"))
+					continue;
+				partner_message *ms = realloc(p->messages,
+				    (p->message_count + 1) * sizeof(*ms));
+				if (ms == NULL)
+					return;
+				p->messages = ms;
+				partner_message *pm = &ms[p->message_count++];
+				memset(pm, 0, sizeof(*pm));
+				char *dirn = prop(m, "direction"), *std = prop(m, "standard");
+				pm->inbound = dirn && strcmp(dirn, "in") == 0;
+				pm->standard = std && strcmp(std, "edifact") == 0 ? MAP_EDIFACT : MAP_X12;
+				free(dirn);
+				free(std);
+				pm->version = prop(m, "version");
+				pm->type = prop(m, "type");
+				char *ov = prop(m, "override");
+				int line = xmlGetLineNo(m);
+				for (size_t k = 0; k + 1 < p->message_count; k++) {
+					partner_message *o = &p->messages[k];
+					if (o->inbound == pm->inbound && o->standard == pm->standard
+					    && strcmp(o->version, pm->version) == 0
+					    && strcmp(o->type, pm->type) == 0)
+						add(r, p->file, line, "message %s %s %s is listed twice",
+						    pm->inbound ? "in" : "out", pm->type, pm->version);
+				}
+				if (ov) {
+					char full[8192];
+					snprintf(full, sizeof(full), "%s%s%s", ov[0] == '/' ? "" : d,
+					    ov[0] == '/' ? "" : "/", ov);
+					pm->override_path = strdup(full);
+					char *err = NULL;
+					if (maps && map_check(maps, full, &err) != 0) {
+						add(r, p->file, line, "override %s is not a valid map override:", ov);
+						if (err) {
+							char *t = realloc(r->text, r->len + strlen(err) + 1);
+							if (t) {
+								memcpy(t + r->len, err, strlen(err) + 1);
+								r->text = t;
+								r->len += strlen(err);
+							}
+						}
+					}
+					free(err);
+					free(ov);
+				}
+			}
+		} else if (is(c, "outbound")) {
+			p->element = char_prop(c, "element");
+			p->component = char_prop(c, "component");
+			p->repetition = char_prop(c, "repetition");
+			p->release = char_prop(c, "release");
+			p->terminator = char_prop(c, "terminator");
+			copy_prop(c, "line-style", p->line_style, sizeof(p->line_style));
+			char set[5] = {p->element, p->component, p->repetition, p->terminator, 0};
+			for (int i = 0; i < 4; i++)
+				for (int j = i + 1; j < 4; j++)
+					if (set[i] && set[i] == set[j])
+						add(r, p->file, xmlGetLineNo(c),
+						    "outbound delimiters must differ: '%c' is used twice", set[i]);
+		} else if (is(c, "acknowledgment")) {
+			copy_prop(c, "type", p->ack, sizeof(p->ack));
+			char *ta1 = prop(c, "ta1"), *sla = prop(c, "sla-hours");
+			p->ta1 = ta1 && (strcmp(ta1, "true") == 0 || strcmp(ta1, "1") == 0);
+			p->sla_hours = sla ? (unsigned)strtoul(sla, NULL, 10) : 24;
+			free(ta1);
+			free(sla);
+		} else if (is(c, "xref")) {
+			for (xmlNodePtr x = c->children; x; x = x->next) {
+				if (x->type != XML_ELEMENT_NODE)
+					continue;
+				partner_xref *xs = realloc(p->xrefs, (p->xref_count + 1) * sizeof(*xs));
+				if (xs == NULL)
+					return;
+				p->xrefs = xs;
+				partner_xref *e = &xs[p->xref_count++];
+				snprintf(e->kind, sizeof(e->kind), "%s", (const char *)x->name);
+				e->theirs = prop(x, "partner");
+				e->ours = prop(x, "ours");
+			}
+		}
+	}
+	if (p->isa_id[0] == '\0' && p->unb_id[0] == '\0')
+		add(r, p->file, xmlGetLineNo(root), "the identity names neither an X12 nor an EDIFACT id");
+}
+
+partner *
+partner_load(const char *xsd_path, map_loader *maps, const char *path, char **errors)
+{
+	report r = {0};
+	sink s = {.r = &r};
+	partner *p = NULL;
+	xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(xsd_path);
+	xmlSchemaPtr schema = NULL;
+	if (pc) {
+		xmlSchemaSetParserStructuredErrors(pc, on_xml_error, &s);
+		schema = xmlSchemaParse(pc);
+		xmlSchemaFreeParserCtxt(pc);
+	}
+	if (schema == NULL) {
+		if (r.len == 0)
+			add(&r, xsd_path, 0, "cannot read the partner schema");
+		goto out;
+	}
+	sink first = {.r = &r, .first_only = 1};
+	xmlSetStructuredErrorFunc(&first, on_xml_error);
+	xmlDocPtr doc = xmlReadFile(path, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	if (doc == NULL) {
+		if (r.len == 0)
+			add(&r, path, 0, "cannot read the profile");
+		xmlSchemaFree(schema);
+		goto out;
+	}
+	xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(schema);
+	xmlSchemaSetValidStructuredErrors(vc, on_xml_error, &s);
+	int rc = xmlSchemaValidateDoc(vc, doc);
+	xmlSchemaFreeValidCtxt(vc);
+	if (rc == 0) {
+		p = calloc(1, sizeof(*p));
+		p->file = strdup(path);
+		read_profile(p, xmlDocGetRootElement(doc), maps, &r);
+	} else if (r.len == 0) {
+		add(&r, path, 0, "does not follow partner.xsd");
+	}
+	xmlFreeDoc(doc);
+	xmlSchemaFree(schema);
+out:
+	if (r.len && p) {
+		partner_free(p);
+		p = NULL;
+	}
+	if (errors)
+		*errors = r.text;
+	else
+		free(r.text);
+	if (p && errors)
+		*errors = NULL;
+	return p;
+}
+
+void
+partner_free(partner *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->message_count; i++) {
+		free(p->messages[i].version);
+		free(p->messages[i].type);
+		free(p->messages[i].override_path);
+	}
+	for (size_t i = 0; i < p->xref_count; i++) {
+		free(p->xrefs[i].theirs);
+		free(p->xrefs[i].ours);
+	}
+	free(p->messages);
+	free(p->xrefs);
+	free(p->id);
+	free(p->name);
+	free(p->file);
+	free(p);
+}
+
+const partner_message *
+partner_find_message(const partner *p, int inbound, map_standard standard,
+    const char *version, const char *type)
+{
+	for (size_t i = 0; i < p->message_count; i++) {
+		const partner_message *m = &p->messages[i];
+		size_t n = standard == MAP_X12 ? 6 : strlen(m->version) + 1;
+		if (m->inbound == inbound && m->standard == standard
+		    && strncmp(m->version, version, n) == 0 && strcmp(m->type, type) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+const char *
+partner_xref_ours(const partner *p, const char *kind, const char *theirs)
+{
+	for (size_t i = 0; i < p->xref_count; i++)
+		if (strcmp(p->xrefs[i].kind, kind) == 0
+		    && strcmp(p->xrefs[i].theirs, theirs) == 0)
+			return p->xrefs[i].ours;
+	return NULL;
+}
