@@ -53,7 +53,7 @@ struct map_in {
 	size_t staged_count;
 	json_t *extras[MAP_OUT_MAX_ELEMENTS + 1];
 	unsigned extra_max;
-	char scratch[SCRATCH];
+	_Alignas(16) char scratch[SCRATCH];
 	size_t scratch_used;
 	unsigned position;
 	const edi_segment *seg;
@@ -182,6 +182,8 @@ tag_known(const map_node *loop, uint32_t tag)
 static char *
 scratch(map_in *in, size_t n)
 {
+	/* Aligned: paths and steps are built here too. */
+	in->scratch_used = (in->scratch_used + 15) & ~(size_t)15;
 	if (in->scratch_used + n > SCRATCH)
 		return NULL;
 	char *p = in->scratch + in->scratch_used;
@@ -642,7 +644,8 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			}
 			memcpy(kc, key, klen);
 			kc[klen] = '\0';
-			memcpy(steps, pp->path->steps, pp->path->count * sizeof(map_step));
+			if (pp->path->count)
+				memcpy(steps, pp->path->steps, pp->path->count * sizeof(map_step));
 			steps[pp->path->count] = (map_step){kc, klen, 0};
 			p->steps = steps;
 			p->count = pp->path->count + 1;
