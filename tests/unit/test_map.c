@@ -566,7 +566,7 @@ test_corpus_orders_round_trip(void **state)
 		printf("# corpus not found (EDIGATE_CORPUS), corpus round trips not run\n");
 		return;
 	}
-	/* The valid 850, 856, 810, 940 (004010) and ORDERS (D96A) files of the corpus. */
+	/* The valid 850, 855, 856, 810, 940 (004010) and ORDERS (D96A) files of the corpus. */
 	static const char *files[] = {
 		"nodex12__850.edi", "nodex12__850_2.edi", "nodex12__850_3.edi",
 		"nodex12__850_fat.edi", "ediengine__850.OK.edi",
@@ -575,6 +575,7 @@ test_corpus_orders_round_trip(void **state)
 		"ediengine__856.Crossdock.OK.edi", "vscodex12__old.edi",
 		"staedi__simple810.edi", "ediengine__940.OK.edi", "ediengine__940.2.OK.edi",
 		"ediengine__AckTest.edi", "ediengine__MultipleInterchangesAndGroups.edi",
+		"nodex12__855.edi", "staedi__multi-tx-transaction-type.edi",
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[8192];
