@@ -887,12 +887,15 @@ apply_override(build *b, xmlNodePtr root)
 			if (is(c, "element") || is(c, "composite"))
 				add_element(b, seg, c, 1);
 			else if (is(c, "case")) {
-				if (node->kind == MAP_NODE_SEGMENT && node->select_element == 0)
+				/* A loop without its own select: the trigger's cases. */
+				map_node *target = node->kind == MAP_NODE_LOOP
+				    && node->select_element == 0 ? seg : node;
+				if (target->select_element == 0)
 					err_add(b->e, b->file, xmlGetLineNo(c),
 					    "%s has no select element, so it cannot take cases",
 					    node->id);
 				else
-					add_case(b, node, c);
+					add_case(b, target, c);
 			}
 		}
 	}

@@ -177,6 +177,33 @@ tag_known(const map_node *loop, uint32_t tag)
 	return 0;
 }
 
+/* JSON text for EDI bytes. JSON strings are UTF-8; bytes that are not
+ * (ISO 8859-1 in an UNOC interchange, or an X12 partner's Latin-1) are
+ * read as ISO 8859-1 rather than dropped. */
+static json_t *
+text_json(const char *p, size_t n)
+{
+	json_t *j = json_stringn(p, n);
+	if (j != NULL)
+		return j;
+	char *buf = malloc(2 * n + 1); /* the rare path */
+	if (buf == NULL)
+		return json_string("");
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c < 0x80) {
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = (char)(0xC0 | (c >> 6));
+			buf[o++] = (char)(0x80 | (c & 0x3F));
+		}
+	}
+	j = json_stringn(buf, o);
+	free(buf);
+	return j ? j : json_string("");
+}
+
 /* ---------------------------------------------------------- scratch */
 
 static char *
@@ -253,7 +280,7 @@ add_extra(map_in *in, unsigned el, unsigned comp, unsigned ncomp, edi_slice s)
 {
 	if (el > MAP_OUT_MAX_ELEMENTS)
 		return;
-	json_t *v = json_stringn(s.ptr, s.len);
+	json_t *v = text_json(s.ptr, s.len);
 	if (comp == 0) {
 		json_decref(in->extras[el]);
 		in->extras[el] = v;
@@ -289,10 +316,10 @@ element_json(map_in *in, edi_slice raw)
 {
 	const edi_delimiters *d = in->seg->delimiters;
 	if (in->seg->flags & EDI_SEGMENT_RAW)
-		return json_stringn(raw.ptr, raw.len);
+		return text_json(raw.ptr, raw.len);
 	if (edi_slice_count(raw, d->component, d->release) == 1) {
 		edi_slice p = plain(in, raw);
-		return json_stringn(p.ptr, p.len);
+		return text_json(p.ptr, p.len);
 	}
 	json_t *a = json_array();
 	edi_splitter it;
@@ -300,7 +327,7 @@ element_json(map_in *in, edi_slice raw)
 	edi_split_init(&it, raw, d->component, d->release);
 	while (edi_split_next(&it, &part)) {
 		edi_slice p = plain(in, part);
-		json_array_append_new(a, json_stringn(p.ptr, p.len));
+		json_array_append_new(a, text_json(p.ptr, p.len));
 	}
 	return a;
 }
@@ -375,7 +402,7 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 	    in->seg->delimiters->decimal);
 	if (m < 0 || (size_t)m != s.len || memcmp(back, s.ptr, s.len) != 0)
 		add_extra(in, el, comp, ncomp, s);
-	stage(in, v->path, json_stringn(buf, (size_t)n));
+	stage(in, v->path, text_json(buf, (size_t)n));
 	return 0;
 }
 
@@ -661,7 +688,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				pair_extra(in, pp, qel, vel, qs, vs);
 				continue;
 			}
-			stage(in, p, json_stringn(vs.ptr, vs.len));
+			stage(in, p, text_json(vs.ptr, vs.len));
 		}
 	}
 	return failed ? -1 : 0;
