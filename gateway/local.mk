@@ -40,3 +40,12 @@ gateway_edigate_SOURCES += gateway/cmd_store.c
 gateway_edigate_CFLAGS += $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(JANSSON_CFLAGS) \
 	$(OPENSSL_CFLAGS) -DEDIGATE_STATEDIR='"$(localstatedir)/lib/edigate"'
 gateway_edigate_LDADD += $(STORE_LIBS)
+
+# AS2 message security: MIME parsing, CMS (sign, verify, encrypt, decrypt,
+# compress) and MDNs. A library the daemon links; no network code.
+noinst_LIBRARIES += gateway/libas2.a
+gateway_libas2_a_SOURCES = \
+	gateway/mime.c gateway/mime.h \
+	gateway/as2_cms.c gateway/as2_cms.h
+gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
+AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)

@@ -31,3 +31,12 @@ tests_unit_test_cmd_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS
 	$(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_cmd_store_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
 dist_noinst_SCRIPTS += tests/integration/pg_cluster.sh tests/integration/store_pg.sh
+
+# AS2 message security, against the openssl command line as the peer.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_as2_cms
+TESTS += tests/unit/test_as2_cms
+endif
+tests_unit_test_as2_cms_SOURCES = tests/unit/test_as2_cms.c
+tests_unit_test_as2_cms_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_as2_cms_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
