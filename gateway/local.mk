@@ -46,6 +46,7 @@ gateway_edigate_LDADD += $(STORE_LIBS)
 noinst_LIBRARIES += gateway/libas2.a
 gateway_libas2_a_SOURCES = \
 	gateway/mime.c gateway/mime.h \
-	gateway/as2_cms.c gateway/as2_cms.h
+	gateway/as2_cms.c gateway/as2_cms.h \
+	gateway/as2_mdn.c gateway/as2_mdn.h
 gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)

@@ -40,3 +40,10 @@ endif
 tests_unit_test_as2_cms_SOURCES = tests/unit/test_as2_cms.c
 tests_unit_test_as2_cms_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_as2_cms_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_as2_mdn
+TESTS += tests/unit/test_as2_mdn
+endif
+tests_unit_test_as2_mdn_SOURCES = tests/unit/test_as2_mdn.c
+tests_unit_test_as2_mdn_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_as2_mdn_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
