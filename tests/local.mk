@@ -47,3 +47,10 @@ endif
 tests_unit_test_as2_mdn_SOURCES = tests/unit/test_as2_mdn.c
 tests_unit_test_as2_mdn_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_as2_mdn_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_mime
+TESTS += tests/unit/test_mime
+endif
+tests_unit_test_mime_SOURCES = tests/unit/test_mime.c
+tests_unit_test_mime_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_mime_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
