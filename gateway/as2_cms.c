@@ -1239,9 +1239,28 @@ ber_rest(struct ber_in *r, uint64_t end, struct buf *out, as2_error *err)
 	}
 }
 
+/* The identity the sender encrypted for, or -1. */
+static int
+choose_identity(CMS_ContentInfo *cms, const as2_identity *ours, size_t n)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	size_t i;
+	int j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < sk_CMS_RecipientInfo_num(ris); j++) {
+			CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, j);
+			if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS &&
+			    ours[i].cert != NULL &&
+			    CMS_RecipientInfo_ktri_cert_cmp(ri, ours[i].cert) == 0)
+				return (int)i;
+		}
+	return -1;
+}
+
 as2_status
-as2_decrypt(BIO *in, BIO *out, X509 *cert, EVP_PKEY *key, as2_cipher *cipher,
-    as2_error *err)
+as2_decrypt(BIO *in, BIO *out, const as2_identity *ours, size_t nours,
+    as2_cipher *cipher, as2_error *err)
 {
 	struct ber_in *r;
 	struct ber_hdr inner, eci, content, h;
@@ -1257,10 +1276,13 @@ as2_decrypt(BIO *in, BIO *out, X509 *cert, EVP_PKEY *key, as2_cipher *cipher,
 	uint64_t inner_end, eci_end;
 	size_t at, off;
 	as2_status st;
-	int type, alg_nid, auth, olen;
+	int type, alg_nid, auth, olen, who;
 
 	if (cipher != NULL)
 		*cipher = (as2_cipher)-1;
+	if (ours == NULL || nours == 0)
+		return fail(err, AS2_ERR_ARGUMENT, "no certificate and key to "
+		    "decrypt with");
 	memset(&ob, 0, sizeof(ob));
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return fail(err, AS2_ERR_NOMEM, "out of memory");
@@ -1376,6 +1398,14 @@ as2_decrypt(BIO *in, BIO *out, X509 *cert, EVP_PKEY *key, as2_cipher *cipher,
 		st = fail(err, AS2_ERR_FORMAT, "the CMS envelope does not parse");
 		goto out;
 	}
+	/* Choosing here, not leaving it to CMS_decrypt without a
+	 * certificate, avoids OpenSSL's trial decryption with every key
+	 * (which yields random output for a wrong key, by design). */
+	if ((who = choose_identity(cms, ours, nours)) < 0) {
+		st = fail(err, AS2_ERR_DECRYPTION, "the message is not encrypted "
+		    "for any of our %zu certificates", nours);
+		goto out;
+	}
 	if (!auth) {
 		/* Ciphertext detached: CMS_decrypt reads it through our BIO
 		 * in small pieces, so memory stays flat. */
@@ -1387,7 +1417,8 @@ as2_decrypt(BIO *in, BIO *out, X509 *cert, EVP_PKEY *key, as2_cipher *cipher,
 		BIO_set_data(dcont, &ob);
 		BIO_set_init(dcont, 1);
 	}
-	if (CMS_decrypt(cms, key, cert, dcont, out, CMS_BINARY) != 1 ||
+	if (CMS_decrypt(cms, ours[who].key, ours[who].cert, dcont, out,
+	    CMS_BINARY) != 1 ||
 	    ob.o.failed) {
 		if (ob.o.failed)
 			st = err ? err->code : AS2_ERR_FORMAT;

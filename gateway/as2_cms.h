@@ -190,11 +190,20 @@ const char *as2_cipher_name(as2_cipher cipher);
  * BER ContentInfo to out, streaming. */
 as2_status as2_encrypt(BIO *in, BIO *out, STACK_OF(X509) *recipients,
     as2_cipher cipher, as2_error *err);
-/* Decrypts the EnvelopedData or AuthEnvelopedData read from in with our
- * certificate and key; the plaintext goes to out. cipher, when not NULL,
- * receives the content-encryption algorithm used. */
-as2_status as2_decrypt(BIO *in, BIO *out, X509 *cert, EVP_PKEY *key,
-    as2_cipher *cipher, as2_error *err);
+/* One of our certificates with its private key. */
+typedef struct as2_identity {
+	X509 *cert;
+	EVP_PKEY *key;
+} as2_identity;
+
+/* Decrypts the EnvelopedData or AuthEnvelopedData read from in; the
+ * plaintext goes to out. ours lists our certificates and keys (several
+ * during a rotation of our own certificate): the one the sender
+ * addressed is chosen from the recipient infos before any ciphertext is
+ * read, so the stream is read once. cipher, when not NULL, receives the
+ * content-encryption algorithm (-1 when unknown). */
+as2_status as2_decrypt(BIO *in, BIO *out, const as2_identity *ours,
+    size_t nours, as2_cipher *cipher, as2_error *err);
 
 /*
  * CompressedData (RFC 3274), zlib.

@@ -28,6 +28,7 @@ static char dir[64];   /* shared by all tests: keys are made once */
 static X509 *our_cert, *partner_cert, *other_cert;
 static EVP_PKEY *our_key, *partner_key;
 static STACK_OF(X509) *partner_certs;
+static as2_identity us;
 
 #define ENTITY "Content-Type: application/edi-x12\r\n" \
 	"Content-Disposition: attachment; filename=po.edi\r\n\r\n" \
@@ -116,6 +117,8 @@ group_setup(void **state)
 		return -1;
 	partner_certs = sk_X509_new_null();
 	sk_X509_push(partner_certs, partner_cert);
+	us.cert = our_cert;
+	us.key = our_key;
 	return 0;
 }
 
@@ -538,7 +541,7 @@ decrypt_openssl(const char *flag, as2_cipher expect, int stream)
 	    path("entity"), path("enc.der"), path("us.crt")), 0);
 	in = BIO_new_file(path("enc.der"), "rb");
 	out = BIO_new(BIO_s_mem());
-	assert_int_equal(as2_decrypt(in, out, our_cert, our_key, &used, &err),
+	assert_int_equal(as2_decrypt(in, out, &us, 1, &used, &err),
 	    AS2_OK);
 	assert_int_equal(used, expect);
 	n = BIO_get_mem_data(out, &data);
@@ -658,7 +661,7 @@ test_message_for_another_key_is_a_decryption_failure(void **state)
 	    path("other.crt")), 0);
 	in = BIO_new_file(path("enc.der"), "rb");
 	out = BIO_new(BIO_s_mem());
-	assert_int_equal(as2_decrypt(in, out, our_cert, our_key, NULL, &err),
+	assert_int_equal(as2_decrypt(in, out, &us, 1, NULL, &err),
 	    AS2_ERR_DECRYPTION);
 	assert_string_equal(as2_status_disposition(err.code),
 	    "decryption-failed");
@@ -682,7 +685,7 @@ test_truncated_envelope_is_rejected(void **state)
 	for (cut = 0; cut < len; cut += 7) {
 		in = BIO_new_mem_buf(der, (int)cut);
 		out = BIO_new(BIO_s_mem());
-		st = as2_decrypt(in, out, our_cert, our_key, NULL, NULL);
+		st = as2_decrypt(in, out, &us, 1, NULL, NULL);
 		assert_int_not_equal(st, AS2_OK);
 		BIO_free(in);
 		BIO_free(out);
@@ -704,7 +707,7 @@ test_large_decrypt_keeps_memory_flat(void **state)
 	getrusage(RUSAGE_SELF, &before);
 	in = BIO_new_file(path("big.der"), "rb");
 	out = BIO_new_file(path("big.out"), "wb");
-	assert_int_equal(as2_decrypt(in, out, our_cert, our_key, NULL, &err),
+	assert_int_equal(as2_decrypt(in, out, &us, 1, NULL, &err),
 	    AS2_OK);
 	BIO_free(in);
 	BIO_free(out);
@@ -712,6 +715,72 @@ test_large_decrypt_keeps_memory_flat(void **state)
 	assert_true(after.ru_maxrss - before.ru_maxrss < 16 * 1024);
 	assert_int_equal(run("cmp -s %s %s", path("big"), path("big.out")), 0);
 	run("rm -f %s %s %s", path("big"), path("big.der"), path("big.out"));
+}
+
+static void
+test_rotation_of_our_key_picks_the_addressed_one(void **state)
+{
+	as2_identity ids[2];
+	EVP_PKEY *partner_key2 = NULL;
+	BIO *in, *out;
+	as2_error err;
+	char *data;
+	long n;
+
+	assert_int_equal(as2_load_key(path("partner.key"), &partner_key2, &err),
+	    AS2_OK);
+	ids[0].cert = partner_cert;   /* a key the message is not for */
+	ids[0].key = partner_key2;
+	ids[1] = us;
+	write_file("entity", ENTITY, sizeof(ENTITY) - 1);
+	assert_int_equal(run("openssl cms -encrypt -binary -aes128 -outform "
+	    "DER -in %s -out %s %s", path("entity"), path("enc.der"),
+	    path("us.crt")), 0);
+	in = BIO_new_file(path("enc.der"), "rb");
+	out = BIO_new(BIO_s_mem());
+	assert_int_equal(as2_decrypt(in, out, ids, 2, NULL, &err), AS2_OK);
+	n = BIO_get_mem_data(out, &data);
+	assert_int_equal(n, sizeof(ENTITY) - 1);
+	BIO_free(in);
+	BIO_free(out);
+	EVP_PKEY_free(partner_key2);
+}
+
+static void
+test_large_verify_and_compression_keep_memory_flat(void **state)
+{
+	struct rusage before, after;
+	unsigned char *sig;
+	size_t slen;
+	BIO *in, *out;
+	as2_error err;
+
+	assert_int_equal(run("head -c 67108864 /dev/urandom > %s && openssl "
+	    "cms -sign -binary -md sha256 -outform DER -in %s -signer %s "
+	    "-inkey %s -out %s", path("big"), path("big"), path("partner.crt"),
+	    path("partner.key"), path("big.p7s")), 0);
+	sig = read_file("big.p7s", &slen);
+	getrusage(RUSAGE_SELF, &before);
+	in = BIO_new_file(path("big"), "rb");
+	assert_int_equal(as2_verify(sig, slen, in, partner_certs, 0, NULL,
+	    &err), AS2_OK);
+	BIO_free(in);
+	in = BIO_new_file(path("big"), "rb");
+	out = BIO_new_file(path("big.z"), "wb");
+	assert_int_equal(as2_compress(in, out, 0, &err), AS2_OK);
+	BIO_free(in);
+	BIO_free(out);
+	in = BIO_new_file(path("big.z"), "rb");
+	out = BIO_new_file(path("big.out"), "wb");
+	assert_int_equal(as2_decompress(in, out, 0, &err), AS2_OK);
+	BIO_free(in);
+	BIO_free(out);
+	getrusage(RUSAGE_SELF, &after);
+	assert_true(after.ru_maxrss - before.ru_maxrss < 16 * 1024);
+	assert_int_equal(run("cmp -s %s %s", path("big"), path("big.out")), 0);
+	run("rm -f %s %s %s %s", path("big"), path("big.p7s"), path("big.z"),
+	    path("big.out"));
+	free(sig);
 }
 
 static void
@@ -922,6 +991,10 @@ main(void)
 		    test_message_for_another_key_is_a_decryption_failure),
 		cmocka_unit_test(test_truncated_envelope_is_rejected),
 		cmocka_unit_test(test_large_decrypt_keeps_memory_flat),
+		cmocka_unit_test(
+		    test_rotation_of_our_key_picks_the_addressed_one),
+		cmocka_unit_test(
+		    test_large_verify_and_compression_keep_memory_flat),
 		cmocka_unit_test(test_streamed_compressed_data_parses_with_openssl),
 		cmocka_unit_test(
 		    test_definite_compressed_data_parses_with_openssl),
