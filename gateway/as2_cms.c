@@ -1672,10 +1672,16 @@ as2_decompress(BIO *in, BIO *out, uint64_t max_out, as2_error *err)
 	    err)) > 0) {
 		z.next_in = ibuf;
 		z.avail_in = (uInt)n;
-		while (z.avail_in > 0 && zr != Z_STREAM_END) {
+		/* Go on while input is left or the output filled up: inflate
+		 * may hold more output than one buffer takes. */
+		do {
 			z.next_out = obuf;
 			z.avail_out = IO_CHUNK;
 			zr = inflate(&z, Z_NO_FLUSH);
+			if (zr == Z_BUF_ERROR) {
+				zr = Z_OK;   /* no progress: needs input */
+				break;
+			}
 			if (zr != Z_OK && zr != Z_STREAM_END) {
 				st = fail(err, AS2_ERR_DECOMPRESSION, "invalid "
 				    "zlib data: %s", z.msg ? z.msg : "error");
@@ -1691,14 +1697,14 @@ as2_decompress(BIO *in, BIO *out, uint64_t max_out, as2_error *err)
 			if ((st = bio_write_all(out, obuf, IO_CHUNK -
 			    z.avail_out, err)))
 				goto out;
-		}
+		} while (zr != Z_STREAM_END &&
+		    (z.avail_in > 0 || z.avail_out == 0));
 	}
 	if (o.failed) {
 		st = err ? err->code : AS2_ERR_FORMAT;
 		goto out;
 	}
 	if (zr != Z_STREAM_END) {
-		/* flush what inflate still holds */
 		st = fail(err, AS2_ERR_DECOMPRESSION, "the zlib stream is "
 		    "truncated");
 		goto out;

@@ -893,6 +893,37 @@ genconf_vector_decompresses(int chunked)
 }
 
 static void
+test_highly_compressible_content_round_trips(void **state)
+{
+	BIO *in, *out;
+	as2_error err;
+
+	/* 8 MiB of zeros inflate to far more than one buffer per chunk */
+	assert_int_equal(run("head -c 8388608 /dev/zero > %s", path("zeros")),
+	    0);
+	in = BIO_new_file(path("zeros"), "rb");
+	out = BIO_new_file(path("zeros.z"), "wb");
+	assert_int_equal(as2_compress(in, out, 0, &err), AS2_OK);
+	BIO_free(in);
+	BIO_free(out);
+	in = BIO_new_file(path("zeros.z"), "rb");
+	out = BIO_new_file(path("zeros.out"), "wb");
+	assert_int_equal(as2_decompress(in, out, 0, &err), AS2_OK);
+	BIO_free(in);
+	BIO_free(out);
+	assert_int_equal(run("cmp -s %s %s", path("zeros"), path("zeros.out")),
+	    0);
+	/* and our stream decompresses with zlib outside edigate too */
+	assert_int_equal(run("openssl cms -cmsout -print -inform DER -in %s "
+	    ">/dev/null", path("zeros.z")), 0);
+	in = BIO_new_file(path("zeros.z"), "rb");
+	out = BIO_new(BIO_s_null());
+	assert_int_equal(as2_decompress(in, out, 1 << 20, &err), AS2_ERR_LIMIT);
+	BIO_free(in);
+	BIO_free(out);
+}
+
+static void
 test_genconf_compressed_vector_decompresses(void **state)
 {
 	genconf_vector_decompresses(0);
@@ -998,6 +1029,7 @@ main(void)
 		cmocka_unit_test(test_streamed_compressed_data_parses_with_openssl),
 		cmocka_unit_test(
 		    test_definite_compressed_data_parses_with_openssl),
+		cmocka_unit_test(test_highly_compressible_content_round_trips),
 		cmocka_unit_test(test_genconf_compressed_vector_decompresses),
 		cmocka_unit_test(
 		    test_genconf_chunked_compressed_vector_decompresses),
