@@ -22,6 +22,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "dump", cmd_dump, "print every segment as a JSON array, one per line" },
+	{ "validate", cmd_validate, "check interchange envelopes; exit 1 if any is invalid" },
 };
 
 static void
