@@ -19,3 +19,5 @@ tests_unit_test_envelope_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 tests_unit_test_envelope_chunks_SOURCES = tests/unit/test_envelope_chunks.c tests/unit/test_util.c tests/unit/test_util.h
 tests_unit_test_envelope_chunks_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_envelope_chunks_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
+TESTS += tests/integration/conformance.sh
+dist_noinst_SCRIPTS += tests/integration/conformance.sh

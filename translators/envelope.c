@@ -1031,11 +1031,8 @@ edifact_unb(envelope *env, const edi_segment *seg)
 	if (f.len == 0)
 		contrl(env, L, "13", seg, 1, 1, "UNB syntax identifier missing");
 	else if (edi_slice_eq(f, "IATA") || edi_slice_eq(f, "IATB"))
-		/* IATA's own syntax levels, read with UNOA rules: accepted,
-		 * but a CONTRL from us could not claim to support them. */
-		report(env, L, ENVELOPE_VOCAB_CONTRL, "2", EDI_SEVERITY_WARNING,
-		    "UNB", position_of(seg, 1, 1), "UNB syntax identifier "
-		    "'%.4s' is IATA's, not UNOA..UNOY", f.ptr);
+		; /* IATA's syntax levels: the reader warns and reads them
+		   with UNOA rules */
 	else if (f.len != 4 || memcmp(f.ptr, "UNO", 3) != 0 ||
 	    f.ptr[3] < 'A' || f.ptr[3] > 'Y')
 		contrl(env, L, "2", seg, 1, 1, "UNB syntax identifier '%s' is "
