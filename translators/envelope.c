@@ -34,6 +34,11 @@ struct envelope {
 	int una_pending;
 	envelope_position una_position;
 
+	/* The reader reports a bad ISA/UNA/UNB before it delivers it; such
+	 * problems belong to the interchange that header opens. */
+	size_t pending_count;
+	envelope_error pending[4];
+
 	/* Data outside its container is reported once per run. */
 	int outside_reported;
 
@@ -275,6 +280,17 @@ errors_of(envelope *env, envelope_level level)
 }
 
 static void
+store(envelope_errors *list, const envelope_error *e)
+{
+	if (e->severity == EDI_SEVERITY_ERROR)
+		list->fatal++;
+	if (list->count < ENVELOPE_MAX_ERRORS)
+		list->list[list->count++] = *e;
+	else
+		list->dropped++;
+}
+
+static void
 record(envelope *env, const envelope_error *e)
 {
 	envelope_errors *list = errors_of(env, e->level);
@@ -283,14 +299,8 @@ record(envelope *env, const envelope_error *e)
 		env->errors++;
 	else
 		env->warnings++;
-	if (list) {
-		if (e->severity == EDI_SEVERITY_ERROR)
-			list->fatal++;
-		if (list->count < ENVELOPE_MAX_ERRORS)
-			list->list[list->count++] = *e;
-		else
-			list->dropped++;
-	}
+	if (list)
+		store(list, e);
 	if (env->cb.error)
 		env->cb.error(env->ctx, e);
 }
@@ -383,6 +393,8 @@ close_interchange(envelope *env, envelope_position end)
 static void
 open_interchange(envelope *env, const edi_segment *seg, edi_standard standard)
 {
+	size_t i;
+
 	memset(&env->ich, 0, sizeof(env->ich));
 	env->interchanges++;
 	env->ich.number = (size_t)env->interchanges;
@@ -390,6 +402,9 @@ open_interchange(envelope *env, const edi_segment *seg, edi_standard standard)
 	if (seg->delimiters)
 		env->ich.delimiters = *seg->delimiters;
 	env->ich.start = position_of(seg, 0, 0);
+	for (i = 0; i < env->pending_count; i++)
+		store(&env->ich.errors, &env->pending[i]);
+	env->pending_count = 0;
 	env->standard = standard;
 	env->in_group = 0;
 	env->in_set = 0;
@@ -559,9 +574,6 @@ x12_check_isa(envelope *env, const edi_segment *seg)
 		ta1(env, "020", seg, 15, "ISA15 usage indicator '%c' is not P, "
 		    "T or I", ISA(15).ptr[0]);
 	if (d) {
-		if (!x12_delimiter_ok(d->element))
-			ta1(env, "026", seg, 0, "data element separator '%c' is "
-			    "alphanumeric", d->element);
 		if (ISA(16).len == 1 && (!x12_delimiter_ok(ISA(16).ptr[0]) ||
 		    ISA(16).ptr[0] == d->element))
 			ta1(env, "027", seg, 16, "ISA16 component separator '%c' "
@@ -1317,6 +1329,7 @@ envelope_segment(void *ctx, const edi_segment *seg)
 		return 0;
 	}
 	env->una_pending = 0;
+	env->pending_count = 0;
 
 	switch (env->standard) {
 	case EDI_STANDARD_X12:
@@ -1344,6 +1357,15 @@ envelope_segment(void *ctx, const edi_segment *seg)
 	return 0;
 }
 
+/* Reader problems found in an interchange header, reported before the
+ * header itself is delivered. */
+static int
+is_header_problem(edi_error_code code)
+{
+	return code == EDI_ERR_ISA_LENGTH || code == EDI_ERR_DELIMITERS ||
+	    code == EDI_ERR_UNA || code == EDI_ERR_SYNTAX_ID;
+}
+
 void
 envelope_reader_error(void *ctx, const edi_error *error)
 {
@@ -1362,13 +1384,27 @@ envelope_reader_error(void *ctx, const edi_error *error)
 	e.position.element = error->element;
 	e.position.component = error->component;
 	snprintf(e.message, sizeof(e.message), "%s", error->message);
-	record(env, &e);
+	if (!is_header_problem(error->code)) {
+		record(env, &e);
+		return;
+	}
+	/* Counted and reported now, stored when the interchange opens. */
+	e.level = ENVELOPE_LEVEL_INTERCHANGE;
+	if (e.severity == EDI_SEVERITY_ERROR)
+		env->errors++;
+	else
+		env->warnings++;
+	if (env->pending_count < sizeof(env->pending) / sizeof(env->pending[0]))
+		env->pending[env->pending_count++] = e;
+	if (env->cb.error)
+		env->cb.error(env->ctx, &e);
 }
 
 void
 envelope_finish(envelope *env)
 {
 	close_unfinished(env, position_at_end(env), "the end of input");
+	env->pending_count = 0;
 	env->una_pending = 0;
 	env->outside_reported = 0;
 	env->have_last = 0;
