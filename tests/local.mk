@@ -21,3 +21,5 @@ tests_unit_test_envelope_chunks_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_envelope_chunks_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/conformance.sh
 dist_noinst_SCRIPTS += tests/integration/conformance.sh
+TESTS += tests/integration/validate_cli.sh
+dist_noinst_SCRIPTS += tests/integration/validate_cli.sh
