@@ -37,6 +37,11 @@ appendf(transcript *t, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (t->text == NULL) {
+		t->cap = 4096;
+		t->text = malloc(t->cap);
+		assert_non_null(t->text);
+	}
 	for (;;) {
 		va_start(ap, fmt);
 		n = vsnprintf(t->text + t->len, t->cap - t->len, fmt, ap);
