@@ -5,9 +5,22 @@
  * the envelope validator and prints each problem as
  *     file:line:segment-index: CODE message
  * where CODE is the acknowledgment code (TA1-001, AK9-4, AK5-3, CONTRL-29)
- * or the reader's code name for a tokenizer problem. With --json, one JSON
- * object per line: {"type":"problem",...} for each problem and
- * {"type":"summary",...} once per file.
+ * or the reader's code name for a tokenizer problem; a warning's message
+ * starts with "warning: ". For standard input the file name is "-".
+ *
+ * With --json, one compact JSON object per line instead (an interface,
+ * fields in this order):
+ *   {"type":"problem","file":F,"line":N,"segment":N,"offset":N,
+ *    "element":N,"component":N,"tag":"IEA","code":"TA1-001",
+ *    "vocabulary":"TA1"|"AK9"|"AK5"|"CONTRL"|"READER","ack_code":"001",
+ *    "level":"stream"|"interchange"|"group"|"set",
+ *    "severity":"error"|"warning","message":S}
+ * per problem, and after each file
+ *   {"type":"summary","file":F,"valid":B,"interchanges":N,
+ *    "interchanges_accepted":N,"groups":N,"sets":N,"sets_accepted":N,
+ *    "errors":N,"warnings":N}
+ * ack_code is the bare code for the acknowledgment element (TA105, AK905,
+ * AK502/IK502, 0085); for a reader problem it is the reader's code name.
  *
  * Exit status: 0 every file valid, 1 some file invalid, 2 usage or I/O
  * error (which wins over 1). Warnings are printed but keep a file valid.

@@ -139,6 +139,12 @@ copy_trimmed(char *dst, size_t cap, edi_slice s)
 	copy_field(dst, cap, s, 0);
 }
 
+/* For the fixed-size arrays of the result structs. */
+#define COPY(array, slice, release) \
+	copy_field((array), sizeof(array), (slice), (release))
+#define COPY_TRIMMED(array, slice) \
+	copy_trimmed((array), sizeof(array), (slice))
+
 static int
 all_digits(edi_slice s)
 {
@@ -489,7 +495,7 @@ ta1(envelope *env, const char *code, const edi_segment *seg, unsigned element,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	copy_field(tag, sizeof(tag), seg->elements[0], 0);
+	COPY(tag, seg->elements[0], 0);
 	report(env, ENVELOPE_LEVEL_INTERCHANGE, ENVELOPE_VOCAB_TA1, code,
 	    EDI_SEVERITY_ERROR, tag, position_of(seg, element, 0), "%s", msg);
 }
@@ -588,18 +594,18 @@ x12_check_isa(envelope *env, const edi_segment *seg)
 			    "alphanumeric or equals another delimiter");
 	}
 
-	copy_trimmed(env->ich.sender_qualifier, sizeof(env->ich.sender_qualifier), ISA(5));
-	copy_trimmed(env->ich.sender_id, sizeof(env->ich.sender_id), ISA(6));
-	copy_trimmed(env->ich.receiver_qualifier, sizeof(env->ich.receiver_qualifier), ISA(7));
-	copy_trimmed(env->ich.receiver_id, sizeof(env->ich.receiver_id), ISA(8));
-	copy_trimmed(env->ich.date, sizeof(env->ich.date), ISA(9));
-	copy_trimmed(env->ich.time, sizeof(env->ich.time), ISA(10));
+	COPY_TRIMMED(env->ich.sender_qualifier, ISA(5));
+	COPY_TRIMMED(env->ich.sender_id, ISA(6));
+	COPY_TRIMMED(env->ich.receiver_qualifier, ISA(7));
+	COPY_TRIMMED(env->ich.receiver_id, ISA(8));
+	COPY_TRIMMED(env->ich.date, ISA(9));
+	COPY_TRIMMED(env->ich.time, ISA(10));
 	if (!version_402)
-		copy_trimmed(env->ich.syntax_id, sizeof(env->ich.syntax_id), ISA(11));
-	copy_trimmed(env->ich.version, sizeof(env->ich.version), ISA(12));
-	copy_trimmed(env->ich.control_number, sizeof(env->ich.control_number), ISA(13));
-	copy_trimmed(env->ich.ack_requested, sizeof(env->ich.ack_requested), ISA(14));
-	copy_trimmed(env->ich.test_indicator, sizeof(env->ich.test_indicator), ISA(15));
+		COPY_TRIMMED(env->ich.syntax_id, ISA(11));
+	COPY_TRIMMED(env->ich.version, ISA(12));
+	COPY_TRIMMED(env->ich.control_number, ISA(13));
+	COPY_TRIMMED(env->ich.ack_requested, ISA(14));
+	COPY_TRIMMED(env->ich.test_indicator, ISA(15));
 #undef ISA
 }
 
@@ -691,14 +697,14 @@ x12_gs(envelope *env, const edi_segment *seg)
 	x12_close_open_levels(env, position_of(seg, 0, 0), "GS");
 	open_group(env, seg);
 
-	copy_field(env->grp.functional_id, sizeof(env->grp.functional_id), x12_field(seg, 1), 0);
-	copy_field(env->grp.app_sender, sizeof(env->grp.app_sender), x12_field(seg, 2), 0);
-	copy_field(env->grp.app_receiver, sizeof(env->grp.app_receiver), x12_field(seg, 3), 0);
-	copy_field(env->grp.date, sizeof(env->grp.date), x12_field(seg, 4), 0);
-	copy_field(env->grp.time, sizeof(env->grp.time), x12_field(seg, 5), 0);
-	copy_field(env->grp.control_number, sizeof(env->grp.control_number), x12_field(seg, 6), 0);
-	copy_field(env->grp.agency, sizeof(env->grp.agency), x12_field(seg, 7), 0);
-	copy_field(env->grp.version, sizeof(env->grp.version), x12_field(seg, 8), 0);
+	COPY(env->grp.functional_id, x12_field(seg, 1), 0);
+	COPY(env->grp.app_sender, x12_field(seg, 2), 0);
+	COPY(env->grp.app_receiver, x12_field(seg, 3), 0);
+	COPY(env->grp.date, x12_field(seg, 4), 0);
+	COPY(env->grp.time, x12_field(seg, 5), 0);
+	COPY(env->grp.control_number, x12_field(seg, 6), 0);
+	COPY(env->grp.agency, x12_field(seg, 7), 0);
+	COPY(env->grp.version, x12_field(seg, 8), 0);
 
 	/* A GS that cannot be read is invalid interchange content (TA1 024);
 	 * the 997 names the group by GS01 and GS06, so only those two have
@@ -805,9 +811,9 @@ x12_st(envelope *env, const edi_segment *seg)
 		return;
 	}
 	open_set(env, seg);
-	copy_field(env->set.type, sizeof(env->set.type), x12_field(seg, 1), 0);
-	copy_field(env->set.control_number, sizeof(env->set.control_number), x12_field(seg, 2), 0);
-	copy_field(env->set.version, sizeof(env->set.version), x12_field(seg, 3), 0);
+	COPY(env->set.type, x12_field(seg, 1), 0);
+	COPY(env->set.control_number, x12_field(seg, 2), 0);
+	COPY(env->set.version, x12_field(seg, 3), 0);
 
 	f = x12_field(seg, 1);
 	if (f.len != 3 || !all_digits(f))
@@ -908,7 +914,7 @@ contrl(envelope *env, envelope_level level, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	copy_field(tag, sizeof(tag), seg->elements[0], 0);
+	COPY(tag, seg->elements[0], 0);
 	report(env, level, ENVELOPE_VOCAB_CONTRL, code, EDI_SEVERITY_ERROR,
 	    tag, position_of(seg, element, component), "%s", msg);
 }
@@ -922,7 +928,7 @@ edifact_required(envelope *env, envelope_level level, const edi_segment *seg,
 	edi_slice f = edifact_field(seg, element, component);
 	char tag[4];
 
-	copy_field(tag, sizeof(tag), seg->elements[0], 0);
+	COPY(tag, seg->elements[0], 0);
 	if (f.len == 0) {
 		contrl(env, level, "13", seg, element, component,
 		    "%s %s missing", tag, name);
@@ -945,7 +951,7 @@ edifact_date_time(envelope *env, envelope_level level, const edi_segment *seg,
 	edi_slice time = edifact_field(seg, element, 2);
 	size_t want = syntax_version >= 4 ? 8 : 6;
 
-	copy_field(tag, sizeof(tag), seg->elements[0], 0);
+	COPY(tag, seg->elements[0], 0);
 	if (edifact_required(env, level, seg, element, 1, 0, "date") &&
 	    !valid_date(date, want))
 		contrl(env, level, "12", seg, element, 1,
@@ -1022,17 +1028,17 @@ edifact_unb(envelope *env, const edi_segment *seg)
 	if (had_una)
 		env->ich.start = una;
 
-	copy_field(env->ich.syntax_id, sizeof(env->ich.syntax_id), edifact_field(seg, 1, 1), r);
-	copy_field(env->ich.version, sizeof(env->ich.version), edifact_field(seg, 1, 2), r);
-	copy_field(env->ich.sender_id, sizeof(env->ich.sender_id), edifact_field(seg, 2, 1), r);
-	copy_field(env->ich.sender_qualifier, sizeof(env->ich.sender_qualifier), edifact_field(seg, 2, 2), r);
-	copy_field(env->ich.receiver_id, sizeof(env->ich.receiver_id), edifact_field(seg, 3, 1), r);
-	copy_field(env->ich.receiver_qualifier, sizeof(env->ich.receiver_qualifier), edifact_field(seg, 3, 2), r);
-	copy_field(env->ich.date, sizeof(env->ich.date), edifact_field(seg, 4, 1), r);
-	copy_field(env->ich.time, sizeof(env->ich.time), edifact_field(seg, 4, 2), r);
-	copy_field(env->ich.control_number, sizeof(env->ich.control_number), edifact_field(seg, 5, 1), r);
-	copy_field(env->ich.ack_requested, sizeof(env->ich.ack_requested), edifact_field(seg, 9, 1), r);
-	copy_field(env->ich.test_indicator, sizeof(env->ich.test_indicator), edifact_field(seg, 11, 1), r);
+	COPY(env->ich.syntax_id, edifact_field(seg, 1, 1), r);
+	COPY(env->ich.version, edifact_field(seg, 1, 2), r);
+	COPY(env->ich.sender_id, edifact_field(seg, 2, 1), r);
+	COPY(env->ich.sender_qualifier, edifact_field(seg, 2, 2), r);
+	COPY(env->ich.receiver_id, edifact_field(seg, 3, 1), r);
+	COPY(env->ich.receiver_qualifier, edifact_field(seg, 3, 2), r);
+	COPY(env->ich.date, edifact_field(seg, 4, 1), r);
+	COPY(env->ich.time, edifact_field(seg, 4, 2), r);
+	COPY(env->ich.control_number, edifact_field(seg, 5, 1), r);
+	COPY(env->ich.ack_requested, edifact_field(seg, 9, 1), r);
+	COPY(env->ich.test_indicator, edifact_field(seg, 11, 1), r);
 
 	/* ISO 9735: UNB has at most 11 data elements. */
 	if (seg->element_count > 12)
@@ -1101,7 +1107,7 @@ edifact_unz(envelope *env, const edi_segment *seg)
 		    env->ich.group_count ? "groups" : "messages",
 		    (unsigned long long)expected);
 	if (edifact_required(env, L, seg, 2, 1, 0, "interchange control reference")) {
-		copy_field(ref, sizeof(ref), edifact_field(seg, 2, 1), release_of(seg));
+		COPY(ref, edifact_field(seg, 2, 1), release_of(seg));
 		if (strcmp(ref, env->ich.control_number) != 0)
 			contrl(env, L, "28", seg, 2, 1, "UNZ control reference "
 			    "'%s' does not match UNB '%s'", ref,
@@ -1117,8 +1123,8 @@ edifact_version(char *dst, size_t cap, const edi_segment *seg, unsigned element,
 {
 	char v[4], r[4]; /* 0052 and 0054 are an..3 */
 
-	copy_field(v, sizeof(v), edifact_field(seg, element, first), release_of(seg));
-	copy_field(r, sizeof(r), edifact_field(seg, element, first + 1), release_of(seg));
+	COPY(v, edifact_field(seg, element, first), release_of(seg));
+	COPY(r, edifact_field(seg, element, first + 1), release_of(seg));
 	snprintf(dst, cap, "%s%s", v, r);
 }
 
@@ -1137,15 +1143,15 @@ edifact_ung(envelope *env, const edi_segment *seg)
 		    "UNG after messages outside groups: functional groups and "
 		    "messages mixed");
 	open_group(env, seg);
-	copy_field(env->grp.functional_id, sizeof(env->grp.functional_id), edifact_field(seg, 1, 1), r);
-	copy_field(env->grp.app_sender, sizeof(env->grp.app_sender), edifact_field(seg, 2, 1), r);
-	copy_field(env->grp.app_sender_qualifier, sizeof(env->grp.app_sender_qualifier), edifact_field(seg, 2, 2), r);
-	copy_field(env->grp.app_receiver, sizeof(env->grp.app_receiver), edifact_field(seg, 3, 1), r);
-	copy_field(env->grp.app_receiver_qualifier, sizeof(env->grp.app_receiver_qualifier), edifact_field(seg, 3, 2), r);
-	copy_field(env->grp.date, sizeof(env->grp.date), edifact_field(seg, 4, 1), r);
-	copy_field(env->grp.time, sizeof(env->grp.time), edifact_field(seg, 4, 2), r);
-	copy_field(env->grp.control_number, sizeof(env->grp.control_number), edifact_field(seg, 5, 1), r);
-	copy_field(env->grp.agency, sizeof(env->grp.agency), edifact_field(seg, 6, 1), r);
+	COPY(env->grp.functional_id, edifact_field(seg, 1, 1), r);
+	COPY(env->grp.app_sender, edifact_field(seg, 2, 1), r);
+	COPY(env->grp.app_sender_qualifier, edifact_field(seg, 2, 2), r);
+	COPY(env->grp.app_receiver, edifact_field(seg, 3, 1), r);
+	COPY(env->grp.app_receiver_qualifier, edifact_field(seg, 3, 2), r);
+	COPY(env->grp.date, edifact_field(seg, 4, 1), r);
+	COPY(env->grp.time, edifact_field(seg, 4, 2), r);
+	COPY(env->grp.control_number, edifact_field(seg, 5, 1), r);
+	COPY(env->grp.agency, edifact_field(seg, 6, 1), r);
 	edifact_version(env->grp.version, sizeof(env->grp.version), seg, 7, 1);
 
 	edifact_required(env, L, seg, 1, 1, 6, "message group identification");
@@ -1185,7 +1191,7 @@ edifact_une(envelope *env, const edi_segment *seg)
 		    "group has %llu", (long long)n,
 		    (unsigned long long)env->grp.set_count);
 	if (edifact_required(env, L, seg, 2, 1, 0, "group reference number")) {
-		copy_field(ref, sizeof(ref), edifact_field(seg, 2, 1), release_of(seg));
+		COPY(ref, edifact_field(seg, 2, 1), release_of(seg));
 		if (strcmp(ref, env->grp.control_number) != 0)
 			contrl(env, L, "28", seg, 2, 1, "UNE group reference "
 			    "'%s' does not match UNG '%s'", ref,
@@ -1207,11 +1213,11 @@ edifact_unh(envelope *env, const edi_segment *seg)
 		    "UNH outside a group after groups: functional groups and "
 		    "messages mixed");
 	open_set(env, seg);
-	copy_field(env->set.control_number, sizeof(env->set.control_number), edifact_field(seg, 1, 1), r);
-	copy_field(env->set.type, sizeof(env->set.type), edifact_field(seg, 2, 1), r);
+	COPY(env->set.control_number, edifact_field(seg, 1, 1), r);
+	COPY(env->set.type, edifact_field(seg, 2, 1), r);
 	edifact_version(env->set.version, sizeof(env->set.version), seg, 2, 2);
-	copy_field(env->set.agency, sizeof(env->set.agency), edifact_field(seg, 2, 4), r);
-	copy_field(env->set.association, sizeof(env->set.association), edifact_field(seg, 2, 5), r);
+	COPY(env->set.agency, edifact_field(seg, 2, 4), r);
+	COPY(env->set.association, edifact_field(seg, 2, 5), r);
 
 	edifact_required(env, L, seg, 1, 1, 14, "message reference number");
 	edifact_required(env, L, seg, 2, 1, 6, "message type");
@@ -1249,7 +1255,7 @@ edifact_unt(envelope *env, const edi_segment *seg)
 		    "message has %llu (UNH and UNT included)", (long long)n,
 		    (unsigned long long)env->set.segment_count);
 	if (edifact_required(env, L, seg, 2, 1, 0, "message reference number")) {
-		copy_field(ref, sizeof(ref), edifact_field(seg, 2, 1), release_of(seg));
+		COPY(ref, edifact_field(seg, 2, 1), release_of(seg));
 		if (strcmp(ref, env->set.control_number) != 0)
 			contrl(env, L, "28", seg, 2, 1, "UNT message reference "
 			    "'%s' does not match UNH '%s'", ref,
@@ -1298,6 +1304,26 @@ close_unfinished(envelope *env, envelope_position where, const char *by)
 		edifact_interchange_missing_trailer(env, where, by);
 }
 
+/* A segment after an interchange ended and before the next header: no
+ * interchange acknowledgment can name it, so it is a stream problem. */
+static void
+report_outside_interchange(envelope *env, const edi_segment *seg)
+{
+	char shown[8], tag[4];
+	int x12 = seg->delimiters &&
+	    seg->delimiters->standard == EDI_STANDARD_X12;
+
+	if (env->outside_reported)
+		return;
+	env->outside_reported = 1;
+	COPY(tag, seg->elements[0], 0);
+	report(env, ENVELOPE_LEVEL_STREAM,
+	    x12 ? ENVELOPE_VOCAB_TA1 : ENVELOPE_VOCAB_CONTRL,
+	    x12 ? "022" : "33", EDI_SEVERITY_ERROR, tag,
+	    position_of(seg, 0, 0), "segment %s outside an interchange",
+	    show(seg->elements[0], shown, sizeof(shown)));
+}
+
 int
 envelope_segment(void *ctx, const edi_segment *seg)
 {
@@ -1339,19 +1365,7 @@ envelope_segment(void *ctx, const edi_segment *seg)
 		edifact_segment(env, seg);
 		break;
 	default:
-		if (!env->outside_reported) {
-			char buf[8], t[4];
-			int x12 = seg->delimiters &&
-			    seg->delimiters->standard == EDI_STANDARD_X12;
-
-			report(env, ENVELOPE_LEVEL_STREAM,
-			    x12 ? ENVELOPE_VOCAB_TA1 : ENVELOPE_VOCAB_CONTRL,
-			    x12 ? "022" : "33", EDI_SEVERITY_ERROR,
-			    (copy_field(t, sizeof(t), tag, 0), t), position_of(seg, 0, 0),
-			    "segment %s outside an interchange",
-			    show(tag, buf, sizeof(buf)));
-			env->outside_reported = 1;
-		}
+		report_outside_interchange(env, seg);
 		break;
 	}
 	return 0;
