@@ -81,6 +81,60 @@ print_json_line(json_t *obj)
 	json_decref(obj);
 }
 
+/* JSON strings must be UTF-8; a file name or a quoted input byte may not
+ * be. Copies s with every byte outside ASCII replaced by '?'. */
+static const char *
+ascii_only(const char *s, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+static json_t *
+problem_json(const envelope_error *e, const char *label, const char *file,
+    const char *message)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:s, s:s, s:s, "
+	    "s:s, s:s, s:s, s:s}",
+	    "type", "problem",
+	    "file", file,
+	    "line", (json_int_t)e->position.line,
+	    "segment", (json_int_t)e->position.segment_index,
+	    "offset", (json_int_t)e->position.offset,
+	    "element", (int)e->position.element,
+	    "component", (int)e->position.component,
+	    "tag", e->tag,
+	    "code", label,
+	    "vocabulary", envelope_vocabulary_name(e->vocabulary),
+	    "ack_code", e->code ? e->code : "",
+	    "level", level_name(e->level),
+	    "severity", e->severity == EDI_SEVERITY_WARNING ? "warning" : "error",
+	    "message", message);
+}
+
+static void
+print_problem_json(const envelope_error *e,
+    const char *label, const char *file, const char *message)
+{
+	char file_buf[4096], message_buf[sizeof(e->message)], tag_ok[4];
+	json_t *obj = problem_json(e, label, file, message);
+
+	if (!obj) {
+		envelope_error copy = *e;
+
+		memcpy(copy.tag, ascii_only(e->tag, tag_ok, sizeof(tag_ok)),
+		    sizeof(copy.tag));
+		obj = problem_json(&copy, label,
+		    ascii_only(file, file_buf, sizeof(file_buf)),
+		    ascii_only(message, message_buf, sizeof(message_buf)));
+	}
+	print_json_line(obj);
+}
+
 static void
 on_error(void *ctx, const envelope_error *e)
 {
@@ -100,22 +154,7 @@ on_error(void *ctx, const envelope_error *e)
 		    warning ? "warning: " : "", e->message);
 		return;
 	}
-	print_json_line(json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:s, "
-	    "s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "type", "problem",
-	    "file", vf->name,
-	    "line", (json_int_t)e->position.line,
-	    "segment", (json_int_t)e->position.segment_index,
-	    "offset", (json_int_t)e->position.offset,
-	    "element", (int)e->position.element,
-	    "component", (int)e->position.component,
-	    "tag", e->tag,
-	    "code", label,
-	    "vocabulary", envelope_vocabulary_name(e->vocabulary),
-	    "ack_code", e->code ? e->code : "",
-	    "level", level_name(e->level),
-	    "severity", warning ? "warning" : "error",
-	    "message", e->message));
+	print_problem_json(e, label, vf->name, e->message);
 }
 
 static void
@@ -147,15 +186,12 @@ on_interchange_end(void *ctx, const envelope_interchange *ich)
 		vf->interchanges_accepted++;
 }
 
-static void
-print_summary(const validate_file *vf)
+static json_t *
+summary_json(const validate_file *vf, const char *file)
 {
-	if (!vf->json)
-		return;
-	print_json_line(json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I}",
+	return json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "type", "summary",
-	    "file", vf->name,
+	    "file", file,
 	    "valid", vf->errors == 0,
 	    "interchanges", (json_int_t)vf->interchanges,
 	    "interchanges_accepted", (json_int_t)vf->interchanges_accepted,
@@ -163,7 +199,22 @@ print_summary(const validate_file *vf)
 	    "sets", (json_int_t)vf->sets,
 	    "sets_accepted", (json_int_t)vf->sets_accepted,
 	    "errors", (json_int_t)vf->errors,
-	    "warnings", (json_int_t)vf->warnings));
+	    "warnings", (json_int_t)vf->warnings);
+}
+
+static void
+print_summary(const validate_file *vf)
+{
+	char file_buf[4096];
+	json_t *obj;
+
+	if (!vf->json)
+		return;
+	obj = summary_json(vf, vf->name);
+	if (!obj)
+		obj = summary_json(vf, ascii_only(vf->name, file_buf,
+		    sizeof(file_buf)));
+	print_json_line(obj);
 }
 
 /* Returns 0 valid, EXIT_INVALID, or EXIT_USAGE for an I/O error. */
