@@ -5,8 +5,9 @@
  * the envelope validator and prints each problem as
  *     file:line:segment-index: CODE message
  * where CODE is the acknowledgment code (TA1-001, AK9-4, AK5-3, CONTRL-29)
- * or the reader's code name for a tokenizer problem; a warning's message
- * starts with "warning: ". For standard input the file name is "-".
+ * or the reader's code name for a tokenizer problem; a warning has
+ * " (warning)" after its code, as in `edigate dump`. For standard input the
+ * file name is "-".
  *
  * With --json, one compact JSON object per line instead (an interface,
  * fields in this order):
@@ -148,10 +149,10 @@ on_error(void *ctx, const envelope_error *e)
 		vf->errors++;
 	envelope_error_label(e, label, sizeof(label));
 	if (!vf->json) {
-		printf("%s:%llu:%llu: %s %s%s\n", vf->name,
+		printf("%s:%llu:%llu: %s%s %s\n", vf->name,
 		    (unsigned long long)e->position.line,
 		    (unsigned long long)e->position.segment_index, label,
-		    warning ? "warning: " : "", e->message);
+		    warning ? " (warning)" : "", e->message);
 		return;
 	}
 	print_problem_json(e, label, vf->name, e->message);

@@ -67,5 +67,5 @@ check $? "--json prints a summary per file"
 sed 's/\*X\*004010~/*X*003010~/' "$fx/x12/valid_850_4010.edi" >"$tmp/warn.edi"
 "$edigate" validate "$tmp/warn.edi" >"$tmp/out" 2>&1
 rc=$?
-[ $rc -eq 0 ] && grep -q ": AK9-2 warning: " "$tmp/out"
+[ $rc -eq 0 ] && grep -q ": AK9-2 (warning) GS08 " "$tmp/out"
 check $? "warnings are printed but keep the file valid"
