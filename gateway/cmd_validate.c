@@ -218,6 +218,22 @@ print_summary(const validate_file *vf)
 	print_json_line(obj);
 }
 
+/* An empty file, or one of blank lines, holds nothing a partner could
+ * have meant as EDI: it is not a valid interchange. */
+static void
+report_no_interchange(validate_file *vf)
+{
+	envelope_error e;
+
+	memset(&e, 0, sizeof(e));
+	e.vocabulary = ENVELOPE_VOCAB_READER;
+	e.level = ENVELOPE_LEVEL_STREAM;
+	e.severity = EDI_SEVERITY_ERROR;
+	e.code = "NO_INTERCHANGE";
+	snprintf(e.message, sizeof(e.message), "no ISA, UNA or UNB found");
+	on_error(vf, &e);
+}
+
 /* Returns 0 valid, EXIT_INVALID, or EXIT_USAGE for an I/O error. */
 static int
 validate_path(const char *path, validate_file *vf)
@@ -245,6 +261,8 @@ validate_path(const char *path, validate_file *vf)
 		status = EXIT_USAGE;
 	else {
 		envelope_finish(env);
+		if (envelope_interchange_count(env) == 0 && vf->errors == 0)
+			report_no_interchange(vf);
 		if (vf->errors > 0)
 			status = EXIT_INVALID;
 		print_summary(vf);

@@ -1418,6 +1418,11 @@ void
 envelope_finish(envelope *env)
 {
 	close_unfinished(env, position_at_end(env), "the end of input");
+	if (env->una_pending)
+		report(env, ENVELOPE_LEVEL_STREAM, ENVELOPE_VOCAB_CONTRL, "13",
+		    EDI_SEVERITY_ERROR, "UNB", position_at_end(env),
+		    "UNB missing: input ends after the UNA at segment %llu",
+		    (unsigned long long)env->una_position.segment_index);
 	env->pending_count = 0;
 	env->una_pending = 0;
 	env->outside_reported = 0;

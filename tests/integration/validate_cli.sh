@@ -10,7 +10,7 @@ tmp=${TMPDIR:-/tmp}/edigate-validate-$$
 mkdir -p "$tmp" || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..12"
+echo "1..13"
 n=0
 check() {
 	n=$((n + 1))
@@ -69,3 +69,9 @@ sed 's/\*X\*004010~/*X*003010~/' "$fx/x12/valid_850_4010.edi" >"$tmp/warn.edi"
 rc=$?
 [ $rc -eq 0 ] && grep -q ": AK9-2 (warning) GS08 " "$tmp/out"
 check $? "warnings are printed but keep the file valid"
+
+: >"$tmp/empty.edi"
+"$edigate" validate "$tmp/empty.edi" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q ": NO_INTERCHANGE " "$tmp/out"
+check $? "a file without any interchange is invalid"
