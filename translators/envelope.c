@@ -528,10 +528,11 @@ x12_check_isa(envelope *env, const edi_segment *seg)
 		return;
 
 #define ISA(n) x12_field(seg, n)
-	if (!slice_in(ISA(1), isa01_codes))
+	/* Values are judged only where the width was right. */
+	if (ISA(1).len == 2 && !slice_in(ISA(1), isa01_codes))
 		ta1(env, "010", seg, 1, "ISA01 authorization qualifier '%s' is "
 		    "not 00-06", show(ISA(1), buf, sizeof(buf)));
-	if (!slice_in(ISA(3), isa03_codes))
+	if (ISA(3).len == 2 && !slice_in(ISA(3), isa03_codes))
 		ta1(env, "012", seg, 3, "ISA03 security qualifier '%s' is not "
 		    "00 or 01", show(ISA(3), buf, sizeof(buf)));
 	if (ISA(5).len == 2 && !slice_in(ISA(5), isa_id_qualifiers))
