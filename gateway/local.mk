@@ -41,6 +41,10 @@ gateway_edigate_CFLAGS += $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(JANSSON_CFLAGS) \
 	$(OPENSSL_CFLAGS) -DEDIGATE_STATEDIR='"$(localstatedir)/lib/edigate"'
 gateway_edigate_LDADD += $(STORE_LIBS)
 
+gateway_edigate_SOURCES += gateway/cmd_validate.c
+gateway_edigate_CFLAGS += $(JANSSON_CFLAGS)
+gateway_edigate_LDADD += $(JANSSON_LIBS)
+
 # AS2 message security: MIME parsing, CMS (sign, verify, encrypt, decrypt,
 # compress) and MDNs. A library the daemon links; no network code.
 noinst_LIBRARIES += gateway/libas2.a
