@@ -1094,6 +1094,49 @@ as2_cms_type_of(const unsigned char *head, size_t len)
 	}
 }
 
+const char *
+as2_cms_content_type(as2_cms_type type)
+{
+	switch (type) {
+	case AS2_CMS_ENVELOPED:
+		return "application/pkcs7-mime; smime-type=enveloped-data; "
+		    "name=\"smime.p7m\"";
+	case AS2_CMS_AUTH_ENVELOPED:
+		return "application/pkcs7-mime; smime-type=authEnveloped-data; "
+		    "name=\"smime.p7m\"";
+	case AS2_CMS_COMPRESSED:
+		return "application/pkcs7-mime; smime-type=compressed-data; "
+		    "name=\"smime.p7z\"";
+	case AS2_CMS_SIGNED:
+		return "application/pkcs7-mime; smime-type=signed-data; "
+		    "name=\"smime.p7m\"";
+	default:
+		return NULL;
+	}
+}
+
+as2_cms_type
+as2_cms_type_from_mime(const mime_content_type *ct)
+{
+	const char *t;
+
+	if (!mime_content_type_is(ct, "application", "pkcs7-mime") &&
+	    !mime_content_type_is(ct, "application", "x-pkcs7-mime"))
+		return AS2_CMS_UNKNOWN;
+	t = mime_content_type_param(ct, "smime-type");
+	if (t == NULL)
+		return AS2_CMS_UNKNOWN;
+	if (strcasecmp(t, "enveloped-data") == 0)
+		return AS2_CMS_ENVELOPED;
+	if (strcasecmp(t, "authEnveloped-data") == 0)
+		return AS2_CMS_AUTH_ENVELOPED;
+	if (strcasecmp(t, "compressed-data") == 0)
+		return AS2_CMS_COMPRESSED;
+	if (strcasecmp(t, "signed-data") == 0)
+		return AS2_CMS_SIGNED;
+	return AS2_CMS_UNKNOWN;
+}
+
 /*
  * DER writing.
  */

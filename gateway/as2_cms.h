@@ -24,14 +24,16 @@
  *   reads; only the signature (a few KiB) is in memory. Compression and
  *   decompression stream through zlib with fixed buffers; decompression
  *   has an output limit against decompression bombs. Encryption streams
- *   (indefinite-length BER output, as OpenSSL's streaming writes it).
- *   Decryption streams as well for EnvelopedData: as2_decrypt parses the
- *   outer BER itself, hands OpenSSL the header with the ciphertext
- *   detached and feeds the ciphertext through a BIO, because d2i_CMS_bio
- *   would read the whole message into memory. AuthEnvelopedData (GCM)
- *   carries its tag after the content, so it goes through d2i_CMS_bio and
- *   is held in memory once; and GCM plaintext written to `out` must be
- *   discarded when the call fails (the tag is checked at the end).
+ *   (indefinite-length BER output, as OpenSSL's streaming writer makes
+ *   it). OpenSSL itself can only parse a CMS structure whole
+ *   (d2i_CMS_bio reads everything into memory), so as2_decrypt parses the
+ *   outer BER itself, hands OpenSSL the envelope with the ciphertext
+ *   detached and feeds the ciphertext through a BIO of its own: memory
+ *   stays flat for EnvelopedData of any size. AuthEnvelopedData (GCM)
+ *   carries its tag after the content, and OpenSSL wants the content
+ *   inside the structure, so a GCM message is held in memory once; and
+ *   GCM plaintext already written to `out` must be discarded when the
+ *   call fails (OpenSSL checks the tag at the end).
  *
  * ERRORS
  *   as2_status codes map onto RFC 4130 / RFC 3798 disposition modifiers
@@ -233,5 +235,15 @@ typedef enum as2_cms_type {
 } as2_cms_type;
 
 as2_cms_type as2_cms_type_of(const unsigned char *head, size_t len);
+
+/* The MIME Content-Type value for a CMS body we send: application/
+ * pkcs7-mime with smime-type enveloped-data, authEnveloped-data (RFC
+ * 5751 section 3.2.2), compressed-data (RFC 3274 section 3) or
+ * signed-data; NULL for other types. */
+const char *as2_cms_content_type(as2_cms_type type);
+/* The type an application/(x-)pkcs7-mime Content-Type announces through
+ * its smime-type parameter; AS2_CMS_UNKNOWN when absent or another media
+ * type (then ask as2_cms_type_of). */
+as2_cms_type as2_cms_type_from_mime(const mime_content_type *ct);
 
 #endif

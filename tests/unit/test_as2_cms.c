@@ -976,6 +976,32 @@ test_cms_type_is_read_from_the_first_bytes(void **state)
 }
 
 static void
+test_smime_types_name_the_cms_content(void **state)
+{
+	mime_content_type ct;
+
+	assert_string_equal(as2_cms_content_type(AS2_CMS_ENVELOPED),
+	    "application/pkcs7-mime; smime-type=enveloped-data; "
+	    "name=\"smime.p7m\"");
+	assert_string_equal(as2_cms_content_type(AS2_CMS_COMPRESSED),
+	    "application/pkcs7-mime; smime-type=compressed-data; "
+	    "name=\"smime.p7z\"");
+	assert_null(as2_cms_content_type(AS2_CMS_DATA));
+	assert_int_equal(mime_content_type_parse("Application/X-PKCS7-MIME; "
+	    "smime-type=Compressed-Data; name=smime.p7z", &ct, NULL), MIME_OK);
+	assert_int_equal(as2_cms_type_from_mime(&ct), AS2_CMS_COMPRESSED);
+	mime_content_type_free(&ct);
+	assert_int_equal(mime_content_type_parse("application/pkcs7-mime",
+	    &ct, NULL), MIME_OK);
+	assert_int_equal(as2_cms_type_from_mime(&ct), AS2_CMS_UNKNOWN);
+	mime_content_type_free(&ct);
+	assert_int_equal(mime_content_type_parse(as2_cms_content_type(
+	    AS2_CMS_AUTH_ENVELOPED), &ct, NULL), MIME_OK);
+	assert_int_equal(as2_cms_type_from_mime(&ct), AS2_CMS_AUTH_ENVELOPED);
+	mime_content_type_free(&ct);
+}
+
+static void
 test_cipher_names_parse(void **state)
 {
 	assert_int_equal(as2_cipher_parse("3DES"), AS2_CIPHER_3DES);
@@ -1035,6 +1061,7 @@ main(void)
 		    test_genconf_chunked_compressed_vector_decompresses),
 		cmocka_unit_test(test_corrupt_zlib_is_a_decompression_failure),
 		cmocka_unit_test(test_cms_type_is_read_from_the_first_bytes),
+		cmocka_unit_test(test_smime_types_name_the_cms_content),
 		cmocka_unit_test(test_cipher_names_parse),
 	};
 
