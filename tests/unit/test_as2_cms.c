@@ -975,6 +975,132 @@ test_cms_type_is_read_from_the_first_bytes(void **state)
 	free(der);
 }
 
+struct receive {
+	BIO *file;      /* the signed entity, as the spool would keep it */
+	as2_mic mic;
+};
+
+static int
+entity_sink(void *ctx, const void *data, size_t len)
+{
+	struct receive *r = ctx;
+
+	as2_mic_update(&r->mic, data, len);
+	return BIO_write(r->file, data, (int)len) == (int)len ? 0 : -1;
+}
+
+/* The receive path the daemon follows: decrypt to a file, read the MIME
+ * headers of the result, split multipart/signed into the spool while
+ * computing the MIC, verify from the file, decompress what was signed. */
+static void
+test_compressed_signed_encrypted_message_unwraps(void **state)
+{
+	static const char payload[] = "ISA*00*          *00*          *ZZ*"
+	    "PARTNER        *ZZ*US             *261123*1000*U*00401*000000101"
+	    "*0*P*>~IEA*0*000000101~";
+	unsigned char *sig, *plain, *inner;
+	size_t slen, plen, ilen, at, used;
+	char *multipart, dgst[128], expect[200], mic[AS2_MIC_MAX];
+	BIO *in, *out, *zin;
+	mime_headers h;
+	mime_content_type ct;
+	mime_signed ms;
+	struct receive r;
+	as2_error err;
+	char *data;
+	long n;
+	FILE *f;
+
+	/* the partner's side, with the openssl command line and zlib: a
+	 * compressed-data entity (built with asn1parse -genconf), signed,
+	 * wrapped in multipart/signed by hand, encrypted */
+	genconf_vector(payload, 0, NULL);
+	f = fopen(path("entity"), "wb");
+	fprintf(f, "Content-Type: application/pkcs7-mime; smime-type="
+	    "compressed-data; name=smime.p7z\r\nContent-Transfer-Encoding: "
+	    "binary\r\n\r\n");
+	fclose(f);
+	assert_int_equal(run("cat %s >> %s", path("vector.der"),
+	    path("entity")), 0);
+	assert_int_equal(run("openssl cms -sign -binary -md sha384 -outform DER "
+	    "-in %s -signer %s -inkey %s -out %s", path("entity"),
+	    path("partner.crt"), path("partner.key"), path("sig.der")), 0);
+	sig = read_file("sig.der", &slen);
+	plain = read_file("entity", &plen);
+	f = fopen(path("signed.mime"), "wb");
+	fprintf(f, "Content-Type: multipart/signed; protocol=\"application/"
+	    "pkcs7-signature\"; micalg=sha384; boundary=\"b1_7e5f\"\r\n\r\n");
+	multipart = build_multipart((char *)plain, plen, sig, slen, "\r\n",
+	    "base64", &ilen);
+	fwrite(multipart, 1, ilen, f);
+	fclose(f);
+	free(multipart);
+	assert_int_equal(run("openssl cms -encrypt -binary -aes256 -outform DER "
+	    "-in %s -out %s %s", path("signed.mime"), path("enc.der"),
+	    path("us.crt")), 0);
+
+	/* our side */
+	in = BIO_new_file(path("enc.der"), "rb");
+	out = BIO_new_file(path("decrypted"), "wb");
+	assert_int_equal(as2_decrypt(in, out, &us, 1, NULL, &err), AS2_OK);
+	BIO_free(in);
+	BIO_free(out);
+	inner = read_file("decrypted", &ilen);
+	mime_headers_init(&h, NULL);
+	assert_int_equal(mime_headers_feed(&h, inner, ilen, &at, NULL),
+	    MIME_OK);
+	assert_int_equal(mime_content_type_parse(mime_headers_get(&h,
+	    "Content-Type"), &ct, NULL), MIME_OK);
+	assert_true(mime_content_type_is(&ct, "multipart", "signed"));
+	r.file = BIO_new_file(path("spooled"), "wb");
+	assert_int_equal(as2_mic_init(&r.mic, mime_micalg_parse(
+	    mime_content_type_param(&ct, "micalg"), 6, NULL), NULL), AS2_OK);
+	assert_int_equal(mime_signed_init(&ms, &ct, entity_sink, &r, 0, NULL),
+	    MIME_OK);
+	for (used = at; used < ilen; used += 1000)
+		assert_int_equal(mime_signed_feed(&ms, inner + used,
+		    ilen - used < 1000 ? ilen - used : 1000, NULL), MIME_OK);
+	assert_int_equal(mime_signed_finish(&ms, NULL), MIME_OK);
+	BIO_free(r.file);
+	assert_int_equal(as2_mic_final(&r.mic, MIME_MICALG_STYLE_PLAIN, mic,
+	    sizeof(mic), NULL), AS2_OK);
+	as2_mic_free(&r.mic);
+	openssl_digest_b64("sha384", "entity", dgst, sizeof(dgst));
+	snprintf(expect, sizeof(expect), "%s, sha384", dgst);
+	assert_string_equal(mic, expect);
+	in = BIO_new_file(path("spooled"), "rb");
+	assert_int_equal(as2_verify(ms.signature, ms.signature_len, in,
+	    partner_certs, 0, NULL, &err), AS2_OK);
+	BIO_free(in);
+	/* the signed entity is itself compressed-data: skip its headers */
+	mime_headers_free(&h);
+	mime_headers_init(&h, NULL);
+	in = BIO_new_file(path("spooled"), "rb");
+	{
+		unsigned char hb[512];
+		int got = BIO_read(in, hb, sizeof(hb));
+		assert_int_equal(mime_headers_feed(&h, hb, (size_t)got, &at,
+		    NULL), MIME_OK);
+		assert_string_equal(mime_headers_get(&h,
+		    "Content-Transfer-Encoding"), "binary");
+		assert_int_equal(BIO_seek(in, (int)at), 0);
+	}
+	zin = in;
+	out = BIO_new(BIO_s_mem());
+	assert_int_equal(as2_decompress(zin, out, 1 << 20, &err), AS2_OK);
+	n = BIO_get_mem_data(out, &data);
+	assert_int_equal(n, sizeof(payload) - 1);
+	assert_memory_equal(data, payload, (size_t)n);
+	BIO_free(in);
+	BIO_free(out);
+	mime_signed_free(&ms);
+	mime_content_type_free(&ct);
+	mime_headers_free(&h);
+	free(inner);
+	free(plain);
+	free(sig);
+}
+
 static void
 test_smime_types_name_the_cms_content(void **state)
 {
@@ -1061,6 +1187,8 @@ main(void)
 		    test_genconf_chunked_compressed_vector_decompresses),
 		cmocka_unit_test(test_corrupt_zlib_is_a_decompression_failure),
 		cmocka_unit_test(test_cms_type_is_read_from_the_first_bytes),
+		cmocka_unit_test(
+		    test_compressed_signed_encrypted_message_unwraps),
 		cmocka_unit_test(test_smime_types_name_the_cms_content),
 		cmocka_unit_test(test_cipher_names_parse),
 	};
