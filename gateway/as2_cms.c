@@ -883,6 +883,10 @@ ber_element(struct ber_in *in, const struct ber_hdr *h, struct buf *out,
 		return fail(err, AS2_ERR_FORMAT, "CMS nested too deeply");
 	if (buf_add(out, h->raw, h->hlen))
 		return fail(err, AS2_ERR_NOMEM, "out of memory");
+	/* also bounds an endless run of empty elements */
+	if (out->len > limit)
+		return fail(err, AS2_ERR_LIMIT, "CMS header element larger "
+		    "than %zu bytes", limit);
 	if (!h->indef) {
 		if (h->len > limit || out->len + h->len > limit)
 			return fail(err, AS2_ERR_LIMIT, "CMS header element of "

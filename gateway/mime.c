@@ -1011,25 +1011,54 @@ mime_multipart_parts(const mime_multipart *m)
  * multipart/signed.
  */
 
+/* Records the first error raised inside a callback; -1 stops the parse. */
+static int
+signed_stop(mime_signed *s, const mime_error *e)
+{
+	if (s->cb_status == MIME_OK) {
+		s->cb_status = e->code;
+		s->cb_err = *e;
+	}
+	return -1;
+}
+
 static int
 sig_store(void *ctx, const void *data, size_t len)
 {
 	mime_signed *s = ctx;
 	size_t need = s->signature_len + len;
+	mime_error e;
 
 	if (need > s->max_signature) {
-		fail(&s->cb_err, MIME_ERR_LIMIT, s->mp.offset, 0,
+		fail(&e, MIME_ERR_LIMIT, s->mp.offset, 0,
 		    "signature larger than %zu bytes", s->max_signature);
-		s->cb_status = MIME_ERR_LIMIT;
-		return -1;
+		return signed_stop(s, &e);
 	}
 	if (grow((char **)&s->signature, &s->signature_cap, need)) {
-		s->cb_status = fail(&s->cb_err, MIME_ERR_NOMEM, s->mp.offset, 0,
-		    "out of memory");
-		return -1;
+		fail(&e, MIME_ERR_NOMEM, s->mp.offset, 0, "out of memory");
+		return signed_stop(s, &e);
 	}
 	memcpy(s->signature + s->signature_len, data, len);
 	s->signature_len = need;
+	return 0;
+}
+
+/* The signature part's headers are complete: set up its decoder. */
+static int
+signed_body_begins(mime_signed *s)
+{
+	const char *cte = mime_headers_get(&s->sig_headers,
+	    "Content-Transfer-Encoding");
+
+	mime_error e;
+
+	s->sig_in_body = 1;
+	mime_decoder_init(&s->sig_decoder, mime_cte_parse(cte), sig_store, s);
+	if (s->sig_decoder.cte == MIME_CTE_UNKNOWN) {
+		fail(&e, MIME_ERR_UNSUPPORTED, s->mp.offset, 0, "signature "
+		    "part has Content-Transfer-Encoding \"%.40s\"", cte);
+		return signed_stop(s, &e);
+	}
 	return 0;
 }
 
@@ -1039,71 +1068,54 @@ signed_part(void *ctx, mime_part_event ev, unsigned index, const char *data,
 {
 	mime_signed *s = ctx;
 	mime_status st;
+	mime_error e;
 	size_t used;
 
 	if (index == 0) {
+		/* the signed entity, byte-exact */
 		if (ev != MIME_PART_DATA)
 			return 0;
 		s->content_len += len;
 		if (s->content_sink(s->content_ctx, data, len) != 0) {
-			s->cb_status = fail(&s->cb_err, MIME_ERR_STOPPED,
-			    s->mp.offset, 0, "stopped by the content sink");
-			return -1;
+			fail(&e, MIME_ERR_STOPPED, s->mp.offset, 0,
+			    "stopped by the content sink");
+			return signed_stop(s, &e);
 		}
 		return 0;
 	}
 	if (index > 1) {
-		s->cb_status = fail(&s->cb_err, MIME_ERR_STRUCTURE,
-		    s->mp.offset, 0, "multipart/signed with more than two "
-		    "parts");
-		return -1;
+		fail(&e, MIME_ERR_STRUCTURE, s->mp.offset, 0,
+		    "multipart/signed with more than two parts");
+		return signed_stop(s, &e);
 	}
 	if (ev == MIME_PART_BEGIN)
 		return 0;
 	if (ev == MIME_PART_END) {
 		if (!s->sig_in_body) {
-			st = mime_headers_finish(&s->sig_headers, &s->cb_err);
+			/* headers only, no empty line: an empty body */
+			st = mime_headers_finish(&s->sig_headers, &e);
 			if (st != MIME_OK)
-				goto bad;
-			goto start_body;
+				return signed_stop(s, &e);
+			if (signed_body_begins(s))
+				return -1;
 		}
-		st = mime_decoder_finish(&s->sig_decoder, &s->cb_err);
-		if (st != MIME_OK)
-			goto bad;
-		return 0;
+		st = mime_decoder_finish(&s->sig_decoder, &e);
+		return st == MIME_OK ? 0 : signed_stop(s, &e);
 	}
 	if (!s->sig_in_body) {
 		st = mime_headers_feed(&s->sig_headers, data, len, &used,
-		    &s->cb_err);
+		    &e);
 		if (st == MIME_MORE)
 			return 0;
 		if (st != MIME_OK)
-			goto bad;
+			return signed_stop(s, &e);
+		if (signed_body_begins(s))
+			return -1;
 		data += used;
 		len -= used;
-start_body:
-		s->sig_in_body = 1;
-		mime_decoder_init(&s->sig_decoder, mime_cte_parse(
-		    mime_headers_get(&s->sig_headers,
-		    "Content-Transfer-Encoding")), sig_store, s);
-		if (s->sig_decoder.cte == MIME_CTE_UNKNOWN) {
-			s->cb_status = fail(&s->cb_err, MIME_ERR_UNSUPPORTED,
-			    s->mp.offset, 0, "signature part has Content-"
-			    "Transfer-Encoding \"%.40s\"", mime_headers_get(
-			    &s->sig_headers, "Content-Transfer-Encoding"));
-			return -1;
-		}
-		if (ev == MIME_PART_END)
-			return mime_decoder_finish(&s->sig_decoder,
-			    &s->cb_err) == MIME_OK ? 0 : -1;
 	}
-	st = mime_decoder_feed(&s->sig_decoder, data, len, &s->cb_err);
-	if (st == MIME_OK)
-		return 0;
-bad:
-	if (s->cb_status == MIME_OK)
-		s->cb_status = st;
-	return -1;
+	st = mime_decoder_feed(&s->sig_decoder, data, len, &e);
+	return st == MIME_OK ? 0 : signed_stop(s, &e);
 }
 
 mime_status
@@ -1135,8 +1147,10 @@ static mime_status
 signed_status(mime_signed *s, mime_status st, mime_error *err)
 {
 	if (st == MIME_ERR_STOPPED && s->cb_status != MIME_OK) {
-		if (err != NULL)
+		if (err != NULL) {
 			*err = s->cb_err;
+			err->code = s->cb_status;
+		}
 		return s->cb_status;
 	}
 	return st;

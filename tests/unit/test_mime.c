@@ -512,6 +512,29 @@ test_signed_parts_are_checked(void **state)
 	mime_signed_free(&s);
 }
 
+static void
+test_signature_limit_error_names_the_limit(void **state)
+{
+	static const char in[] = "--s\r\n\r\nx\r\n--s\r\nContent-Type: "
+	    "application/pkcs7-signature\r\n\r\nAQIDBAUG\r\n--s--";
+	struct sinkbuf c;
+	mime_content_type ct;
+	mime_signed s;
+	mime_error err;
+
+	assert_int_equal(mime_content_type_parse("multipart/signed; boundary=s",
+	    &ct, NULL), MIME_OK);
+	assert_int_equal(mime_signed_init(&s, &ct, to_sinkbuf, &c, 4, NULL),
+	    MIME_OK);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(mime_signed_feed(&s, in, sizeof(in) - 1, &err),
+	    MIME_ERR_LIMIT);
+	assert_int_equal(err.code, MIME_ERR_LIMIT);
+	assert_non_null(strstr(err.message, "signature larger than 4 bytes"));
+	mime_signed_free(&s);
+	mime_content_type_free(&ct);
+}
+
 /* ---- AS2 header values ---- */
 
 static void
@@ -660,6 +683,7 @@ main(void)
 		cmocka_unit_test(
 		    test_bad_boundaries_and_too_many_parts_are_refused),
 		cmocka_unit_test(test_signed_parts_are_checked),
+		cmocka_unit_test(test_signature_limit_error_names_the_limit),
 		cmocka_unit_test(test_dno_remembers_the_micalg_spelling),
 		cmocka_unit_test(test_micalg_names_in_both_spellings),
 		cmocka_unit_test(test_receipt_delivery_option_must_be_http),
