@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include <openssl/cms.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -1215,19 +1216,31 @@ octets_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 	}
 }
 
-static BIO_METHOD *
-octets_method(void)
+/* Made once per process: every BIO_get_new_index() call uses up a type
+ * number, so a method per message would run them out in a long-lived
+ * daemon. Never freed, like OpenSSL's own methods. */
+static BIO_METHOD *octets_meth;
+static CRYPTO_ONCE octets_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void
+octets_method_init(void)
 {
-	/* Created per call and freed with the BIO's user: no global state,
-	 * so nothing to clean up at exit and nothing shared across threads. */
 	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
 	    "edigate cms octets");
 
 	if (m == NULL)
-		return NULL;
+		return;
 	BIO_meth_set_read(m, octets_bio_read);
 	BIO_meth_set_ctrl(m, octets_bio_ctrl);
-	return m;
+	octets_meth = m;
+}
+
+static const BIO_METHOD *
+octets_method(void)
+{
+	if (!CRYPTO_THREAD_run_once(&octets_once, octets_method_init))
+		return NULL;
+	return octets_meth;
 }
 
 static as2_status
@@ -1315,7 +1328,7 @@ as2_decrypt(BIO *in, BIO *out, const as2_identity *ours, size_t nours,
 	struct buf eci_fields = { 0 }, eci_der = { 0 }, seq = { 0 };
 	struct buf seq_der = { 0 }, ci = { 0 };
 	struct octets_bio ob;
-	BIO_METHOD *meth = NULL;
+	const BIO_METHOD *meth;
 	BIO *dcont = NULL;
 	CMS_ContentInfo *cms = NULL;
 	const unsigned char *p;
@@ -1476,7 +1489,6 @@ as2_decrypt(BIO *in, BIO *out, const as2_identity *ours, size_t nours,
 	st = AS2_OK;
 out:
 	BIO_free(dcont);
-	BIO_meth_free(meth);
 	CMS_ContentInfo_free(cms);
 	free(head.p);
 	free(body.p);
