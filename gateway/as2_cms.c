@@ -1255,14 +1255,6 @@ decrypt_error(as2_error *err)
 	return fail(err, AS2_ERR_DECRYPTION, "decryption failed");
 }
 
-/* dst += tag, length, content */
-static int
-buf_wrap(struct buf *dst, unsigned char tag, const struct buf *content)
-{
-	return buf_hdr(dst, tag, content->len) ||
-	    buf_add(dst, content->p, content->len);
-}
-
 /* Where a definite element ends, or 0 when it is indefinite. */
 static uint64_t
 ber_end(const struct ber_in *r, const struct ber_hdr *h)
@@ -1325,8 +1317,7 @@ as2_decrypt(BIO *in, BIO *out, const as2_identity *ours, size_t nours,
 	struct ber_in *r;
 	struct ber_hdr inner, eci, content, h;
 	struct buf head = { 0 }, body = { 0 }, tail = { 0 }, der = { 0 };
-	struct buf eci_fields = { 0 }, eci_der = { 0 }, seq = { 0 };
-	struct buf seq_der = { 0 }, ci = { 0 };
+	struct buf eci_fields = { 0 }, eci_rest = { 0 };
 	struct octets_bio ob;
 	const BIO_METHOD *meth;
 	BIO *dcont = NULL;
@@ -1422,9 +1413,9 @@ as2_decrypt(BIO *in, BIO *out, const as2_identity *ours, size_t nours,
 		}
 		/* rest of the EncryptedContentInfo (nothing, or its EOC),
 		 * then authAttrs [1], mac, unauthAttrs [2] */
-		if ((st = ber_rest(r, eci_end, &eci_der, err)))
+		if ((st = ber_rest(r, eci_end, &eci_rest, err)))
 			goto out;
-		if (eci_der.len != 0) {
+		if (eci_rest.len != 0) {
 			st = fail(err, AS2_ERR_FORMAT, "unexpected element "
 			    "after the encrypted content");
 			goto out;
@@ -1434,26 +1425,42 @@ as2_decrypt(BIO *in, BIO *out, const as2_identity *ours, size_t nours,
 	}
 
 	/* ContentInfo { type, [0] { SEQUENCE { head, ECI, tail } } }, with
-	 * the ciphertext left out (detached) unless it is AEAD. */
+	 * the ciphertext left out (detached) unless it is AEAD. Lengths
+	 * first, then one buffer: a GCM message is large and every copy
+	 * counts. */
 	op = oid;
 	olen = i2d_ASN1_OBJECT(OBJ_nid2obj(type), &op);
-	if (olen <= 0 || buf_add(&eci_der, eci_fields.p, eci_fields.len) ||
-	    (auth && (buf_hdr(&eci_der, 0x80, body.len) ||
-	    buf_add(&eci_der, body.p, body.len))) ||
-	    buf_add(&seq, head.p, head.len) ||
-	    buf_wrap(&seq, 0x30, &eci_der) ||
-	    buf_add(&seq, tail.p, tail.len) ||
-	    buf_wrap(&seq_der, 0x30, &seq) ||
-	    buf_add(&ci, oid, (size_t)olen) ||
-	    buf_wrap(&ci, 0xa0, &seq_der) ||
-	    buf_wrap(&der, 0x30, &ci)) {
-		st = fail(err, AS2_ERR_NOMEM, "out of memory");
-		goto out;
+	{
+		unsigned char hb[10];
+		uint64_t l_eci, l_seq, l_ctx, l_ci;
+
+		l_eci = eci_fields.len + (auth ? der_header(hb, 0x80, body.len) +
+		    body.len : 0);
+		l_seq = head.len + der_header(hb, 0x30, l_eci) + l_eci +
+		    tail.len;
+		l_ctx = der_header(hb, 0x30, l_seq) + l_seq;
+		l_ci = (uint64_t)olen + der_header(hb, 0xa0, l_ctx) + l_ctx;
+		if (olen <= 0 || l_ci > LONG_MAX - 16 ||
+		    buf_reserve(&der, der_header(hb, 0x30, l_ci) + l_ci) ||
+		    buf_hdr(&der, 0x30, l_ci) ||
+		    buf_add(&der, oid, (size_t)olen) ||
+		    buf_hdr(&der, 0xa0, l_ctx) || buf_hdr(&der, 0x30, l_seq) ||
+		    buf_add(&der, head.p, head.len) ||
+		    buf_hdr(&der, 0x30, l_eci) ||
+		    buf_add(&der, eci_fields.p, eci_fields.len) ||
+		    (auth && (buf_hdr(&der, 0x80, body.len) ||
+		    buf_add(&der, body.p, body.len))) ||
+		    buf_add(&der, tail.p, tail.len)) {
+			st = fail(err, AS2_ERR_NOMEM, "out of memory");
+			goto out;
+		}
 	}
 	free(body.p);
 	body.p = NULL;
 	p = der.p;
 	cms = d2i_CMS_ContentInfo(NULL, &p, (long)der.len);
+	free(der.p);
+	der.p = NULL;
 	if (cms == NULL) {
 		st = fail(err, AS2_ERR_FORMAT, "the CMS envelope does not parse");
 		goto out;
@@ -1495,10 +1502,7 @@ out:
 	free(tail.p);
 	free(der.p);
 	free(eci_fields.p);
-	free(eci_der.p);
-	free(seq.p);
-	free(seq_der.p);
-	free(ci.p);
+	free(eci_rest.p);
 	free(r);
 	return st;
 }

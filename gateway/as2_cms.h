@@ -31,9 +31,12 @@
  *   detached and feeds the ciphertext through a BIO of its own: memory
  *   stays flat for EnvelopedData of any size. AuthEnvelopedData (GCM)
  *   carries its tag after the content, and OpenSSL wants the content
- *   inside the structure, so a GCM message is held in memory once; and
- *   GCM plaintext already written to `out` must be discarded when the
- *   call fails (OpenSSL checks the tag at the end).
+ *   inside the structure, so a GCM message is held in memory: about three
+ *   times its size at the peak (our copy, then OpenSSL's parse and its
+ *   own buffering; `openssl cms -decrypt` needs more still). Prefer CBC
+ *   for partners who send hundreds of MB. GCM plaintext already written
+ *   to `out` must be discarded when the call fails (OpenSSL checks the
+ *   tag at the end).
  *
  * ERRORS
  *   as2_status codes map onto RFC 4130 / RFC 3798 disposition modifiers
