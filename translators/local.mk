@@ -27,3 +27,5 @@ nobase_dist_pkgdata_DATA = maps/map.xsd \
 	maps/canonical/functional_ack.schema.json \
 	partners/partner.xsd partners/acme-retail.xml partners/acme-retail.850.xml \
 	partners/nordic-dist.xml
+
+translators_libtranslators_a_SOURCES += translators/envelope.c translators/envelope.h
