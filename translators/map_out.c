@@ -685,7 +685,11 @@ map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
 	o.err = err;
 	o.errlen = errlen;
 	o.pos = 1; /* ST / UNH */
-	o.decimal = '.';
+	/* Numbers go back with the decimal mark they came with (UNA). */
+	json_t *dm = json_object_get(json_object_get(json_object_get(doc, "meta"),
+	    "delimiters"), "decimal");
+	o.decimal = json_is_string(dm) && json_string_length(dm) == 1
+	    ? json_string_value(dm)[0] : '.';
 	o.loop = NULL;
 	o.loop_ctx = NULL;
 	o.hl_counter = 0;

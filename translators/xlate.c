@@ -220,6 +220,10 @@ delimiters_json(json_t *meta, const edi_delimiters *d)
 		s[0] = d->release;
 		json_object_set_new(o, "release", json_string(s));
 	}
+	if (d->decimal && d->decimal != '.') {
+		s[0] = d->decimal;
+		json_object_set_new(o, "decimal", json_string(s));
+	}
 	json_object_set_new(o, "terminator",
 	    json_stringn(d->terminator, d->terminator_len));
 	json_object_set_new(o, "line_suffix", json_stringn(d->suffix, d->suffix_len));

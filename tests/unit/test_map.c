@@ -409,6 +409,46 @@ test_856_builds_the_shipment_order_pack_item_tree(void **state)
 }
 
 static void
+test_edifact_decimal_comma_is_a_point_in_canonical(void **state)
+{
+	/* UNA says ',' is the decimal mark; canonical numbers use '.'. The
+	 * way back restores ',' (test_fixtures_round_trip). */
+	collected c = translate_file(fixture("orders_decimal_comma.edi"));
+	json_t *doc = json_array_get(c.docs, 0);
+	json_t *line = json_array_get(json_object_get(doc, "lines"), 0);
+	assert_string_equal(json_string_value(json_object_get(line, "quantity")), "2.5");
+	assert_string_equal(json_string_value(json_object_get(line, "unit_price")), "3.75");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(doc, "totals"), "total_amount")), "9.38");
+	assert_int_equal(json_array_size(c.issues), 0);
+	collected_free(&c);
+}
+
+static void
+test_text_that_is_not_utf8_is_read_as_latin1(void **state)
+{
+	static const char edi[] =
+	    "ISA*00*          *00*          *ZZ*ACMERETAIL     *ZZ*EDIGATE        "
+	    "*261123*1000*U*00401*000000104*0*T*>~"
+	    "GS*PO*ACMERETAIL*EDIGATE*20261123*1000*104*X*004010~"
+	    "ST*850*0004~BEG*00*SA*PO\xe4" "4**20261123~PO1*1*12*EA~CTT*1~"
+	    "SE*5*0004~GE*1*104~IEA*1*000000104~";
+	collected c = {.docs = json_array(), .issues = json_array(), .bodies = json_array()};
+	c.x = xlate_new(maps, NULL, NULL, on_doc, &c);
+	edi_reader_callbacks cb = {.segment = on_segment};
+	edi_reader *r = edi_reader_new(&cb, &c, NULL);
+	edi_reader_feed(r, edi, sizeof(edi) - 1);
+	edi_reader_finish(r);
+	edi_reader_free(r);
+	xlate_free(c.x);
+	json_t *doc = json_array_get(c.docs, 0);
+	/* 0xE4 is a-umlaut in ISO 8859-1, U+00E4 is C3 A4 in UTF-8. */
+	assert_string_equal(json_string_value(json_object_get(doc, "order_number")),
+	    "PO\xc3\xa4" "4");
+	collected_free(&c);
+}
+
+static void
 test_guide_reports_x12_errors_with_positions(void **state)
 {
 	collected c = translate_file(fixture("850_invalid.edi"));
@@ -600,6 +640,8 @@ main(void)
 		cmocka_unit_test(test_850_translates_to_the_expected_order),
 		cmocka_unit_test(test_orders_translates_to_the_same_order_model),
 		cmocka_unit_test(test_856_builds_the_shipment_order_pack_item_tree),
+		cmocka_unit_test(test_edifact_decimal_comma_is_a_point_in_canonical),
+		cmocka_unit_test(test_text_that_is_not_utf8_is_read_as_latin1),
 		cmocka_unit_test(test_guide_reports_x12_errors_with_positions),
 		cmocka_unit_test(test_issue_codes_follow_997_and_contrl),
 		cmocka_unit_test(test_missing_mandatory_loop_is_reported_where_it_was_skipped),
