@@ -19,6 +19,7 @@ MAP_LIBS = translators/libtranslators.a $(LIBXML_LIBS) $(JANSSON_LIBS)
 nobase_dist_pkgdata_DATA = maps/map.xsd \
 	maps/x12/850.004010.xml maps/x12/850.005010.xml maps/x12/856.004010.xml \
 	maps/x12/810.004010.xml maps/x12/940.004010.xml maps/x12/855.004010.xml \
+	maps/x12/945.004010.xml \
 	maps/edifact/ORDERS.D96A.xml maps/edifact/ORDERS.D01B.xml \
 	maps/canonical/common.schema.json maps/canonical/order.schema.json \
 	maps/canonical/order_response.schema.json maps/canonical/shipment.schema.json \
