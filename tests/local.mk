@@ -89,3 +89,4 @@ endif
 tests_unit_test_mime_SOURCES = tests/unit/test_mime.c
 tests_unit_test_mime_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_mime_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
+EXTRA_DIST += tests/fuzz/fuzz_map.c docs/maps.md
