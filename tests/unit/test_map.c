@@ -570,6 +570,41 @@ test_partner_override_adds_a_case_and_a_rule(void **state)
 }
 
 static void
+test_closed_code_list_rejects_other_codes(void **state)
+{
+	static const char edi[] =
+	    "ISA*00*          *00*          *ZZ*RETAILCO       *ZZ*EDIGATE        "
+	    "*261123*1000*U*00401*000000105*0*T*>~"
+	    "GS*PO*RETAILCO*EDIGATE*20261123*1000*105*X*004010~"
+	    "ST*850*0005~BEG*00*SA*PO5**20261123~PO1*1*12*ZZ*1~PO1*2*1*EA*2~"
+	    "CTT*2~SE*6*0005~GE*1*105~IEA*1*000000105~";
+	char *err = NULL;
+	map *m = map_load(loader, fixture("partners/closed_uom.xml"), &err);
+	if (m == NULL)
+		fail_msg("%s", err);
+	direct d = {.in = map_in_new(), .m = m};
+	edi_reader_callbacks cb = {.segment = direct_segment};
+	edi_reader *r = edi_reader_new(&cb, &d, NULL);
+	edi_reader_feed(r, edi, sizeof(edi) - 1);
+	edi_reader_finish(r);
+	size_t n;
+	const map_issue *is = map_in_issues(d.in, &n);
+	/* PO103 "ZZ" is not in the closed list: AK4 7 at position 3. */
+	assert_int_equal(n, 1);
+	assert_int_equal(is[0].kind, MAP_ISSUE_BAD_CODE);
+	assert_int_equal(is[0].position, 3);
+	assert_int_equal(is[0].element, 3);
+	assert_int_equal(map_issue_x12_element_code(is[0].kind), 7);
+	/* Still nothing lost: the unknown code passes through. */
+	json_t *line = json_array_get(json_object_get(d.doc, "lines"), 0);
+	assert_string_equal(json_string_value(json_object_get(line, "unit")), "ZZ");
+	edi_reader_free(r);
+	json_decref(d.doc);
+	map_in_free(d.in);
+	map_free(m);
+}
+
+static void
 test_005010_map_is_the_004010_map_with_changes(void **state)
 {
 	const map *m5 = xlate_maps_find(maps, MAP_X12, "005010", "850", NULL);
@@ -647,6 +682,7 @@ main(void)
 		cmocka_unit_test(test_missing_mandatory_loop_is_reported_where_it_was_skipped),
 		cmocka_unit_test(test_unknown_qualifier_goes_to_unmapped_whole),
 		cmocka_unit_test(test_partner_override_adds_a_case_and_a_rule),
+		cmocka_unit_test(test_closed_code_list_rejects_other_codes),
 		cmocka_unit_test(test_005010_map_is_the_004010_map_with_changes),
 		cmocka_unit_test(test_fixtures_round_trip),
 		cmocka_unit_test(test_corpus_orders_round_trip),
