@@ -604,6 +604,61 @@ test_closed_code_list_rejects_other_codes(void **state)
 	map_free(m);
 }
 
+/* Translates an inline interchange with the shipped maps. */
+static collected
+translate_text(const char *edi)
+{
+	collected c = {.docs = json_array(), .issues = json_array(), .bodies = json_array()};
+	c.x = xlate_new(maps, NULL, NULL, on_doc, &c);
+	edi_reader_callbacks cb = {.segment = on_segment};
+	edi_reader *r = edi_reader_new(&cb, &c, NULL);
+	edi_reader_feed(r, edi, strlen(edi));
+	edi_reader_finish(r);
+	edi_reader_free(r);
+	xlate_free(c.x);
+	return c;
+}
+
+static void
+test_hl_with_unknown_parent_goes_to_unmapped_whole(void **state)
+{
+	collected c = translate_text(
+	    "ISA*00*          *00*          *ZZ*EDIGATE        *ZZ*RETAILCO       "
+	    "*261124*0800*U*00401*000000202*0*T*>~"
+	    "GS*SH*EDIGATE*RETAILCO*20261124*0800*202*X*004010~"
+	    "ST*856*0002~BSN*00*SHP-2*20261124*0800~HL*1**S~HL*2*9*O~PRF*PO9~"
+	    "HL*3*1*O~PRF*PO10~SE*8*0002~GE*1*202~IEA*1*000000202~");
+	json_t *doc = json_array_get(c.docs, 0);
+	/* HL*2 names parent 9, which does not exist: it and its PRF (whose
+	 * loop has no object) are kept whole; HL*3 binds normally. */
+	json_t *orders = json_object_get(doc, "orders");
+	assert_int_equal(json_array_size(orders), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(orders, 0),
+	    "order_number")), "PO10");
+	json_t *un = json_object_get(doc, "unmapped");
+	assert_int_equal(json_array_size(un), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(un, 0), "position")), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(un, 1), "tag")), "PRF");
+	collected_free(&c);
+}
+
+static void
+test_segment_and_loop_over_max_use_are_reported(void **state)
+{
+	collected c = translate_text(
+	    "ISA*00*          *00*          *ZZ*RETAILCO       *ZZ*EDIGATE        "
+	    "*261123*1000*U*00401*000000106*0*T*>~"
+	    "GS*PO*RETAILCO*EDIGATE*20261123*1000*106*X*004010~"
+	    "ST*850*0006~BEG*00*SA*PO6**20261123~CUR*BY*USD~CUR*BY*EUR~"
+	    "PO1*1*1*EA*1~CTT*1~CTT*1~SE*8*0006~GE*1*106~IEA*1*000000106~");
+	json_t *want = json_pack("[s,s]", "4 CUR 0.0 segment exceeds maximum use",
+	    "7 CTT 0.0 loop occurs over maximum times");
+	if (!json_equal(c.issues, want))
+		fail_msg("issues: %s", json_dumps(c.issues, 0));
+	json_decref(want);
+	collected_free(&c);
+}
+
 static void
 test_005010_map_is_the_004010_map_with_changes(void **state)
 {
@@ -683,6 +738,8 @@ main(void)
 		cmocka_unit_test(test_unknown_qualifier_goes_to_unmapped_whole),
 		cmocka_unit_test(test_partner_override_adds_a_case_and_a_rule),
 		cmocka_unit_test(test_closed_code_list_rejects_other_codes),
+		cmocka_unit_test(test_hl_with_unknown_parent_goes_to_unmapped_whole),
+		cmocka_unit_test(test_segment_and_loop_over_max_use_are_reported),
 		cmocka_unit_test(test_005010_map_is_the_004010_map_with_changes),
 		cmocka_unit_test(test_fixtures_round_trip),
 		cmocka_unit_test(test_corpus_orders_round_trip),
