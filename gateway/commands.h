@@ -15,6 +15,7 @@
 #define EXIT_USAGE 2
 
 int cmd_dump(int argc, char **argv);
+int cmd_rewrite(int argc, char **argv);
 
 /*
  * Streams one file ("-" is standard input) through the reader in 1 MiB

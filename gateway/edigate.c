@@ -22,6 +22,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "dump", cmd_dump, "print every segment as a JSON array, one per line" },
+	{ "rewrite", cmd_rewrite, "write interchanges again with other delimiters" },
 };
 
 static void
