@@ -785,10 +785,6 @@ edi_writer_isa(edi_writer *w, const edi_slice fields[EDI_ISA_FIELDS])
 	if (d->standard != EDI_STANDARD_X12)
 		return fail(w, EDI_WRITE_BAD_HEADER,
 		    "ISA written with EDIFACT delimiters");
-	if (d->terminator_len != 1)
-		return fail(w, EDI_WRITE_BAD_HEADER,
-		    "the ISA terminator must be one byte, not %u",
-		    d->terminator_len);
 	/* ISA12 00402 introduced the repetition separator in ISA11. */
 	repeats = version.len == 5 && memcmp(version.ptr, "00402", 5) >= 0;
 	if (repeats && d->repetition == 0) {

@@ -156,7 +156,8 @@ edi_write_status edi_writer_segment(edi_writer *w, const edi_segment *segment);
  * ("U" when empty), which then must not look like a separator, and the
  * writer drops its repetition separator until the delimiters are set
  * again, because that interchange has none. The segment is exactly 106
- * bytes including a one-byte terminator. */
+ * characters including the terminator (106 bytes when the terminator is
+ * one byte). */
 #define EDI_ISA_FIELDS 17
 edi_write_status edi_writer_isa(edi_writer *w, const edi_slice fields[EDI_ISA_FIELDS]);
 /* Width of ISA field n (1..16), 0 otherwise. */
