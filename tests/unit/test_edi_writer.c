@@ -1401,7 +1401,7 @@ test_rewrite_with_other_delimiters_reads_identical_values(void **state)
 	assert_true(edi_rewrite_parse_x12(&sets[0], "}{\x1c\x1d", why, sizeof why));
 	assert_true(edi_rewrite_parse_una(&sets[0], "{}.!`~", why, sizeof why));
 	sets[0].line_style = EDI_LINE_CRLF;
-	assert_true(edi_rewrite_parse_x12(&sets[1], "|\\\\\\n", why, sizeof why));
+	assert_true(edi_rewrite_parse_x12(&sets[1], "+\\\\\\n", why, sizeof why));
 	assert_true(edi_rewrite_parse_una(&sets[1], "|*,\\\\\x1d\x1c", why,
 	    sizeof why));
 	sets[1].line_style = EDI_LINE_NONE;
