@@ -10,7 +10,8 @@
 struct edi_rewriter {
 	edi_writer *writer;
 	edi_rewrite_options options;
-	size_t interchange; /* of the last segment written, 0 before any */
+	int started;        /* a segment was written */
+	size_t interchange; /* of the last segment written */
 };
 
 edi_rewriter *
@@ -74,16 +75,22 @@ edi_rewrite_segment(edi_rewriter *r, const edi_segment *segment)
 	const edi_delimiters *source = segment->delimiters;
 	edi_write_status status;
 
-	if (segment->interchange != r->interchange) {
+	if (!r->started || segment->interchange != r->interchange) {
+		const edi_slice tag = segment->elements[0];
 		edi_delimiters target;
 
+		r->started = 1;
 		r->interchange = segment->interchange;
 		target_delimiters(&r->options, source, &target);
 		if ((status = edi_writer_set_delimiters(r->writer, &target)))
 			return status;
+		/* Without a UNA a reader assumes the defaults, and without a
+		 * UNB either (its UNB was lost to an error) it would not see
+		 * an interchange at all: a UNA makes both explicit. */
 		if (source->standard == EDI_STANDARD_EDIFACT &&
-		    !edi_slice_eq(segment->elements[0], "UNA") &&
-		    service_characters_differ(source, &target) &&
+		    !edi_slice_eq(tag, "UNA") &&
+		    (!edi_slice_eq(tag, "UNB") ||
+		    service_characters_differ(source, &target)) &&
 		    (status = edi_writer_una(r->writer)))
 			return status;
 	}

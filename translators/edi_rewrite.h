@@ -10,7 +10,8 @@
  *   interchange and passes the segment to edi_writer_segment(), which
  *   rebuilds ISA and UNA. An EDIFACT interchange that had no UNA gets one
  *   when its new service characters differ from the ones the reader
- *   assumed, so the output reads back the same.
+ *   assumed, or when it does not start with UNB (a UNB the reader
+ *   rejected), so the output reads back the same.
  *
  *   X12: element, component and terminator replace the interchange's; the
  *   repetition separator replaces ISA11 from version 00402 on, and when

@@ -1129,6 +1129,90 @@ test_rewrite_options_are_parsed_in_documented_order(void **state)
 	assert_false(edi_rewrite_parse_una(&o, ":+x? '", why, sizeof why));
 }
 
+/* Rewrites a string in-process, as `edigate rewrite` does a file. */
+static char *
+rewrite_string(const char *input, const edi_rewrite_options *o,
+    edi_write_status *status);
+
+static void
+test_rewrite_applies_each_standard_its_own_option(void **state)
+{
+	static const char input[] =
+	    "UNB+UNOA:3+S+R+240101:1200+7'UNH+1+INVOIC:D:01B:UN'"
+	    "FTX+AAI+++A*B?+C'UNT+3+1'UNZ+1+7'\n"
+	    "ISA*00*          *00*          *ZZ*SENDERID       *ZZ*"
+	    "RECEIVERID     *240101*1200*^*00501*000000002*0*T*:~\n"
+	    "GS*IN*S*R*20240101*1200*2*X*005010~\nIEA*1*000000002~\n";
+	static const char expected[] =
+	    "UNA=/.?*\"UNB/UNOA=3/S/R/240101=1200/7\"UNH/1/INVOIC=D=01B=UN\""
+	    "FTX/AAI///A?*B+C\"UNT/3/1\"UNZ/1/7\""
+	    "ISA|00|          |00|          |ZZ|SENDERID       |ZZ|"
+	    "RECEIVERID     |240101|1200|^|00501|000000002|0|T|!~"
+	    "GS|IN|S|R|20240101|1200|2|X|005010~IEA|1|000000002~";
+	edi_rewrite_options o;
+	edi_write_status status;
+	char why[160];
+	char *text;
+
+	memset(&o, 0, sizeof o);
+	assert_true(edi_rewrite_parse_x12(&o, "|!~", why, sizeof why));
+	assert_true(edi_rewrite_parse_una(&o, "=/.?*\"", why, sizeof why));
+	o.line_style = EDI_LINE_NONE;
+	text = rewrite_string(input, &o, &status);
+	assert_int_equal(status, EDI_WRITE_OK);
+	assert_string_equal(text, expected);
+	free(text);
+}
+
+static void
+test_rewrite_without_options_keeps_delimiters_and_lines(void **state)
+{
+	static const char input[] =
+	    "UNA:+,? '\r\nUNB+UNOC:3+S+R+240101:1200+7'\r\nUNZ+0+7'\r\n"
+	    "UNB+UNOC:4+S+R+20240101:1200+8'UNZ+0+8'";
+	edi_write_status status;
+	char *text = rewrite_string(input, NULL, &status);
+
+	assert_int_equal(status, EDI_WRITE_OK);
+	assert_string_equal(text, input);
+	free(text);
+}
+
+static void
+test_rewrite_gives_an_interchange_without_unb_a_una(void **state)
+{
+	/* The reader rejects the UNB's tag but reads the rest. */
+	static const char input[] =
+	    "UNB UNOC:3+S+R+261123:1000+1'UNH+1+ORDERS:D:96A:UN'UNT+2+1'"
+	    "UNZ+1+1'";
+	edi_write_status status;
+	char *text = rewrite_string(input, NULL, &status);
+
+	assert_int_equal(status, EDI_WRITE_OK);
+	assert_string_equal(text,
+	    "UNA:+.? 'UNH+1+ORDERS:D:96A:UN'UNT+2+1'UNZ+1+1'");
+	free(text);
+}
+
+static void
+test_rewrite_refuses_repetitions_a_una_cannot_carry(void **state)
+{
+	static const char input[] =
+	    "UNB+UNOC:4+S+R+20240101:1200+8'UNH+1+INVOIC:D:01B:UN'"
+	    "IMD+F++:::A*B'UNT+3+1'UNZ+1+8'";
+	edi_rewrite_options o;
+	edi_write_status status;
+	char why[160];
+	char *text;
+
+	memset(&o, 0, sizeof o);
+	assert_true(edi_rewrite_parse_una(&o, ":+.? '", why, sizeof why));
+	o.line_style = EDI_REWRITE_KEEP_LINES;
+	text = rewrite_string(input, &o, &status);
+	assert_int_equal(status, EDI_WRITE_NO_REPETITION);
+	free(text);
+}
+
 /* ---- round trips through the reader ------------------------------------- */
 
 /* What a reading of some bytes delivered, in a form two readings compare:
@@ -1314,6 +1398,21 @@ rewrite_all(const char *data, size_t len, const edi_rewrite_options *o,
 	return run.status;
 }
 
+static char *
+rewrite_string(const char *input, const edi_rewrite_options *o,
+    edi_write_status *status)
+{
+	const edi_write_error *error;
+	edi_writer *w;
+	char *text;
+
+	*status = rewrite_all(input, strlen(input), o, &error, &w);
+	text = strdup(out.data ? out.data : "");
+	assert_non_null(text);
+	finish(w);
+	return text;
+}
+
 /*
  * Reads a file, rewrites it with o, reads the result, and compares the
  * segments. With other delimiters the ISA separators and the UNA differ
@@ -1461,6 +1560,10 @@ main(void)
 		cmocka_unit_test(test_builder_needs_a_repetition_separator_from_00402),
 		cmocka_unit_test(test_builder_refuses_envelopes_out_of_order),
 		cmocka_unit_test(test_rewrite_options_are_parsed_in_documented_order),
+		cmocka_unit_test(test_rewrite_applies_each_standard_its_own_option),
+		cmocka_unit_test(test_rewrite_without_options_keeps_delimiters_and_lines),
+		cmocka_unit_test(test_rewrite_gives_an_interchange_without_unb_a_una),
+		cmocka_unit_test(test_rewrite_refuses_repetitions_a_una_cannot_carry),
 		cmocka_unit_test(test_rewrite_with_same_delimiters_reads_identical_segments),
 		cmocka_unit_test(test_rewrite_with_other_delimiters_reads_identical_values),
 	};
