@@ -151,9 +151,8 @@ flush_buffer(edi_writer *w)
 }
 
 static edi_write_status
-put_bytes(edi_writer *w, const char *p, size_t n)
+put_bytes_slow(edi_writer *w, const char *p, size_t n)
 {
-	w->bytes += n;
 	while (n > 0) {
 		size_t room = sizeof w->buffer - w->used;
 
@@ -172,7 +171,19 @@ put_bytes(edi_writer *w, const char *p, size_t n)
 	return EDI_WRITE_OK;
 }
 
-static edi_write_status
+static inline edi_write_status
+put_bytes(edi_writer *w, const char *p, size_t n)
+{
+	w->bytes += n;
+	if (n <= sizeof w->buffer - w->used) {
+		memcpy(w->buffer + w->used, p, n);
+		w->used += n;
+		return EDI_WRITE_OK;
+	}
+	return put_bytes_slow(w, p, n);
+}
+
+static inline edi_write_status
 put_byte(edi_writer *w, char c)
 {
 	if (w->used == sizeof w->buffer && flush_buffer(w) != EDI_WRITE_OK)
@@ -557,9 +568,16 @@ is_empty(const char *p, size_t n, char source_release)
 static edi_write_status
 put_repeated(edi_writer *w, char c, unsigned count)
 {
-	while (count-- > 0)
-		if (put_byte(w, c))
+	char run[32];
+
+	memset(run, c, count < sizeof run ? count : sizeof run);
+	while (count > 0) {
+		unsigned n = count < sizeof run ? count : (unsigned)sizeof run;
+
+		if (put_bytes(w, run, n))
 			return w->error.code;
+		count -= n;
+	}
 	return EDI_WRITE_OK;
 }
 
@@ -590,7 +608,13 @@ put_value(edi_writer *w, const char *p, size_t n, char source_release, int force
 		return fail(w, EDI_WRITE_NO_REPETITION,
 		    "a repetition, but the interchange has no repetition "
 		    "separator");
-	if (put_repeated(w, d->element, elements) ||
+	/* Mostly one separator: the next element, or the next component. */
+	if (elements + repetitions + components == 1 &&
+	    w->used < sizeof w->buffer) {
+		w->buffer[w->used++] = elements ? d->element :
+		    repetitions ? d->repetition : d->component;
+		w->bytes++;
+	} else if (put_repeated(w, d->element, elements) ||
 	    put_repeated(w, d->repetition, repetitions) ||
 	    put_repeated(w, d->component, components))
 		return w->error.code;
@@ -849,22 +873,42 @@ edi_writer_una(edi_writer *w)
 
 /* ---- re-emitting read segments ---------------------------------------- */
 
-/* One repetition of a read element, every component kept. */
+/*
+ * Writes one read element, every repetition and component kept. One pass
+ * over the raw bytes finds the parts (a released byte never separates);
+ * put_value then unescapes each part for the target.
+ */
 static edi_write_status
-put_repetition(edi_writer *w, edi_slice rep, const edi_delimiters *source)
+put_read_element(edi_writer *w, edi_slice element, const edi_delimiters *source)
 {
-	edi_splitter comps;
-	edi_slice comp;
+	const char *p = element.ptr, *end = p + element.len, *part = p;
+	const char component = source->component;
+	const char repetition = source->repetition;
+	const char release = source->release;
 
-	w->repetition++;
-	w->component = 0;
-	edi_split_init(&comps, rep, source->component, source->release);
-	while (edi_split_next(&comps, &comp)) {
-		w->component++;
-		if (put_value(w, comp.ptr, comp.len, source->release, 1))
+	w->repetition = 1;
+	w->component = 1;
+	for (; p < end; p++) {
+		char c = *p;
+
+		if (release != 0 && c == release) {
+			if (end - p > 1)
+				p++; /* the next byte is data, whatever it is */
+			continue;
+		}
+		if (c != component && (repetition == 0 || c != repetition))
+			continue;
+		if (put_value(w, part, (size_t)(p - part), release, 1))
 			return w->error.code;
+		if (c == component) {
+			w->component++;
+		} else {
+			w->repetition++;
+			w->component = 1;
+		}
+		part = p + 1;
 	}
-	return EDI_WRITE_OK;
+	return put_value(w, part, (size_t)(end - part), release, 1);
 }
 
 edi_write_status
@@ -899,20 +943,8 @@ edi_writer_segment(edi_writer *w, const edi_segment *segment)
 		return w->error.code;
 	for (e = 1; e < segment->element_count; e++) {
 		w->element = (unsigned)e;
-		w->repetition = 0;
-		if (source->repetition == 0) {
-			if (put_repetition(w, segment->elements[e], source))
-				return w->error.code;
-		} else {
-			edi_splitter reps;
-			edi_slice rep;
-
-			edi_split_init(&reps, segment->elements[e],
-			    source->repetition, source->release);
-			while (edi_split_next(&reps, &rep))
-				if (put_repetition(w, rep, source))
-					return w->error.code;
-		}
+		if (put_read_element(w, segment->elements[e], source))
+			return w->error.code;
 	}
 	return edi_writer_end(w);
 }
