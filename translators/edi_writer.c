@@ -900,11 +900,13 @@ put_read_element(edi_writer *w, edi_slice element, const edi_delimiters *source)
 			continue;
 		if (put_value(w, part, (size_t)(p - part), release, 1))
 			return w->error.code;
-		if (c == component) {
-			w->component++;
-		} else {
+		/* Repetitions first, as edi_split would take them apart, even
+		 * when a broken UNA made both separators the same. */
+		if (repetition != 0 && c == repetition) {
 			w->repetition++;
 			w->component = 1;
+		} else {
+			w->component++;
 		}
 		part = p + 1;
 	}
