@@ -71,10 +71,11 @@ else
 	echo "# corpus not found ($CORPUS): fixtures only"
 fi
 
-# An ISA the reader finds malformed is either refused (a field too long)
-# or written back padded to its widths.
+# An ISA the reader finds malformed is either refused (a field too long,
+# delimiters a writer may not use) or written back padded to its widths.
 malformed_isa_ok() { # malformed_isa_ok INPUT OUTPUT
-	grep -q 'BAD_HEADER ISA' "$tmp/stderr" || same_normalised_dump "$1" "$2"
+	grep -q 'BAD_HEADER ISA\|BAD_DELIMITERS' "$tmp/stderr" ||
+	    same_normalised_dump "$1" "$2"
 }
 
 for f in $files; do
@@ -84,13 +85,14 @@ for f in $files; do
 	*/x12_pipe_in_data.edi) other='}{~^' ;; # keeps '|' for the refusal test
 	*) other='}{|!' ;;
 	esac
-	if "$EDIGATE" dump "$f" 2>&1 >/dev/null | grep -q ISA_LENGTH; then
+	if "$EDIGATE" dump "$f" 2>&1 >/dev/null |
+	    grep -q ' ISA_LENGTH \| DELIMITERS '; then
 		"$EDIGATE" rewrite "$f" >"$tmp/same.edi" 2>"$tmp/stderr"
-		check "$name: malformed ISA, same delimiters: refused or padded" \
+		check "$name: malformed header, same delimiters: refused or padded" \
 		    malformed_isa_ok "$f" "$tmp/same.edi"
 		"$EDIGATE" rewrite --delimiters "$other" "$f" >"$tmp/other.edi" \
 		    2>"$tmp/stderr"
-		check "$name: malformed ISA, other delimiters: refused or padded" \
+		check "$name: malformed header, other delimiters: refused or padded" \
 		    malformed_isa_ok "$f" "$tmp/other.edi"
 		continue
 	fi
