@@ -140,9 +140,11 @@ edi_writer_error(const edi_writer *w)
 static edi_write_status
 flush_buffer(edi_writer *w)
 {
+	if (w->failed)
+		return w->error.code; /* never hand on bytes of a failed output */
 	if (w->used == 0)
 		return EDI_WRITE_OK;
-	if (w->sink(w->sink_ctx, w->buffer, w->used) != 0) {
+	if (w->sink != NULL && w->sink(w->sink_ctx, w->buffer, w->used) != 0) {
 		w->used = 0;
 		return fail(w, EDI_WRITE_SINK, "the output sink failed");
 	}
@@ -780,10 +782,13 @@ isa_field_padded(unsigned n)
 static edi_write_status
 put_isa_field(edi_writer *w, unsigned n, edi_slice value)
 {
-	static const char spaces[16] = "                ";
+	static const char spaces[] = "                ";
 	size_t width = isa_widths[n];
 
+	/* ISA elements have no components: name the element alone. */
 	w->element = n;
+	w->repetition = 0;
+	w->component = 0;
 	if (value.len > width ||
 	    (value.len < width && !isa_field_padded(n)))
 		return fail(w, EDI_WRITE_BAD_HEADER,
@@ -806,6 +811,8 @@ edi_writer_isa(edi_writer *w, const edi_slice fields[EDI_ISA_FIELDS])
 
 	if (edi_writer_begin(w, "ISA"))
 		return w->error.code;
+	w->repetition = 0;
+	w->component = 0;
 	if (d->standard != EDI_STANDARD_X12)
 		return fail(w, EDI_WRITE_BAD_HEADER,
 		    "ISA written with EDIFACT delimiters");

@@ -99,8 +99,9 @@ typedef enum edi_line_style {
 
 typedef struct edi_writer edi_writer;
 
-/* Returns NULL only when memory is exhausted. The writer starts with the
- * X12 delimiters "*:~" and no repetition separator until told otherwise. */
+/* Returns NULL only when memory is exhausted. A NULL sink discards the
+ * output (to count it). The writer starts with the X12 delimiters "*:~"
+ * and no repetition separator until told otherwise. */
 edi_writer *edi_writer_new(edi_writer_sink sink, void *sink_ctx);
 /* Does not flush: call edi_writer_flush() first to keep buffered bytes. */
 void edi_writer_free(edi_writer *w);

@@ -529,6 +529,34 @@ test_sink_failure_fails_the_writer(void **state)
 }
 
 static void
+test_failed_output_never_reaches_the_sink(void **state)
+{
+	struct counting_sink c = { 0 };
+	edi_writer *w = edi_writer_new(count_bytes, &c);
+	const char *good[] = { "A" };
+	const char *bad[] = { "A~B" };
+
+	assert_int_equal(edi_writer_simple(w, "MSG", 1, good), EDI_WRITE_OK);
+	assert_int_equal(edi_writer_simple(w, "MSG", 1, bad),
+	    EDI_WRITE_DELIMITER_IN_DATA);
+	assert_int_equal(edi_writer_flush(w), EDI_WRITE_DELIMITER_IN_DATA);
+	assert_int_equal(c.calls, 0);
+	edi_writer_free(w);
+}
+
+static void
+test_null_sink_counts_and_discards(void **state)
+{
+	edi_writer *w = edi_writer_new(NULL, NULL);
+	const char *v[] = { "A" };
+
+	assert_int_equal(edi_writer_simple(w, "MSG", 1, v), EDI_WRITE_OK);
+	assert_int_equal(edi_writer_flush(w), EDI_WRITE_OK);
+	assert_int_equal(edi_writer_byte_count(w), 6);
+	edi_writer_free(w);
+}
+
+static void
 test_memory_sink_limit_is_kept(void **state)
 {
 	edi_writer *w = new_writer();
@@ -609,7 +637,9 @@ test_isa_field_of_wrong_width_is_refused(void **state)
 	assert_int_equal(edi_writer_isa(w, f), EDI_WRITE_BAD_HEADER);
 	e = edi_writer_error(w);
 	assert_int_equal(e->element, 6);
-	assert_non_null(strstr(e->message, "ISA06 must be 15 characters"));
+	assert_int_equal(e->component, 0);
+	assert_non_null(strstr(e->message,
+	    "ISA (segment 1) element 6: ISA06 must be 15 characters"));
 	finish(w);
 
 	w = new_writer();
@@ -1543,6 +1573,8 @@ main(void)
 		cmocka_unit_test(test_delimiters_must_be_distinct_and_allowed),
 		cmocka_unit_test(test_large_output_streams_through_a_bounded_buffer),
 		cmocka_unit_test(test_sink_failure_fails_the_writer),
+		cmocka_unit_test(test_failed_output_never_reaches_the_sink),
+		cmocka_unit_test(test_null_sink_counts_and_discards),
 		cmocka_unit_test(test_memory_sink_limit_is_kept),
 		cmocka_unit_test(test_isa_is_106_bytes_with_padded_fields),
 		cmocka_unit_test(test_isa_before_00402_has_no_repetition_separator),
