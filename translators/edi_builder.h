@@ -17,8 +17,9 @@
  *   therefore not get a count or a matching control number wrong.
  *
  *   ISA fields are padded to their fixed widths (ISA13 with zeros) so the
- *   ISA is always 106 bytes; ISA11 and ISA16 come from the writer's
- *   delimiters (see edi_writer_isa). Dates are given once as CCYYMMDD and
+ *   ISA is always 106 characters; ISA11 and ISA16 come from the writer's
+ *   delimiters (see edi_writer_isa): from ISA12 00402 on the writer must
+ *   have a repetition separator, before it ISA11 is "U". Dates are given once as CCYYMMDD and
  *   written in the form each segment and version wants (ISA09 YYMMDD, GS04
  *   CCYYMMDD from 004010 on, UNB/UNG YYMMDD before syntax 4).
  *
