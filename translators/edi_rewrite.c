@@ -69,11 +69,24 @@ service_characters_differ(const edi_delimiters *a, const edi_delimiters *b)
 	    memcmp(a->terminator, b->terminator, a->terminator_len) != 0;
 }
 
+/* An X12 interchange keeps its own repetition separator unless told
+ * otherwise; when that one clashes, say how to replace it. */
+static const char *
+kept_repetition_hint(const edi_rewrite_options *o, const edi_delimiters *source)
+{
+	if (source->standard == EDI_STANDARD_X12 && o->x12 &&
+	    o->x12_repetition == 0 && source->repetition != 0)
+		return " (the interchange keeps its own repetition separator; "
+		    "give --delimiters a fourth character to replace it)";
+	return "";
+}
+
 edi_write_status
 edi_rewrite_segment(edi_rewriter *r, const edi_segment *segment)
 {
 	const edi_delimiters *source = segment->delimiters;
 	edi_write_status status;
+	char why[120];
 
 	if (!r->started || segment->interchange != r->interchange) {
 		const edi_slice tag = segment->elements[0];
@@ -82,6 +95,11 @@ edi_rewrite_segment(edi_rewriter *r, const edi_segment *segment)
 		r->started = 1;
 		r->interchange = segment->interchange;
 		target_delimiters(&r->options, source, &target);
+		if (!edi_writer_check_delimiters(&target, why, sizeof why))
+			return edi_writer_fail(r->writer, EDI_WRITE_BAD_DELIMITERS,
+			    "interchange %zu cannot be written with these "
+			    "delimiters: %s%s", segment->interchange, why,
+			    kept_repetition_hint(&r->options, source));
 		if ((status = edi_writer_set_delimiters(r->writer, &target)))
 			return status;
 		/* Without a UNA a reader assumes the defaults, and without a

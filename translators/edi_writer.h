@@ -84,7 +84,7 @@ typedef struct edi_write_error {
 	unsigned element;       /* 1-based element position, 0 if n/a */
 	unsigned repetition;    /* 1-based, 0 if n/a */
 	unsigned component;     /* 1-based, 0 if n/a */
-	char message[200];      /* what was expected and what was found */
+	char message[320];      /* what was expected and what was found */
 } edi_write_error;
 
 /* Receives output bytes. Returns 0 on success; anything else makes the

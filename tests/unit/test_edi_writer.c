@@ -1159,7 +1159,9 @@ test_rewrite_options_are_parsed_in_documented_order(void **state)
 	assert_false(edi_rewrite_parse_una(&o, ":+x? '", why, sizeof why));
 }
 
-/* Rewrites a string in-process, as `edigate rewrite` does a file. */
+/* Rewrites a string in-process, as `edigate rewrite` does a file; the
+ * writer's message, if it failed, is kept in last_rewrite_error. */
+static char last_rewrite_error[400];
 static char *
 rewrite_string(const char *input, const edi_rewrite_options *o,
     edi_write_status *status);
@@ -1221,6 +1223,30 @@ test_rewrite_gives_an_interchange_without_unb_a_una(void **state)
 	assert_int_equal(status, EDI_WRITE_OK);
 	assert_string_equal(text,
 	    "UNA:+.? 'UNH+1+ORDERS:D:96A:UN'UNT+2+1'UNZ+1+1'");
+	free(text);
+}
+
+static void
+test_rewrite_explains_a_clash_with_the_kept_repetition_separator(void **state)
+{
+	static const char input[] =
+	    "ISA*00*          *00*          *ZZ*SENDERID       *ZZ*"
+	    "RECEIVERID     *240101*1200*^*00501*000000002*0*T*:~"
+	    "IEA*0*000000002~";
+	edi_rewrite_options o;
+	edi_write_status status;
+	char why[160];
+	char *text;
+
+	memset(&o, 0, sizeof o);
+	assert_true(edi_rewrite_parse_x12(&o, "*:^", why, sizeof why));
+	o.line_style = EDI_REWRITE_KEEP_LINES;
+	text = rewrite_string(input, &o, &status);
+	assert_int_equal(status, EDI_WRITE_BAD_DELIMITERS);
+	assert_non_null(strstr(last_rewrite_error,
+	    "repetition separator '^' equals the terminator"));
+	assert_non_null(strstr(last_rewrite_error, "fourth character"));
+	assert_string_equal(text, "");
 	free(text);
 }
 
@@ -1439,6 +1465,8 @@ rewrite_string(const char *input, const edi_rewrite_options *o,
 	char *text;
 
 	*status = rewrite_all(input, strlen(input), o, &error, &w);
+	snprintf(last_rewrite_error, sizeof last_rewrite_error, "%s",
+	    error ? error->message : "");
 	text = strdup(out.data ? out.data : "");
 	assert_non_null(text);
 	finish(w);
@@ -1599,6 +1627,7 @@ main(void)
 		cmocka_unit_test(test_rewrite_applies_each_standard_its_own_option),
 		cmocka_unit_test(test_rewrite_without_options_keeps_delimiters_and_lines),
 		cmocka_unit_test(test_rewrite_gives_an_interchange_without_unb_a_una),
+		cmocka_unit_test(test_rewrite_explains_a_clash_with_the_kept_repetition_separator),
 		cmocka_unit_test(test_rewrite_refuses_repetitions_a_una_cannot_carry),
 		cmocka_unit_test(test_rewrite_with_same_delimiters_reads_identical_segments),
 		cmocka_unit_test(test_rewrite_with_other_delimiters_reads_identical_values),
