@@ -18,8 +18,8 @@
  *   current element with its first component. Empty values are placeholders:
  *   their separators are written only when non-empty data follows, so
  *   trailing empty elements, repetitions and components vanish as X12
- *   (X12.6 §3.3) and EDIFACT (ISO 9735-1 §7) require, while empty ones in
- *   the middle keep their position.
+ *   (X12.6, omitted data elements) and EDIFACT (ISO 9735-1, compression
+ *   of data) require, while empty ones in the middle keep their position.
  *
  *   edi_writer_segment() re-emits a segment the reader delivered in the
  *   writer's delimiters: it unescapes with the source delimiters, re-splits
