@@ -54,3 +54,5 @@ gateway_libas2_a_SOURCES = \
 	gateway/as2_mdn.c gateway/as2_mdn.h
 gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)
+
+gateway_edigate_SOURCES += gateway/cmd_rewrite.c
