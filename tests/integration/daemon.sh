@@ -1,0 +1,222 @@
+#!/bin/bash
+# edigated on loopback: configuration check, /healthz and /metrics over
+# HTTP and HTTPS, request limits, a slow client, SIGHUP with a broken file,
+# SIGTERM with a request in flight. Prints TAP. Everything it starts is
+# stopped by the trap; it only ever talks to 127.0.0.1.
+set -u
+
+top_builddir=${top_builddir:-.}
+EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+check() { # check DESCRIPTION COMMAND...
+	local d=$1; shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+
+echo "1..18"
+
+for tool in curl openssl; do
+	if ! command -v $tool >/dev/null; then
+		for i in $(seq 1 18); do echo "ok $i - daemon # SKIP no $tool"; done
+		exit 0
+	fi
+done
+
+tmp=$(mktemp -d)
+pid=
+slow_fd_open=
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Run as root (CI), edigated must drop to an unprivileged user; that user
+# reads the configuration again on SIGHUP.
+chmod 755 "$tmp"
+user_line="# not started as root"
+if [ "$(id -u)" = 0 ]; then
+	user_line="user = nobody"
+fi
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
+
+write_config() { # write_config HTTP_PORT HTTPS_PORT [EXTRA_LINE]
+	cat > "$tmp/edigate.conf" <<CONF
+# test configuration
+state_dir = state
+$user_line
+workers = 2
+debug_endpoints = yes
+shutdown_grace = 10s
+${3:-}
+
+[limits]
+max_body_size = 4K
+max_header_size = 4K
+read_timeout = 1s
+write_timeout = 5s
+
+[tls]
+certificate = cert.pem
+key = key.pem
+min_tls_version = 1.2
+
+[listen.api]
+address = 127.0.0.1:$1
+
+[listen.as2]
+address = 127.0.0.1:$2
+protocol = https
+CONF
+	chmod 644 "$tmp/edigate.conf"
+}
+
+# 1-3: the command line.
+write_config 1 2
+check "edigated -t accepts a valid configuration" \
+	"$EDIGATED" -t -c "$tmp/edigate.conf"
+printf 'state_dir = /x\n[listen.a]\naddress = 127.0.0.1:80\nbogus = 1\n' \
+	> "$tmp/bad.conf"
+out=$("$EDIGATED" -t -c "$tmp/bad.conf" 2>&1); rc=$?
+check "edigated -t rejects an unknown key with file:line and exit 1" \
+	test "$rc" = 1 -a "$out" = "$tmp/bad.conf:4: unknown key \"bogus\" in [listen.a]"
+check "edigated --version names the program" \
+	bash -c "'$EDIGATED' --version | grep -q '^edigated [0-9]'"
+
+# Start on free high ports: pick at random, retry when taken.
+start_daemon() {
+	local try
+	for try in 1 2 3 4 5 6 7 8; do
+		http_port=$((20000 + RANDOM % 20000))
+		https_port=$((http_port + 1))
+		write_config "$http_port" "$https_port"
+		"$EDIGATED" -f -c "$tmp/edigate.conf" 2>>"$tmp/log" &
+		pid=$!
+		for _ in $(seq 1 50); do
+			if curl -s -o /dev/null "http://127.0.0.1:$http_port/healthz"; then
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		pid=
+	done
+	return 1
+}
+
+if ! start_daemon; then
+	not_ok "edigated starts and answers /healthz"
+	sed 's/^/# /' "$tmp/log"
+	for i in $(seq $((n + 1)) 18); do echo "not ok $i - edigated did not start"; done
+	exit 1
+fi
+base=http://127.0.0.1:$http_port
+tls=https://127.0.0.1:$https_port
+
+# 4-5: health over HTTP, correlation ids.
+curl -s -D "$tmp/h1" -o "$tmp/b1" "$base/healthz"
+check "GET /healthz answers 200 with status ok and the version" \
+	bash -c "head -1 '$tmp/h1' | grep -q ' 200 ' &&
+		grep -q '^{\"status\":\"ok\",\"version\":\"[0-9.]*\",\"uptime_seconds\":[0-9]*,\"checks\":{}}$' '$tmp/b1' &&
+		grep -qi '^X-Correlation-Id: [0-9A-Z]\{26\}' '$tmp/h1'"
+cid=$(curl -s -D - -o /dev/null -H 'X-Correlation-Id: po-4711' "$base/healthz" |
+	tr -d '\r' | sed -n 's/^X-Correlation-Id: //ip')
+check "a client's X-Correlation-Id is echoed and logged" \
+	bash -c "test '$cid' = po-4711 && grep -q '\"correlation_id\":\"po-4711\"' '$tmp/log'"
+
+# 6-8: HTTPS with our throwaway certificate, and metrics.
+check "HTTPS /healthz verifies against the listener's certificate" \
+	bash -c "curl -sf --cacert '$tmp/cert.pem' '$tls/healthz' | grep -q '\"status\":\"ok\"'"
+check "/metrics counts the requests by listener, route, method and status" \
+	bash -c "curl -s '$base/metrics' | grep -q '^edigate_http_requests_total{listener=\"api\",route=\"/healthz\",method=\"GET\",status=\"200\"} [1-9][0-9]*$'"
+curl -s --cacert "$tmp/cert.pem" -D "$tmp/h2" -o "$tmp/m2" "$tls/metrics"
+check "HTTPS /metrics is Prometheus text with histograms" \
+	bash -c "grep -qi '^Content-Type: text/plain; version=0.0.4' '$tmp/h2' &&
+		grep -qx '# TYPE edigate_http_request_duration_seconds histogram' '$tmp/m2' &&
+		grep -q '^edigate_http_request_duration_seconds_bucket{listener=\"as2\",route=\"/healthz\",le=\"+Inf\"} 1$' '$tmp/m2'"
+
+# 9-11: limits and routing.
+head -c 5000 /dev/zero > "$tmp/big"
+head -c 3000 /dev/zero > "$tmp/small"
+check "a body over max_body_size gets 413" \
+	test "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$tmp/big" "$base/debug/echo")" = 413
+check "a body within max_body_size reaches the handler" \
+	test "$(curl -s --data-binary @"$tmp/small" "$base/debug/echo")" = '{"bytes":3000}'
+code=$(curl -s -o "$tmp/b404" -w '%{http_code}' "$base/nothing")
+check "an unknown path gets 404 as JSON" \
+	bash -c "test '$code' = 404 && grep -q '^{\"error\":\"no such path\",\"correlation_id\":\"' '$tmp/b404'"
+
+# 12: privileges.
+if [ "$(id -u)" = 0 ]; then
+	check "started as root, it runs as the configured user" \
+		bash -c "grep -q '^Uid:[[:space:]]*65534[[:space:]]' /proc/$pid/status"
+else
+	skip "started as root, it runs as the configured user" "not root"
+fi
+
+# 13-14: slow clients. One stalls inside the headers, one inside the body.
+exec 5<>"/dev/tcp/127.0.0.1/$http_port"
+printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ' >&5
+exec 6<>"/dev/tcp/127.0.0.1/$http_port"
+printf 'POST /debug/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nabc' >&6
+served=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$base/healthz")
+start=$(date +%s%N)
+timeout 5 cat <&5 >/dev/null
+timeout 5 cat <&6 >/dev/null
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+exec 5>&- 6>&-
+check "other requests are served while two clients stall" test "$served" = 200
+check "stalled clients are dropped after read_timeout (${elapsed_ms} ms)" \
+	test "$elapsed_ms" -lt 4000
+
+# 15-16: SIGHUP with a broken file keeps the running set; a good one applies.
+write_config "$http_port" "$https_port" "log_level = loud"
+kill -HUP "$pid"
+sleep 0.5
+check "SIGHUP with an invalid file logs file:line and keeps serving" \
+	bash -c "kill -0 $pid && grep -q 'reload refused.*$tmp/edigate.conf:7: log_level: expected error, warn, info or debug' '$tmp/log' &&
+		test \"\$(curl -s -o /dev/null -w '%{http_code}' '$base/healthz')\" = 200"
+write_config "$http_port" "$https_port" "log_level = debug"
+kill -HUP "$pid"
+sleep 0.5
+check "SIGHUP with a valid file applies it" \
+	bash -c "grep -q '\"msg\":\"configuration reloaded\"' '$tmp/log' &&
+		curl -s '$base/metrics' | grep -qx 'edigate_reloads_total{result=\"failed\"} 1' &&
+		curl -s '$base/metrics' | grep -qx 'edigate_reloads_total{result=\"applied\"} 1'"
+
+# 17-18: SIGTERM while a request is in flight.
+curl -s -o "$tmp/inflight" -w '%{http_code}' "$base/debug/delay?ms=1500" \
+	> "$tmp/inflight.code" &
+curl_pid=$!
+sleep 0.5
+kill -TERM "$pid"
+sleep 0.2
+refused=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$base/healthz")
+wait "$curl_pid"
+wait "$pid"
+rc=$?
+pid=
+check "the request in flight at SIGTERM completes" \
+	bash -c "test \"\$(cat '$tmp/inflight.code')\" = 200 &&
+		test \"\$(cat '$tmp/inflight')\" = '{\"slept_ms\":1500}'"
+check "after SIGTERM new connections are refused and edigated exits 0" \
+	test "$rc" = 0 -a "$refused" = 000
+
+if [ "$fails" -gt 0 ]; then
+	echo "# edigated log:"
+	sed 's/^/# /' "$tmp/log"
+fi
+exit 0
