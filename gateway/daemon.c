@@ -136,14 +136,42 @@ check_drained(struct daemon *d)
 		event_base_loopexit(d->base, NULL);
 }
 
+/*
+ * A request counts as in flight from dispatch until its response is
+ * written (on_complete) or its connection is gone (the close callback),
+ * whichever comes first; libevent calls only one of them when a client
+ * vanishes or a write times out. The token is settled exactly once.
+ */
+struct inflight_token {
+	struct daemon *d;
+	struct evhttp_connection *conn;
+};
+
 static void
-on_complete(struct evhttp_request *req, void *arg)
+token_settle(struct inflight_token *t)
 {
-	struct daemon *d = arg;
+	struct daemon *d = t->d;
 
 	if (d->inflight > 0)
 		d->inflight--;
+	free(t);
 	check_drained(d);
+}
+
+static void
+on_complete(struct evhttp_request *req, void *arg)
+{
+	struct inflight_token *t = arg;
+
+	if (t->conn)
+		evhttp_connection_set_closecb(t->conn, NULL, NULL);
+	token_settle(t);
+}
+
+static void
+on_connection_close(struct evhttp_connection *conn, void *arg)
+{
+	token_settle(arg);
 }
 
 static void
@@ -174,18 +202,11 @@ request_finish(struct daemon_request *r, int status)
 static void
 send_and_release(struct daemon_request *r, int status)
 {
-	struct daemon *d = r->d;
 	struct evhttp_request *req = r->req;
-	int connected = evhttp_request_get_connection(req) != NULL;
 
+	/* When the client has gone, libevent frees req here; the connection's
+	 * close callback has settled the in-flight count already. */
 	request_finish(r, status);
-	/* Without a connection libevent frees the request at once and never
-	 * calls on_complete, so the in-flight count is settled here. */
-	if (!connected) {
-		evhttp_send_reply(req, status, NULL, NULL);
-		on_complete(req, d);
-		return;
-	}
 	evhttp_send_reply(req, status, NULL, NULL);
 }
 
@@ -355,12 +376,39 @@ daemon_std_metrics(struct daemon *d)
 
 /* ---- dispatch --------------------------------------------------------- */
 
+static struct timeval
+ms_to_tv(unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	return tv;
+}
+
+/*
+ * libevent 2.1 has one timeout per connection for reading and writing
+ * (evhttp_set_timeout_tv: our read_timeout). Before the response is
+ * written, the connection's bufferevent gets the write timeout for its
+ * write side; libevent keeps per-connection timeouts for the connection's
+ * life, so later requests on it are read with read_timeout still.
+ */
+static void
+set_connection_timeouts(struct daemon *d, struct evhttp_connection *conn)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	struct timeval rd = ms_to_tv(d->cfg->read_timeout_ms);
+	struct timeval wr = ms_to_tv(d->cfg->write_timeout_ms);
+
+	if (bev)
+		bufferevent_set_timeouts(bev, &rd, &wr);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
 	struct listener *l = arg;
 	struct daemon *d = l->d;
 	struct daemon_request *r;
+	struct inflight_token *token;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -397,8 +445,22 @@ on_request(struct evhttp_request *req, void *arg)
 	    peer && strchr(peer, ':') ? "[" : "", peer ? peer : "?",
 	    peer && strchr(peer, ':') ? "]" : "", (unsigned)port);
 
+	token = calloc(1, sizeof(*token));
+	if (token == NULL) {
+		free(r->path);
+		free(r->query);
+		free(r);
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	token->d = d;
+	token->conn = conn;
 	d->inflight++;
-	evhttp_request_set_on_complete_cb(req, on_complete, d);
+	evhttp_request_set_on_complete_cb(req, on_complete, token);
+	if (conn) {
+		set_connection_timeouts(d, conn);
+		evhttp_connection_set_closecb(conn, on_connection_close, token);
+	}
 	daemon_request_add_header(r, "X-Correlation-Id", r->cid);
 	if (d->stopping)
 		daemon_request_add_header(r, "Connection", "close");
@@ -576,6 +638,27 @@ handle_debug(struct daemon_request *r, void *ctx)
 		n = snprintf(body, sizeof(body), "{\"bytes\":%zu}\n",
 		    evbuffer_get_length(daemon_request_body(r)));
 		daemon_reply(r, 200, "application/json", body, (size_t)n);
+		return;
+	}
+	if (strcmp(r->path, "/debug/bytes") == 0) {
+		/* A large response, for write-timeout tests. */
+		struct evbuffer *b = evbuffer_new();
+		size_t want = q ? 0 : 0, i;
+		const char *nq = r->query ? strstr(r->query, "n=") : NULL;
+		static const char chunk[4096];
+
+		want = nq ? strtoul(nq + 2, NULL, 10) : 1024;
+		if (want > (size_t)256 << 20)
+			want = (size_t)256 << 20;
+		for (i = 0; b && i < want; i += sizeof(chunk))
+			evbuffer_add(b, chunk, want - i < sizeof(chunk) ?
+			    want - i : sizeof(chunk));
+		if (b == NULL) {
+			daemon_reply_error(r, 503, "out of memory");
+			return;
+		}
+		daemon_reply_buffer(r, 200, "application/octet-stream", b);
+		evbuffer_free(b);
 		return;
 	}
 	if (strcmp(r->path, "/debug/delay") != 0) {

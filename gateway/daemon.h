@@ -20,8 +20,10 @@
  *   done callback on the loop thread). After the reply the request is gone.
  *   The body has been read completely (up to max_body_size) before the
  *   handler runs.
- *   Built-in: GET /healthz, GET /metrics on every listener; /debug/ routes
- *   only with debug_endpoints = yes.
+ *   Built-in: GET /healthz, GET /metrics on every listener. Only with
+ *   debug_endpoints = yes, for the test suite: /debug/delay?ms=N (a worker
+ *   job that sleeps), /debug/echo (body length), /debug/bytes?n=N (a large
+ *   response).
  *
  * LIMITS (from [limits])
  *   Larger bodies get 413 before the handler runs; oversized headers are

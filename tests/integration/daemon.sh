@@ -17,11 +17,11 @@ check() { # check DESCRIPTION COMMAND...
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
-echo "1..18"
+echo "1..19"
 
 for tool in curl openssl; do
 	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 18); do echo "ok $i - daemon # SKIP no $tool"; done
+		for i in $(seq 1 19); do echo "ok $i - daemon # SKIP no $tool"; done
 		exit 0
 	fi
 done
@@ -65,7 +65,7 @@ ${3:-}
 max_body_size = 4K
 max_header_size = 4K
 read_timeout = 1s
-write_timeout = 5s
+write_timeout = 1s
 
 [tls]
 certificate = cert.pem
@@ -120,7 +120,7 @@ start_daemon() {
 if ! start_daemon; then
 	not_ok "edigated starts and answers /healthz"
 	sed 's/^/# /' "$tmp/log"
-	for i in $(seq $((n + 1)) 18); do echo "not ok $i - edigated did not start"; done
+	for i in $(seq $((n + 1)) 19); do echo "not ok $i - edigated did not start"; done
 	exit 1
 fi
 base=http://127.0.0.1:$http_port
@@ -167,7 +167,7 @@ else
 	skip "started as root, it runs as the configured user" "not root"
 fi
 
-# 13-14: slow clients. One stalls inside the headers, one inside the body.
+# Slow clients. One stalls inside the headers, one inside the body.
 exec 5<>"/dev/tcp/127.0.0.1/$http_port"
 printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ' >&5
 exec 6<>"/dev/tcp/127.0.0.1/$http_port"
@@ -182,7 +182,16 @@ check "other requests are served while two clients stall" test "$served" = 200
 check "stalled clients are dropped after read_timeout (${elapsed_ms} ms)" \
 	test "$elapsed_ms" -lt 4000
 
-# 15-16: SIGHUP with a broken file keeps the running set; a good one applies.
+# A client that asks for a large response and never reads it: the write
+# times out, the connection closes and the request no longer counts.
+exec 7<>"/dev/tcp/127.0.0.1/$http_port"
+printf 'GET /debug/bytes?n=50000000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&7
+sleep 3
+check "a client that stops reading is dropped after write_timeout" \
+	bash -c "curl -s '$base/metrics' | grep -qx 'edigate_http_requests_in_flight 1'"
+exec 7>&-
+
+# SIGHUP with a broken file keeps the running set; a good one applies.
 write_config "$http_port" "$https_port" "log_level = loud"
 kill -HUP "$pid"
 sleep 0.5
@@ -197,7 +206,7 @@ check "SIGHUP with a valid file applies it" \
 		curl -s '$base/metrics' | grep -qx 'edigate_reloads_total{result=\"failed\"} 1' &&
 		curl -s '$base/metrics' | grep -qx 'edigate_reloads_total{result=\"applied\"} 1'"
 
-# 17-18: SIGTERM while a request is in flight.
+# SIGTERM while a request is in flight.
 curl -s -o "$tmp/inflight" -w '%{http_code}' "$base/debug/delay?ms=1500" \
 	> "$tmp/inflight.code" &
 curl_pid=$!
