@@ -20,6 +20,25 @@
 #include "configfile.h"
 #include "daemon.h"
 #include "log.h"
+#include "store.h"
+
+/*
+ * The store's health: a primary-key lookup of a message id that never
+ * exists. "Not found" proves the database answers, at the cost of one
+ * index probe, so monitoring may poll /healthz as often as it likes.
+ */
+static int
+store_health(void *ctx, char *detail, size_t size)
+{
+	struct store_message m;
+	struct store_error err;
+	int rc = store_message_get(ctx, 0, &m, &err);
+
+	if (rc == STORE_OK || rc == STORE_ENOTFOUND)
+		return 0;
+	snprintf(detail, size, "unreachable: %s", err.message);
+	return 1;
+}
 
 static void
 usage(FILE *out)
@@ -44,6 +63,8 @@ main(int argc, char **argv)
 	struct config *cfg;
 	struct config_error cerr;
 	struct daemon *d;
+	struct store *st = NULL;
+	struct store_error serr;
 	char err[1024];
 	int c, check = 0, rc;
 
@@ -101,7 +122,18 @@ main(int argc, char **argv)
 		daemon_free(d);
 		return 1;
 	}
+	/* Opened as the unprivileged user, so every file it creates is that
+	 * user's. One connection for the loop thread; worker jobs that need
+	 * the store open their own (store.h: one connection per thread). */
+	if (store_open(&st, daemon_config(d)->store_url, NULL, &serr) != 0) {
+		log_error("cannot open the store", "store",
+		    daemon_config(d)->store_url, "error", serr.message, NULL);
+		daemon_free(d);
+		return 1;
+	}
+	daemon_health_add(d, "store", store_health, st);
 	rc = daemon_run(d);
 	daemon_free(d);
+	store_close(st);
 	return rc;
 }

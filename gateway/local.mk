@@ -59,4 +59,4 @@ DAEMON_LIBS = gateway/libdaemon.a $(LIBEVENT_LIBS) $(OPENSSL_LIBS) \
 bin_PROGRAMS += gateway/edigated
 gateway_edigated_SOURCES = gateway/edigated.c
 gateway_edigated_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
-gateway_edigated_LDADD = $(DAEMON_LIBS)
+gateway_edigated_LDADD = $(DAEMON_LIBS) $(STORE_LIBS)

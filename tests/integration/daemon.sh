@@ -43,8 +43,10 @@ trap 'exit 1' INT TERM
 # reads the configuration again on SIGHUP.
 chmod 755 "$tmp"
 user_line="# not started as root"
+mkdir "$tmp/state"
 if [ "$(id -u)" = 0 ]; then
 	user_line="user = nobody"
+	chown nobody "$tmp/state"
 fi
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
@@ -128,9 +130,9 @@ tls=https://127.0.0.1:$https_port
 
 # 4-5: health over HTTP, correlation ids.
 curl -s -D "$tmp/h1" -o "$tmp/b1" "$base/healthz"
-check "GET /healthz answers 200 with status ok and the version" \
+check "GET /healthz answers 200 with status, version and a reachable store" \
 	bash -c "head -1 '$tmp/h1' | grep -q ' 200 ' &&
-		grep -q '^{\"status\":\"ok\",\"version\":\"[0-9.]*\",\"uptime_seconds\":[0-9]*,\"checks\":{}}$' '$tmp/b1' &&
+		grep -q '^{\"status\":\"ok\",\"version\":\"[0-9.]*\",\"uptime_seconds\":[0-9]*,\"checks\":{\"store\":\"ok\"}}$' '$tmp/b1' &&
 		grep -qi '^X-Correlation-Id: [0-9A-Z]\{26\}' '$tmp/h1'"
 cid=$(curl -s -D - -o /dev/null -H 'X-Correlation-Id: po-4711' "$base/healthz" |
 	tr -d '\r' | sed -n 's/^X-Correlation-Id: //ip')
