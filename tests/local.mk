@@ -36,9 +36,9 @@ dist_noinst_SCRIPTS += tests/integration/pg_cluster.sh tests/integration/store_p
 # tests/integration/daemon.sh runs edigated itself on loopback.
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_configfile tests/unit/test_metrics \
-	tests/unit/test_router
+	tests/unit/test_router tests/unit/test_daemon
 TESTS += tests/unit/test_configfile tests/unit/test_metrics \
-	tests/unit/test_router
+	tests/unit/test_router tests/unit/test_daemon
 endif
 TESTS += tests/integration/daemon.sh
 dist_noinst_SCRIPTS += tests/integration/daemon.sh
@@ -51,3 +51,7 @@ tests_unit_test_metrics_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_router_SOURCES = tests/unit/test_router.c
 tests_unit_test_router_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_router_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c
+tests_unit_test_daemon_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(PTHREAD_CFLAGS)
+tests_unit_test_daemon_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
