@@ -87,7 +87,7 @@ CONF
 # 1-3: the command line.
 write_config 1 2
 check "edigated -t accepts a valid configuration" \
-	"$EDIGATED" -t -c "$tmp/edigate.conf"
+	bash -c "\"$EDIGATED\" -t -c \"$tmp/edigate.conf\" >/dev/null"
 printf 'state_dir = /x\n[listen.a]\naddress = 127.0.0.1:80\nbogus = 1\n' \
 	> "$tmp/bad.conf"
 out=$("$EDIGATED" -t -c "$tmp/bad.conf" 2>&1); rc=$?

@@ -321,6 +321,48 @@ test_shipped_example_is_valid(void **state)
 	config_free(c);
 }
 
+/* Every mutation of the example parses or fails cleanly; ASan and the
+ * sanitizer builds turn any overrun into a failure here. */
+static void
+test_mutated_files_never_crash(void **state)
+{
+	static const char alphabet[] = "=#[]\"\n\r\t :.-_/aZ09KMGs\0\xff";
+	char path[4096], *text, *copy;
+	size_t len, i;
+	unsigned seed = 12345;
+	int round, k, ok = 0;
+	FILE *f;
+	struct config *c;
+	struct config_error err;
+
+	snprintf(path, sizeof(path), "%s/deploy/edigate.conf",
+	    getenv("top_srcdir") ? getenv("top_srcdir") : ".");
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	text = malloc(1 << 16);
+	len = fread(text, 1, 1 << 16, f);
+	fclose(f);
+	copy = malloc(len + 1);
+	for (round = 0; round < 3000; round++) {
+		memcpy(copy, text, len);
+		for (k = 0; k < 1 + round % 5; k++) {
+			seed = seed * 1103515245u + 12345u;
+			i = (seed >> 8) % len;
+			seed = seed * 1103515245u + 12345u;
+			copy[i] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+		}
+		if (config_parse("m.conf", copy, len - (round % 7), &c,
+		    &err) == 0) {
+			ok++;
+			config_free(c);
+		} else
+			assert_true(err.line <= 200 && err.message[0] != '\0');
+	}
+	assert_true(ok > 0);
+	free(copy);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -337,6 +379,7 @@ main(void)
 		cmocka_unit_test(test_crlf_and_missing_final_newline_are_accepted),
 		cmocka_unit_test(test_load_reports_missing_file),
 		cmocka_unit_test(test_shipped_example_is_valid),
+		cmocka_unit_test(test_mutated_files_never_crash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
