@@ -982,54 +982,73 @@ ssl_error_text(char *buf, size_t size)
 	ERR_clear_error();
 }
 
-static int
-tls_setup(struct daemon *d, struct listener *l,
-    const struct config_listener *cl, char *err, size_t errsize)
+/* A TLS server context for one listener; errors name the config line. */
+static SSL_CTX *
+tls_context_new(const struct config *cfg, const struct config_listener *cl,
+    char *err, size_t errsize)
 {
 	char why[256];
 	const char *what;
+	SSL_CTX *ctx;
 
 	ERR_clear_error();
-	l->ssl = SSL_CTX_new(TLS_server_method());
-	if (l->ssl == NULL) {
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL) {
 		what = "cannot create a TLS context";
 		goto fail;
 	}
-	SSL_CTX_set_options(l->ssl, SSL_OP_NO_RENEGOTIATION |
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-	if (!SSL_CTX_set_min_proto_version(l->ssl,
+	if (!SSL_CTX_set_min_proto_version(ctx,
 	    cl->min_tls_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION)) {
 		what = "min_tls_version";
 		goto fail;
 	}
-	if (cl->ciphers && !SSL_CTX_set_cipher_list(l->ssl, cl->ciphers)) {
+	if (cl->ciphers && !SSL_CTX_set_cipher_list(ctx, cl->ciphers)) {
 		what = "ciphers";
 		goto fail;
 	}
 	if (cl->ciphersuites &&
-	    !SSL_CTX_set_ciphersuites(l->ssl, cl->ciphersuites)) {
+	    !SSL_CTX_set_ciphersuites(ctx, cl->ciphersuites)) {
 		what = "ciphersuites";
 		goto fail;
 	}
-	if (!SSL_CTX_use_certificate_chain_file(l->ssl, cl->certificate)) {
+	if (!SSL_CTX_use_certificate_chain_file(ctx, cl->certificate)) {
 		what = "certificate";
 		goto fail;
 	}
-	if (!SSL_CTX_use_PrivateKey_file(l->ssl, cl->key, SSL_FILETYPE_PEM)) {
+	if (!SSL_CTX_use_PrivateKey_file(ctx, cl->key, SSL_FILETYPE_PEM)) {
 		what = "key";
 		goto fail;
 	}
-	if (!SSL_CTX_check_private_key(l->ssl)) {
+	if (!SSL_CTX_check_private_key(ctx)) {
 		what = "key does not match certificate";
 		goto fail;
 	}
-	evhttp_set_bevcb(l->http, tls_bevcb, l);
-	return 0;
+	return ctx;
 fail:
 	ssl_error_text(why, sizeof(why));
-	snprintf(err, errsize, "%s:%u: [listen.%s] %s: %s", d->cfg->path,
-	    l->line, l->name, what, why);
-	return -1;
+	snprintf(err, errsize, "%s:%u: [listen.%s] %s: %s", cfg->path,
+	    cl->line, cl->name, what, why);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int
+daemon_check_tls(const struct config *cfg, char *err, size_t errsize)
+{
+	SSL_CTX *ctx;
+	size_t i;
+
+	for (i = 0; i < cfg->nlisteners; i++) {
+		if (!cfg->listeners[i].https)
+			continue;
+		ctx = tls_context_new(cfg, &cfg->listeners[i], err, errsize);
+		if (ctx == NULL)
+			return -1;
+		SSL_CTX_free(ctx);
+	}
+	return 0;
 }
 
 int
@@ -1064,8 +1083,12 @@ daemon_listen(struct daemon *d, char *err, size_t errsize)
 		    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 		    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 		evhttp_set_gencb(l->http, on_request, l);
-		if (cl->https && tls_setup(d, l, cl, err, errsize) != 0)
-			return -1;
+		if (cl->https) {
+			l->ssl = tls_context_new(d->cfg, cl, err, errsize);
+			if (l->ssl == NULL)
+				return -1;
+			evhttp_set_bevcb(l->http, tls_bevcb, l);
+		}
 		l->sock = evhttp_bind_socket_with_handle(l->http, cl->host,
 		    (ev_uint16_t)cl->port);
 		if (l->sock == NULL) {

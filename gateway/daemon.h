@@ -73,6 +73,9 @@ typedef void (*daemon_handler_fn)(struct daemon_request *r, void *ctx);
 struct daemon *daemon_new(struct config *cfg, char *err, size_t errsize);
 int daemon_listen(struct daemon *d, char *err, size_t errsize);
 int daemon_drop_privileges(struct daemon *d, char *err, size_t errsize);
+/* Loads every https listener's certificate, key and cipher settings the
+ * way daemon_listen() does, without binding (edigated -t). */
+int daemon_check_tls(const struct config *cfg, char *err, size_t errsize);
 int daemon_run(struct daemon *d);
 void daemon_free(struct daemon *d);
 

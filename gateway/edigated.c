@@ -103,6 +103,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		if (daemon_check_tls(cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			config_free(cfg);
+			return 1;
+		}
 		printf("%s: configuration is valid\n", path);
 		config_free(cfg);
 		return 0;

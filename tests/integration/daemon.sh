@@ -17,11 +17,11 @@ check() { # check DESCRIPTION COMMAND...
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
-echo "1..19"
+echo "1..20"
 
 for tool in curl openssl; do
 	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 19); do echo "ok $i - daemon # SKIP no $tool"; done
+		for i in $(seq 1 20); do echo "ok $i - daemon # SKIP no $tool"; done
 		exit 0
 	fi
 done
@@ -84,7 +84,7 @@ CONF
 	chmod 644 "$tmp/edigate.conf"
 }
 
-# 1-3: the command line.
+# The command line.
 write_config 1 2
 check "edigated -t accepts a valid configuration" \
 	bash -c "\"$EDIGATED\" -t -c \"$tmp/edigate.conf\" >/dev/null"
@@ -93,6 +93,11 @@ printf 'state_dir = /x\n[listen.a]\naddress = 127.0.0.1:80\nbogus = 1\n' \
 out=$("$EDIGATED" -t -c "$tmp/bad.conf" 2>&1); rc=$?
 check "edigated -t rejects an unknown key with file:line and exit 1" \
 	test "$rc" = 1 -a "$out" = "$tmp/bad.conf:4: unknown key \"bogus\" in [listen.a]"
+sed 's|^certificate = cert.pem|certificate = missing.pem|' "$tmp/edigate.conf" \
+	> "$tmp/badtls.conf"
+out=$("$EDIGATED" -t -c "$tmp/badtls.conf" 2>&1); rc=$?
+check "edigated -t loads the TLS files and names the listener's line" \
+	bash -c "test $rc = 1 && case '$out' in '$tmp/badtls.conf:23: [listen.as2] certificate: '*) true;; *) false;; esac"
 check "edigated --version names the program" \
 	bash -c "'$EDIGATED' --version | grep -q '^edigated [0-9]'"
 
@@ -122,7 +127,7 @@ start_daemon() {
 if ! start_daemon; then
 	not_ok "edigated starts and answers /healthz"
 	sed 's/^/# /' "$tmp/log"
-	for i in $(seq $((n + 1)) 19); do echo "not ok $i - edigated did not start"; done
+	for i in $(seq $((n + 1)) 20); do echo "not ok $i - edigated did not start"; done
 	exit 1
 fi
 base=http://127.0.0.1:$http_port
