@@ -27,7 +27,7 @@ enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN };
 
 enum type {
 	T_PATH, T_STRING, T_BOOL, T_UINT, T_SIZE, T_DURATION, T_LOGLEVEL,
-	T_TLSVERSION, T_ADDRESS, T_PROTOCOL, T_USERNAME
+	T_TLSVERSION, T_ADDRESS, T_PROTOCOL, T_USERNAME, T_ROUTES
 };
 
 struct key {
@@ -77,6 +77,7 @@ static const struct key keys[] = {
 	{ SEC_LISTEN, "ciphersuites", T_STRING, L(ciphersuites), 0, 0 },
 	{ SEC_LISTEN, "min_tls_version", T_TLSVERSION, L(min_tls_version),
 	    0, 0 },
+	{ SEC_LISTEN, "routes", T_ROUTES, L(routes), 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -316,6 +317,26 @@ set_value(struct parser *p, const struct key *k, const char *v)
 		return 0;
 	case T_ADDRESS:
 		return parse_address(p, v, p->listener);
+	case T_ROUTES: {
+		char **slot = (char **)(base + k->offset);
+		const char *t = v;
+		size_t len;
+		while (*t) {
+			while (*t == ' ' || *t == '\t')
+				t++;
+			if (*t == '\0')
+				break;
+			len = strcspn(t, " \t");
+			if (*t != '/' || len >= 128)
+				return fail(p, p->line, "%s: expected path prefixes "
+				    "starting with /, found \"%.*s\"", k->name,
+				    (int)len, t);
+			t += len;
+		}
+		free(*slot);
+		*slot = strdup(v);
+		return *slot ? 0 : fail(p, p->line, "out of memory");
+	}
 	}
 	return fail(p, p->line, "internal error: key type");
 }
@@ -515,6 +536,7 @@ listener_clear(struct config_listener *l)
 	free(l->key);
 	free(l->ciphers);
 	free(l->ciphersuites);
+	free(l->routes);
 }
 
 int

@@ -52,6 +52,8 @@ struct config_listener {
 	char *ciphers;         /* OpenSSL cipher list for TLS <= 1.2 */
 	char *ciphersuites;    /* OpenSSL TLS 1.3 cipher suites */
 	int min_tls_version;   /* 12 or 13: TLS 1.2 or 1.3 */
+	char *routes;          /* NULL: every route; else the route prefixes
+	                          this listener serves, blank-separated */
 	unsigned line;         /* line of the section header */
 };
 

@@ -43,6 +43,7 @@ struct listener {
 	unsigned port;
 	int https;
 	unsigned line;         /* config line, for errors */
+	char *routes;          /* NULL: all; else " /a /b " to search */
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	SSL_CTX *ssl;
@@ -402,6 +403,18 @@ set_connection_timeouts(struct daemon *d, struct evhttp_connection *conn)
 		bufferevent_set_timeouts(bev, &rd, &wr);
 }
 
+/* routes = in [listen.NAME] limits a listener to some route prefixes. */
+static int
+listener_serves(const struct listener *l, const char *prefix)
+{
+	char needle[ROUTER_MAX_PREFIX + 3];
+
+	if (l->routes == NULL)
+		return 1;
+	snprintf(needle, sizeof(needle), " %s ", prefix);
+	return strstr(l->routes, needle) != NULL;
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -477,6 +490,11 @@ on_request(struct evhttp_request *req, void *arg)
 		if (allow[0])
 			daemon_request_add_header(r, "Allow", allow);
 		daemon_reply_error(r, 405, "method not allowed for this path");
+		return;
+	}
+	if (!listener_serves(l, rt->prefix)) {
+		r->route = "unmatched";
+		daemon_reply_error(r, 404, "no such path");
 		return;
 	}
 	r->route = rt->prefix;
@@ -1073,6 +1091,24 @@ daemon_listen(struct daemon *d, char *err, size_t errsize)
 		l->port = cl->port;
 		l->https = cl->https;
 		l->line = cl->line;
+		if (cl->routes) {
+			/* " /a /b " with single blanks: one strstr per request. */
+			size_t n = strlen(cl->routes), k = 0, j;
+			l->routes = malloc(n + 3);
+			if (l->routes == NULL) {
+				snprintf(err, errsize, "out of memory");
+				return -1;
+			}
+			l->routes[k++] = ' ';
+			for (j = 0; j < n; j++) {
+				char ch = cl->routes[j] == '\t' ? ' ' : cl->routes[j];
+				if (ch != ' ' || l->routes[k - 1] != ' ')
+					l->routes[k++] = ch;
+			}
+			if (l->routes[k - 1] != ' ')
+				l->routes[k++] = ' ';
+			l->routes[k] = '\0';
+		}
 		l->http = evhttp_new(d->base);
 		d->nlisteners++;
 		if (l->http == NULL) {
@@ -1197,6 +1233,7 @@ daemon_free(struct daemon *d)
 			evhttp_free(d->listeners[i].http);
 		if (d->listeners[i].ssl)
 			SSL_CTX_free(d->listeners[i].ssl);
+		free(d->listeners[i].routes);
 	}
 	free(d->listeners);
 	if (d->ev_hup)

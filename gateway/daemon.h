@@ -98,8 +98,9 @@ struct daemon_std_metrics {
 const struct daemon_std_metrics *daemon_std_metrics(struct daemon *d);
 
 /* Routes method (NULL: any) and path prefix (router.h rules) to fn on
- * every listener. Call before daemon_run. 0, or -1 (table full, bad or
- * duplicate prefix). */
+ * every listener whose `routes` setting lists that prefix (or that has
+ * none). Call before daemon_run. 0, or -1 (table full, bad or duplicate
+ * prefix). */
 int daemon_route_add(struct daemon *d, const char *method,
     const char *prefix, daemon_handler_fn fn, void *ctx);
 

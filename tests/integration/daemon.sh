@@ -17,11 +17,11 @@ check() { # check DESCRIPTION COMMAND...
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
-echo "1..20"
+echo "1..21"
 
 for tool in curl openssl; do
 	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 20); do echo "ok $i - daemon # SKIP no $tool"; done
+		for i in $(seq 1 21); do echo "ok $i - daemon # SKIP no $tool"; done
 		exit 0
 	fi
 done
@@ -80,6 +80,7 @@ address = 127.0.0.1:$1
 [listen.as2]
 address = 127.0.0.1:$2
 protocol = https
+routes = /healthz /as2
 CONF
 	chmod 644 "$tmp/edigate.conf"
 }
@@ -127,13 +128,13 @@ start_daemon() {
 if ! start_daemon; then
 	not_ok "edigated starts and answers /healthz"
 	sed 's/^/# /' "$tmp/log"
-	for i in $(seq $((n + 1)) 20); do echo "not ok $i - edigated did not start"; done
+	for i in $(seq $((n + 1)) 21); do echo "not ok $i - edigated did not start"; done
 	exit 1
 fi
 base=http://127.0.0.1:$http_port
 tls=https://127.0.0.1:$https_port
 
-# 4-5: health over HTTP, correlation ids.
+# Health over HTTP, correlation ids.
 curl -s -D "$tmp/h1" -o "$tmp/b1" "$base/healthz"
 check "GET /healthz answers 200 with status, version and a reachable store" \
 	bash -c "head -1 '$tmp/h1' | grep -q ' 200 ' &&
@@ -144,18 +145,21 @@ cid=$(curl -s -D - -o /dev/null -H 'X-Correlation-Id: po-4711' "$base/healthz" |
 check "a client's X-Correlation-Id is echoed and logged" \
 	bash -c "test '$cid' = po-4711 && grep -q '\"correlation_id\":\"po-4711\"' '$tmp/log'"
 
-# 6-8: HTTPS with our throwaway certificate, and metrics.
+# HTTPS with our throwaway certificate, and metrics.
 check "HTTPS /healthz verifies against the listener's certificate" \
 	bash -c "curl -sf --cacert '$tmp/cert.pem' '$tls/healthz' | grep -q '\"status\":\"ok\"'"
 check "/metrics counts the requests by listener, route, method and status" \
 	bash -c "curl -s '$base/metrics' | grep -q '^edigate_http_requests_total{listener=\"api\",route=\"/healthz\",method=\"GET\",status=\"200\"} [1-9][0-9]*$'"
-curl -s --cacert "$tmp/cert.pem" -D "$tmp/h2" -o "$tmp/m2" "$tls/metrics"
-check "HTTPS /metrics is Prometheus text with histograms" \
+curl -s -D "$tmp/h2" -o "$tmp/m2" "$base/metrics"
+check "/metrics is Prometheus text with histograms, HTTPS requests too" \
 	bash -c "grep -qi '^Content-Type: text/plain; version=0.0.4' '$tmp/h2' &&
 		grep -qx '# TYPE edigate_http_request_duration_seconds histogram' '$tmp/m2' &&
 		grep -q '^edigate_http_request_duration_seconds_bucket{listener=\"as2\",route=\"/healthz\",le=\"+Inf\"} 1$' '$tmp/m2'"
 
-# 9-11: limits and routing.
+check "a listener with routes = serves only those (/metrics: 404 on as2)" \
+	test "$(curl -s --cacert "$tmp/cert.pem" -o /dev/null -w '%{http_code}' "$tls/metrics")" = 404
+
+# Limits and routing.
 head -c 5000 /dev/zero > "$tmp/big"
 head -c 3000 /dev/zero > "$tmp/small"
 check "a body over max_body_size gets 413" \
@@ -166,7 +170,7 @@ code=$(curl -s -o "$tmp/b404" -w '%{http_code}' "$base/nothing")
 check "an unknown path gets 404 as JSON" \
 	bash -c "test '$code' = 404 && grep -q '^{\"error\":\"no such path\",\"correlation_id\":\"' '$tmp/b404'"
 
-# 12: privileges.
+# Privileges.
 if [ "$(id -u)" = 0 ]; then
 	check "started as root, it runs as the configured user" \
 		bash -c "grep -q '^Uid:[[:space:]]*65534[[:space:]]' /proc/$pid/status"

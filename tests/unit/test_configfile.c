@@ -111,7 +111,8 @@ test_every_setting_is_read(void **state)
 	    "protocol = https\n"
 	    "ciphers = \"ECDHE+CHACHA20 #x\"\n"
 	    "[listen.api]\n"
-	    "address = 0.0.0.0:8080\n");
+	    "address = 0.0.0.0:8080\n"
+	    "routes = /api/v1 /healthz\n");
 
 	assert_string_equal(c->partners_dir, "/etc/edigate/partners");
 	assert_string_equal(c->maps_dir, "/opt/maps");
@@ -139,6 +140,8 @@ test_every_setting_is_read(void **state)
 	assert_int_equal(c->listeners[0].min_tls_version, 13);
 	assert_int_equal(c->listeners[0].line, 26);
 	assert_string_equal(c->listeners[1].host, "0.0.0.0");
+	assert_null(c->listeners[0].routes);
+	assert_string_equal(c->listeners[1].routes, "/api/v1 /healthz");
 	config_free(c);
 }
 
@@ -199,6 +202,10 @@ test_bad_values_name_the_key_and_value(void **state)
 	    sizeof(msg));
 	assert_string_equal(msg, "site.conf:3: protocol: expected http or "
 	    "https, found \"ftp\"");
+	parse_err("state_dir = /x\n[listen.a]\nroutes = /as2 healthz\n", msg,
+	    sizeof(msg));
+	assert_string_equal(msg, "site.conf:3: routes: expected path prefixes "
+	    "starting with /, found \"healthz\"");
 	parse_err("state_dir =\n", msg, sizeof(msg));
 	assert_string_equal(msg, "site.conf:1: state_dir: a value is required");
 }
