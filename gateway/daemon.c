@@ -12,10 +12,13 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -700,6 +703,37 @@ handle_debug(struct daemon_request *r, void *ctx)
 
 /* ---- signals, reload, shutdown ---------------------------------------- */
 
+/*
+ * systemd's readiness protocol (sd_notify(3)), spoken directly: one
+ * datagram to $NOTIFY_SOCKET. Without the variable this does nothing, so
+ * edigated runs the same under Type=simple, Type=notify or no systemd.
+ */
+static void
+notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t n;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (n = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';   /* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		log_debug("sd_notify failed", "error", strerror(errno), NULL);
+	close(fd);
+}
+
 static void
 on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -731,6 +765,7 @@ begin_shutdown(struct daemon *d, const char *why)
 		return;
 	}
 	d->stopping = 1;
+	notify_systemd("STOPPING=1");
 	for (i = 0; i < d->nlisteners; i++)
 		if (d->listeners[i].sock) {
 			evhttp_del_accept_socket(d->listeners[i].http,
@@ -861,8 +896,11 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 
-	if (!d->stopping)
-		daemon_reload(d);
+	if (d->stopping)
+		return;
+	notify_systemd("RELOADING=1");
+	daemon_reload(d);
+	notify_systemd("READY=1");
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -919,6 +957,18 @@ register_metrics(struct daemon *d)
 	return 0;
 }
 
+/* libevent's own warnings (e.g. accept() failing for lack of file
+ * descriptors) become JSON lines like ours instead of bare stderr text. */
+static void
+libevent_log(int severity, const char *msg)
+{
+	enum log_level level = severity >= EVENT_LOG_ERR ? LOG_LEVEL_ERROR :
+	    severity == EVENT_LOG_WARN ? LOG_LEVEL_WARN :
+	    severity == EVENT_LOG_MSG ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+
+	log_write(level, msg, "source", "libevent", NULL);
+}
+
 struct daemon *
 daemon_new(struct config *cfg, char *err, size_t errsize)
 {
@@ -940,6 +990,7 @@ daemon_new(struct config *cfg, char *err, size_t errsize)
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
 	router_init(&d->router);
 	log_set_level((enum log_level)cfg->log_level);
+	event_set_log_callback(libevent_log);
 	d->base = event_base_new();
 	d->metrics = metrics_new();
 	if (d->base == NULL || d->metrics == NULL ||
@@ -1213,6 +1264,7 @@ daemon_run(struct daemon *d)
 	snprintf(threads, sizeof(threads), "%u", workers_threads(d->workers));
 	log_info("edigated started", "version", PACKAGE_VERSION, "workers",
 	    threads, "config", d->cfg->path, NULL);
+	notify_systemd("READY=1\nSTATUS=serving");
 	event_base_dispatch(d->base);
 	log_info("edigated stopped", NULL);
 	return d->exit_code;
