@@ -26,10 +26,15 @@
  *   response).
  *
  * LIMITS (from [limits])
- *   Larger bodies get 413 before the handler runs; oversized headers are
- *   refused by libevent; a connection idle longer than read_timeout while
- *   a request is read is closed. write_timeout bounds idle time while a
- *   response is written.
+ *   Larger bodies get 413 before the handler runs (from the Content-Length,
+ *   before the body is read); a request line plus headers over
+ *   max_header_size gets 400; a connection idle longer than read_timeout
+ *   while a request is read is closed, as is one that accepts no bytes of
+ *   a response for write_timeout. These answers come from libevent itself:
+ *   they carry no X-Correlation-Id and are not in the request metrics.
+ *   There is no total deadline for receiving a request: a client that
+ *   sends one byte per read_timeout keeps its connection (bounded in
+ *   memory by the size limits).
  *
  * RELOAD (SIGHUP)
  *   The configuration file is read again. If it is invalid the error is

@@ -17,11 +17,11 @@ check() { # check DESCRIPTION COMMAND...
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
-echo "1..21"
+echo "1..22"
 
 for tool in curl openssl; do
 	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 21); do echo "ok $i - daemon # SKIP no $tool"; done
+		for i in $(seq 1 22); do echo "ok $i - daemon # SKIP no $tool"; done
 		exit 0
 	fi
 done
@@ -128,7 +128,7 @@ start_daemon() {
 if ! start_daemon; then
 	not_ok "edigated starts and answers /healthz"
 	sed 's/^/# /' "$tmp/log"
-	for i in $(seq $((n + 1)) 21); do echo "not ok $i - edigated did not start"; done
+	for i in $(seq $((n + 1)) 22); do echo "not ok $i - edigated did not start"; done
 	exit 1
 fi
 base=http://127.0.0.1:$http_port
@@ -166,6 +166,9 @@ check "a body over max_body_size gets 413" \
 	test "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$tmp/big" "$base/debug/echo")" = 413
 check "a body within max_body_size reaches the handler" \
 	test "$(curl -s --data-binary @"$tmp/small" "$base/debug/echo")" = '{"bytes":3000}'
+big_header=$(head -c 5000 /dev/zero | tr '\0' a)
+check "headers over max_header_size are refused with 400" \
+	test "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $big_header" "$base/healthz")" = 400
 code=$(curl -s -o "$tmp/b404" -w '%{http_code}' "$base/nothing")
 check "an unknown path gets 404 as JSON" \
 	bash -c "test '$code' = 404 && grep -q '^{\"error\":\"no such path\",\"correlation_id\":\"' '$tmp/b404'"
