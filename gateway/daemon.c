@@ -87,6 +87,7 @@ struct daemon {
 	size_t nhooks;
 	struct event *ev_hup, *ev_term, *ev_int, *ev_grace, *ev_drain;
 	int stopping;
+	int grace_over;        /* shutdown could not wait for everything */
 	int exit_code;
 	size_t inflight;       /* dispatched, response not yet written */
 	struct timespec started;
@@ -749,6 +750,7 @@ on_grace(evutil_socket_t fd, short what, void *arg)
 	snprintf(n, sizeof(n), "%zu", d->inflight);
 	log_warn("shutdown grace period over, closing unfinished requests",
 	    "in_flight", n, NULL);
+	d->grace_over = 1;
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -1278,8 +1280,12 @@ daemon_free(struct daemon *d)
 	if (d == NULL)
 		return;
 	/* Workers first: the done() of a cancelled job answers its request,
-	 * which needs the connections and the metrics still there. */
-	workers_free(d->workers);
+	 * which needs the connections and the metrics still there. After the
+	 * grace period, jobs still running are left to the process exit. */
+	if (d->grace_over)
+		workers_abandon(d->workers);
+	else
+		workers_free(d->workers);
 	for (i = 0; i < d->nlisteners; i++) {
 		if (d->listeners[i].http)
 			evhttp_free(d->listeners[i].http);
@@ -1298,7 +1304,9 @@ daemon_free(struct daemon *d)
 		event_free(d->ev_grace);
 	if (d->ev_drain)
 		event_free(d->ev_drain);
-	metrics_free(d->metrics);
+	/* Abandoned jobs may still count into the metrics until the exit. */
+	if (!d->grace_over)
+		metrics_free(d->metrics);
 	if (d->base)
 		event_base_free(d->base);
 	config_free(d->cfg);

@@ -222,14 +222,12 @@ workers_threads(const struct workers *w)
 	return w->nthreads;
 }
 
-void
-workers_free(struct workers *w)
+/* Moves every queued job to the finished list as cancelled. */
+static void
+cancel_queued(struct workers *w)
 {
 	struct job *j;
-	unsigned i;
 
-	if (w == NULL)
-		return;
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
 	/* Queued jobs never run: move them to finished as cancelled. */
@@ -244,6 +242,29 @@ workers_free(struct workers *w)
 	w->queued = 0;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+}
+
+void
+workers_abandon(struct workers *w)
+{
+	if (w == NULL)
+		return;
+	cancel_queued(w);
+	/* Cancelled and already finished jobs are answered now; a job still
+	 * running may land on the list later and is never looked at. */
+	drain(w);
+	if (w->ev)
+		event_del(w->ev);
+}
+
+void
+workers_free(struct workers *w)
+{
+	unsigned i;
+
+	if (w == NULL)
+		return;
+	cancel_queued(w);
 	for (i = 0; i < w->nthreads; i++)
 		pthread_join(w->threads[i], NULL);
 	drain(w);

@@ -48,4 +48,10 @@ unsigned workers_threads(const struct workers *w);
  * cancelled = 1), runs every pending done(), joins the threads, frees. */
 void workers_free(struct workers *w);
 
+/* For an exit that cannot wait (the shutdown grace period is over):
+ * cancels queued jobs (their done() runs with cancelled = 1) but neither
+ * waits for running jobs nor frees the pool, which their threads still
+ * use; their done() never runs. Only the process exit may follow. */
+void workers_abandon(struct workers *w);
+
 #endif

@@ -17,11 +17,11 @@ check() { # check DESCRIPTION COMMAND...
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
-echo "1..22"
+echo "1..23"
 
 for tool in curl openssl; do
 	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 22); do echo "ok $i - daemon # SKIP no $tool"; done
+		for i in $(seq 1 23); do echo "ok $i - daemon # SKIP no $tool"; done
 		exit 0
 	fi
 done
@@ -128,7 +128,7 @@ start_daemon() {
 if ! start_daemon; then
 	not_ok "edigated starts and answers /healthz"
 	sed 's/^/# /' "$tmp/log"
-	for i in $(seq $((n + 1)) 22); do echo "not ok $i - edigated did not start"; done
+	for i in $(seq $((n + 1)) 23); do echo "not ok $i - edigated did not start"; done
 	exit 1
 fi
 base=http://127.0.0.1:$http_port
@@ -237,6 +237,30 @@ check "the request in flight at SIGTERM completes" \
 		test \"\$(cat '$tmp/inflight')\" = '{\"slept_ms\":1500}'"
 check "after SIGTERM new connections are refused and edigated exits 0" \
 	test "$rc" = 0 -a "$refused" = 000
+
+# The grace period bounds the wait: a job that outlives it does not hold
+# the exit.
+if start_daemon; then
+	base=http://127.0.0.1:$http_port
+	sed -i 's/^shutdown_grace = 10s$/shutdown_grace = 1s/' "$tmp/edigate.conf"
+	kill -HUP "$pid"
+	sleep 0.3
+	curl -s -o /dev/null "$base/debug/delay?ms=20000" &
+	curl_pid=$!
+	sleep 0.3
+	start=$(date +%s%N)
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+	pid=
+	kill "$curl_pid" 2>/dev/null
+	wait "$curl_pid" 2>/dev/null
+	check "a request longer than shutdown_grace is cut off and the exit is 0 (${elapsed_ms} ms)" \
+		test "$rc" = 0 -a "$elapsed_ms" -ge 900 -a "$elapsed_ms" -lt 3000
+else
+	not_ok "a request longer than shutdown_grace is cut off (no restart)"
+fi
 
 if [ "$fails" -gt 0 ]; then
 	echo "# edigated log:"
