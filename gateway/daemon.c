@@ -1272,6 +1272,12 @@ daemon_run(struct daemon *d)
 	return d->exit_code;
 }
 
+int
+daemon_cut_short(const struct daemon *d)
+{
+	return d->grace_over;
+}
+
 void
 daemon_free(struct daemon *d)
 {

@@ -82,6 +82,10 @@ int daemon_drop_privileges(struct daemon *d, char *err, size_t errsize);
  * way daemon_listen() does, without binding (edigated -t). */
 int daemon_check_tls(const struct config *cfg, char *err, size_t errsize);
 int daemon_run(struct daemon *d);
+/* 1 when the shutdown grace period ran out with work still running: the
+ * caller should end the process (_exit) rather than free what worker
+ * threads may still touch. daemon_free() stays safe either way. */
+int daemon_cut_short(const struct daemon *d);
 void daemon_free(struct daemon *d);
 
 struct event_base *daemon_base(struct daemon *d);

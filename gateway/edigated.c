@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "configfile.h"
 #include "daemon.h"
@@ -138,6 +139,12 @@ main(int argc, char **argv)
 	}
 	daemon_health_add(d, "store", store_health, st);
 	rc = daemon_run(d);
+	if (daemon_cut_short(d)) {
+		/* Worker threads are still running; everything durable is
+		 * committed already, so leaving without cleanup loses nothing. */
+		fflush(stderr);
+		_exit(rc);
+	}
 	daemon_free(d);
 	store_close(st);
 	return rc;
