@@ -40,8 +40,8 @@ check_PROGRAMS += tests/unit/test_configfile tests/unit/test_metrics \
 TESTS += tests/unit/test_configfile tests/unit/test_metrics \
 	tests/unit/test_router tests/unit/test_daemon
 endif
-TESTS += tests/integration/daemon.sh
-dist_noinst_SCRIPTS += tests/integration/daemon.sh
+TESTS += tests/integration/daemon.sh tests/integration/daemon_pg.sh
+dist_noinst_SCRIPTS += tests/integration/daemon.sh tests/integration/daemon_pg.sh
 tests_unit_test_configfile_SOURCES = tests/unit/test_configfile.c
 tests_unit_test_configfile_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_configfile_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
