@@ -60,3 +60,7 @@ bin_PROGRAMS += gateway/edigated
 gateway_edigated_SOURCES = gateway/edigated.c
 gateway_edigated_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
 gateway_edigated_LDADD = $(DAEMON_LIBS) $(STORE_LIBS)
+
+gateway_edigate_SOURCES += gateway/cmd_validate.c
+gateway_edigate_CFLAGS += $(JANSSON_CFLAGS)
+gateway_edigate_LDADD += $(JANSSON_LIBS)
