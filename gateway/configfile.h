@@ -12,7 +12,8 @@
  *   `[name]` starts a section. Keys before the first section are general
  *   settings. Sections: [store], [limits], [tls] (defaults for every https
  *   listener) and any number of [listen.NAME] (one listener each; NAME is
- *   [a-z0-9_-]+ and appears in logs and metrics).
+ *   [a-z0-9_-]+ and appears in logs and metrics; its `routes` key may
+ *   limit it to some route prefixes).
  *   Values: booleans yes/no (also true/false, on/off); sizes in bytes with
  *   an optional K, M or G suffix (powers of 1024); durations in seconds with
  *   an optional ms, s or m suffix; relative paths are taken from the

@@ -45,9 +45,16 @@
  *   new values. Listeners, user and workers need a restart (logged).
  *
  * SHUTDOWN (SIGTERM, SIGINT)
- *   Listening sockets close at once; requests being handled finish, up to
- *   shutdown_grace; then the loop ends, worker jobs still queued are
- *   cancelled, and daemon_run returns 0.
+ *   Listening sockets close at once; requests being handled and worker
+ *   jobs finish, up to shutdown_grace; then the loop ends and daemon_run
+ *   returns 0. Responses written during the drain carry Connection: close.
+ *   When the grace period ran out, daemon_cut_short() says so: jobs still
+ *   running are abandoned and the caller ends the process. A second
+ *   signal ends the loop at once.
+ *
+ * SYSTEMD
+ *   With $NOTIFY_SOCKET set: READY=1 when serving, RELOADING=1 and READY=1
+ *   around a reload, STOPPING=1 at shutdown (Type=notify).
  *
  * THREADS
  *   Everything here runs on the loop thread except metrics updates, which
