@@ -19,6 +19,10 @@
  *     bound. Nothing is submitted then and neither callback runs.
  *   - workers_busy() counts accepted jobs whose done() has not run yet;
  *     shutdown waits for it to reach 0 (bounded by the grace period).
+ *   - Per-thread resources (a store connection: store.h allows one thread
+ *     per connection) are opened lazily by work() and kept in a
+ *     pthread_key_t whose destructor closes them: workers_free() joins the
+ *     threads, which runs the destructors.
  *
  * NEVER
  *   Runs done() on a pool thread, or work() on the loop thread.
