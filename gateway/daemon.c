@@ -763,6 +763,7 @@ begin_shutdown(struct daemon *d, const char *why)
 
 	if (d->stopping) {
 		log_warn("second stop signal, exiting now", "signal", why, NULL);
+		d->grace_over = 1;
 		event_base_loopbreak(d->base);
 		return;
 	}
