@@ -17,11 +17,11 @@ check() { # check DESCRIPTION COMMAND...
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
-echo "1..23"
+echo "1..24"
 
 for tool in curl openssl; do
 	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 23); do echo "ok $i - daemon # SKIP no $tool"; done
+		for i in $(seq 1 24); do echo "ok $i - daemon # SKIP no $tool"; done
 		exit 0
 	fi
 done
@@ -48,6 +48,13 @@ if [ "$(id -u)" = 0 ]; then
 	user_line="user = nobody"
 	chown nobody "$tmp/state"
 fi
+
+# An IPv6 listener on ::1 when this machine has IPv6 loopback.
+have_v6=
+if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then
+	have_v6=yes
+fi
+v6_section=
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
 	-addext subjectAltName=IP:127.0.0.1 \
@@ -81,6 +88,7 @@ address = 127.0.0.1:$1
 address = 127.0.0.1:$2
 protocol = https
 routes = /healthz /as2
+$v6_section
 CONF
 	chmod 644 "$tmp/edigate.conf"
 }
@@ -108,6 +116,10 @@ start_daemon() {
 	for try in 1 2 3 4 5 6 7 8; do
 		http_port=$((20000 + RANDOM % 20000))
 		https_port=$((http_port + 1))
+		v6_port=$((http_port + 2))
+		if [ -n "$have_v6" ]; then
+			v6_section=$(printf '[listen.v6]\naddress = [::1]:%s' "$v6_port")
+		fi
 		write_config "$http_port" "$https_port"
 		"$EDIGATED" -f -c "$tmp/edigate.conf" 2>>"$tmp/log" &
 		pid=$!
@@ -128,7 +140,7 @@ start_daemon() {
 if ! start_daemon; then
 	not_ok "edigated starts and answers /healthz"
 	sed 's/^/# /' "$tmp/log"
-	for i in $(seq $((n + 1)) 23); do echo "not ok $i - edigated did not start"; done
+	for i in $(seq $((n + 1)) 24); do echo "not ok $i - edigated did not start"; done
 	exit 1
 fi
 base=http://127.0.0.1:$http_port
@@ -172,6 +184,14 @@ check "headers over max_header_size are refused with 400" \
 code=$(curl -s -o "$tmp/b404" -w '%{http_code}' "$base/nothing")
 check "an unknown path gets 404 as JSON" \
 	bash -c "test '$code' = 404 && grep -q '^{\"error\":\"no such path\",\"correlation_id\":\"' '$tmp/b404'"
+
+if [ -n "$have_v6" ]; then
+	check "an IPv6 listener on [::1] answers and logs the peer as [::1]:port" \
+		bash -c "curl -sf -g 'http://[::1]:$v6_port/healthz' >/dev/null &&
+			grep -q '\"listener\":\"v6\",\"remote\":\"\[::1\]:[0-9]*\"' '$tmp/log'"
+else
+	skip "an IPv6 listener on [::1] answers" "no IPv6 loopback"
+fi
 
 # Privileges.
 if [ "$(id -u)" = 0 ]; then
