@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "translate", cmd_translate, "EDI to canonical JSON, one document per line" },
 	{ "map", cmd_map, "map check FILE...: check map and override files" },
 	{ "partner", cmd_partner, "partner check FILE...: check partner profiles" },
+	{ "rewrite", cmd_rewrite, "write interchanges again with other delimiters" },
 };
 
 static void

@@ -30,3 +30,7 @@ nobase_dist_pkgdata_DATA = maps/map.xsd \
 	partners/nordic-dist.xml
 
 translators_libtranslators_a_SOURCES += translators/envelope.c translators/envelope.h
+translators_libtranslators_a_SOURCES += \
+	translators/edi_writer.c translators/edi_writer.h \
+	translators/edi_builder.c translators/edi_builder.h \
+	translators/edi_rewrite.c translators/edi_rewrite.h
