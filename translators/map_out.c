@@ -702,6 +702,30 @@ map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
 	return o.failed ? -1 : o.count;
 }
 
+/* ------------------------------------------------------------ writer */
+
+edi_write_status
+map_out_write(const map_out_segment *g, edi_writer *w)
+{
+	edi_write_status st = edi_writer_begin_n(w, g->tag, strnlen(g->tag, 3));
+	for (unsigned e = 1; st == EDI_WRITE_OK && e <= g->element_count; e++) {
+		unsigned n = g->component_count[e];
+		const map_field *c = g->components[e];
+		st = edi_writer_element_n(w, n ? c[0].ptr : "", n ? c[0].len : 0);
+		for (unsigned k = 1; st == EDI_WRITE_OK && k < n; k++)
+			st = edi_writer_component_n(w, c[k].ptr, c[k].len);
+	}
+	if (st == EDI_WRITE_OK)
+		st = edi_writer_end(w);
+	return st;
+}
+
+int
+map_out_writer_sink(void *ctx, const map_out_segment *g)
+{
+	return map_out_write(g, ctx) == EDI_WRITE_OK ? 0 : -1;
+}
+
 /* ------------------------------------------------------------ format */
 
 long

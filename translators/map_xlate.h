@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "edi_reader.h"
+#include "edi_writer.h"
 #include "map.h"
 
 typedef enum map_issue_kind {
@@ -118,6 +119,11 @@ typedef int (*map_out_sink)(void *ctx, const map_out_segment *segment);
  * with a message in err (a value that does not fit, a sink failure). */
 long map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
     char *err, size_t errlen);
+
+/* Hands one segment to the EDI writer (the usual sink: pass the writer as
+ * ctx of map_out_writer_sink). Returns the writer's status. */
+edi_write_status map_out_write(const map_out_segment *segment, edi_writer *w);
+int map_out_writer_sink(void *ctx, const map_out_segment *segment);
 
 /* Formats one segment with the given delimiters (terminator and line
  * suffix included), escaping EDIFACT release characters; X12 data that

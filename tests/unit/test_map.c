@@ -677,6 +677,37 @@ test_005010_map_is_the_004010_map_with_changes(void **state)
 }
 
 static void
+test_850_written_back_through_the_edi_writer_is_byte_identical(void **state)
+{
+	/* EDI -> canonical -> map -> edi_writer with the input's delimiters
+	 * and line style gives the very bytes between ST and SE. */
+	size_t len;
+	char *data = test_read_file(fixture("850_full.edi"), &len);
+	assert_non_null(data);
+	const char *st = strstr(data, "ST*850");
+	st = strchr(st, '\n') + 1;
+	const char *se = strstr(data, "SE*");
+	collected c = translate_file(fixture("850_full.edi"));
+	json_t *doc = json_array_get(c.docs, 0);
+	edi_writer_memory mem = {0};
+	edi_writer *w = edi_writer_new(edi_writer_memory_sink, &mem);
+	edi_delimiters d;
+	edi_writer_x12_delimiters(&d, '*', '>', '~', 0, EDI_LINE_LF);
+	assert_int_equal(edi_writer_set_delimiters(w, &d), EDI_WRITE_OK);
+	char err[256];
+	long n = map_out_document(map_of(doc), doc, map_out_writer_sink, w, err, sizeof(err));
+	if (n < 0)
+		fail_msg("%s", err);
+	assert_int_equal(edi_writer_flush(w), EDI_WRITE_OK);
+	assert_int_equal(mem.len, (size_t)(se - st));
+	assert_memory_equal(mem.data, st, mem.len);
+	edi_writer_free(w);
+	edi_writer_memory_free(&mem);
+	collected_free(&c);
+	free(data);
+}
+
+static void
 test_fixtures_round_trip(void **state)
 {
 	char **paths = NULL;
@@ -741,6 +772,7 @@ main(void)
 		cmocka_unit_test(test_hl_with_unknown_parent_goes_to_unmapped_whole),
 		cmocka_unit_test(test_segment_and_loop_over_max_use_are_reported),
 		cmocka_unit_test(test_005010_map_is_the_004010_map_with_changes),
+		cmocka_unit_test(test_850_written_back_through_the_edi_writer_is_byte_identical),
 		cmocka_unit_test(test_fixtures_round_trip),
 		cmocka_unit_test(test_corpus_orders_round_trip),
 	};
