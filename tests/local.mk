@@ -8,3 +8,56 @@ tests_unit_test_edi_reader_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_edi_reader_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 
 EXTRA_DIST += tests/fixtures
+
+# tests/bench/: the reader benchmark. `make bench` runs it (not a timed
+# test); `make check` builds its programs so they never rot, and a smoke
+# test checks the generated files read cleanly.
+check_PROGRAMS += tests/bench/gen_edi tests/bench/memchr_scan \
+	tests/bench/bench_reader tests/bench/bench_rusage
+tests_bench_gen_edi_SOURCES = tests/bench/gen_edi.c
+tests_bench_memchr_scan_SOURCES = tests/bench/memchr_scan.c
+tests_bench_bench_rusage_SOURCES = tests/bench/bench_rusage.c
+tests_bench_bench_reader_SOURCES = tests/bench/bench_reader.c
+tests_bench_bench_reader_LDADD = translators/libtranslators.a
+TESTS += tests/bench/test_bench_smoke.sh
+EXTRA_DIST += tests/bench/run.sh tests/bench/test_bench_smoke.sh
+
+BENCH_SIZES = 10M 100M 1G
+bench: tests/bench/gen_edi$(EXEEXT) tests/bench/memchr_scan$(EXEEXT) \
+	tests/bench/bench_reader$(EXEEXT) tests/bench/bench_rusage$(EXEEXT) \
+	gateway/edigate$(EXEEXT)
+	$(SHELL) $(srcdir)/tests/bench/run.sh --builddir '$(abs_top_builddir)' \
+	  $(BENCH_SIZES)
+
+# tests/fuzz/: libFuzzer targets, built with clang whatever CC is: the
+# library sources get coverage instrumentation (fuzzer-no-link), the
+# harness links libFuzzer's main. `make fuzz` builds, `make fuzz-run` runs
+# each target FUZZ_SECONDS on a seed corpus made from tests/fixtures.
+FUZZ_CC = clang-14
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CPPFLAGS = $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS)
+FUZZ_SECONDS = 30
+FUZZ_TARGETS = tests/fuzz/fuzz_reader
+FUZZ_READER_OBJECTS = tests/fuzz/edi_reader.fuzz.o
+
+tests/fuzz/edi_reader.fuzz.o: $(srcdir)/translators/edi_reader.c \
+	$(srcdir)/translators/edi_reader.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	  -c -o $@ $(srcdir)/translators/edi_reader.c
+tests/fuzz/fuzz_reader: $(srcdir)/tests/fuzz/fuzz_reader.c \
+	$(srcdir)/translators/edi_reader.h $(FUZZ_READER_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	  -o $@ $(srcdir)/tests/fuzz/fuzz_reader.c $(FUZZ_READER_OBJECTS)
+
+fuzz: $(FUZZ_TARGETS)
+fuzz-run: fuzz
+	$(SHELL) $(srcdir)/tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) \
+	  --fixtures $(srcdir)/tests/fixtures $(FUZZ_TARGETS)
+CLEANFILES += $(FUZZ_TARGETS) $(FUZZ_READER_OBJECTS)
+EXTRA_DIST += tests/fuzz/fuzz_reader.c tests/fuzz/run.sh
+.PHONY: bench fuzz fuzz-run
+print-fuzz-targets:
+	@echo $(FUZZ_TARGETS)
+.PHONY: print-fuzz-targets
