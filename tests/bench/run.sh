@@ -77,9 +77,9 @@ best3() {
 		fi
 		r=$(field maxrss_kib "$tmp/rusage")
 		best_seconds=$(awk -v a="$s" -v b="${best_seconds:-}" \
-		    'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }')
+		    'BEGIN { if (b == "" || a + 0 < b + 0) print a; else print b }')
 		best_rss=$(awk -v a="$r" -v b="${best_rss:-}" \
-		    'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }')
+		    'BEGIN { if (b == "" || a + 0 < b + 0) print a; else print b }')
 	done
 }
 
@@ -90,7 +90,7 @@ mib() { # KiB
 	awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'
 }
 ratio() { # a b
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", b > 0 ? 100 * a / b : 0 }'
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", (b > 0 ? 100 * a / b : 0) }'
 }
 
 cpu=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -135,7 +135,7 @@ for size in $sizes; do
 			verdict="$verdict
 below target: $label $human tokenizes at $tok MB/s (target 1000)"
 		fi
-		if [ "$(awk -v a="$tok" -v b="$memchr" 'BEGIN { print (4 * a >= b) }')" != 1 ]; then
+		if [ "$(awk -v a="$tok" -v b="$memchr" 'BEGIN { if (4 * a >= b) print 1; else print 0 }')" != 1 ]; then
 			verdict="$verdict
 below target: $label $human is under 25% of memchr"
 		fi
