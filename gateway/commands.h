@@ -1,0 +1,29 @@
+/*
+ * commands - the subcommands of the edigate CLI.
+ *
+ * Each command takes the arguments after its name (argv[0] is the command
+ * name) and returns the process exit status: 0 success, 1 the input was
+ * processed and found wanting (invalid EDI, failed check), 2 usage or I/O
+ * error. Commands print results on stdout and diagnostics on stderr.
+ */
+#ifndef EDIGATE_COMMANDS_H
+#define EDIGATE_COMMANDS_H
+
+#include "edi_reader.h"
+
+#define EXIT_INVALID 1
+#define EXIT_USAGE 2
+
+int cmd_dump(int argc, char **argv);
+
+/*
+ * Streams one file ("-" is standard input) through the reader in 1 MiB
+ * chunks and finishes it. Returns 0, or -1 after printing an I/O error
+ * naming the file. A reader stopped by its callback is not an error.
+ */
+int cli_feed_file(const char *path, edi_reader *reader);
+
+/* Prints "file:line:segment: CODE message" for a reader error on stderr. */
+void cli_print_reader_error(const char *path, const edi_error *error);
+
+#endif
