@@ -769,23 +769,25 @@ valid_tag(edi_slice tag)
 
 /* EDIFACT UNB: the syntax identifier decides the repetition separator. */
 static void
-check_unb(edi_reader *r, uint64_t offset, uint64_t line)
+check_unb(edi_reader *r, size_t count, uint64_t offset, uint64_t line)
 {
 	edi_slice id = { NULL, 0 }, version = { NULL, 0 };
 	edi_splitter it;
 	edi_slice part;
 	int k = 0;
 
-	if (r->elements[0].len < 2)
-		return;
-	edi_split_init(&it, r->elements[1], r->delimiters.component,
-	    r->delimiters.release);
-	while (edi_split_next(&it, &part) && k < 2) {
-		if (k == 0)
-			id = part;
-		else
-			version = part;
-		k++;
+	/* A bare "UNB'" has no element 1: it is reported as a missing
+	 * syntax identifier, and elements[1] is never read. */
+	if (count >= 2) {
+		edi_split_init(&it, r->elements[1], r->delimiters.component,
+		    r->delimiters.release);
+		while (edi_split_next(&it, &part) && k < 2) {
+			if (k == 0)
+				id = part;
+			else
+				version = part;
+			k++;
+		}
 	}
 	if (id.len == 4 && (memcmp(id.ptr, "IATA", 4) == 0 ||
 	    memcmp(id.ptr, "IATB", 4) == 0))
@@ -893,7 +895,7 @@ process_segment(edi_reader *r, const char *p, size_t len, uint64_t offset)
 	    edi_slice_eq(r->elements[0], "UNB")) {
 		if (!r->una_pending)
 			r->interchange++;
-		check_unb(r, offset, line);
+		check_unb(r, count, offset, line);
 	}
 	if (!terminated)
 		report(r, EDI_ERR_MISSING_TERMINATOR, EDI_SEVERITY_WARNING,
