@@ -32,6 +32,9 @@ root=$(pwd)
 # shellcheck source=deploy/common.sh
 . deploy/common.sh
 
+# Every suite, distcheck's copy included, reads the same sample corpus.
+EDIGATE_CORPUS=${EDIGATE_CORPUS:-$root/../shared/corpus}
+export EDIGATE_CORPUS
 jobs=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
@@ -76,8 +79,8 @@ count_trs() {
 	while IFS= read -r line; do
 		problems="$problems
 $suite: $line"
-	done < <(find "$dir" -name '*.log' ! -name test-suite.log ! -name config.log \
-	    -exec grep -hE '^(FAIL|ERROR|XPASS|XFAIL):' {} + 2>/dev/null)
+	done < <(find "$dir" -name '*.trs' | sed 's/\.trs$/.log/' |
+	    xargs -r grep -hE '^(FAIL|ERROR|XPASS|XFAIL):' 2>/dev/null)
 	tally "$suite" "$p" "$f" "$s" "$status"
 }
 
@@ -110,6 +113,9 @@ build() {
 # check DIR: runs the test suite of a built DIR afresh.
 check() {
 	local dir=$1
+	# Results of an earlier run, or of a distcheck that stopped halfway,
+	# must not be counted.
+	rm -rf "$dir"/edigate-*/
 	find "$dir" -name '*.trs' -delete
 	# Tests run one after another: the integration tests start servers.
 	make -C "$dir" -s check
@@ -179,9 +185,9 @@ if [ "$build_status" -eq 0 ]; then
 		set -- $targets
 		per=$(( ${EDIGATE_FUZZ_SECONDS:-60} / $# ))
 		[ "$per" -ge 1 ] || per=1
-		(cd build && EDIGATE_CORPUS=${EDIGATE_CORPUS:-$root/../shared/corpus} \
-		    "$root/tests/fuzz/run.sh" --seconds "$per" \
-		    --fixtures "$root/tests/fixtures" --artifacts fuzz-artifacts \
+		(cd build && "$root/tests/fuzz/run.sh" --seconds "$per" \
+		    --seeds "$root/tests/fixtures" --seeds "$root/tests/fuzz/regressions" \
+		    --artifacts fuzz-artifacts \
 		    "$@") | tee build/fuzz.tap
 		status=${PIPESTATUS[0]}
 		count_tap fuzz build/fuzz.tap "$status"

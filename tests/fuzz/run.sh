@@ -3,11 +3,13 @@
 # target: "ok" when the target ran its time without a crash, leak, timeout
 # or sanitizer report.
 #
-#   tests/fuzz/run.sh [--seconds N] [--fixtures DIR] [--corpus DIR]
+#   tests/fuzz/run.sh [--seconds N] [--seeds DIR]... [--corpus DIR]
 #                     [--artifacts DIR] TARGET... [-- LIBFUZZER-OPTION...]
 #
-# The seed corpus is rebuilt on every run from --fixtures (tests/fixtures)
-# and from the public sample corpus ($EDIGATE_CORPUS) when it exists. New
+# The seed corpus is rebuilt on every run from each --seeds DIR
+# (tests/fixtures, and tests/fuzz/regressions: every input that once
+# crashed a target, so it is replayed first on every run) and from the
+# public sample corpus ($EDIGATE_CORPUS) when it exists. New
 # inputs go to --corpus DIR/<target> when given (keep it between long runs),
 # otherwise to a temporary folder removed at the end. A crashing input is
 # written under --artifacts (default: fuzz-artifacts/ in the current folder)
@@ -15,20 +17,20 @@
 set -eu
 
 seconds=30
-fixtures=
+seeds=
 corpus=
 artifacts=fuzz-artifacts
 targets=
 
 usage() {
-	echo "usage: $0 [--seconds N] [--fixtures DIR] [--corpus DIR] [--artifacts DIR] TARGET... [-- OPTION...]" >&2
+	echo "usage: $0 [--seconds N] [--seeds DIR]... [--corpus DIR] [--artifacts DIR] TARGET... [-- OPTION...]" >&2
 	exit 2
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) [ $# -ge 2 ] || usage; seconds=$2; shift 2 ;;
-	--fixtures) [ $# -ge 2 ] || usage; fixtures=$2; shift 2 ;;
+	--seeds) [ $# -ge 2 ] || usage; seeds="$seeds $2"; shift 2 ;;
 	--corpus) [ $# -ge 2 ] || usage; corpus=$2; shift 2 ;;
 	--artifacts) [ $# -ge 2 ] || usage; artifacts=$2; shift 2 ;;
 	--) shift; break ;;
@@ -43,7 +45,8 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 # Seeds: every regular file of the fixtures and of the sample corpus.
 mkdir -p "$tmp/seeds"
-for dir in "$fixtures" "${EDIGATE_CORPUS:-}"; do
+# Folder names are split on spaces: keep them free of spaces.
+for dir in $seeds "${EDIGATE_CORPUS:-}"; do
 	if [ -z "$dir" ] || [ ! -d "$dir" ]; then
 		continue
 	fi
@@ -54,7 +57,7 @@ for dir in "$fixtures" "${EDIGATE_CORPUS:-}"; do
 	done
 done
 n=$(find "$tmp/seeds" -type f | wc -l)
-echo "# $n seed files from ${fixtures:-(no fixtures)} ${EDIGATE_CORPUS:-}"
+echo "# $n seed files from$seeds ${EDIGATE_CORPUS:-}"
 
 mkdir -p "$artifacts"
 count=0
