@@ -50,6 +50,15 @@ enum reader_state {
 	STATE_BODY  /* inside an interchange, delimiters known */
 };
 
+/* Byte classes of the fast path, which also sees terminators. */
+enum fast_class {
+	FAST_DATA = 0,
+	FAST_ELEMENT,
+	FAST_TERMINATOR,
+	FAST_RELEASE,
+	FAST_BAIL        /* line break or control char: leave it to the slow path */
+};
+
 /* Byte classes used while splitting a segment into elements. */
 enum byte_class {
 	CLASS_DATA = 0,
@@ -69,6 +78,8 @@ struct edi_reader {
 	edi_delimiters delimiters;
 	int una_pending;        /* UNA seen, its UNB not yet */
 	unsigned char byte_class[256];
+	unsigned char fast_class[256]; /* for fast_body(): FAST_* */
+	int fast_ok;            /* single-byte terminator: fast path usable */
 
 	/* Position of the first byte not yet consumed. */
 	uint64_t offset;
@@ -186,6 +197,16 @@ build_byte_classes(edi_reader *r)
 	if (d->release)
 		r->byte_class[(unsigned char)d->release] = CLASS_RELEASE;
 	r->byte_class[(unsigned char)d->element] = CLASS_ELEMENT;
+
+	for (c = 0; c < 256; c++)
+		r->fast_class[c] = r->byte_class[c] == CLASS_DATA ? FAST_DATA :
+		    FAST_BAIL;
+	r->fast_class[(unsigned char)d->element] = FAST_ELEMENT;
+	if (d->release)
+		r->fast_class[(unsigned char)d->release] = FAST_RELEASE;
+	r->fast_class[(unsigned char)d->terminator[0]] = FAST_TERMINATOR;
+	r->fast_ok = d->terminator_len == 1 &&
+	    (unsigned char)d->terminator[0] != (unsigned char)d->element;
 }
 
 edi_reader *
@@ -646,13 +667,14 @@ deliver(edi_reader *r, size_t count, unsigned flags, uint64_t offset,
 }
 
 /*
- * Finds the next byte at or after i that is not CLASS_DATA. The vector path
- * tests 16 bytes at a time for the element separator, the release char,
- * DEL and anything below 0x20; the table then sorts out the false alarms
- * (tab, control-character delimiters).
+ * Bit mask of the bytes in p[0..len) (len <= 16) that may be special: the
+ * element separator, the release char, DEL and anything below 0x20. The
+ * byte class table then sorts out the false alarms (tab, control-character
+ * delimiters). A short tail is copied into a padded block so that no byte
+ * past the segment is ever read.
  */
-static size_t
-next_special(const edi_reader *r, const unsigned char *p, size_t i, size_t n)
+static inline unsigned
+special_mask(const edi_reader *r, const unsigned char *p, size_t len)
 {
 #ifdef __SSE2__
 	const __m128i element = _mm_set1_epi8(r->delimiters.element);
@@ -660,91 +682,104 @@ next_special(const edi_reader *r, const unsigned char *p, size_t i, size_t n)
 	    r->delimiters.release : r->delimiters.element);
 	const __m128i low = _mm_set1_epi8(0x1f);
 	const __m128i del = _mm_set1_epi8(0x7f);
+	unsigned char pad[16];
+	__m128i v, hit;
 
-	while (i + 16 <= n) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-		__m128i hit = _mm_or_si128(
-		    _mm_or_si128(_mm_cmpeq_epi8(v, element),
-		    _mm_cmpeq_epi8(v, release)),
-		    _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
-		    _mm_cmpeq_epi8(v, del)));
-		unsigned mask = (unsigned)_mm_movemask_epi8(hit);
-		while (mask) {
-			unsigned bit = (unsigned)__builtin_ctz(mask);
-			if (r->byte_class[p[i + bit]] != CLASS_DATA)
-				return i + bit;
-			mask &= mask - 1;
-		}
-		i += 16;
+	if (len < 16) {
+		memset(pad, 'A', sizeof(pad));
+		memcpy(pad, p, len);
+		p = pad;
 	}
+	v = _mm_loadu_si128((const __m128i *)p);
+	hit = _mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(v, element), _mm_cmpeq_epi8(v, release)),
+	    _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
+	    _mm_cmpeq_epi8(v, del)));
+	return (unsigned)_mm_movemask_epi8(hit) & (len < 16 ?
+	    (1u << len) - 1 : 0xffffu);
+#else
+	unsigned mask = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (r->byte_class[p[i]] != CLASS_DATA)
+			mask |= 1u << i;
+	return mask;
 #endif
-	while (i < n && r->byte_class[p[i]] == CLASS_DATA)
-		i++;
-	return i;
 }
 
 /*
- * Splits body[0..n) into r->elements. Returns the element count, or 0 after
- * reporting an error (the segment is then dropped). *newlines receives the
- * number of LF bytes inside, *wrapped whether CR/LF bytes were found.
+ * Splits body[0..n) into r->elements in one pass of 16-byte blocks.
+ * Returns the element count, or 0 after reporting an error (the segment is
+ * then dropped). *newlines receives the number of LF bytes inside, *wrapped
+ * whether CR/LF bytes were found.
  */
 static size_t
 split_elements(edi_reader *r, const char *body, size_t n, uint64_t offset,
     uint64_t line, unsigned *flags, size_t *newlines, int *wrapped)
 {
 	const unsigned char *u = (const unsigned char *)body;
-	size_t i = 0, start = 0, count = 0;
+	size_t base, start = 0, count = 0, released_until = 0;
 
 	*newlines = 0;
 	*wrapped = 0;
-	for (;;) {
-		i = next_special(r, u, i, n);
-		if (i >= n)
-			break;
-		switch (r->byte_class[u[i]]) {
-		case CLASS_ELEMENT:
-			if (count + 1 >= r->max_elements ||
-			    (count + 1 >= r->elements_cap &&
-			    grow_elements(r))) {
-				report(r, EDI_ERR_TOO_MANY_ELEMENTS,
-				    EDI_SEVERITY_ERROR, offset + i, line,
-				    (unsigned)count + 1,
-				    "segment has more than %zu elements",
-				    r->max_elements - 1);
+	for (base = 0; base < n; base += 16) {
+		unsigned mask = special_mask(r, u + base,
+		    n - base < 16 ? n - base : 16);
+		while (mask) {
+			size_t i = base + (size_t)__builtin_ctz(mask);
+			mask &= mask - 1;
+			if (i < released_until) {
+				/* The byte after a release char is data. */
+				if (u[i] == '\n')
+					(*newlines)++;
+				continue;
+			}
+			switch (r->byte_class[u[i]]) {
+			case CLASS_DATA:
+				break;
+			case CLASS_ELEMENT:
+				if (count + 1 >= r->max_elements ||
+				    (count + 1 >= r->elements_cap &&
+				    grow_elements(r))) {
+					report(r, EDI_ERR_TOO_MANY_ELEMENTS,
+					    EDI_SEVERITY_ERROR, offset + i, line,
+					    (unsigned)count + 1,
+					    "segment has more than %zu elements",
+					    r->max_elements - 1);
+					return 0;
+				}
+				r->elements[count].ptr = body + start;
+				r->elements[count].len = i - start;
+				count++;
+				start = i + 1;
+				break;
+			case CLASS_NEWLINE:
+				*wrapped = 1;
+				if (u[i] == '\n')
+					(*newlines)++;
+				break;
+			case CLASS_RELEASE:
+				*flags |= EDI_SEGMENT_RELEASED;
+				if (i + 1 >= n) {
+					report(r, EDI_ERR_RELEASE_AT_END,
+					    EDI_SEVERITY_ERROR, offset + i, line,
+					    (unsigned)count,
+					    "release character at the end of "
+					    "the segment");
+					return 0;
+				}
+				released_until = i + 2;
+				break;
+			default:
+				report(r, EDI_ERR_CONTROL_CHARACTER,
+				    EDI_SEVERITY_ERROR, offset + i,
+				    line + *newlines, (unsigned)count,
+				    "control character 0x%02X inside the "
+				    "segment", u[i]);
 				return 0;
 			}
-			r->elements[count].ptr = body + start;
-			r->elements[count].len = i - start;
-			count++;
-			start = i + 1;
-			break;
-		case CLASS_NEWLINE:
-			*wrapped = 1;
-			if (u[i] == '\n')
-				(*newlines)++;
-			break;
-		case CLASS_RELEASE:
-			*flags |= EDI_SEGMENT_RELEASED;
-			if (i + 1 >= n) {
-				report(r, EDI_ERR_RELEASE_AT_END,
-				    EDI_SEVERITY_ERROR, offset + i, line,
-				    (unsigned)count,
-				    "release character at the end of the segment");
-				return 0;
-			}
-			if (u[i + 1] == '\n')
-				(*newlines)++;
-			i++;
-			break;
-		default: {
-			report(r, EDI_ERR_CONTROL_CHARACTER, EDI_SEVERITY_ERROR,
-			    offset + i, line + *newlines, (unsigned)count,
-			    "control character 0x%02X inside the segment",
-			    u[i]);
-			return 0;
 		}
-		}
-		i++;
 	}
 	r->elements[count].ptr = body + start;
 	r->elements[count].len = n - start;
@@ -1096,6 +1131,172 @@ process_unit(edi_reader *r, enum unit_kind kind, const char *p, size_t len,
 	return rc;
 }
 
+
+/* ---- the fast path ------------------------------------------------------ */
+
+/* Tags that change the reader's state: only the slow path handles them. */
+static inline int
+is_control_tag(edi_slice tag)
+{
+	const char *t = tag.ptr;
+
+	if (tag.len != 3 || (t[0] != 'I' && t[0] != 'U'))
+		return 0;
+	return memcmp(t, "ISA", 3) == 0 || memcmp(t, "IEA", 3) == 0 ||
+	    memcmp(t, "UNA", 3) == 0 || memcmp(t, "UNB", 3) == 0 ||
+	    memcmp(t, "UNZ", 3) == 0;
+}
+
+static inline uint64_t
+fast_mask(const edi_reader *r, const unsigned char *p, size_t len)
+{
+#ifdef __SSE2__
+	const __m128i element = _mm_set1_epi8(r->delimiters.element);
+	const __m128i term = _mm_set1_epi8(r->delimiters.terminator[0]);
+	const __m128i release = _mm_set1_epi8(r->delimiters.release ?
+	    r->delimiters.release : r->delimiters.element);
+	const __m128i low = _mm_set1_epi8(0x1f);
+	const __m128i del = _mm_set1_epi8(0x7f);
+	unsigned char pad[64];
+	uint64_t mask = 0;
+	int k;
+
+	if (len < 64) {
+		memset(pad, 'A', sizeof(pad));
+		memcpy(pad, p, len);
+		p = pad;
+	}
+	for (k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+		__m128i hit = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, element),
+		    _mm_cmpeq_epi8(v, release)),
+		    _mm_or_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
+		    _mm_cmpeq_epi8(v, del)), _mm_cmpeq_epi8(v, term)));
+		mask |= (uint64_t)(unsigned)_mm_movemask_epi8(hit) << (16 * k);
+	}
+	return len < 64 ? mask & ((UINT64_C(1) << len) - 1) : mask;
+#else
+	uint64_t mask = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (r->fast_class[p[i]] != FAST_DATA)
+			mask |= UINT64_C(1) << i;
+	return mask;
+#endif
+}
+
+/* valid_tag() for the hot path. */
+static inline int
+fast_valid_tag(const char *t, size_t len)
+{
+	if (len == 3)
+		return t[0] >= 'A' && t[0] <= 'Z' &&
+		    ((t[1] >= 'A' && t[1] <= 'Z') || (t[1] >= '0' && t[1] <= '9')) &&
+		    ((t[2] >= 'A' && t[2] <= 'Z') || (t[2] >= '0' && t[2] <= '9'));
+	if (len == 2)
+		return t[0] >= 'A' && t[0] <= 'Z' &&
+		    ((t[1] >= 'A' && t[1] <= 'Z') || (t[1] >= '0' && t[1] <= '9'));
+	return 0;
+}
+
+/*
+ * Reads the ordinary segments at the start of p[0..n) in one pass over
+ * 64-byte blocks, finding separators and terminators together. It takes
+ * only what the slow path would read the same way: whole segments with a
+ * one-byte terminator, no line break or control byte inside, a valid tag
+ * that does not change state, within the limits. At anything else it stops
+ * at the start of that segment and returns how many bytes it consumed; the
+ * slow path goes on from there.
+ */
+static size_t
+fast_body(edi_reader *r, const char *data, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)data;
+	const unsigned char *cls = r->fast_class;
+	size_t base, seg_start = 0, start = 0, count = 0, skip_to = 0;
+	size_t released = (size_t)-1;
+	unsigned flags = 0;
+	int term_is_lf = r->delimiters.terminator[0] == '\n';
+
+	if (n == 0 || !(u[0] >= 'A' && u[0] <= 'Z'))
+		return 0;
+	for (base = 0; base < n; base += 64) {
+		uint64_t mask = fast_mask(r, u + base,
+		    n - base < 64 ? n - base : 64);
+		while (mask) {
+			size_t i = base + (size_t)__builtin_ctzll(mask), j;
+			mask &= mask - 1;
+			if (i < skip_to)
+				continue; /* line breaks after a terminator */
+			if (i == released) {
+				/* A released line break still ends a line:
+				 * the slow path counts it. */
+				if (cls[u[i]] == FAST_BAIL)
+					return seg_start;
+				continue;
+			}
+			switch (cls[u[i]]) {
+			case FAST_ELEMENT:
+				if (count + 2 >= r->max_elements ||
+				    (count + 2 >= r->elements_cap &&
+				    grow_elements(r)))
+					return seg_start;
+				r->elements[count].ptr = data + start;
+				r->elements[count].len = i - start;
+				count++;
+				start = i + 1;
+				break;
+			case FAST_RELEASE:
+				if (i + 1 >= n)
+					return seg_start;
+				flags |= EDI_SEGMENT_RELEASED;
+				released = i + 1;
+				break;
+			case FAST_TERMINATOR:
+				if (i - seg_start + 1 > r->max_segment)
+					return seg_start;
+				r->elements[count].ptr = data + start;
+				r->elements[count].len = i - start;
+				if (!fast_valid_tag(r->elements[0].ptr,
+				    r->elements[0].len) ||
+				    is_control_tag(r->elements[0]))
+					return seg_start;
+				r->segment_index++;
+				if (deliver(r, count + 1, flags,
+				    r->offset, r->line) != 0) {
+					r->offset += i + 1 - seg_start;
+					r->line += term_is_lf;
+					return i + 1;
+				}
+				/* Line breaks after the terminator. */
+				j = i + 1;
+				r->line += term_is_lf;
+				while (j < n && (u[j] == '\n' || u[j] == '\r')) {
+					r->line += u[j] == '\n';
+					j++;
+				}
+				r->offset += j - seg_start;
+				if (j >= n || !(u[j] >= 'A' && u[j] <= 'Z'))
+					return j;
+				seg_start = start = skip_to = j;
+				count = 0;
+				flags = 0;
+				break;
+			case FAST_DATA:
+				break;
+			default:
+				return seg_start;
+			}
+		}
+		if (base + 64 - seg_start > r->max_segment)
+			return seg_start;
+	}
+	return seg_start;
+}
+
 /* ---- skip mode ---------------------------------------------------------- */
 
 static void
@@ -1274,6 +1475,15 @@ run(edi_reader *r, const char *p, size_t n, int eof)
 			n -= len - old;
 			carry_reset(r);
 			continue;
+		}
+		if (r->state == STATE_BODY && r->fast_ok) {
+			size_t used = fast_body(r, p, n);
+			p += used;
+			n -= used;
+			if (r->stopped)
+				return EDI_ERR_STOPPED;
+			if (n == 0)
+				break;
 		}
 		kind = find_unit(r, p, n, eof, &len, &d, &conforming);
 		if (kind == UNIT_SWITCH)
