@@ -178,10 +178,14 @@ show_char(unsigned char c, char buf[8])
 	return buf;
 }
 
+static int delimiters_distinct(const edi_delimiters *d, char *why,
+    size_t whylen);
+
 static void
 build_byte_classes(edi_reader *r)
 {
 	const edi_delimiters *d = &r->delimiters;
+	char why[96];
 	unsigned c;
 
 	for (c = 0; c < 256; c++)
@@ -205,8 +209,12 @@ build_byte_classes(edi_reader *r)
 	if (d->release)
 		r->fast_class[(unsigned char)d->release] = FAST_RELEASE;
 	r->fast_class[(unsigned char)d->terminator[0]] = FAST_TERMINATOR;
+	/* The fast path resolves a byte that plays two parts differently
+	 * from the slow path, so delimiters that are not distinct (reported
+	 * as EDI_ERR_DELIMITERS) are read by the slow path alone, and the
+	 * result never depends on where the chunks end. */
 	r->fast_ok = d->terminator_len == 1 &&
-	    (unsigned char)d->terminator[0] != (unsigned char)d->element;
+	    delimiters_distinct(d, why, sizeof why);
 }
 
 edi_reader *
