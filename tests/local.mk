@@ -39,6 +39,10 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CPPFLAGS = $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS)
 FUZZ_SECONDS = 30
+# e.g. FUZZ_RUN_FLAGS='--corpus $$HOME/edigate-fuzz' keeps the corpus;
+# FUZZ_OPTIONS='-jobs=2 -workers=2' is passed to libFuzzer.
+FUZZ_RUN_FLAGS =
+FUZZ_OPTIONS =
 FUZZ_TARGETS = tests/fuzz/fuzz_reader
 FUZZ_READER_OBJECTS = tests/fuzz/edi_reader.fuzz.o
 
@@ -56,7 +60,7 @@ fuzz: $(FUZZ_TARGETS)
 fuzz-run: fuzz
 	$(SHELL) $(srcdir)/tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) \
 	  --seeds $(srcdir)/tests/fixtures --seeds $(srcdir)/tests/fuzz/regressions \
-	  $(FUZZ_TARGETS)
+	  $(FUZZ_RUN_FLAGS) $(FUZZ_TARGETS) -- $(FUZZ_OPTIONS)
 CLEANFILES += $(FUZZ_TARGETS) $(FUZZ_READER_OBJECTS)
 EXTRA_DIST += tests/fuzz/fuzz_reader.c tests/fuzz/run.sh tests/fuzz/regressions
 .PHONY: bench fuzz fuzz-run
