@@ -15,6 +15,8 @@
 #define EXIT_USAGE 2
 
 int cmd_dump(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /*
  * Streams one file ("-" is standard input) through the reader in 1 MiB

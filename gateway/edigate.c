@@ -22,6 +22,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "dump", cmd_dump, "print every segment as a JSON array, one per line" },
+	{ "store", cmd_store, "apply schema migrations, show what the store holds" },
+	{ "audit", cmd_audit, "verify the audit chain, export events for an auditor" },
 };
 
 static void

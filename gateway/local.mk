@@ -5,3 +5,38 @@ gateway_edigate_SOURCES = \
 	gateway/cmd_dump.c gateway/json_text.c gateway/json_text.h
 gateway_edigate_CFLAGS = $(AM_CFLAGS)
 gateway_edigate_LDADD = translators/libtranslators.a
+
+# The store: messages, audit events, control numbers, acks, idempotency,
+# duplicates, delivery queue (SQLite and PostgreSQL) and the payload spool.
+noinst_LIBRARIES += gateway/libstore.a
+gateway_libstore_a_SOURCES = \
+	gateway/store.c gateway/store.h gateway/store_db.h \
+	gateway/store_sqlite.c gateway/store_pg.c \
+	gateway/spool.c gateway/spool.h
+nodist_gateway_libstore_a_SOURCES = gateway/store_schema.c
+gateway_libstore_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) \
+	$(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
+STORE_LIBS = gateway/libstore.a $(SQLITE_LIBS) $(LIBPQ_LIBS) $(JANSSON_LIBS) \
+	$(OPENSSL_LIBS)
+
+STORE_SQL_SQLITE = deploy/sql/sqlite/0001_initial.sql
+STORE_SQL_POSTGRESQL = deploy/sql/postgresql/0001_initial.sql
+gateway/store_schema.c: $(STORE_SQL_SQLITE:%=$(srcdir)/%) \
+		$(STORE_SQL_POSTGRESQL:%=$(srcdir)/%) $(srcdir)/deploy/sql/embed.sh
+	$(AM_V_GEN)$(MKDIR_P) gateway && \
+	$(SHELL) $(srcdir)/deploy/sql/embed.sh \
+		--sqlite $(STORE_SQL_SQLITE:%=$(srcdir)/%) \
+		--postgresql $(STORE_SQL_POSTGRESQL:%=$(srcdir)/%) > $@.tmp && \
+	mv $@.tmp $@
+CLEANFILES += gateway/store_schema.c
+
+# The SQL is compiled in; the installed copies are for DBAs to read.
+storesqlitedir = $(pkgdatadir)/sql/sqlite
+storesqlite_DATA = $(STORE_SQL_SQLITE)
+storepgdir = $(pkgdatadir)/sql/postgresql
+storepg_DATA = $(STORE_SQL_POSTGRESQL)
+
+gateway_edigate_SOURCES += gateway/cmd_store.c
+gateway_edigate_CFLAGS += $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(JANSSON_CFLAGS) \
+	$(OPENSSL_CFLAGS) -DEDIGATE_STATEDIR='"$(localstatedir)/lib/edigate"'
+gateway_edigate_LDADD += $(STORE_LIBS)

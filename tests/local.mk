@@ -9,6 +9,29 @@ tests_unit_test_edi_reader_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 
 EXTRA_DIST += tests/fixtures
 
+# The store and the spool. test_store runs here on SQLite and, through
+# tests/integration/store_pg.sh, once more on a throwaway PostgreSQL.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_store tests/unit/test_spool
+TESTS += tests/unit/test_store tests/integration/store_pg.sh tests/unit/test_spool
+endif
+tests_unit_test_store_SOURCES = tests/unit/test_store.c
+tests_unit_test_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) \
+	$(LIBPQ_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_store_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_spool_SOURCES = tests/unit/test_spool.c
+tests_unit_test_spool_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_spool_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_cmd_store
+TESTS += tests/unit/test_cmd_store
+endif
+tests_unit_test_cmd_store_SOURCES = tests/unit/test_cmd_store.c gateway/cmd_store.c
+tests_unit_test_cmd_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) \
+	$(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_cmd_store_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
+dist_noinst_SCRIPTS += tests/integration/pg_cluster.sh tests/integration/store_pg.sh
+
 # tests/bench/: the reader benchmark. `make bench` runs it (not a timed
 # test); `make check` builds its programs so they never rot, and a smoke
 # test checks the generated files read cleanly.
