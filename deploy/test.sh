@@ -8,6 +8,7 @@
 #   fuzz         every libFuzzer target in tests/fuzz/ for a short time
 #   distcheck    make distcheck: the release tarball builds and passes
 #   lint         shellcheck over every shell script of the repository
+#                (errors fail, warnings are listed)
 #
 # and ends with one line "N passed, N failed" (", N skipped" when some
 # were) over all test cases of all suites. Exit status 0 only when nothing
@@ -44,7 +45,9 @@ failed=0
 skipped=0
 problems=""
 
+section_start=$SECONDS
 section() {
+	section_start=$SECONDS
 	echo
 	echo "=================================================================="
 	echo "== $*"
@@ -63,7 +66,7 @@ $suite: failed (status $status) before reporting a failing case"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	skipped=$((skipped + s))
-	echo "-- $suite: $p passed, $f failed, $s skipped"
+	echo "-- $suite: $p passed, $f failed, $s skipped ($((SECONDS - section_start)) s)"
 }
 
 # count_trs SUITE DIR STATUS: tallies the automake test results under DIR
@@ -232,8 +235,12 @@ lint_tap=$(mktemp)
 	i=0
 	for f in $scripts; do
 		i=$((i + 1))
-		if shellcheck -x --severity=warning "$f" >"$lint_out" 2>&1; then
+		# Errors fail; warnings are shown, so a style point in one
+		# script never blocks everyone's CI.
+		if shellcheck -x --severity=error "$f" >"$lint_out" 2>&1; then
 			echo "ok $i - $f"
+			shellcheck -x --severity=warning -f gcc "$f" 2>&1 |
+			    sed 's/^/# /'
 		else
 			echo "not ok $i - $f"
 			sed 's/^/# /' "$lint_out"
