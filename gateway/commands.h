@@ -15,6 +15,7 @@
 #define EXIT_USAGE 2
 
 int cmd_dump(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 

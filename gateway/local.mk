@@ -40,3 +40,7 @@ gateway_edigate_SOURCES += gateway/cmd_store.c
 gateway_edigate_CFLAGS += $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(JANSSON_CFLAGS) \
 	$(OPENSSL_CFLAGS) -DEDIGATE_STATEDIR='"$(localstatedir)/lib/edigate"'
 gateway_edigate_LDADD += $(STORE_LIBS)
+
+gateway_edigate_SOURCES += gateway/cmd_validate.c
+gateway_edigate_CFLAGS += $(JANSSON_CFLAGS)
+gateway_edigate_LDADD += $(JANSSON_LIBS)

@@ -3,3 +3,4 @@ noinst_LIBRARIES += translators/libtranslators.a
 translators_libtranslators_a_SOURCES = \
 	translators/edi_reader.c translators/edi_reader.h
 translators_libtranslators_a_CFLAGS = $(AM_CFLAGS)
+translators_libtranslators_a_SOURCES += translators/envelope.c translators/envelope.h
