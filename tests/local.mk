@@ -66,8 +66,9 @@ FUZZ_SECONDS = 30
 # FUZZ_OPTIONS='-jobs=2 -workers=2' is passed to libFuzzer.
 FUZZ_RUN_FLAGS =
 FUZZ_OPTIONS =
-FUZZ_TARGETS = tests/fuzz/fuzz_reader
+FUZZ_TARGETS = tests/fuzz/fuzz_reader tests/fuzz/fuzz_envelope
 FUZZ_READER_OBJECTS = tests/fuzz/edi_reader.fuzz.o
+FUZZ_ENVELOPE_OBJECTS = $(FUZZ_READER_OBJECTS) tests/fuzz/envelope.fuzz.o
 
 tests/fuzz/edi_reader.fuzz.o: $(srcdir)/translators/edi_reader.c \
 	$(srcdir)/translators/edi_reader.h
@@ -79,13 +80,25 @@ tests/fuzz/fuzz_reader: $(srcdir)/tests/fuzz/fuzz_reader.c \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 	  -o $@ $(srcdir)/tests/fuzz/fuzz_reader.c $(FUZZ_READER_OBJECTS)
 
+tests/fuzz/envelope.fuzz.o: $(srcdir)/translators/envelope.c \
+	$(srcdir)/translators/envelope.h $(srcdir)/translators/edi_reader.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	  -c -o $@ $(srcdir)/translators/envelope.c
+tests/fuzz/fuzz_envelope: $(srcdir)/tests/fuzz/fuzz_envelope.c \
+	$(srcdir)/translators/envelope.h $(srcdir)/translators/edi_reader.h \
+	$(FUZZ_ENVELOPE_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	  -o $@ $(srcdir)/tests/fuzz/fuzz_envelope.c $(FUZZ_ENVELOPE_OBJECTS)
+
 fuzz: $(FUZZ_TARGETS)
 fuzz-run: fuzz
 	$(SHELL) $(srcdir)/tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) \
 	  --seeds $(srcdir)/tests/fixtures --seeds $(srcdir)/tests/fuzz/regressions \
 	  $(FUZZ_RUN_FLAGS) $(FUZZ_TARGETS) -- $(FUZZ_OPTIONS)
-CLEANFILES += $(FUZZ_TARGETS) $(FUZZ_READER_OBJECTS)
-EXTRA_DIST += tests/fuzz/fuzz_reader.c tests/fuzz/run.sh tests/fuzz/regressions
+CLEANFILES += $(FUZZ_TARGETS) $(FUZZ_ENVELOPE_OBJECTS)
+EXTRA_DIST += tests/fuzz/fuzz_reader.c tests/fuzz/fuzz_envelope.c \
+	tests/fuzz/run.sh tests/fuzz/regressions
 .PHONY: bench fuzz fuzz-run
 print-fuzz-targets:
 	@echo $(FUZZ_TARGETS)

@@ -126,6 +126,11 @@ for size in $sizes; do
 		val=n/a
 		if [ "$validate" = yes ]; then
 			best3 self "$bench/bench_reader" --validate "$f"
+			if [ "$(field errors "$tmp/out")" != 0 ]; then
+				echo "$0: the envelope rejected $f:" >&2
+				cat "$tmp/err" >&2
+				exit 1
+			fi
 			val=$(mbps "$bytes" "$best_seconds")
 			[ "$best_rss" -gt "$rss" ] && rss=$best_rss
 		fi

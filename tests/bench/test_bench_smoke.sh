@@ -1,9 +1,10 @@
 #!/bin/sh
 # The benchmark's inputs are what the figures claim they are: the
 # generated X12 850 and EDIFACT ORDERS files read without a single reader
-# error, and the reader finds exactly as many segments as a plain count of
-# the terminator byte (the generated data never contains a released
-# terminator, so both counts must agree). Prints TAP.
+# error, pass the envelope checks (so the validation figures measure a
+# clean run), and the reader finds exactly as many segments as a plain
+# count of the terminator byte (the generated data never contains a
+# released terminator, so both counts must agree). Prints TAP.
 set -u
 
 bench=${top_builddir:-.}/tests/bench
@@ -22,7 +23,7 @@ field() { # field NAME FILE: the value of NAME=value in FILE
 	sed -n "s/.*$1=\\([^ ]*\\).*/\\1/p" "$2"
 }
 
-echo "1..9"
+echo "1..11"
 
 for std in x12 edifact; do
 	case $std in
@@ -43,6 +44,9 @@ for std in x12 edifact; do
 	    "$(field count "$tmp/$std.memchr")"
 	check "$std: reader and memchr scan read the same number of bytes" \
 	    test "$(field bytes "$tmp/$std.reader")" = "$size"
+	"$bench/bench_reader" --validate "$f" >"$tmp/$std.validate" 2>"$tmp/$std.verr"
+	check "$std: the generated interchange passes the envelope checks" \
+	    test "$(field errors "$tmp/$std.validate")" = 0
 done
 
 "$bench/bench_rusage" "$tmp/rusage" "$bench/gen_edi" x12 1k >/dev/null
