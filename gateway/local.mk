@@ -44,3 +44,13 @@ gateway_edigate_LDADD += $(STORE_LIBS)
 gateway_edigate_SOURCES += gateway/cmd_validate.c
 gateway_edigate_CFLAGS += $(JANSSON_CFLAGS)
 gateway_edigate_LDADD += $(JANSSON_LIBS)
+
+# AS2 message security: MIME parsing, CMS (sign, verify, encrypt, decrypt,
+# compress) and MDNs. A library the daemon links; no network code.
+noinst_LIBRARIES += gateway/libas2.a
+gateway_libas2_a_SOURCES = \
+	gateway/mime.c gateway/mime.h \
+	gateway/as2_cms.c gateway/as2_cms.h \
+	gateway/as2_mdn.c gateway/as2_mdn.h
+gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
+AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)

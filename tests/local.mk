@@ -124,3 +124,26 @@ TESTS += tests/integration/conformance.sh
 dist_noinst_SCRIPTS += tests/integration/conformance.sh
 TESTS += tests/integration/validate_cli.sh
 dist_noinst_SCRIPTS += tests/integration/validate_cli.sh
+
+# AS2 message security, against the openssl command line as the peer.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_as2_cms
+TESTS += tests/unit/test_as2_cms
+endif
+tests_unit_test_as2_cms_SOURCES = tests/unit/test_as2_cms.c
+tests_unit_test_as2_cms_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_as2_cms_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_as2_mdn
+TESTS += tests/unit/test_as2_mdn
+endif
+tests_unit_test_as2_mdn_SOURCES = tests/unit/test_as2_mdn.c
+tests_unit_test_as2_mdn_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_as2_mdn_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_mime
+TESTS += tests/unit/test_mime
+endif
+tests_unit_test_mime_SOURCES = tests/unit/test_mime.c
+tests_unit_test_mime_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_mime_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
