@@ -66,9 +66,12 @@ FUZZ_SECONDS = 30
 # FUZZ_OPTIONS='-jobs=2 -workers=2' is passed to libFuzzer.
 FUZZ_RUN_FLAGS =
 FUZZ_OPTIONS =
-FUZZ_TARGETS = tests/fuzz/fuzz_reader tests/fuzz/fuzz_envelope
+FUZZ_TARGETS = tests/fuzz/fuzz_reader tests/fuzz/fuzz_envelope \
+	tests/fuzz/fuzz_mime tests/fuzz/fuzz_cms
 FUZZ_READER_OBJECTS = tests/fuzz/edi_reader.fuzz.o
 FUZZ_ENVELOPE_OBJECTS = $(FUZZ_READER_OBJECTS) tests/fuzz/envelope.fuzz.o
+FUZZ_MIME_OBJECTS = tests/fuzz/mime.fuzz.o
+FUZZ_CMS_OBJECTS = $(FUZZ_MIME_OBJECTS) tests/fuzz/as2_cms.fuzz.o
 
 tests/fuzz/edi_reader.fuzz.o: $(srcdir)/translators/edi_reader.c \
 	$(srcdir)/translators/edi_reader.h
@@ -91,13 +94,34 @@ tests/fuzz/fuzz_envelope: $(srcdir)/tests/fuzz/fuzz_envelope.c \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 	  -o $@ $(srcdir)/tests/fuzz/fuzz_envelope.c $(FUZZ_ENVELOPE_OBJECTS)
 
+tests/fuzz/mime.fuzz.o: $(srcdir)/gateway/mime.c $(srcdir)/gateway/mime.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	  -c -o $@ $(srcdir)/gateway/mime.c
+tests/fuzz/as2_cms.fuzz.o: $(srcdir)/gateway/as2_cms.c \
+	$(srcdir)/gateway/as2_cms.h $(srcdir)/gateway/mime.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) \
+	  $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	  -c -o $@ $(srcdir)/gateway/as2_cms.c
+tests/fuzz/fuzz_mime: $(srcdir)/tests/fuzz/fuzz_mime.c \
+	$(srcdir)/gateway/mime.h $(FUZZ_MIME_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	  -o $@ $(srcdir)/tests/fuzz/fuzz_mime.c $(FUZZ_MIME_OBJECTS)
+tests/fuzz/fuzz_cms: $(srcdir)/tests/fuzz/fuzz_cms.c \
+	$(srcdir)/gateway/as2_cms.h $(FUZZ_CMS_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(OPENSSL_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_cms.c \
+	  $(FUZZ_CMS_OBJECTS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
+
 fuzz: $(FUZZ_TARGETS)
 fuzz-run: fuzz
 	$(SHELL) $(srcdir)/tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) \
 	  --seeds $(srcdir)/tests/fixtures --seeds $(srcdir)/tests/fuzz/regressions \
 	  $(FUZZ_RUN_FLAGS) $(FUZZ_TARGETS) -- $(FUZZ_OPTIONS)
-CLEANFILES += $(FUZZ_TARGETS) $(FUZZ_ENVELOPE_OBJECTS)
+CLEANFILES += $(FUZZ_TARGETS) $(FUZZ_ENVELOPE_OBJECTS) $(FUZZ_CMS_OBJECTS)
 EXTRA_DIST += tests/fuzz/fuzz_reader.c tests/fuzz/fuzz_envelope.c \
+	tests/fuzz/fuzz_mime.c tests/fuzz/fuzz_cms.c \
 	tests/fuzz/run.sh tests/fuzz/regressions
 .PHONY: bench fuzz fuzz-run
 print-fuzz-targets:
