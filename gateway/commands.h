@@ -18,6 +18,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_rewrite(int argc, char **argv);
 
 /*
  * Streams one file ("-" is standard input) through the reader in 1 MiB

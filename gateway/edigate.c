@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "validate", cmd_validate, "check interchange envelopes; exit 1 if any is invalid" },
 	{ "store", cmd_store, "apply schema migrations, show what the store holds" },
 	{ "audit", cmd_audit, "verify the audit chain, export events for an auditor" },
+	{ "rewrite", cmd_rewrite, "write interchanges again with other delimiters" },
 };
 
 static void

@@ -41,6 +41,26 @@ gateway_edigate_CFLAGS += $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(JANSSON_CFLAGS) \
 	$(OPENSSL_CFLAGS) -DEDIGATE_STATEDIR='"$(localstatedir)/lib/edigate"'
 gateway_edigate_LDADD += $(STORE_LIBS)
 
+# The daemon edigated: event loop, listeners, router, worker pool, metrics,
+# JSON logs, configuration file.
+noinst_LIBRARIES += gateway/libdaemon.a
+gateway_libdaemon_a_SOURCES = \
+	gateway/configfile.c gateway/configfile.h \
+	gateway/log.c gateway/log.h \
+	gateway/metrics.c gateway/metrics.h \
+	gateway/router.c gateway/router.h \
+	gateway/workers.c gateway/workers.h \
+	gateway/daemon.c gateway/daemon.h
+gateway_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) \
+	$(PTHREAD_CFLAGS)
+DAEMON_LIBS = gateway/libdaemon.a $(LIBEVENT_LIBS) $(OPENSSL_LIBS) \
+	$(PTHREAD_LIBS) -lm
+
+bin_PROGRAMS += gateway/edigated
+gateway_edigated_SOURCES = gateway/edigated.c
+gateway_edigated_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+gateway_edigated_LDADD = $(DAEMON_LIBS) $(STORE_LIBS)
+
 gateway_edigate_SOURCES += gateway/cmd_validate.c
 gateway_edigate_CFLAGS += $(JANSSON_CFLAGS)
 gateway_edigate_LDADD += $(JANSSON_LIBS)
@@ -54,3 +74,5 @@ gateway_libas2_a_SOURCES = \
 	gateway/as2_mdn.c gateway/as2_mdn.h
 gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)
+
+gateway_edigate_SOURCES += gateway/cmd_rewrite.c

@@ -134,6 +134,30 @@ print-fuzz-targets:
 LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/tap_skip.sh
 EXTRA_DIST += tests/tap_skip.sh
 
+# The daemon frame: configuration file, metrics text, router and log lines;
+# tests/integration/daemon.sh runs edigated itself on loopback.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_configfile tests/unit/test_metrics \
+	tests/unit/test_router tests/unit/test_daemon
+TESTS += tests/unit/test_configfile tests/unit/test_metrics \
+	tests/unit/test_router tests/unit/test_daemon
+endif
+TESTS += tests/integration/daemon.sh tests/integration/daemon_pg.sh
+dist_noinst_SCRIPTS += tests/integration/daemon.sh tests/integration/daemon_pg.sh
+tests_unit_test_configfile_SOURCES = tests/unit/test_configfile.c
+tests_unit_test_configfile_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_configfile_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
+tests_unit_test_metrics_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(PTHREAD_CFLAGS)
+tests_unit_test_metrics_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_router_SOURCES = tests/unit/test_router.c
+tests_unit_test_router_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_router_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c
+tests_unit_test_daemon_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(PTHREAD_CFLAGS)
+tests_unit_test_daemon_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_envelope tests/unit/test_envelope_chunks
 TESTS += tests/unit/test_envelope tests/unit/test_envelope_chunks
@@ -171,3 +195,13 @@ endif
 tests_unit_test_mime_SOURCES = tests/unit/test_mime.c
 tests_unit_test_mime_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_mime_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_edi_writer
+TESTS += tests/unit/test_edi_writer
+endif
+tests_unit_test_edi_writer_SOURCES = tests/unit/test_edi_writer.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_edi_writer_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
+TESTS += tests/integration/rewrite.sh
+dist_noinst_SCRIPTS += tests/integration/rewrite.sh
