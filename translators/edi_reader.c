@@ -178,10 +178,14 @@ show_char(unsigned char c, char buf[8])
 	return buf;
 }
 
+static int delimiters_distinct(const edi_delimiters *d, char *why,
+    size_t whylen);
+
 static void
 build_byte_classes(edi_reader *r)
 {
 	const edi_delimiters *d = &r->delimiters;
+	char why[96];
 	unsigned c;
 
 	for (c = 0; c < 256; c++)
@@ -205,8 +209,17 @@ build_byte_classes(edi_reader *r)
 	if (d->release)
 		r->fast_class[(unsigned char)d->release] = FAST_RELEASE;
 	r->fast_class[(unsigned char)d->terminator[0]] = FAST_TERMINATOR;
+	/* The fast path resolves a byte that plays two parts differently
+	 * from the slow path, so delimiters that are not distinct (reported
+	 * as EDI_ERR_DELIMITERS) are read by the slow path alone, and the
+	 * result never depends on where the chunks end. */
+	/* A line break as a separator defeats the slow path's trimming of
+	 * line style before the terminator; leave such input to it alone. */
 	r->fast_ok = d->terminator_len == 1 &&
-	    (unsigned char)d->terminator[0] != (unsigned char)d->element;
+	    delimiters_distinct(d, why, sizeof why) &&
+	    !strchr("\r\n", d->element) && !strchr("\r\n", d->component) &&
+	    (d->repetition == 0 || !strchr("\r\n", d->repetition)) &&
+	    (d->release == 0 || !strchr("\r\n", d->release));
 }
 
 edi_reader *
@@ -804,23 +817,25 @@ valid_tag(edi_slice tag)
 
 /* EDIFACT UNB: the syntax identifier decides the repetition separator. */
 static void
-check_unb(edi_reader *r, uint64_t offset, uint64_t line)
+check_unb(edi_reader *r, size_t count, uint64_t offset, uint64_t line)
 {
 	edi_slice id = { NULL, 0 }, version = { NULL, 0 };
 	edi_splitter it;
 	edi_slice part;
 	int k = 0;
 
-	if (r->elements[0].len < 2)
-		return;
-	edi_split_init(&it, r->elements[1], r->delimiters.component,
-	    r->delimiters.release);
-	while (edi_split_next(&it, &part) && k < 2) {
-		if (k == 0)
-			id = part;
-		else
-			version = part;
-		k++;
+	/* A bare "UNB'" has no element 1: it is reported as a missing
+	 * syntax identifier, and elements[1] is never read. */
+	if (count >= 2) {
+		edi_split_init(&it, r->elements[1], r->delimiters.component,
+		    r->delimiters.release);
+		while (edi_split_next(&it, &part) && k < 2) {
+			if (k == 0)
+				id = part;
+			else
+				version = part;
+			k++;
+		}
 	}
 	if (id.len == 4 && (memcmp(id.ptr, "IATA", 4) == 0 ||
 	    memcmp(id.ptr, "IATB", 4) == 0))
@@ -928,7 +943,7 @@ process_segment(edi_reader *r, const char *p, size_t len, uint64_t offset)
 	    edi_slice_eq(r->elements[0], "UNB")) {
 		if (!r->una_pending)
 			r->interchange++;
-		check_unb(r, offset, line);
+		check_unb(r, count, offset, line);
 	}
 	if (!terminated)
 		report(r, EDI_ERR_MISSING_TERMINATOR, EDI_SEVERITY_WARNING,

@@ -98,11 +98,19 @@ xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
 	}
 	char *err = NULL;
 	map *m = map_load(x->loader, path, &err);
-	if (x->count < MAX_MAPS) {
+	/* Only maps that load are kept: names of maps that do not exist come
+	 * from partner input, and keeping them would let a partner fill the
+	 * cache. A map that does not fit is refused, not leaked. */
+	if (m && x->count < MAX_MAPS) {
 		cached *c = &x->cache[x->count++];
 		c->path = strdup(path);
 		c->m = m;
-		c->errors = err ? strdup(err) : NULL;
+		c->errors = NULL;
+	} else if (m) {
+		map_free(m);
+		m = NULL;
+		free(err);
+		err = strdup("no map: too many different maps in use");
 	}
 	if (errors)
 		*errors = err;

@@ -11,14 +11,8 @@
  *   identity that matches no recipient, so it parses everything up to the
  *   key choice and stops there, as it would for a stranger's message.
  *
- * BUILD (until the fuzz rules in tests/local.mk cover it)
- *   for f in mime as2_cms; do clang-14 -g -O1 -fno-omit-frame-pointer \
- *     -fsanitize=address,undefined -fsanitize=fuzzer-no-link -Igateway \
- *     -c gateway/$f.c -o tests/fuzz/$f.fuzz.o; done
- *   clang-14 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
- *     -fsanitize=fuzzer -Igateway -o tests/fuzz/fuzz_cms \
- *     tests/fuzz/fuzz_cms.c tests/fuzz/as2_cms.fuzz.o \
- *     tests/fuzz/mime.fuzz.o -lcrypto -lz
+ * BUILD
+ *   make fuzz (tests/local.mk has the rules).
  *
  * NEVER
  *   Compares error message texts, or depends on anything but

@@ -14,13 +14,8 @@
  *   value also goes through the Content-Type, Disposition-Notification-
  *   Options, Receipt-Delivery-Option and AS2 name parsers.
  *
- * BUILD (until the fuzz rules in tests/local.mk cover it)
- *   clang-14 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
- *     -fsanitize=fuzzer-no-link -Igateway -c gateway/mime.c \
- *     -o tests/fuzz/mime.fuzz.o
- *   clang-14 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
- *     -fsanitize=fuzzer -Igateway -o tests/fuzz/fuzz_mime \
- *     tests/fuzz/fuzz_mime.c tests/fuzz/mime.fuzz.o
+ * BUILD
+ *   make fuzz (tests/local.mk has the rules).
  *
  * NEVER
  *   Compares error message texts, or depends on anything but
