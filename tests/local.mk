@@ -176,6 +176,7 @@ tests/fuzz/partner.fuzz.o: $(srcdir)/translators/partner.c
 	  $(srcdir)/translators/partner.c
 tests/fuzz/fuzz_map: $(srcdir)/tests/fuzz/fuzz_map.c $(FUZZ_MAP_OBJECTS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS) \
+	  -DFUZZ_MAPS_DIR='"$(abs_top_srcdir)/maps"' \
 	  $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ \
 	  $(srcdir)/tests/fuzz/fuzz_map.c $(FUZZ_MAP_OBJECTS) \
 	  $(JANSSON_LIBS) $(LIBXML_LIBS)
