@@ -177,6 +177,16 @@ doc_begin(ack_reader *ar, ack_kind kind, const edi_segment *seg)
 static void
 doc_end(ack_reader *ar)
 {
+	const ack_interchange_result *r = &ar->doc.result;
+	if (ar->doc.kind == ACK_KIND_997 || ar->doc.kind == ACK_KIND_999) {
+		if (r->group_count == 0)
+			problem(ar, NULL, "%s without AK1", ack_kind_name(ar->doc.kind));
+		else if (r->groups[0].status == ACK_STATUS_NONE &&
+		    !r->groups[0].status_code[0])
+			problem(ar, NULL, "%s without AK9", ack_kind_name(ar->doc.kind));
+	} else if (ar->doc.kind == ACK_KIND_CONTRL && !r->status_code[0]) {
+		problem(ar, NULL, "CONTRL without UCI");
+	}
 	if (ar->fn)
 		ar->fn(ar->ctx, &ar->doc);
 	ack_result_clear(&ar->doc.result);
@@ -330,8 +340,13 @@ x12_segment(ack_reader *ar, const edi_segment *seg, const char *tag)
 		get(seg, 1, 0, g->functional_id, sizeof(g->functional_id));
 		get(seg, 2, 0, g->control_number, sizeof(g->control_number));
 		get(seg, 3, 0, g->version, sizeof(g->version));
-		if (!g->functional_id[0] || !g->control_number[0])
-			problem(ar, seg, "AK1 without functional id or group control number");
+		if (strlen(g->functional_id) != 2 ||
+		    strspn(g->functional_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2)
+			problem(ar, seg, "AK101 '%s' is not a functional identifier",
+			    g->functional_id);
+		if (number(g->control_number, 0) < 0)
+			problem(ar, seg, "AK102 '%s' is not a group control number",
+			    g->control_number);
 	} else if (strcmp(tag, "AK2") == 0) {
 		ack_group_result *g = cur_group(ar);
 		if (!g) {
@@ -354,8 +369,12 @@ x12_segment(ack_reader *ar, const edi_segment *seg, const char *tag)
 		get(seg, 4, 0, e->code, sizeof(e->code));
 	} else if (strcmp(tag, "CTX") == 0) {
 		ack_segment_error *e = cur_seg(ar);
-		if (!e || e->context.name[0])
-			return; /* a set-level or element-level context */
+		/* The business unit ("CLM01", "BEG03") is what reconciliation
+		 * wants; it wins over a situational trigger. */
+		if (!e || (e->context.name[0] &&
+		    strcmp(e->context.name, "SITUATIONAL TRIGGER") != 0))
+			return;
+		memset(&e->context, 0, sizeof(e->context));
 		ack_context *x = &e->context;
 		get(seg, 1, 1, x->name, sizeof(x->name));
 		get(seg, 1, 2, x->reference, sizeof(x->reference));
@@ -371,7 +390,11 @@ x12_segment(ack_reader *ar, const edi_segment *seg, const char *tag)
 		el->element = (unsigned)get_number(ar, seg, "AK401-1", 1, 1, 0);
 		el->component = (unsigned)get_number(ar, seg, "AK401-2", 1, 2, 1);
 		el->repetition = (unsigned)get_number(ar, seg, "AK401-3", 1, 3, 1);
-		get(seg, 2, 0, el->reference, sizeof(el->reference));
+		get(seg, 2, 0, buf, sizeof(buf));
+		if (number(buf, 1) < 0 || strlen(buf) > 4)
+			problem(ar, seg, "AK402 '%s' is not a data element number", buf);
+		else
+			copy(el->reference, sizeof(el->reference), buf);
 		get(seg, 3, 0, el->code, sizeof(el->code));
 		get(seg, 4, 0, el->bad_data, sizeof(el->bad_data));
 		if (!el->code[0])
