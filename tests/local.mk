@@ -277,3 +277,12 @@ tests_unit_test_edi_writer_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/rewrite.sh
 dist_noinst_SCRIPTS += tests/integration/rewrite.sh
+
+# Acknowledgments: TA1/997/999/CONTRL built, written and read.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_ack
+TESTS += tests/unit/test_ack
+endif
+tests_unit_test_ack_SOURCES = tests/unit/test_ack.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_ack_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_ack_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
