@@ -286,3 +286,5 @@ endif
 tests_unit_test_ack_SOURCES = tests/unit/test_ack.c tests/unit/test_util.c tests/unit/test_util.h
 tests_unit_test_ack_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 tests_unit_test_ack_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+TESTS += tests/integration/ack_cli.sh
+dist_noinst_SCRIPTS += tests/integration/ack_cli.sh
