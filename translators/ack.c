@@ -14,6 +14,8 @@
 
 #include "ack.h"
 
+static void copy(char *dst, size_t cap, const char *src);
+
 static void
 set_clear(ack_set_result *s)
 {
@@ -137,6 +139,19 @@ ack_result_copy(ack_interchange_result *out, const ack_interchange_result *r)
 fail:
 	ack_result_clear(out);
 	return -1;
+}
+
+void
+ack_result_mark_duplicate(ack_interchange_result *r)
+{
+	int x12 = r->standard == EDI_STANDARD_X12;
+	r->status = ACK_STATUS_REJECTED;
+	r->envelope_errors = 1;
+	copy(r->status_code, sizeof(r->status_code), x12 ? "R" : "4");
+	copy(r->note_code, sizeof(r->note_code), x12 ? "025" : "26");
+	/* UNB 0020 is where the duplicate shows. */
+	copy(r->service_tag, sizeof(r->service_tag), x12 ? "" : "UNB");
+	r->service_element = x12 ? 0 : 5;
 }
 
 const char *

@@ -206,6 +206,15 @@ void ack_result_clear(ack_interchange_result *r);
  * exhausted (out is then cleared). */
 int ack_result_copy(ack_interchange_result *out, const ack_interchange_result *r);
 
+/*
+ * Marks r as a duplicate of an interchange already received (the store
+ * decides: same sender and ISA13 / UNB 0020 within its window): rejected,
+ * with TA105 "025" (duplicate interchange control number) or UCI 0085
+ * "26" (duplicate detected), so the TA1 or CONTRL tells the partner why
+ * it is not processed twice, and no 997/999 goes with it.
+ */
+void ack_result_mark_duplicate(ack_interchange_result *r);
+
 const char *ack_kind_name(ack_kind kind);          /* "TA1", "997", ... */
 ack_kind ack_kind_from_name(const char *name);      /* NONE when unknown */
 const char *ack_status_name(ack_status status);    /* "accepted", ... */

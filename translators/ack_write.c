@@ -342,6 +342,15 @@ ack_write(edi_writer *w, const ack_interchange_result *r, ack_plan plan,
 		return edi_writer_fail(w, EDI_WRITE_BAD_VALUE,
 		    "acknowledgment kind %s cannot be written alone",
 		    ack_kind_name(plan.kind));
+	ack_envelope e2 = *env;
+	/* A 999 exists from 005010 on only: its envelope is 00501 and has a
+	 * repetition separator, whatever the caller's version says. */
+	if (plan.kind == ACK_KIND_999 && strncmp(e2.x12_version, "00501", 5) < 0)
+		memcpy(e2.x12_version, "00501", 6);
+	if (x12 && strncmp(e2.x12_version, "00501", 5) >= 0 &&
+	    !e2.delimiters.repetition)
+		e2.delimiters.repetition = '^';
+	env = &e2;
 	edi_delimiters d = env->delimiters;
 	d.standard = x12 ? EDI_STANDARD_X12 : EDI_STANDARD_EDIFACT;
 	edi_write_status st = edi_writer_set_delimiters(w, &d);

@@ -287,6 +287,51 @@ test_isa14_1_gets_a_ta1_accepted_before_the_997(void **state)
 }
 
 static void
+test_duplicate_interchange_gets_ta1_rejected_025_and_no_997(void **state)
+{
+	(void)state;
+	struct collect c;
+	collect_file("clean_850_4010.edi", 0, &c);
+	ack_result_mark_duplicate(&c.results[0]);
+	/* TA105 025: duplicate interchange control number. */
+	char *text = write_ack(&c.results[0], "997", 0);
+	assert_string_equal(text,
+	    "ISA*00*          *00*          *ZZ*EDIGATEDEMO    "
+	    "*ZZ*ACMEBUYER      *261123*1200*U*00401*000000001*0*P*>~\n"
+	    "TA1*000000101*261123*1015*R*025~\n"
+	    "IEA*0*000000001~\n");
+	free(text);
+	collect_clear(&c);
+	/* UCI 4 with 0085 26, duplicate detected, in UNB 0020. */
+	collect_file("orders_unt_count.edi", 0, &c);
+	ack_result_mark_duplicate(&c.results[0]);
+	text = write_ack(&c.results[0], NULL, 0);
+	assert_string_equal(text,
+	    "UNB+UNOC:3+RECEIVER1:ZZ+SENDER1:ZZ+261123:1200+1'\n"
+	    "UNH+1+CONTRL:D:3:UN'\n"
+	    "UCI+ICR1+SENDER1:ZZ+RECEIVER1:ZZ+4+26+UNB+6'\n"
+	    "UNT+3+1'\n"
+	    "UNZ+1+1'\n");
+	free(text);
+	collect_clear(&c);
+}
+
+static void
+test_999_for_004010_is_enveloped_as_005010(void **state)
+{
+	(void)state;
+	struct collect c;
+	collect_file("clean_850_4010.edi", 0, &c);
+	char *text = write_ack(&c.results[0], "999", 0);
+	assert_non_null(strstr(text, "*^*00501*000000001*0*P*>~\n"
+	    "GS*FA*EDIGATEDEMO*ACMEBUYER*20261123*1200*1*X*005010X231A1~\n"
+	    "ST*999*0001*005010X231A1~\n"
+	    "AK1*PO*101*004010~\n"));
+	free(text);
+	collect_clear(&c);
+}
+
+static void
 test_interchange_of_only_a_ta1_gets_nothing(void **state)
 {
 	(void)state;
@@ -909,6 +954,8 @@ main(void)
 		cmocka_unit_test(test_group_with_one_of_two_sets_rejected_is_partially_accepted),
 		cmocka_unit_test(test_isa13_iea02_mismatch_gets_only_a_ta1_rejected_001),
 		cmocka_unit_test(test_isa14_1_gets_a_ta1_accepted_before_the_997),
+		cmocka_unit_test(test_duplicate_interchange_gets_ta1_rejected_025_and_no_997),
+		cmocka_unit_test(test_999_for_004010_is_enveloped_as_005010),
 		cmocka_unit_test(test_interchange_of_only_a_ta1_gets_nothing),
 		cmocka_unit_test(test_group_of_997s_gets_no_997),
 		cmocka_unit_test(test_contrl_gets_no_contrl),
