@@ -25,8 +25,9 @@
  *     malformed acknowledgment is reported on stderr.
  *
  * Exit status: 0 everything acknowledged was accepted (or every ack read
- * is well formed), 1 something was rejected or is malformed, 2 usage or
- * I/O error.
+ * is well formed), 1 something was rejected or is malformed, or an ack
+ * could not be written (an inbound interchange without the ids to
+ * address it), 2 usage or I/O error.
  */
 #include "config.h"
 
@@ -55,7 +56,6 @@ struct ack_cli {
 	const partner *prof;
 	unsigned long control;
 	const char *date, *time;
-	edi_writer *w;
 	int rejected;
 	int failed;
 };
@@ -181,13 +181,25 @@ on_result(void *ctx, const ack_interchange_result *r)
 		copy(env.time, sizeof(env.time), st->time);
 	env.interchange_control = env.group_control = env.set_control =
 	    st->control++;
-	edi_writer_reset(st->w);
-	if (ack_write(st->w, r, plan, &env) != EDI_WRITE_OK) {
-		const edi_write_error *e = edi_writer_error(st->w);
+	/* Into memory first: an ack that cannot be written (no id to
+	 * address it to) must not leave half an interchange on stdout. */
+	edi_writer_memory m = { 0 };
+	edi_writer *w = edi_writer_new(edi_writer_memory_sink, &m);
+	if (!w) {
+		fprintf(stderr, "edigate: out of memory\n");
+		st->failed = 1;
+		return;
+	}
+	if (ack_write(w, r, plan, &env) != EDI_WRITE_OK) {
+		const edi_write_error *e = edi_writer_error(w);
 		fprintf(stderr, "%s: cannot write the acknowledgment of interchange %s: %s\n",
 		    st->path, r->control_number, e ? e->message : "write error");
+		st->rejected = 1;
+	} else if (m.len && fwrite(m.data, 1, m.len, stdout) != m.len) {
 		st->failed = 1;
 	}
+	edi_writer_free(w);
+	edi_writer_memory_free(&m);
 }
 
 static void
@@ -377,9 +389,8 @@ cmd_ack(int argc, char **argv)
 			xlate_maps_use_partner(maps, prof);
 	}
 	st.prof = prof;
-	st.w = edi_writer_new(edi_writer_file_sink, stdout);
 	ack_collector_options opt = { .maps = maps };
-	for (int i = first; i < argc && st.w; i++) {
+	for (int i = first; i < argc; i++) {
 		st.path = argv[i];
 		ack_collector *c = ack_collector_new(&opt, on_result, &st);
 		edi_reader_callbacks cb = { on_collector_segment, on_collector_error };
@@ -396,12 +407,8 @@ cmd_ack(int argc, char **argv)
 		edi_reader_free(rd);
 		ack_collector_free(c);
 	}
-	if (!st.w) {
-		fprintf(stderr, "edigate: out of memory\n");
-		status = EXIT_USAGE;
-	}
-	edi_writer_free(st.w);
-	fflush(stdout);
+	if (fflush(stdout) != 0)
+		st.failed = 1;
 	xlate_maps_free(maps);
 	partner_free(prof);
 	map_loader_free(loader);

@@ -337,6 +337,20 @@ ack_envelope_from_inbound(ack_envelope *env, const ack_interchange_result *r)
 		if (env->syntax_version < 1 || env->syntax_version > 4)
 			env->syntax_version = 3;
 	}
+	/* Delimiters the inbound got wrong (the reason for a TA1 004 or 027)
+	 * cannot carry the answer: the standard defaults do. */
+	char why[128];
+	if (!edi_writer_check_delimiters(&env->delimiters, why, sizeof(why))) {
+		edi_line_style line = r->delimiters.suffix_len == 2 ? EDI_LINE_CRLF
+		    : r->delimiters.suffix_len == 1 ? EDI_LINE_LF : EDI_LINE_NONE;
+		if (r->standard == EDI_STANDARD_X12)
+			edi_writer_x12_delimiters(&env->delimiters, '*', '>', '~',
+			    strncmp(env->x12_version, "00501", 5) >= 0 ? '^' : 0,
+			    line);
+		else
+			edi_writer_edifact_delimiters(&env->delimiters, ":+.? '",
+			    line);
+	}
 	env->interchange_control = 1;
 	env->group_control = 1;
 	env->set_control = 1;

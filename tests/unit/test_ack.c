@@ -332,6 +332,71 @@ test_999_for_004010_is_enveloped_as_005010(void **state)
 }
 
 static void
+test_bad_inbound_delimiters_are_answered_in_the_default_ones(void **state)
+{
+	(void)state;
+	struct collect c;
+	size_t len;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/fixtures/x12/"
+	    "bad_ta1_027_component_separator.edi", test_srcdir());
+	char *data = test_read_file(path, &len);
+	assert_non_null(data);
+	collect_bytes(data, len, 0, &c);
+	free(data);
+	assert_int_equal(c.count, 1);
+	/* TA105 027: invalid component element separator; the TA1 goes out
+	 * with '*', '>' and '~'. */
+	char *text = write_ack(&c.results[0], NULL, 0);
+	assert_non_null(strstr(text, "*00401*000000001*0*P*>~\n"
+	    "TA1*000000001*261123*1015*R*027~\n"
+	    "IEA*0*000000001~\n"));
+	free(text);
+	collect_clear(&c);
+}
+
+static void
+test_collector_gives_the_same_ack_whatever_the_chunks(void **state)
+{
+	(void)state;
+	size_t len;
+	char *data = test_read_file(fixture_path("two_sets_one_rejected.edi"), &len);
+	assert_non_null(data);
+	struct collect whole, bytes;
+	collect_bytes(data, len, 1, &whole);
+	/* Byte by byte through the same path. */
+	char xsd[4096], dir[4096], *err = NULL;
+	snprintf(xsd, sizeof(xsd), "%s/maps/map.xsd", test_srcdir());
+	snprintf(dir, sizeof(dir), "%s/tests/fixtures/ack/maps", test_srcdir());
+	map_loader *loader = map_loader_new(xsd, &err);
+	xlate_maps *maps = xlate_maps_new(dir, loader);
+	ack_collector_options opt = { .maps = maps };
+	memset(&bytes, 0, sizeof(bytes));
+	ack_collector *col = ack_collector_new(&opt, keep_result, &bytes);
+	edi_reader_callbacks cb;
+	ack_collector_reader_callbacks(&cb);
+	edi_reader *rd = edi_reader_new(&cb, col, NULL);
+	for (size_t i = 0; i < len; i++)
+		edi_reader_feed(rd, data + i, 1);
+	edi_reader_finish(rd);
+	ack_collector_finish(col);
+	edi_reader_free(rd);
+	ack_collector_free(col);
+	xlate_maps_free(maps);
+	map_loader_free(loader);
+	free(data);
+	assert_int_equal(whole.count, 1);
+	assert_int_equal(bytes.count, 1);
+	char *a = write_ack(&whole.results[0], NULL, 0);
+	char *b = write_ack(&bytes.results[0], NULL, 0);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	collect_clear(&whole);
+	collect_clear(&bytes);
+}
+
+static void
 test_interchange_of_only_a_ta1_gets_nothing(void **state)
 {
 	(void)state;
@@ -956,6 +1021,8 @@ main(void)
 		cmocka_unit_test(test_isa14_1_gets_a_ta1_accepted_before_the_997),
 		cmocka_unit_test(test_duplicate_interchange_gets_ta1_rejected_025_and_no_997),
 		cmocka_unit_test(test_999_for_004010_is_enveloped_as_005010),
+		cmocka_unit_test(test_bad_inbound_delimiters_are_answered_in_the_default_ones),
+		cmocka_unit_test(test_collector_gives_the_same_ack_whatever_the_chunks),
 		cmocka_unit_test(test_interchange_of_only_a_ta1_gets_nothing),
 		cmocka_unit_test(test_group_of_997s_gets_no_997),
 		cmocka_unit_test(test_contrl_gets_no_contrl),
