@@ -96,56 +96,6 @@ copy(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-/* The partner profile's say over the envelope of what we send it. */
-static void
-apply_partner(ack_envelope *env, const ack_interchange_result *r,
-    const partner *p)
-{
-	if (r->standard == EDI_STANDARD_X12) {
-		if (p->isa_id[0]) {
-			copy(env->receiver_qualifier, sizeof(env->receiver_qualifier),
-			    p->isa_qualifier);
-			copy(env->receiver_id, sizeof(env->receiver_id), p->isa_id);
-		}
-		if (p->gs_id[0])
-			copy(env->group_receiver, sizeof(env->group_receiver), p->gs_id);
-		if (p->element)
-			env->delimiters.element = p->element;
-		if (p->component)
-			env->delimiters.component = p->component;
-		if (p->repetition && env->delimiters.repetition)
-			env->delimiters.repetition = p->repetition;
-		if (p->terminator) {
-			env->delimiters.terminator[0] = p->terminator;
-			env->delimiters.terminator_len = 1;
-		}
-	} else {
-		if (p->unb_id[0]) {
-			copy(env->receiver_id, sizeof(env->receiver_id), p->unb_id);
-			copy(env->receiver_qualifier, sizeof(env->receiver_qualifier),
-			    p->unb_qualifier);
-		}
-		if (p->syntax[0])
-			copy(env->syntax_id, sizeof(env->syntax_id), p->syntax);
-		if (p->element)
-			env->delimiters.element = p->element;
-		if (p->component)
-			env->delimiters.component = p->component;
-		if (p->release)
-			env->delimiters.release = p->release;
-		if (p->terminator) {
-			env->delimiters.terminator[0] = p->terminator;
-			env->delimiters.terminator_len = 1;
-		}
-	}
-	if (strcmp(p->line_style, "none") == 0)
-		edi_writer_set_line_style(&env->delimiters, EDI_LINE_NONE);
-	else if (strcmp(p->line_style, "lf") == 0)
-		edi_writer_set_line_style(&env->delimiters, EDI_LINE_LF);
-	else if (strcmp(p->line_style, "crlf") == 0)
-		edi_writer_set_line_style(&env->delimiters, EDI_LINE_CRLF);
-}
-
 static int
 anything_rejected(const ack_interchange_result *r)
 {
@@ -174,7 +124,7 @@ on_result(void *ctx, const ack_interchange_result *r)
 	ack_envelope env;
 	ack_envelope_from_inbound(&env, r);
 	if (st->prof)
-		apply_partner(&env, r, st->prof);
+		ack_envelope_apply_partner(&env, r, st->prof);
 	if (st->date)
 		copy(env.date, sizeof(env.date), st->date);
 	if (st->time)

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "ack.h"
+#include "partner.h"
 
 static void copy(char *dst, size_t cap, const char *src);
 
@@ -356,3 +357,53 @@ ack_envelope_from_inbound(ack_envelope *env, const ack_interchange_result *r)
 	env->set_control = 1;
 	env->test = r->test;
 }
+
+void
+ack_envelope_apply_partner(ack_envelope *env, const ack_interchange_result *r,
+    const partner *p)
+{
+	if (r->standard == EDI_STANDARD_X12) {
+		if (p->isa_id[0]) {
+			copy(env->receiver_qualifier, sizeof(env->receiver_qualifier),
+			    p->isa_qualifier);
+			copy(env->receiver_id, sizeof(env->receiver_id), p->isa_id);
+		}
+		if (p->gs_id[0])
+			copy(env->group_receiver, sizeof(env->group_receiver), p->gs_id);
+		if (p->element)
+			env->delimiters.element = p->element;
+		if (p->component)
+			env->delimiters.component = p->component;
+		if (p->repetition && env->delimiters.repetition)
+			env->delimiters.repetition = p->repetition;
+		if (p->terminator) {
+			env->delimiters.terminator[0] = p->terminator;
+			env->delimiters.terminator_len = 1;
+		}
+	} else {
+		if (p->unb_id[0]) {
+			copy(env->receiver_id, sizeof(env->receiver_id), p->unb_id);
+			copy(env->receiver_qualifier, sizeof(env->receiver_qualifier),
+			    p->unb_qualifier);
+		}
+		if (p->syntax[0])
+			copy(env->syntax_id, sizeof(env->syntax_id), p->syntax);
+		if (p->element)
+			env->delimiters.element = p->element;
+		if (p->component)
+			env->delimiters.component = p->component;
+		if (p->release)
+			env->delimiters.release = p->release;
+		if (p->terminator) {
+			env->delimiters.terminator[0] = p->terminator;
+			env->delimiters.terminator_len = 1;
+		}
+	}
+	if (strcmp(p->line_style, "none") == 0)
+		edi_writer_set_line_style(&env->delimiters, EDI_LINE_NONE);
+	else if (strcmp(p->line_style, "lf") == 0)
+		edi_writer_set_line_style(&env->delimiters, EDI_LINE_LF);
+	else if (strcmp(p->line_style, "crlf") == 0)
+		edi_writer_set_line_style(&env->delimiters, EDI_LINE_CRLF);
+}
+

@@ -298,6 +298,16 @@ typedef struct ack_envelope {
 void ack_envelope_from_inbound(ack_envelope *env, const ack_interchange_result *r);
 
 /*
+ * The partner profile's say over the envelope of what we send it: its
+ * interchange and group ids become the receiver's (partners/<id>.xml
+ * <identity>), its <outbound> delimiters and line style replace the
+ * inbound ones. p may not be NULL.
+ */
+struct partner;
+void ack_envelope_apply_partner(ack_envelope *env,
+    const ack_interchange_result *r, const struct partner *p);
+
+/*
  * Writes one interchange answering r according to plan: X12 ISA, the TA1
  * (when plan.ta1), one GS "FA" with one 997/999 per acknowledged group,
  * GE, IEA; EDIFACT UNB, one CONTRL, UNZ. Nothing is written when the
