@@ -319,8 +319,14 @@ write_contrl(edi_writer *w, edi_builder *b, const ack_interchange_result *r,
 			edi_writer_element(w, g->code_count ? g->codes[0] : "");
 			service_position(w, g->service_tag, g->service_element);
 			edi_writer_end(w);
+			/* UCF 4 rejects every message of the group: a UCM 7
+			 * under it would contradict it, a UCM 4 with its own
+			 * errors still says why. */
+			int group_rejected = g->status == ACK_STATUS_REJECTED;
 			for (size_t j = 0; j < g->set_count; j++)
-				write_ucm(w, &g->sets[j]);
+				if (!group_rejected ||
+				    g->sets[j].status == ACK_STATUS_REJECTED)
+					write_ucm(w, &g->sets[j]);
 		}
 	}
 	edi_builder_end_message(b);

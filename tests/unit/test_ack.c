@@ -509,6 +509,29 @@ test_orders_with_wrong_unt_count_gets_contrl_ucm_4_29(void **state)
 	    "UNZ+1+1'\n");
 }
 
+static void
+test_rejected_group_lists_no_accepted_message_under_it(void **state)
+{
+	(void)state;
+	struct collect c;
+	size_t len;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/fixtures/edifact/"
+	    "bad_contrl_29_une_count.edi", test_srcdir());
+	char *data = test_read_file(path, &len);
+	assert_non_null(data);
+	collect_bytes(data, len, 0, &c);
+	free(data);
+	assert_int_equal(c.count, 1);
+	/* UCF 4 (this level and all lower levels rejected), 29 in UNE 0060
+	 * (S011 position 2); its message needs no UCM of its own. */
+	char *text = write_ack(&c.results[0], NULL, 0);
+	assert_non_null(strstr(text, "UCI+ICR1+SENDER1:ZZ+RECEIVER1:ZZ+7'"
+	    "UCF+G1+SENDER1:ZZ+RECEIVER1:ZZ+4+29+UNE+2'UNT+4+1'"));
+	free(text);
+	collect_clear(&c);
+}
+
 /* ----------------------------------------------------------------- read */
 
 struct docs {
@@ -1029,6 +1052,7 @@ main(void)
 		cmocka_unit_test(test_partner_profile_chooses_the_ack_type),
 		cmocka_unit_test(test_005010_gets_999_with_ik3_ctx_and_ik4),
 		cmocka_unit_test(test_orders_with_wrong_unt_count_gets_contrl_ucm_4_29),
+		cmocka_unit_test(test_rejected_group_lists_no_accepted_message_under_it),
 		cmocka_unit_test(test_read_997_with_segment_and_element_errors),
 		cmocka_unit_test(test_read_999_keeps_the_business_unit_context),
 		cmocka_unit_test(test_read_ta1),
