@@ -429,6 +429,19 @@ test_group_of_997s_gets_no_997(void **state)
 }
 
 static void
+test_fa_group_next_to_a_po_group_gets_no_ak1_of_its_own(void **state)
+{
+	(void)state;
+	expect_ack("fa_and_po_groups.edi", 1, ISA_4010 GS_4010
+	    "ST*997*0001~\n"
+	    "AK1*PO*103~\n"
+	    "AK2*850*0001~\n"
+	    "AK5*A~\n"
+	    "AK9*A*1*1*1~\n"
+	    "SE*6*0001~\n" END_4010);
+}
+
+static void
 test_contrl_gets_no_contrl(void **state)
 {
 	(void)state;
@@ -870,6 +883,51 @@ test_read_corpus_ta1_and_malformed_acks(void **state)
 	docs_clear(&d);
 }
 
+static void
+test_corpus_acks_do_not_depend_on_chunks(void **state)
+{
+	(void)state;
+	const char *dir = test_corpus_dir();
+	if (!dir)
+		skip();
+	char **paths = NULL;
+	size_t n = test_list_files(dir, ".edi", &paths, 0);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		char *data = test_read_file(paths[i], &len);
+		if (!data)
+			continue;
+		struct collect whole, halves;
+		collect_bytes(data, len, 1, &whole);
+		/* Two chunks, split in the middle. */
+		memset(&halves, 0, sizeof(halves));
+		ack_collector *col = ack_collector_new(NULL, keep_result, &halves);
+		edi_reader_callbacks cb;
+		ack_collector_reader_callbacks(&cb);
+		edi_reader *rd = edi_reader_new(&cb, col, NULL);
+		edi_reader_feed(rd, data, len / 2);
+		edi_reader_feed(rd, data + len / 2, len - len / 2);
+		edi_reader_finish(rd);
+		ack_collector_finish(col);
+		edi_reader_free(rd);
+		ack_collector_free(col);
+		free(data);
+		assert_int_equal(whole.count, halves.count);
+		for (size_t k = 0; k < whole.count; k++) {
+			/* Envelope statuses agree with or without the guide. */
+			assert_int_equal(whole.results[k].status,
+			    halves.results[k].status);
+			assert_string_equal(whole.results[k].note_code,
+			    halves.results[k].note_code);
+			assert_int_equal(whole.results[k].group_count,
+			    halves.results[k].group_count);
+		}
+		collect_clear(&whole);
+		collect_clear(&halves);
+	}
+	test_free_list(paths, n);
+}
+
 /* ----------------------------------------------------------- round trip */
 
 static void
@@ -1048,6 +1106,7 @@ main(void)
 		cmocka_unit_test(test_collector_gives_the_same_ack_whatever_the_chunks),
 		cmocka_unit_test(test_interchange_of_only_a_ta1_gets_nothing),
 		cmocka_unit_test(test_group_of_997s_gets_no_997),
+		cmocka_unit_test(test_fa_group_next_to_a_po_group_gets_no_ak1_of_its_own),
 		cmocka_unit_test(test_contrl_gets_no_contrl),
 		cmocka_unit_test(test_partner_profile_chooses_the_ack_type),
 		cmocka_unit_test(test_005010_gets_999_with_ik3_ctx_and_ik4),
@@ -1062,6 +1121,7 @@ main(void)
 		cmocka_unit_test(test_read_corpus_997),
 		cmocka_unit_test(test_read_corpus_999),
 		cmocka_unit_test(test_read_corpus_ta1_and_malformed_acks),
+		cmocka_unit_test(test_corpus_acks_do_not_depend_on_chunks),
 		cmocka_unit_test(test_round_trip_997),
 		cmocka_unit_test(test_round_trip_999),
 		cmocka_unit_test(test_round_trip_ta1),
