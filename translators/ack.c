@@ -155,6 +155,33 @@ ack_result_mark_duplicate(ack_interchange_result *r)
 	r->service_element = x12 ? 0 : 5;
 }
 
+const ack_group_result *
+ack_find_group(const ack_interchange_result *r, const char *control_number)
+{
+	for (size_t i = 0; i < r->group_count; i++)
+		if (strcmp(r->groups[i].control_number, control_number) == 0)
+			return &r->groups[i];
+	return NULL;
+}
+
+const ack_set_result *
+ack_find_set(const ack_group_result *g, const char *control_number)
+{
+	for (size_t i = 0; i < g->set_count; i++)
+		if (strcmp(g->sets[i].control_number, control_number) == 0)
+			return &g->sets[i];
+	return NULL;
+}
+
+const ack_set_result *
+ack_find_message(const ack_interchange_result *r, const char *control_number)
+{
+	for (size_t i = 0; i < r->message_count; i++)
+		if (strcmp(r->messages[i].control_number, control_number) == 0)
+			return &r->messages[i];
+	return NULL;
+}
+
 const char *
 ack_kind_name(ack_kind kind)
 {

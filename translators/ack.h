@@ -342,6 +342,24 @@ typedef struct ack_document {
 
 typedef void (*ack_document_fn)(void *ctx, const ack_document *doc);
 
+/*
+ * Reconciliation looks up what an ack says about something sent:
+ *   TA1     result.control_number is the ISA13 acknowledged;
+ *   997/999 result.groups[0].control_number is the GS06 acknowledged,
+ *           its sets the ST02s;
+ *   CONTRL  result.control_number is the UNB 0020 acknowledged, groups
+ *           the UNG 0048s, messages (or a group's sets) the UNH 0062s.
+ * A set, message or group an ack does not list is, by the ack's own rule,
+ * accepted when its parent is (AK9 A/E/P, CONTRL 0083 7) and rejected
+ * when its parent is rejected. These return NULL when not listed.
+ */
+const ack_group_result *ack_find_group(const ack_interchange_result *r,
+    const char *control_number);
+const ack_set_result *ack_find_set(const ack_group_result *g,
+    const char *control_number);
+const ack_set_result *ack_find_message(const ack_interchange_result *r,
+    const char *control_number);
+
 typedef struct ack_reader ack_reader;
 
 /* Returns NULL only when memory is exhausted. Segments that are no ack

@@ -654,6 +654,12 @@ test_read_997_with_segment_and_element_errors(void **state)
 	assert_string_equal(s->segments[1].tag, "REF");
 	assert_string_equal(s->segments[1].code, "3");
 	assert_int_equal(s->segments[1].element_count, 0);
+	/* Looked up the way tracking looks: GS06 12, ST02 0002. */
+	const ack_group_result *found = ack_find_group(&doc->result, "12");
+	assert_ptr_equal(found, g);
+	assert_ptr_equal(ack_find_set(found, "0002"), s);
+	assert_null(ack_find_set(found, "0003"));
+	assert_null(ack_find_group(&doc->result, "13"));
 	docs_clear(&d);
 }
 
