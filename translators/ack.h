@@ -76,9 +76,11 @@ typedef enum ack_kind {
 /*
  * The shared meaning of AK501/IK501/AK901 (X12 element 717/715) and of
  * CONTRL 0083. The values are the X12 letters.
- *   CONTRL 0083: "7" is ACCEPTED (or ACCEPTED_WITH_ERRORS when lower
- *   levels report errors), "4" REJECTED, "8" RECEIVED (syntax 4: the
- *   interchange arrived, not yet checked), "1" ACCEPTED.
+ *   CONTRL 0083 read: "1" and "7" ACCEPTED ("7": lower levels may still
+ *   be rejected one by one), "2" ACCEPTED_WITH_ERRORS, "3"
+ *   PARTIALLY_ACCEPTED, "4" REJECTED, "8" RECEIVED (the interchange
+ *   arrived, not yet checked). Written: "7" for A/E/P, "4" for the
+ *   rejections.
  */
 typedef enum ack_status {
 	ACK_STATUS_NONE = 0,
