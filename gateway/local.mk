@@ -21,6 +21,8 @@ STORE_LIBS = gateway/libstore.a $(SQLITE_LIBS) $(LIBPQ_LIBS) $(JANSSON_LIBS) \
 
 STORE_SQL_SQLITE = deploy/sql/sqlite/0001_initial.sql
 STORE_SQL_POSTGRESQL = deploy/sql/postgresql/0001_initial.sql
+STORE_SQL_SQLITE += deploy/sql/sqlite/0002_ack_tracking.sql
+STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0002_ack_tracking.sql
 gateway/store_schema.c: $(STORE_SQL_SQLITE:%=$(srcdir)/%) \
 		$(STORE_SQL_POSTGRESQL:%=$(srcdir)/%) $(srcdir)/deploy/sql/embed.sh
 	$(AM_V_GEN)$(MKDIR_P) gateway && \
