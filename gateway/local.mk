@@ -83,3 +83,6 @@ gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)
 
 gateway_edigate_SOURCES += gateway/cmd_rewrite.c
+
+# ack: the acknowledgments for a file, or an inbound ack as JSON.
+gateway_edigate_SOURCES += gateway/cmd_ack.c

@@ -316,6 +316,9 @@ typedef struct ack_document {
 	/* Malformed ack: what was wrong (first problem), count of them. */
 	char problem[160];
 	size_t problem_count;
+	/* Version of the carrier: GS08 ("004010", "005010X231A1") or the
+	 * CONTRL's S009 version:release ("D:3", "4:1"). */
+	char carrier_version[13];
 } ack_document;
 
 typedef void (*ack_document_fn)(void *ctx, const ack_document *doc);

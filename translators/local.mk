@@ -36,4 +36,5 @@ translators_libtranslators_a_SOURCES += \
 	translators/edi_rewrite.c translators/edi_rewrite.h
 
 # Acknowledgments: TA1, 997, 999, CONTRL built, written and read.
-translators_libtranslators_a_SOURCES += translators/ack.h
+translators_libtranslators_a_SOURCES += translators/ack.h translators/ack.c \
+	translators/ack_build.c translators/ack_write.c translators/ack_read.c
