@@ -86,3 +86,15 @@ gateway_edigate_SOURCES += gateway/cmd_rewrite.c
 
 # ack: the acknowledgments for a file, or an inbound ack as JSON.
 gateway_edigate_SOURCES += gateway/cmd_ack.c
+
+# Acknowledgment tracking: expectations for what is sent, reconciliation of
+# inbound TA1/997/999/CONTRL, duplicates, the overdue check and the report.
+noinst_LIBRARIES += gateway/libacktrack.a
+gateway_libacktrack_a_SOURCES = \
+	gateway/ack_track.c gateway/ack_track.h \
+	gateway/ack_report.c gateway/ack_report.h
+gateway_libacktrack_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+ACKTRACK_LIBS = gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS)
+gateway_edigate_SOURCES += gateway/cmd_acks.c
+gateway_edigate_LDADD += gateway/libacktrack.a translators/libtranslators.a \
+	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)
