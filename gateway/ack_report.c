@@ -624,7 +624,7 @@ ack_report_write_html(FILE *out, const struct ack_report *r)
 	ack_report_time(r->generated_us, t1);
 	ack_report_time(r->since_us, t2);
 	ack_report_time(r->until_us, t3);
-	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
 	      "<title>edigate acknowledgment report</title>\n<style>", out);
 	fputs(html_style, out);
 	fputs("</style>\n</head>\n<body>\n<h1>Acknowledgment report</h1>\n<p class=\"meta\">",

@@ -277,3 +277,16 @@ tests_unit_test_edi_writer_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/rewrite.sh
 dist_noinst_SCRIPTS += tests/integration/rewrite.sh
+
+# Acknowledgment tracking on both store backends, and the report built by
+# the CLI in all three formats.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_ack_track
+TESTS += tests/unit/test_ack_track tests/integration/ack_track_pg.sh
+endif
+tests_unit_test_ack_track_SOURCES = tests/unit/test_ack_track.c
+tests_unit_test_ack_track_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBPQ_CFLAGS) \
+	$(JANSSON_CFLAGS)
+tests_unit_test_ack_track_LDADD = $(ACKTRACK_LIBS) $(CMOCKA_LIBS)
+dist_noinst_SCRIPTS += tests/integration/ack_track_pg.sh
+EXTRA_DIST += tests/fixtures/acktrack
