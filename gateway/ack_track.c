@@ -453,10 +453,16 @@ collect_sets(const ack_document *doc, struct set_list *l)
 	return 0;
 }
 
-/* The state of a group (997/999) or an interchange (CONTRL) from its
- * own code, or from its sets when the code says nothing. */
+/*
+ * The state of a group (997/999) or an interchange (CONTRL) from its own
+ * code, or from its sets when the code says nothing. sent is how many
+ * sets the expectation covers (0: unknown). A CONTRL lists only the
+ * messages it reports on (UCI 0083 "7": the others are accepted), and a
+ * 997 may carry AK2 only for sets in error, so rejecting every listed set
+ * rejects the whole only when those are all that was sent.
+ */
 static enum store_ack_state
-overall_state(ack_kind kind, const char *code, const struct set_list *l)
+overall_state(ack_kind kind, const char *code, const struct set_list *l, int64_t sent)
 {
 	size_t rejected = 0, with_errors = 0;
 	for (size_t i = 0; i < l->n; i++) {
@@ -472,13 +478,11 @@ overall_state(ack_kind kind, const char *code, const struct set_list *l)
 		return own;
 	if (own == STORE_ACK_PENDING && l->n == 0)
 		return STORE_ACK_PENDING;
-	/* A CONTRL accepts the interchange in UCI and rejects messages in
-	 * UCM; a 997 without AK9 still has its AK5s. */
-	if (rejected && rejected == l->n && own == STORE_ACK_PENDING)
-		return STORE_ACK_REJECTED;
-	if (rejected)
-		return kind == ACK_KIND_CONTRL && rejected == l->n ? STORE_ACK_REJECTED
-		                                                   : STORE_ACK_PARTIALLY_ACCEPTED;
+	if (rejected) {
+		int64_t total = sent > (int64_t)l->n ? sent : (int64_t)l->n;
+		return (int64_t)rejected >= total ? STORE_ACK_REJECTED
+		                                  : STORE_ACK_PARTIALLY_ACCEPTED;
+	}
 	if (with_errors || own == STORE_ACK_ACCEPTED_WITH_ERRORS)
 		return STORE_ACK_ACCEPTED_WITH_ERRORS;
 	return STORE_ACK_ACCEPTED;
@@ -652,7 +656,7 @@ ack_track_reconcile(struct store *st, const char *partner_id, const ack_document
 	if (doc->kind != ACK_KIND_TA1 && collect_sets(doc, &sets))
 		return fail(err, STORE_ENOMEM, "out of memory");
 	if (doc->kind == ACK_KIND_997 || doc->kind == ACK_KIND_999 || doc->kind == ACK_KIND_CONTRL)
-		state = overall_state(doc->kind, code, &sets);
+		state = overall_state(doc->kind, code, &sets, 0);
 	if ((rc = store_tx_begin(st, err))) {
 		free(sets.sets);
 		return rc;
@@ -674,6 +678,8 @@ ack_track_reconcile(struct store *st, const char *partner_id, const ack_document
 	}
 	rc = find_open(st, partner_id, doc->kind, interchange, group, &e, &o, err);
 	if (rc == STORE_OK) {
+		if (doc->kind != ACK_KIND_TA1)
+			state = overall_state(doc->kind, code, &sets, e.set_count);
 		if (doc->kind == ACK_KIND_TA1)
 			rc = store_ack_resolve(st, e.id, state, code, ack_message_id, received_us,
 			                       NULL, 0, err);

@@ -636,6 +636,39 @@ test_contrl_accepting_the_interchange_and_rejecting_a_message_is_partial(void **
 	assert_string_equal(s.text[1], "2 DESADV 4 {\"codes\":[\"12\"]}");
 }
 
+static void
+test_contrl_listing_only_the_rejected_message_is_partial(void **state)
+{
+	struct fixture *fx = *state;
+	struct ack_track_profile p = profile("CONTRL", 0, 48);
+	struct ack_track_expect_summary sum;
+	struct doc x;
+	expect_ok(fx, &p, desadv, T0, &sum);
+	/* UCI+700+...+7'UCM+2+DESADV:D:96A:UN+4+12': message 1, not
+	 * listed, is accepted with the interchange. */
+	memset(&x, 0, sizeof x);
+	x.d.kind = ACK_KIND_CONTRL;
+	strcpy(x.d.result.control_number, "700");
+	strcpy(x.d.result.status_code, "7");
+	strcpy(x.sets[0].id, "DESADV");
+	strcpy(x.sets[0].control_number, "2");
+	strcpy(x.sets[0].status_code, "4");
+	x.d.result.messages = x.sets;
+	x.d.result.message_count = 1;
+	assert_int_equal(reconcile(fx, &x, T0 + HOUR).state, STORE_ACK_PARTIALLY_ACCEPTED);
+	/* UCI 0083 "4": the whole interchange is rejected. */
+	char other[sizeof desadv];
+	strcpy(other, desadv);
+	memcpy(strstr(other, "+700+"), "+701+", 5);
+	memcpy(strstr(other, "UNZ+2+700"), "UNZ+2+701", 9);
+	expect_ok(fx, &p, other, T0, &sum);
+	memset(&x, 0, sizeof x);
+	x.d.kind = ACK_KIND_CONTRL;
+	strcpy(x.d.result.control_number, "701");
+	strcpy(x.d.result.status_code, "4");
+	assert_int_equal(reconcile(fx, &x, T0 + HOUR).state, STORE_ACK_REJECTED);
+}
+
 /* ---- duplicates ------------------------------------------------------------ */
 
 static void
@@ -852,6 +885,7 @@ main(void)
 		T(test_a_999_answers_a_group_that_expected_a_997),
 		T(test_ta1_rejecting_the_interchange_closes_its_groups),
 		T(test_contrl_accepting_the_interchange_and_rejecting_a_message_is_partial),
+		T(test_contrl_listing_only_the_rejected_message_is_partial),
 		T(test_duplicate_interchange_within_the_window_names_the_first_message),
 		T(test_repeat_outside_the_window_is_not_a_duplicate),
 		cmocka_unit_test(test_p95_is_the_nearest_rank),
