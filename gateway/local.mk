@@ -98,3 +98,6 @@ ACKTRACK_LIBS = gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS)
 gateway_edigate_SOURCES += gateway/cmd_acks.c
 gateway_edigate_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)
+# edigated runs the overdue check periodically.
+gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
+	$(STORE_LIBS) $(JANSSON_LIBS)
