@@ -292,3 +292,4 @@ dist_noinst_SCRIPTS += tests/integration/ack_track_pg.sh
 EXTRA_DIST += tests/fixtures/acktrack
 TESTS += tests/integration/ack_report.sh
 dist_noinst_SCRIPTS += tests/integration/ack_report.sh
+EXTRA_DIST += docs/acks-tracking.md
