@@ -650,7 +650,7 @@ ack_track_reconcile(struct store *st, const char *partner_id, const ack_document
 		code = r->status_code;
 		break;
 	default:
-		type = "?";
+		type = "unknown";
 		break;
 	}
 	if (doc->kind != ACK_KIND_TA1 && collect_sets(doc, &sets))
@@ -664,8 +664,8 @@ ack_track_reconcile(struct store *st, const char *partner_id, const ack_document
 	if (doc->kind == ACK_KIND_NONE || (!*interchange && !*group)) {
 		snprintf(o.reason, sizeof o.reason, "not an acknowledgment edigate can match%s%.150s",
 		         doc->problem_count ? ": " : "", doc->problem_count ? doc->problem : "");
-		rc = record_unmatched(st, partner_id, doc, *type == '?' ? "997" : type, interchange,
-		                      group, code, ack_message_id, received_us, &o, err);
+		rc = record_unmatched(st, partner_id, doc, type, interchange, group, code,
+		                      ack_message_id, received_us, &o, err);
 		goto end;
 	}
 	if (state == STORE_ACK_PENDING) {

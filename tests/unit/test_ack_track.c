@@ -563,6 +563,21 @@ test_ack_matching_nothing_is_recorded_as_unmatched(void **state)
 	assert_false(o.matched);
 	assert_non_null(strstr(o.reason, "is already accepted"));
 	assert_int_equal(find(fx, "997", "000000905", "905").acked_us, T0 + HOUR);
+	/* A 997 without AK1 names no group: kept with the reader's problem. */
+	memset(&x, 0, sizeof x);
+	x.d.kind = ACK_KIND_997;
+	strcpy(x.d.problem, "997 without AK1");
+	x.d.problem_count = 1;
+	o = reconcile(fx, &x, T0 + 3 * HOUR);
+	assert_false(o.matched);
+	assert_true(o.unmatched_id > 0);
+	assert_string_equal(o.reason, "not an acknowledgment edigate can match: 997 without AK1");
+	/* A group status no standard defines: kept, not guessed. */
+	make_997(&x, "906", "Q", "");
+	o = reconcile(fx, &x, T0 + 3 * HOUR);
+	assert_false(o.matched);
+	assert_string_equal(o.reason, "the 997 carries no status edigate knows ('Q')");
+	assert_int_equal(find(fx, "997", "000000905", "906").state, STORE_ACK_PENDING);
 }
 
 static void
