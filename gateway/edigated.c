@@ -112,7 +112,8 @@ store_health(void *ctx, char *detail, size_t size)
 /*
  * Ack tracking: the overdue check (ack_track.h) every minute, on a worker
  * with its own store connection, one run at a time. A failed run is
- * logged and the next tick tries again.
+ * logged and the next tick tries again. The gauges edigate_acks_pending
+ * and edigate_acks_overdue follow the store after each run.
  */
 #ifndef ACK_OVERDUE_SECONDS
 #define ACK_OVERDUE_SECONDS 60
@@ -122,9 +123,11 @@ struct ack_overdue {
 	struct daemon *d;
 	struct store *st;
 	struct event *timer;
+	struct metrics_family *pending, *overdue;
 	int running;
 	int job_rc;            /* written by the job, read by done() */
 	unsigned job_marked;
+	int64_t job_pending, job_overdue;
 	char job_error[512];
 };
 
@@ -134,7 +137,15 @@ ack_overdue_work(void *arg)
 	struct ack_overdue *a = arg;
 	struct store_error err;
 
+	struct store_info info;
+
 	a->job_rc = ack_track_overdue(a->st, 0, &a->job_marked, &err);
+	if (a->job_rc == 0)
+		a->job_rc = store_info(a->st, &info, &err);
+	if (a->job_rc == 0) {
+		a->job_pending = info.acks_pending;
+		a->job_overdue = info.acks_overdue;
+	}
 	if (a->job_rc)
 		snprintf(a->job_error, sizeof(a->job_error), "%s", err.message);
 }
@@ -150,7 +161,11 @@ ack_overdue_done(void *arg, int cancelled)
 		return;
 	if (a->job_rc) {
 		log_error("ack overdue check failed", "error", a->job_error, NULL);
-	} else if (a->job_marked > 0) {
+		return;
+	}
+	metrics_gauge_set(a->pending, NULL, (double)a->job_pending);
+	metrics_gauge_set(a->overdue, NULL, (double)a->job_overdue);
+	if (a->job_marked > 0) {
 		snprintf(marked, sizeof(marked), "%u", a->job_marked);
 		log_warn("acknowledgments overdue", "count", marked, NULL);
 	}
@@ -288,6 +303,10 @@ main(int argc, char **argv)
 	/* Ack tracking's overdue check: its own connection and timer. */
 	memset(&overdue, 0, sizeof(overdue));
 	overdue.d = d;
+	overdue.pending = metrics_gauge(daemon_metrics(d), "edigate_acks_pending",
+	    "Acknowledgments expected and not yet due", NULL);
+	overdue.overdue = metrics_gauge(daemon_metrics(d), "edigate_acks_overdue",
+	    "Acknowledgments past their partner's SLA", NULL);
 	if (store_open(&overdue.st, daemon_config(d)->store_url, NULL,
 	    &serr) != 0 ||
 	    (overdue.timer = event_new(daemon_base(d), -1, EV_PERSIST,
