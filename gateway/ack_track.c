@@ -730,6 +730,70 @@ end:
 	return STORE_OK;
 }
 
+struct file_ctx {
+	struct store *st;
+	const char *partner_id;
+	int64_t message_id, received_us;
+	ack_track_outcome_fn fn;
+	void *ud;
+	struct ack_track_file_summary sum;
+	int rc;
+	struct store_error *err;
+};
+
+static void
+file_document(void *ud, const ack_document *doc)
+{
+	struct file_ctx *c = ud;
+	struct ack_track_outcome o;
+	if (c->rc)
+		return;
+	c->sum.documents++;
+	c->rc = ack_track_reconcile(c->st, c->partner_id, doc, c->message_id, c->received_us,
+	                            &o, c->err);
+	if (c->rc)
+		return;
+	if (o.matched || o.closed_by_ta1)
+		c->sum.matched++;
+	if (o.unmatched_id)
+		c->sum.unmatched++;
+	if (c->fn)
+		c->fn(c->ud, doc, &o);
+}
+
+int
+ack_track_reconcile_file(struct store *st, const char *partner_id, const void *buf,
+                         size_t len, int64_t ack_message_id, int64_t received_us,
+                         ack_track_outcome_fn fn, void *ud,
+                         struct ack_track_file_summary *out, struct store_error *err)
+{
+	struct file_ctx c = { .st = st, .partner_id = partner_id, .message_id = ack_message_id,
+		              .received_us = received_us ? received_us : store_now_us(),
+		              .fn = fn, .ud = ud, .err = err };
+	edi_reader_callbacks cb;
+	if (out)
+		memset(out, 0, sizeof *out);
+	ack_reader *ar = ack_reader_new(file_document, &c);
+	if (!ar)
+		return fail(err, STORE_ENOMEM, "out of memory");
+	ack_reader_reader_callbacks(&cb);
+	edi_reader *r = edi_reader_new(&cb, ar, NULL);
+	if (!r) {
+		ack_reader_free(ar);
+		return fail(err, STORE_ENOMEM, "out of memory");
+	}
+	/* After a store error file_document ignores the rest of the file,
+	 * so a failing store is not asked again for every document. */
+	edi_reader_feed(r, buf, len);
+	edi_reader_finish(r);
+	ack_reader_finish(ar);
+	edi_reader_free(r);
+	ack_reader_free(ar);
+	if (out)
+		*out = c.sum;
+	return c.rc;
+}
+
 /* ---- inbound: duplicates ------------------------------------------------ */
 
 struct dup_ctx {

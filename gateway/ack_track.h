@@ -117,6 +117,27 @@ int ack_track_reconcile(struct store *st, const char *partner_id,
                         int64_t received_us, struct ack_track_outcome *out,
                         struct store_error *err);
 
+/* What the inbound path calls with a stored file of acks. */
+typedef void (*ack_track_outcome_fn)(void *ud, const ack_document *doc,
+                                     const struct ack_track_outcome *outcome);
+struct ack_track_file_summary {
+	unsigned documents;      /* TA1 segments, 997/999 sets, CONTRL messages */
+	unsigned matched;        /* closed an expectation (or a TA1's groups) */
+	unsigned unmatched;      /* recorded as unmatched */
+};
+
+/*
+ * Reads every TA1, 997, 999 and CONTRL in buf (stored as ack_message_id)
+ * with the ack reader (ack.h) and reconciles each; fn (may be NULL) sees
+ * each outcome. Each document is its own transaction: a store error
+ * stops the walk, and what was reconciled before it stays.
+ */
+int ack_track_reconcile_file(struct store *st, const char *partner_id,
+                             const void *buf, size_t len, int64_t ack_message_id,
+                             int64_t received_us, ack_track_outcome_fn fn,
+                             void *ud, struct ack_track_file_summary *out,
+                             struct store_error *err);
+
 /* The expectation state an AK901/IK901/TA104 letter or a CONTRL 0083
  * digit means (see OWNS); STORE_ACK_PENDING when it means nothing. */
 enum store_ack_state ack_track_state_of(ack_kind kind, const char *code);

@@ -496,47 +496,23 @@ expect_cmd(const struct opts *o)
 
 /* ---- reconcile ------------------------------------------------------------- */
 
-struct reconcile_ctx {
-	struct store *st;
-	const char *partner;
-	int64_t message_id, at;
-	unsigned matched, unmatched, documents;
-	int failed;
-};
-
 static void
-on_ack_document(void *ud, const ack_document *doc)
+print_outcome(void *ud, const ack_document *doc, const struct ack_track_outcome *out)
 {
-	struct reconcile_ctx *c = ud;
-	struct ack_track_outcome out;
-	struct store_error err;
-	if (c->failed)
-		return;
-	c->documents++;
-	if (ack_track_reconcile(c->st, c->partner, doc, c->message_id, c->at, &out, &err)) {
-		fprintf(stderr, "edigate: cannot record the ack: %s\n", err.message);
-		c->failed = 1;
-		return;
-	}
 	const char *what = doc->kind == ACK_KIND_TA1 ? "TA1" : doc->kind == ACK_KIND_997 ? "997"
 	                 : doc->kind == ACK_KIND_999 ? "999" : doc->kind == ACK_KIND_CONTRL
 	                 ? "CONTRL" : "ack";
-	if (out.matched) {
+	(void)ud;
+	if (out->matched)
 		printf("%s line %" PRIu64 ": expectation %" PRId64 " %s%s\n", what, doc->line,
-		       out.expectation_id, store_ack_state_name(out.state),
-		       out.late ? " (late)" : "");
-		c->matched++;
-	}
-	if (out.closed_by_ta1) {
+		       out->expectation_id, store_ack_state_name(out->state),
+		       out->late ? " (late)" : "");
+	if (out->closed_by_ta1)
 		printf("%s line %" PRIu64 ": %u group expectation%s closed as rejected\n", what,
-		       doc->line, out.closed_by_ta1, out.closed_by_ta1 == 1 ? "" : "s");
-		c->matched++;
-	}
-	if (out.unmatched_id) {
+		       doc->line, out->closed_by_ta1, out->closed_by_ta1 == 1 ? "" : "s");
+	if (out->unmatched_id)
 		printf("%s line %" PRIu64 ": unmatched %" PRId64 ": %s\n", what, doc->line,
-		       out.unmatched_id, out.reason);
-		c->unmatched++;
-	}
+		       out->unmatched_id, out->reason);
 }
 
 static int
@@ -551,33 +527,24 @@ reconcile_cmd(const struct opts *o)
 		free(buf);
 		return 2;
 	}
-	struct reconcile_ctx c = { .st = st, .partner = o->partner,
-		                   .at = o->have_at ? o->at : store_now_us() };
+	struct ack_track_file_summary sum;
+	struct store_error err;
+	int64_t msg = 0;
 	int rc = 2;
-	if (store_file(st, STORE_IN, o->partner, "ack", "", buf, len, &c.message_id))
+	if (store_file(st, STORE_IN, o->partner, "ack", "", buf, len, &msg))
 		goto out;
-	ack_reader *ar = ack_reader_new(on_ack_document, &c);
-	edi_reader_callbacks cb;
-	ack_reader_reader_callbacks(&cb);
-	edi_reader *r = ar ? edi_reader_new(&cb, ar, NULL) : NULL;
-	if (!r) {
-		ack_reader_free(ar);
-		fprintf(stderr, "edigate: out of memory\n");
+	if (ack_track_reconcile_file(st, o->partner, buf, len, msg,
+	                             o->have_at ? o->at : store_now_us(), print_outcome, NULL,
+	                             &sum, &err)) {
+		fprintf(stderr, "edigate: cannot record the ack: %s\n", err.message);
 		goto out;
 	}
-	edi_reader_feed(r, buf, len);
-	edi_reader_finish(r);
-	ack_reader_finish(ar);
-	edi_reader_free(r);
-	ack_reader_free(ar);
-	if (c.failed)
-		goto out;
-	if (c.documents == 0) {
+	if (sum.documents == 0) {
 		fprintf(stderr, "edigate: %s holds no TA1, 997, 999 or CONTRL\n", o->file);
 		rc = 1;
 		goto out;
 	}
-	rc = c.unmatched ? 1 : 0;
+	rc = sum.unmatched ? 1 : 0;
 out:
 	store_close(st);
 	free(buf);

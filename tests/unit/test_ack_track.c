@@ -684,6 +684,53 @@ test_contrl_listing_only_the_rejected_message_is_partial(void **state)
 	assert_int_equal(reconcile(fx, &x, T0 + HOUR).state, STORE_ACK_REJECTED);
 }
 
+static int count_outcome_calls;
+
+static void
+on_outcome(void *ud, const ack_document *doc, const struct ack_track_outcome *o)
+{
+	(void)ud;
+	(void)doc;
+	(void)o;
+	count_outcome_calls++;
+}
+
+static void
+test_a_file_of_acks_is_read_and_reconciled_document_by_document(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	struct ack_track_file_summary sum;
+	char head[128], buf[2048];
+	sent_two_groups(fx);
+	/* Two 997s in one group: 905 partially accepted, 777 never sent. */
+	isa(head, sizeof head, "000004001", "0");
+	memcpy(strstr(head, "EDIGATEDEMO    *ZZ*ACMERETAIL     "),
+	       "ACMERETAIL     *ZZ*EDIGATEDEMO    ", 34);
+	snprintf(buf, sizeof buf, "%s%s", head,
+	         "GS*FA*ACMERETAIL*EDIGATEDEMO*20261123*1200*4001*X*004010~\n"
+	         "ST*997*0001~\nAK1*SH*905~\nAK2*856*0001~\nAK5*A~\nAK2*856*0002~\n"
+	         "AK3*HL*3**8~\nAK4*3*735*7*S~\nAK5*R*5~\nAK9*P*2*2*1~\nSE*10*0001~\n"
+	         "ST*997*0002~\nAK1*SH*777~\nAK9*A*1*1*1~\nSE*4*0002~\n"
+	         "GE*2*4001~\nIEA*1*000004001~\n");
+	count_outcome_calls = 0;
+	assert_int_equal(ack_track_reconcile_file(fx->st, "acme", buf, strlen(buf), 0,
+	                                          T0 + HOUR, on_outcome, NULL, &sum, &err),
+	                 STORE_OK);
+	assert_int_equal(sum.documents, 2);
+	assert_int_equal(sum.matched, 1);
+	assert_int_equal(sum.unmatched, 1);
+	assert_int_equal(count_outcome_calls, 2);
+	struct store_ack_expectation e = find(fx, "997", "000000905", "905");
+	assert_int_equal(e.state, STORE_ACK_PARTIALLY_ACCEPTED);
+	struct sets_seen s = { 0 };
+	assert_int_equal(store_ack_sets_foreach(fx->st, e.id, collect_set, &s, &err), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.text[0], "0001 856 A {}");
+	assert_non_null(strstr(s.text[1], "0002 856 R {\"codes\":[\"5\"],"));
+	assert_non_null(strstr(s.text[1], "\"segment\":\"HL\""));
+}
+
 /* ---- duplicates ------------------------------------------------------------ */
 
 static void
@@ -901,6 +948,7 @@ main(void)
 		T(test_ta1_rejecting_the_interchange_closes_its_groups),
 		T(test_contrl_accepting_the_interchange_and_rejecting_a_message_is_partial),
 		T(test_contrl_listing_only_the_rejected_message_is_partial),
+		T(test_a_file_of_acks_is_read_and_reconciled_document_by_document),
 		T(test_duplicate_interchange_within_the_window_names_the_first_message),
 		T(test_repeat_outside_the_window_is_not_a_duplicate),
 		cmocka_unit_test(test_p95_is_the_nearest_rank),
