@@ -25,8 +25,9 @@
  *     malformed acknowledgment is reported on stderr.
  *
  * Exit status: 0 everything acknowledged was accepted (or every ack read
- * is well formed), 1 something was rejected or is malformed, 2 usage or
- * I/O error.
+ * is well formed), 1 something was rejected or is malformed, or an ack
+ * could not be written (an inbound interchange without the ids to
+ * address it), 2 usage or I/O error.
  */
 #include "config.h"
 
@@ -55,7 +56,6 @@ struct ack_cli {
 	const partner *prof;
 	unsigned long control;
 	const char *date, *time;
-	edi_writer *w;
 	int rejected;
 	int failed;
 };
@@ -96,56 +96,6 @@ copy(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-/* The partner profile's say over the envelope of what we send it. */
-static void
-apply_partner(ack_envelope *env, const ack_interchange_result *r,
-    const partner *p)
-{
-	if (r->standard == EDI_STANDARD_X12) {
-		if (p->isa_id[0]) {
-			copy(env->receiver_qualifier, sizeof(env->receiver_qualifier),
-			    p->isa_qualifier);
-			copy(env->receiver_id, sizeof(env->receiver_id), p->isa_id);
-		}
-		if (p->gs_id[0])
-			copy(env->group_receiver, sizeof(env->group_receiver), p->gs_id);
-		if (p->element)
-			env->delimiters.element = p->element;
-		if (p->component)
-			env->delimiters.component = p->component;
-		if (p->repetition && env->delimiters.repetition)
-			env->delimiters.repetition = p->repetition;
-		if (p->terminator) {
-			env->delimiters.terminator[0] = p->terminator;
-			env->delimiters.terminator_len = 1;
-		}
-	} else {
-		if (p->unb_id[0]) {
-			copy(env->receiver_id, sizeof(env->receiver_id), p->unb_id);
-			copy(env->receiver_qualifier, sizeof(env->receiver_qualifier),
-			    p->unb_qualifier);
-		}
-		if (p->syntax[0])
-			copy(env->syntax_id, sizeof(env->syntax_id), p->syntax);
-		if (p->element)
-			env->delimiters.element = p->element;
-		if (p->component)
-			env->delimiters.component = p->component;
-		if (p->release)
-			env->delimiters.release = p->release;
-		if (p->terminator) {
-			env->delimiters.terminator[0] = p->terminator;
-			env->delimiters.terminator_len = 1;
-		}
-	}
-	if (strcmp(p->line_style, "none") == 0)
-		edi_writer_set_line_style(&env->delimiters, EDI_LINE_NONE);
-	else if (strcmp(p->line_style, "lf") == 0)
-		edi_writer_set_line_style(&env->delimiters, EDI_LINE_LF);
-	else if (strcmp(p->line_style, "crlf") == 0)
-		edi_writer_set_line_style(&env->delimiters, EDI_LINE_CRLF);
-}
-
 static int
 anything_rejected(const ack_interchange_result *r)
 {
@@ -174,20 +124,32 @@ on_result(void *ctx, const ack_interchange_result *r)
 	ack_envelope env;
 	ack_envelope_from_inbound(&env, r);
 	if (st->prof)
-		apply_partner(&env, r, st->prof);
+		ack_envelope_apply_partner(&env, r, st->prof);
 	if (st->date)
 		copy(env.date, sizeof(env.date), st->date);
 	if (st->time)
 		copy(env.time, sizeof(env.time), st->time);
 	env.interchange_control = env.group_control = env.set_control =
 	    st->control++;
-	edi_writer_reset(st->w);
-	if (ack_write(st->w, r, plan, &env) != EDI_WRITE_OK) {
-		const edi_write_error *e = edi_writer_error(st->w);
+	/* Into memory first: an ack that cannot be written (no id to
+	 * address it to) must not leave half an interchange on stdout. */
+	edi_writer_memory m = { 0 };
+	edi_writer *w = edi_writer_new(edi_writer_memory_sink, &m);
+	if (!w) {
+		fprintf(stderr, "edigate: out of memory\n");
+		st->failed = 1;
+		return;
+	}
+	if (ack_write(w, r, plan, &env) != EDI_WRITE_OK) {
+		const edi_write_error *e = edi_writer_error(w);
 		fprintf(stderr, "%s: cannot write the acknowledgment of interchange %s: %s\n",
 		    st->path, r->control_number, e ? e->message : "write error");
+		st->rejected = 1;
+	} else if (m.len && fwrite(m.data, 1, m.len, stdout) != m.len) {
 		st->failed = 1;
 	}
+	edi_writer_free(w);
+	edi_writer_memory_free(&m);
 }
 
 static void
@@ -377,9 +339,8 @@ cmd_ack(int argc, char **argv)
 			xlate_maps_use_partner(maps, prof);
 	}
 	st.prof = prof;
-	st.w = edi_writer_new(edi_writer_file_sink, stdout);
 	ack_collector_options opt = { .maps = maps };
-	for (int i = first; i < argc && st.w; i++) {
+	for (int i = first; i < argc; i++) {
 		st.path = argv[i];
 		ack_collector *c = ack_collector_new(&opt, on_result, &st);
 		edi_reader_callbacks cb = { on_collector_segment, on_collector_error };
@@ -396,12 +357,8 @@ cmd_ack(int argc, char **argv)
 		edi_reader_free(rd);
 		ack_collector_free(c);
 	}
-	if (!st.w) {
-		fprintf(stderr, "edigate: out of memory\n");
-		status = EXIT_USAGE;
-	}
-	edi_writer_free(st.w);
-	fflush(stdout);
+	if (fflush(stdout) != 0)
+		st.failed = 1;
 	xlate_maps_free(maps);
 	partner_free(prof);
 	map_loader_free(loader);

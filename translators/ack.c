@@ -13,6 +13,9 @@
 #include <time.h>
 
 #include "ack.h"
+#include "partner.h"
+
+static void copy(char *dst, size_t cap, const char *src);
 
 static void
 set_clear(ack_set_result *s)
@@ -137,6 +140,46 @@ ack_result_copy(ack_interchange_result *out, const ack_interchange_result *r)
 fail:
 	ack_result_clear(out);
 	return -1;
+}
+
+void
+ack_result_mark_duplicate(ack_interchange_result *r)
+{
+	int x12 = r->standard == EDI_STANDARD_X12;
+	r->status = ACK_STATUS_REJECTED;
+	r->envelope_errors = 1;
+	copy(r->status_code, sizeof(r->status_code), x12 ? "R" : "4");
+	copy(r->note_code, sizeof(r->note_code), x12 ? "025" : "26");
+	/* UNB 0020 is where the duplicate shows. */
+	copy(r->service_tag, sizeof(r->service_tag), x12 ? "" : "UNB");
+	r->service_element = x12 ? 0 : 5;
+}
+
+const ack_group_result *
+ack_find_group(const ack_interchange_result *r, const char *control_number)
+{
+	for (size_t i = 0; i < r->group_count; i++)
+		if (strcmp(r->groups[i].control_number, control_number) == 0)
+			return &r->groups[i];
+	return NULL;
+}
+
+const ack_set_result *
+ack_find_set(const ack_group_result *g, const char *control_number)
+{
+	for (size_t i = 0; i < g->set_count; i++)
+		if (strcmp(g->sets[i].control_number, control_number) == 0)
+			return &g->sets[i];
+	return NULL;
+}
+
+const ack_set_result *
+ack_find_message(const ack_interchange_result *r, const char *control_number)
+{
+	for (size_t i = 0; i < r->message_count; i++)
+		if (strcmp(r->messages[i].control_number, control_number) == 0)
+			return &r->messages[i];
+	return NULL;
 }
 
 const char *
@@ -322,8 +365,72 @@ ack_envelope_from_inbound(ack_envelope *env, const ack_interchange_result *r)
 		if (env->syntax_version < 1 || env->syntax_version > 4)
 			env->syntax_version = 3;
 	}
+	/* Delimiters the inbound got wrong (the reason for a TA1 004 or 027)
+	 * cannot carry the answer: the standard defaults do. */
+	char why[128];
+	if (!edi_writer_check_delimiters(&env->delimiters, why, sizeof(why))) {
+		edi_line_style line = r->delimiters.suffix_len == 2 ? EDI_LINE_CRLF
+		    : r->delimiters.suffix_len == 1 ? EDI_LINE_LF : EDI_LINE_NONE;
+		if (r->standard == EDI_STANDARD_X12)
+			edi_writer_x12_delimiters(&env->delimiters, '*', '>', '~',
+			    strncmp(env->x12_version, "00501", 5) >= 0 ? '^' : 0,
+			    line);
+		else
+			edi_writer_edifact_delimiters(&env->delimiters, ":+.? '",
+			    line);
+	}
 	env->interchange_control = 1;
 	env->group_control = 1;
 	env->set_control = 1;
 	env->test = r->test;
 }
+
+void
+ack_envelope_apply_partner(ack_envelope *env, const ack_interchange_result *r,
+    const partner *p)
+{
+	if (r->standard == EDI_STANDARD_X12) {
+		if (p->isa_id[0]) {
+			copy(env->receiver_qualifier, sizeof(env->receiver_qualifier),
+			    p->isa_qualifier);
+			copy(env->receiver_id, sizeof(env->receiver_id), p->isa_id);
+		}
+		if (p->gs_id[0])
+			copy(env->group_receiver, sizeof(env->group_receiver), p->gs_id);
+		if (p->element)
+			env->delimiters.element = p->element;
+		if (p->component)
+			env->delimiters.component = p->component;
+		if (p->repetition && env->delimiters.repetition)
+			env->delimiters.repetition = p->repetition;
+		if (p->terminator) {
+			env->delimiters.terminator[0] = p->terminator;
+			env->delimiters.terminator_len = 1;
+		}
+	} else {
+		if (p->unb_id[0]) {
+			copy(env->receiver_id, sizeof(env->receiver_id), p->unb_id);
+			copy(env->receiver_qualifier, sizeof(env->receiver_qualifier),
+			    p->unb_qualifier);
+		}
+		if (p->syntax[0])
+			copy(env->syntax_id, sizeof(env->syntax_id), p->syntax);
+		if (p->element)
+			env->delimiters.element = p->element;
+		if (p->component)
+			env->delimiters.component = p->component;
+		if (p->release)
+			env->delimiters.release = p->release;
+		if (p->terminator) {
+			env->delimiters.terminator[0] = p->terminator;
+			env->delimiters.terminator_len = 1;
+		}
+	}
+	if (strcmp(p->line_style, "none") == 0)
+		edi_writer_set_line_style(&env->delimiters, EDI_LINE_NONE);
+	else if (strcmp(p->line_style, "lf") == 0)
+		edi_writer_set_line_style(&env->delimiters, EDI_LINE_LF);
+	else if (strcmp(p->line_style, "crlf") == 0)
+		edi_writer_set_line_style(&env->delimiters, EDI_LINE_CRLF);
+}
+

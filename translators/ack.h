@@ -206,6 +206,15 @@ void ack_result_clear(ack_interchange_result *r);
  * exhausted (out is then cleared). */
 int ack_result_copy(ack_interchange_result *out, const ack_interchange_result *r);
 
+/*
+ * Marks r as a duplicate of an interchange already received (the store
+ * decides: same sender and ISA13 / UNB 0020 within its window): rejected,
+ * with TA105 "025" (duplicate interchange control number) or UCI 0085
+ * "26" (duplicate detected), so the TA1 or CONTRL tells the partner why
+ * it is not processed twice, and no 997/999 goes with it.
+ */
+void ack_result_mark_duplicate(ack_interchange_result *r);
+
 const char *ack_kind_name(ack_kind kind);          /* "TA1", "997", ... */
 ack_kind ack_kind_from_name(const char *name);      /* NONE when unknown */
 const char *ack_status_name(ack_status status);    /* "accepted", ... */
@@ -289,6 +298,16 @@ typedef struct ack_envelope {
 void ack_envelope_from_inbound(ack_envelope *env, const ack_interchange_result *r);
 
 /*
+ * The partner profile's say over the envelope of what we send it: its
+ * interchange and group ids become the receiver's (partners/<id>.xml
+ * <identity>), its <outbound> delimiters and line style replace the
+ * inbound ones. p may not be NULL.
+ */
+struct partner;
+void ack_envelope_apply_partner(ack_envelope *env,
+    const ack_interchange_result *r, const struct partner *p);
+
+/*
  * Writes one interchange answering r according to plan: X12 ISA, the TA1
  * (when plan.ta1), one GS "FA" with one 997/999 per acknowledged group,
  * GE, IEA; EDIFACT UNB, one CONTRL, UNZ. Nothing is written when the
@@ -322,6 +341,24 @@ typedef struct ack_document {
 } ack_document;
 
 typedef void (*ack_document_fn)(void *ctx, const ack_document *doc);
+
+/*
+ * Reconciliation looks up what an ack says about something sent:
+ *   TA1     result.control_number is the ISA13 acknowledged;
+ *   997/999 result.groups[0].control_number is the GS06 acknowledged,
+ *           its sets the ST02s;
+ *   CONTRL  result.control_number is the UNB 0020 acknowledged, groups
+ *           the UNG 0048s, messages (or a group's sets) the UNH 0062s.
+ * A set, message or group an ack does not list is, by the ack's own rule,
+ * accepted when its parent is (AK9 A/E/P, CONTRL 0083 7) and rejected
+ * when its parent is rejected. These return NULL when not listed.
+ */
+const ack_group_result *ack_find_group(const ack_interchange_result *r,
+    const char *control_number);
+const ack_set_result *ack_find_set(const ack_group_result *g,
+    const char *control_number);
+const ack_set_result *ack_find_message(const ack_interchange_result *r,
+    const char *control_number);
 
 typedef struct ack_reader ack_reader;
 

@@ -78,7 +78,7 @@ problem(ack_reader *ar, const edi_segment *seg, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(ar->doc.problem, sizeof(ar->doc.problem), "line %llu: %s",
-	    (unsigned long long)(seg ? seg->line : 0), msg);
+	    (unsigned long long)(seg ? seg->line : ar->doc.line), msg);
 }
 
 /* Element n, component k (1-based; 0 = the element whole), unescaped,

@@ -319,8 +319,14 @@ write_contrl(edi_writer *w, edi_builder *b, const ack_interchange_result *r,
 			edi_writer_element(w, g->code_count ? g->codes[0] : "");
 			service_position(w, g->service_tag, g->service_element);
 			edi_writer_end(w);
+			/* UCF 4 rejects every message of the group: a UCM 7
+			 * under it would contradict it, a UCM 4 with its own
+			 * errors still says why. */
+			int group_rejected = g->status == ACK_STATUS_REJECTED;
 			for (size_t j = 0; j < g->set_count; j++)
-				write_ucm(w, &g->sets[j]);
+				if (!group_rejected ||
+				    g->sets[j].status == ACK_STATUS_REJECTED)
+					write_ucm(w, &g->sets[j]);
 		}
 	}
 	edi_builder_end_message(b);
@@ -342,6 +348,15 @@ ack_write(edi_writer *w, const ack_interchange_result *r, ack_plan plan,
 		return edi_writer_fail(w, EDI_WRITE_BAD_VALUE,
 		    "acknowledgment kind %s cannot be written alone",
 		    ack_kind_name(plan.kind));
+	ack_envelope e2 = *env;
+	/* A 999 exists from 005010 on only: its envelope is 00501 and has a
+	 * repetition separator, whatever the caller's version says. */
+	if (plan.kind == ACK_KIND_999 && strncmp(e2.x12_version, "00501", 5) < 0)
+		memcpy(e2.x12_version, "00501", 6);
+	if (x12 && strncmp(e2.x12_version, "00501", 5) >= 0 &&
+	    !e2.delimiters.repetition)
+		e2.delimiters.repetition = '^';
+	env = &e2;
 	edi_delimiters d = env->delimiters;
 	d.standard = x12 ? EDI_STANDARD_X12 : EDI_STANDARD_EDIFACT;
 	edi_write_status st = edi_writer_set_delimiters(w, &d);

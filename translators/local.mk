@@ -38,3 +38,4 @@ translators_libtranslators_a_SOURCES += \
 # Acknowledgments: TA1, 997, 999, CONTRL built, written and read.
 translators_libtranslators_a_SOURCES += translators/ack.h translators/ack.c \
 	translators/ack_build.c translators/ack_write.c translators/ack_read.c
+EXTRA_DIST += docs/acks.md
