@@ -331,7 +331,6 @@ tests_unit_test_ack_track_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBPQ_CFLAGS)
 	$(JANSSON_CFLAGS)
 tests_unit_test_ack_track_LDADD = $(ACKTRACK_LIBS) $(CMOCKA_LIBS)
 dist_noinst_SCRIPTS += tests/integration/ack_track_pg.sh
-EXTRA_DIST += tests/fixtures/acktrack
 TESTS += tests/integration/ack_report.sh
 dist_noinst_SCRIPTS += tests/integration/ack_report.sh
 EXTRA_DIST += docs/acks-tracking.md
