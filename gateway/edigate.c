@@ -30,6 +30,8 @@ static const struct command commands[] = {
 	{ "partner", cmd_partner, "partner check FILE...: check partner profiles" },
 	{ "rewrite", cmd_rewrite, "write interchanges again with other delimiters" },
 	{ "ack", cmd_ack, "print the TA1/997/999/CONTRL for a file; --read parses one" },
+	{ "ack-track", cmd_ack_track, "record expected acks, reconcile inbound ones, duplicates" },
+	{ "report", cmd_report, "report acks: ack compliance per partner (csv, json, html)" },
 };
 
 static void

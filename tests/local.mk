@@ -321,3 +321,18 @@ tests/fuzz/fuzz_ack: $(srcdir)/tests/fuzz/fuzz_ack.c $(srcdir)/translators/ack.h
 	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_ack.c \
 	  $(FUZZ_ACK_OBJECTS) $(JANSSON_LIBS)
 EXTRA_DIST += tests/fuzz/fuzz_ack.c
+
+# Acknowledgment tracking on both store backends, and the report built by
+# the CLI in all three formats.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_ack_track
+TESTS += tests/unit/test_ack_track tests/integration/ack_track_pg.sh
+endif
+tests_unit_test_ack_track_SOURCES = tests/unit/test_ack_track.c
+tests_unit_test_ack_track_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBPQ_CFLAGS) \
+	$(JANSSON_CFLAGS)
+tests_unit_test_ack_track_LDADD = $(ACKTRACK_LIBS) $(CMOCKA_LIBS)
+dist_noinst_SCRIPTS += tests/integration/ack_track_pg.sh
+TESTS += tests/integration/ack_report.sh
+dist_noinst_SCRIPTS += tests/integration/ack_report.sh
+EXTRA_DIST += docs/acks-tracking.md
