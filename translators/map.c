@@ -316,9 +316,14 @@ compile_path(build *b, const char *text)
 		const char *end = strchr(s, '.');
 		size_t len = end ? (size_t)(end - s) : strlen(s);
 		map_step *st = &p->steps[p->count++];
+		st->index = -1;
 		if (len >= 2 && s[len - 2] == '[' && s[len - 1] == ']') {
 			st->append = 1;
 			len -= 2;
+		} else if (len >= 3 && s[len - 3] == '[' && s[len - 1] == ']'
+		    && s[len - 2] >= '0' && s[len - 2] <= '9') {
+			st->index = s[len - 2] - '0';
+			len -= 3;
 		}
 		char *k = arena_alloc(b->a, len + 1);
 		memcpy(k, s, len);
@@ -407,6 +412,11 @@ parse_value(build *b, xmlNodePtr n, map_value *v)
 	if (v->fixed && v->path)
 		err_add(b->e, b->file, v->line,
 		    "an element with a constant value cannot also have a path");
+	const char *dflt = attr_dup(b, n, "default");
+	if (dflt) {
+		v->dflt = dflt;
+		v->dflt_len = strlen(dflt);
+	}
 	return 0;
 }
 
@@ -732,9 +742,12 @@ parse_loop(build *b, xmlNodePtr n, unsigned depth)
 		err_add(b->e, b->file, loop->line,
 		    "select names element %u, which the trigger %s does not declare",
 		    loop->select_element, trigger->tag_text);
-	if (loop->level_count && strcmp(trigger->tag_text, "HL") != 0)
+	/* X12 HL and EDIFACT CPS share the layout the levels need: own id,
+	 * parent id, level code in elements 1, 2 and 3. */
+	if (loop->level_count && strcmp(trigger->tag_text, "HL") != 0
+	    && strcmp(trigger->tag_text, "CPS") != 0)
 		err_add(b->e, b->file, loop->line,
-		    "<level> belongs in a loop triggered by HL, not %s", trigger->tag_text);
+		    "<level> belongs in a loop triggered by HL or CPS, not %s", trigger->tag_text);
 	return loop;
 }
 

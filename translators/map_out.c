@@ -221,6 +221,8 @@ lookup(json_t *obj, const map_path *p, size_t count)
 		if (!json_is_object(cur))
 			return NULL;
 		cur = json_object_getn(cur, p->steps[i].key, p->steps[i].len);
+		if (cur && p->steps[i].index >= 0)
+			cur = json_array_get(cur, (size_t)p->steps[i].index);
 	}
 	return cur;
 }
@@ -314,8 +316,11 @@ put_value(out *o, const map_value *v, unsigned el, unsigned comp,
 		set_field(o, el, comp ? comp : 1, v->fixed, v->fixed_len);
 		return 0;
 	}
-	if (v->path == NULL)
+	if (v->path == NULL) {
+		if (v->dflt)
+			set_field(o, el, comp ? comp : 1, v->dflt, v->dflt_len);
 		return 0;
+	}
 	json_t *j;
 	const map_path *p = v->path;
 	if (p->count == 0)
@@ -324,8 +329,11 @@ put_value(out *o, const map_value *v, unsigned el, unsigned comp,
 		j = append_next(oc, oc->obj, p);
 	else
 		j = lookup(oc->obj, p, p->count);
-	if (j == NULL || json_is_null(j))
+	if (j == NULL || json_is_null(j)) {
+		if (v->dflt)
+			set_field(o, el, comp ? comp : 1, v->dflt, v->dflt_len);
 		return 0;
+	}
 	char num[64];
 	const char *s;
 	size_t len;
@@ -606,7 +614,10 @@ hl_one(out *o, const map_node *loop, const map_level *lv, json_t *obj,
 		n = snprintf(num, sizeof(num), "%u", parent_id);
 		set_field(o, 2, 1, num, (size_t)n);
 	}
-	set_field(o, 3, 1, lv->code, strlen(lv->code));
+	/* A "*" level has no code of its own; one the partner sent travels
+	 * in unmapped. */
+	if (strcmp(lv->code, "*") != 0)
+		set_field(o, 3, 1, lv->code, strlen(lv->code));
 	occurrence oc = {.obj = obj};
 	fill(o, trig, &oc);
 	emit_mapped(o);

@@ -408,6 +408,116 @@ test_856_builds_the_shipment_order_pack_item_tree(void **state)
 	assert_translates_to("856_pickpack.edi", "856_pickpack.json");
 }
 
+/* The business content of a translation: meta (envelope, control
+ * numbers) and unmapped (positions of what the map leaves raw) differ
+ * between an X12 and an EDIFACT rendering of the same document. */
+static json_t *
+business(const char *edi)
+{
+	collected c = translate_file(fixture(edi));
+	assert_int_equal(c.errors, 0);
+	assert_int_equal(json_array_size(c.docs), 1);
+	if (json_array_size(c.issues)) {
+		char *got = json_dumps(c.issues, 0);
+		fail_msg("%s: unexpected guide issues %s", edi, got);
+	}
+	json_t *doc = json_deep_copy(json_array_get(c.docs, 0));
+	json_object_del(doc, "meta");
+	json_object_del(doc, "unmapped");
+	collected_free(&c);
+	return doc;
+}
+
+static void
+assert_business_equal(json_t *doc, const char *edi, const char *expected)
+{
+	json_t *want = load_json(expected);
+	if (!json_equal(doc, want)) {
+		char *got = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		fail_msg("%s: translation differs from %s:\n%s", edi, expected, got);
+	}
+	json_decref(want);
+	json_decref(doc);
+}
+
+static void
+test_855_and_ordrsp_give_the_same_order_response(void **state)
+{
+	static const char *files[] = {"855_pair.edi", "ordrsp_d96a.edi", "ordrsp_d01b.edi"};
+	for (size_t i = 0; i < 3; i++)
+		assert_business_equal(business(files[i]), files[i], "order_response_pair.json");
+}
+
+static void
+test_810_and_invoic_give_the_same_invoice(void **state)
+{
+	static const char *files[] = {"810_pair.edi", "invoic_d96a.edi", "invoic_d01b.edi"};
+	for (size_t i = 0; i < 3; i++)
+		assert_business_equal(business(files[i]), files[i], "invoice_pair.json");
+}
+
+static void
+test_856_and_desadv_give_the_same_shipment_tree(void **state)
+{
+	/* BSN04 (the time of the notice) has no place in DESADV but a DTM
+	 * 137 with format 203 (date and time together). */
+	json_t *x12 = business("856_pair.edi");
+	assert_string_equal(json_string_value(json_object_get(x12, "shipment_time")), "08:00");
+	json_object_del(x12, "shipment_time");
+	assert_business_equal(x12, "856_pair.edi", "shipment_pair.json");
+	assert_business_equal(business("desadv_d96a.edi"), "desadv_d96a.edi", "shipment_pair.json");
+	assert_business_equal(business("desadv_d01b.edi"), "desadv_d01b.edi", "shipment_pair.json");
+}
+
+/* Writes a canonical document as EDIFACT body segments, ' terminated. */
+static char *
+edifact_body(json_t *doc, const map *m)
+{
+	json_t *out = json_array();
+	char err[256];
+	if (map_out_document(m, doc, sink, out, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	size_t n = 0;
+	for (size_t i = 0; i < json_array_size(out); i++)
+		n += json_string_length(json_array_get(out, i));
+	char *text = calloc(1, n + 1);
+	for (size_t i = 0; i < json_array_size(out); i++)
+		strcat(text, json_string_value(json_array_get(out, i)));
+	json_decref(out);
+	return text;
+}
+
+static void
+test_shipment_from_a_system_becomes_a_cps_hierarchy(void **state)
+{
+	/* A shipment an ERP made (no unmapped): the packs become CPS groups
+	 * numbered afresh under the consignment's CPS, each with its PAC
+	 * and its SSCC in GIN+BJ; BGM gets its document name 351. */
+	json_t *doc = load_json("shipment_pair.json");
+	const map *m = xlate_maps_find(maps, MAP_EDIFACT, "D96A", "DESADV", NULL);
+	assert_non_null(m);
+	char *text = edifact_body(doc, m);
+	assert_string_equal(text,
+	    "BGM+351+SHP-7002+9'"
+	    "DTM+137:20261124'"
+	    "RFF+ON:PO12345'"
+	    "DTM+171:20261123'"
+	    "NAD+DP+0042::92++STORE 42'"
+	    "CPS+1'"
+	    "CPS+2+1'"
+	    "PAC+1++CT'"
+	    "GIN+BJ+001234560000000017'"
+	    "LIN+1++012345678905:UP'"
+	    "QTY+12:12:EA'"
+	    "CPS+3+1'"
+	    "PAC+1++CT'"
+	    "GIN+BJ+001234560000000024'"
+	    "LIN+2++012345678912:UP'"
+	    "QTY+12:1:CS'");
+	free(text);
+	json_decref(doc);
+}
+
 static void
 test_edifact_decimal_comma_is_a_point_in_canonical(void **state)
 {
@@ -761,6 +871,10 @@ main(void)
 		cmocka_unit_test(test_850_translates_to_the_expected_order),
 		cmocka_unit_test(test_orders_translates_to_the_same_order_model),
 		cmocka_unit_test(test_856_builds_the_shipment_order_pack_item_tree),
+		cmocka_unit_test(test_855_and_ordrsp_give_the_same_order_response),
+		cmocka_unit_test(test_810_and_invoic_give_the_same_invoice),
+		cmocka_unit_test(test_856_and_desadv_give_the_same_shipment_tree),
+		cmocka_unit_test(test_shipment_from_a_system_becomes_a_cps_hierarchy),
 		cmocka_unit_test(test_edifact_decimal_comma_is_a_point_in_canonical),
 		cmocka_unit_test(test_text_that_is_not_utf8_is_read_as_latin1),
 		cmocka_unit_test(test_guide_reports_x12_errors_with_positions),
