@@ -519,6 +519,52 @@ test_shipment_from_a_system_becomes_a_cps_hierarchy(void **state)
 }
 
 static void
+test_005010_sets_translate_like_their_004010_twins(void **state)
+{
+	/* 855, 856, 810, 940 and 945 in 005010 are overrides of 004010: the
+	 * same business document comes out, only meta says 005010. */
+	static const char *pairs[][2] = {
+		{"855_pair.edi", "855_5010.edi"}, {"856_pair.edi", "856_5010.edi"},
+		{"810_pair.edi", "810_5010.edi"}, {"940_order.edi", "940_5010.edi"},
+		{"945_partial.edi", "945_5010.edi"},
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		collected c = translate_file(fixture(pairs[i][1]));
+		json_t *meta = json_object_get(json_array_get(c.docs, 0), "meta");
+		assert_string_equal(json_string_value(json_object_get(meta, "version")), "005010");
+		collected_free(&c);
+		json_t *a = business(pairs[i][0]), *b = business(pairs[i][1]);
+		if (!json_equal(a, b))
+			fail_msg("%s and %s differ", pairs[i][0], pairs[i][1]);
+		json_decref(a);
+		json_decref(b);
+	}
+	static const char *msgs[] = {"855", "856", "810", "940", "945"};
+	for (size_t i = 0; i < 5; i++) {
+		const map *m = xlate_maps_find(maps, MAP_X12, "005010", msgs[i], NULL);
+		assert_non_null(m);
+		assert_string_equal(m->version, "005010");
+	}
+}
+
+static void
+test_005010_takes_references_of_50_characters(void **state)
+{
+	/* REF02 is AN 1/30 in 004010 and AN 1/50 in 005010. */
+	collected c4 = translate_file(fixture("810_invalid_long_ref.edi"));
+	assert_int_equal(json_array_size(c4.issues), 1);
+	assert_string_equal(json_string_value(json_array_get(c4.issues, 0)),
+	    "4 REF 2.0 data element too long");
+	collected c5 = translate_file(fixture("810_5010_long_ref.edi"));
+	assert_int_equal(json_array_size(c5.issues), 0);
+	json_t *refs = json_object_get(json_array_get(c5.docs, 0), "references");
+	assert_string_equal(json_string_value(json_object_get(refs, "vendor_id")),
+	    "VENDOR-0000000000000000000000000000042");
+	collected_free(&c4);
+	collected_free(&c5);
+}
+
+static void
 test_edifact_decimal_comma_is_a_point_in_canonical(void **state)
 {
 	/* UNA says ',' is the decimal mark; canonical numbers use '.'. The
@@ -875,6 +921,8 @@ main(void)
 		cmocka_unit_test(test_810_and_invoic_give_the_same_invoice),
 		cmocka_unit_test(test_856_and_desadv_give_the_same_shipment_tree),
 		cmocka_unit_test(test_shipment_from_a_system_becomes_a_cps_hierarchy),
+		cmocka_unit_test(test_005010_sets_translate_like_their_004010_twins),
+		cmocka_unit_test(test_005010_takes_references_of_50_characters),
 		cmocka_unit_test(test_edifact_decimal_comma_is_a_point_in_canonical),
 		cmocka_unit_test(test_text_that_is_not_utf8_is_read_as_latin1),
 		cmocka_unit_test(test_guide_reports_x12_errors_with_positions),
