@@ -378,9 +378,24 @@ fill(out *o, const map_node *node, occurrence *oc)
 				any |= put_value(o, &sl->simple, i, 0, oc);
 			continue;
 		}
-		for (unsigned c = 1; c <= sl->component_count; c++)
-			if (sl->components[c].line && !sl->components[c].pair)
-				any |= put_value(o, &sl->components[c], i, c, oc);
+		for (unsigned c = 1; c <= sl->component_count; c++) {
+			const map_value *v = &sl->components[c];
+			if (!v->line || v->pair)
+				continue;
+			int wrote = put_value(o, v, i, c, oc);
+			any |= wrote;
+			/* EDIFACT C507: the format code after a date/time says how
+			 * to read it (102 CCYYMMDD, 203 CCYYMMDDHHMM, 204 with
+			 * seconds); one the partner sent comes back from unmapped. */
+			const map_value *next = c + 1 <= sl->component_count ? &sl->components[c + 1] : NULL;
+			if (wrote && v->convert == MAP_CONVERT_DATETIME && next && next->line
+			    && next->path == NULL && next->fixed == NULL && next->dflt == NULL) {
+				size_t n = o->cur->seg.components[i][c - 1].len;
+				const char *code = n == 8 ? "102" : n == 12 ? "203" : n == 14 ? "204" : NULL;
+				if (code)
+					set_field(o, i, c + 1, code, 3);
+			}
+		}
 	}
 	for (size_t k = 0; k < oc->cursor_count; k++)
 		if (oc->cursors[k].next < oc->cursors[k].size)

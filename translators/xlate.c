@@ -68,26 +68,10 @@ safe_name(const char *s)
 }
 
 const map *
-xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
-    const char *message, char **errors)
+xlate_maps_find_file(xlate_maps *x, const char *path, char **errors)
 {
 	if (errors)
 		*errors = NULL;
-	/* Names come from partner data: never let them walk the tree. */
-	if (!safe_name(version) || !safe_name(message) || strlen(version) >= 16
-	    || strlen(message) >= 16) {
-		if (errors)
-			*errors = strdup("no map: message type or version is not a plain name");
-		return NULL;
-	}
-	char path[8192];
-	const partner_message *pm = x->partner
-	    ? partner_find_message(x->partner, 1, standard, version, message) : NULL;
-	if (pm && pm->override_path)
-		snprintf(path, sizeof(path), "%s", pm->override_path);
-	else
-		snprintf(path, sizeof(path), "%s/%s/%s.%s.xml", x->dir,
-		    standard == MAP_X12 ? "x12" : "edifact", message, version);
 	for (size_t i = 0; i < x->count; i++) {
 		cached *c = &x->cache[i];
 		if (strcmp(c->path, path) == 0) {
@@ -118,6 +102,31 @@ xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
 		free(err);
 	return m;
 }
+
+const map *
+xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
+    const char *message, char **errors)
+{
+	if (errors)
+		*errors = NULL;
+	/* Names come from partner data: never let them walk the tree. */
+	if (!safe_name(version) || !safe_name(message) || strlen(version) >= 16
+	    || strlen(message) >= 16) {
+		if (errors)
+			*errors = strdup("no map: message type or version is not a plain name");
+		return NULL;
+	}
+	char path[8192];
+	const partner_message *pm = x->partner
+	    ? partner_find_message(x->partner, 1, standard, version, message) : NULL;
+	if (pm && pm->override_path)
+		snprintf(path, sizeof(path), "%s", pm->override_path);
+	else
+		snprintf(path, sizeof(path), "%s/%s/%s.%s.xml", x->dir,
+		    standard == MAP_X12 ? "x12" : "edifact", message, version);
+	return xlate_maps_find_file(x, path, errors);
+}
+
 
 /* -------------------------------------------------------------- xlate */
 
@@ -199,6 +208,8 @@ deliver(xlate *x)
 		r.error = x->error;
 	} else {
 		r.doc = x->doc;
+		if (x->maps->partner)
+			partner_xref_apply(x->maps->partner, x->doc, 1);
 		r.issues = map_in_issues(x->engine, &n);
 		r.issue_count = n;
 	}

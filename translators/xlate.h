@@ -10,6 +10,10 @@
  *   control numbers, envelope ids, delimiters, correlation id, received-at)
  *   and handing each finished document to a callback.
  *
+ *   With a partner profile, its inbound overrides choose the maps and
+ *   its cross-reference tables turn the partner's SKUs, units and
+ *   locations into ours in every document delivered.
+ *
  *   The envelope checks themselves (counts, matching control numbers)
  *   belong to the envelope module; xlate reads what it needs and trusts
  *   nothing it reads: a missing map or an envelope out of order is
@@ -36,6 +40,10 @@ void xlate_maps_free(xlate_maps *maps);
  * when there is none or it is invalid. */
 const map *xlate_maps_find(xlate_maps *maps, map_standard standard,
     const char *version, const char *message, char **errors);
+
+/* A map or override file by its path (a partner's outbound override),
+ * cached like the others. */
+const map *xlate_maps_find_file(xlate_maps *maps, const char *path, char **errors);
 
 /* Inbound overrides of this partner apply from now on (NULL: none).
  * The profile must outlive the maps. */

@@ -499,9 +499,9 @@ test_shipment_from_a_system_becomes_a_cps_hierarchy(void **state)
 	char *text = edifact_body(doc, m);
 	assert_string_equal(text,
 	    "BGM+351+SHP-7002+9'"
-	    "DTM+137:20261124'"
+	    "DTM+137:20261124:102'"
 	    "RFF+ON:PO12345'"
-	    "DTM+171:20261123'"
+	    "DTM+171:20261123:102'"
 	    "NAD+DP+0042::92++STORE 42'"
 	    "CPS+1'"
 	    "CPS+2+1'"
