@@ -790,6 +790,7 @@ add_codelist(build *b, xmlNodePtr n, int merge)
 				continue;
 			}
 			existing->canonical = can;
+			existing->canonical_len = can ? strlen(can) : 0;
 			continue;
 		}
 		if (can && map_code_by_canonical(cl, can, strlen(can))) {
@@ -807,6 +808,8 @@ add_codelist(build *b, xmlNodePtr n, int merge)
 		}
 		cl->codes[cl->count].edi = edi;
 		cl->codes[cl->count].canonical = can;
+		cl->codes[cl->count].edi_len = strlen(edi);
+		cl->codes[cl->count].canonical_len = can ? strlen(can) : 0;
 		cl->count++;
 	}
 }
@@ -1083,10 +1086,13 @@ map_find_codelist(const map *m, const char *id)
 const map_code *
 map_code_by_edi(const map_codelist *cl, const char *s, size_t len)
 {
+	/* Code lists are short: a length and first-byte test rejects
+	 * nearly every entry without a call. */
 	for (size_t i = 0; i < cl->count; i++) {
-		const char *e = cl->codes[i].edi;
-		if (strncmp(e, s, len) == 0 && e[len] == '\0')
-			return &cl->codes[i];
+		const map_code *c = &cl->codes[i];
+		if (c->edi_len == len && (len == 0 || c->edi[0] == s[0])
+		    && memcmp(c->edi, s, len) == 0)
+			return c;
 	}
 	return NULL;
 }
@@ -1095,9 +1101,11 @@ const map_code *
 map_code_by_canonical(const map_codelist *cl, const char *s, size_t len)
 {
 	for (size_t i = 0; i < cl->count; i++) {
-		const char *c = cl->codes[i].canonical;
-		if (c && strncmp(c, s, len) == 0 && c[len] == '\0')
-			return &cl->codes[i];
+		const map_code *c = &cl->codes[i];
+		if (c->canonical && c->canonical_len == len
+		    && (len == 0 || c->canonical[0] == s[0])
+		    && memcmp(c->canonical, s, len) == 0)
+			return c;
 	}
 	return NULL;
 }

@@ -72,6 +72,7 @@ typedef enum map_convert {
 typedef struct map_code {
 	const char *edi;
 	const char *canonical; /* NULL: the code is valid but keeps its name */
+	size_t edi_len, canonical_len; /* compared before any byte */
 } map_code;
 
 typedef struct map_codelist {

@@ -183,6 +183,12 @@ tag_known(const map_node *loop, uint32_t tag)
 static json_t *
 text_json(const char *p, size_t n)
 {
+	/* Plain ASCII (nearly all EDI) needs no UTF-8 check. */
+	size_t i = 0;
+	while (i < n && (unsigned char)p[i] < 0x80 && p[i] != '\0')
+		i++;
+	if (i == n)
+		return json_stringn_nocheck(p, n);
 	json_t *j = json_stringn(p, n);
 	if (j != NULL)
 		return j;
@@ -190,7 +196,7 @@ text_json(const char *p, size_t n)
 	if (buf == NULL)
 		return json_string("");
 	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		if (c < 0x80) {
 			buf[o++] = (char)c;
@@ -385,6 +391,12 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 	}
 	if (v->path == NULL) {
 		add_extra(in, el, comp, ncomp, s);
+		return 0;
+	}
+	if (v->codelist == NULL && v->convert == MAP_CONVERT_NONE
+	    && !(v->type == MAP_TYPE_NUM && v->decimals > 0)) {
+		/* No conversion either way: the text is the value. */
+		stage(in, v->path, text_json(s.ptr, s.len));
 		return 0;
 	}
 	char buf[256];

@@ -51,7 +51,10 @@ struct partner;
 void xlate_maps_use_partner(xlate_maps *maps, const struct partner *p);
 
 /* One translated message. doc is the caller's to keep (json_incref) or
- * let go; issues are the guide's findings. error is set (and doc NULL)
+ * let go. The values of meta that all messages of an interchange share
+ * ("envelope", "delimiters", the strings) are one JSON value referenced
+ * by each document: change a document's meta only in a copy
+ * (json_deep_copy), or replace a key rather than edit what it holds; issues are the guide's findings. error is set (and doc NULL)
  * when the message could not be translated at all. */
 typedef struct xlate_result {
 	json_t *doc;
