@@ -675,6 +675,22 @@ hl_walk(out *o, const map_node *loop, json_t *ctx)
 	}
 }
 
+static int
+has_constant(const map_node *seg)
+{
+	for (unsigned i = 1; i <= seg->slot_count; i++) {
+		const map_slot *sl = &seg->slots[i];
+		if (!sl->defined)
+			continue;
+		if (!sl->composite && (sl->simple.fixed || sl->simple.dflt))
+			return 1;
+		for (unsigned c = 1; sl->composite && c <= sl->component_count; c++)
+			if (sl->components[c].fixed || sl->components[c].dflt)
+				return 1;
+	}
+	return 0;
+}
+
 static void
 walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
 {
@@ -683,6 +699,16 @@ walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
 		if (c->kind == MAP_NODE_SEGMENT) {
 			if (c->bound)
 				each_occurrence(o, c, ctx, segment_occurrence);
+			else if (o->unmapped == NULL && c->use == MAP_USE_MANDATORY
+			    && has_constant(c)) {
+				/* A document a system made has no unmapped to bring
+				 * back a mandatory segment that binds nothing (UNS+S):
+				 * its constants make it. */
+				seg_start(o, c->tag_text);
+				occurrence none = {.obj = ctx};
+				fill(o, c, &none);
+				emit_mapped(o);
+			}
 		} else if (c->level_count) {
 			hl_walk(o, c, ctx);
 		} else if (c->path == NULL && c->case_count == 0) {

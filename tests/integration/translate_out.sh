@@ -16,7 +16,7 @@ check() {
 	n=$((n + 1))
 	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
 }
-echo "1..12"
+echo "1..14"
 M="--maps $maps --partners $partners"
 
 # 1. Without a partner, the envelope comes from meta: the very same bytes
@@ -67,6 +67,18 @@ check $? "an 855 and an 810 to acme-retail: two groups, counts and numbers from 
 
 "$edigate" validate --partner acme-retail $M "$tmp/two.edi" >"$tmp/v" 2>&1
 check $? "the interchange written passes validate --partner"
+
+# An 855 and an 810 as ORDRSP and INVOIC: UNS+S and BGM 1001 come from
+# the maps' constants, since an X12 document has no EDIFACT unmapped.
+"$edigate" translate --to edifact $M --partner nordic-dist --sender 5498765000010 \
+	--sender-qualifier 14 --control 9 --time 202611250900 "$tmp/two.json" >"$tmp/two_edifact.edi"
+grep -q "UNH+9+ORDRSP:D:96A:UN'BGM+231+RSP-1+9+AP'" "$tmp/two_edifact.edi" \
+	&& grep -q "UNS+S'CNT+2:1'UNT+14+9'UNH+10+INVOIC:D:96A:UN'BGM+380+INV-9001'" "$tmp/two_edifact.edi" \
+	&& grep -q "UNS+S'MOA+86:42.00'CNT+2:1'UNT+15+10'UNZ+2+9'$" "$tmp/two_edifact.edi"
+check $? "an 855 and an 810 become ORDRSP and INVOIC with BGM document names and UNS"
+
+"$edigate" validate --partner nordic-dist $M "$tmp/two_edifact.edi" >"$tmp/v" 2>&1
+check $? "the ORDRSP and INVOIC written pass validate --partner"
 
 # 4. Control numbers from the store's per-partner counters.
 "$edigate" translate --to x12 $M --partner acme-retail --sender EDIGATE --store "$tmp/store.db" \
