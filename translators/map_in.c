@@ -908,6 +908,18 @@ bind_hl(map_in *in, const map_node *loop, json_t *ctx)
 	in->skip_upto = strcmp(lv->code, "*") == 0 ? 2 : 3;
 	stage_elements(in, trig, NULL);
 	in->skip_upto = 0;
+	/* The way out numbers the levels 1, 2, 3... in the order it writes
+	 * them; ids a partner numbered otherwise (CPS+IE2156580387) travel
+	 * in unmapped so they come back as sent. */
+	char expect[24];
+	int w = snprintf(expect, sizeof(expect), "%zu", in->hl_count + 1);
+	if ((size_t)w != id.len || memcmp(expect, id.ptr, id.len) != 0)
+		add_extra(in, 1, 0, 0, id);
+	if (parent.len && pe) {
+		w = snprintf(expect, sizeof(expect), "%zu", (size_t)(pe - in->hl) + 1);
+		if ((size_t)w != parent.len || memcmp(expect, parent.ptr, parent.len) != 0)
+			add_extra(in, 2, 0, 0, parent);
+	}
 	json_t *obj = lv->path->count ? walk(pobj, lv->path, lv->path->count, 1) : pobj;
 	for (size_t i = 0; i < in->staged_count; i++) {
 		staged *st = &in->stage[i];

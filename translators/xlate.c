@@ -103,8 +103,34 @@ xlate_maps_find_file(xlate_maps *x, const char *path, char **errors)
 	return m;
 }
 
+static const map *find_exact(xlate_maps *x, map_standard standard,
+    const char *version, const char *message, char **errors);
+
 const map *
 xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
+    const char *message, char **errors)
+{
+	const map *m = find_exact(x, standard, version, message, errors);
+	if (m == NULL && standard == MAP_EDIFACT && version[0] && version[0] != 'D'
+	    && strlen(version) < 16) {
+		/* Some senders put another digit than "D" in S009 0052
+		 * (DESADV:0:96A); the release still names the directory. The
+		 * version in meta stays as sent, so it goes back the same. */
+		char d[20];
+		snprintf(d, sizeof(d), "D%s", version + 1);
+		char *e2 = NULL;
+		m = find_exact(x, standard, d, message, &e2);
+		if (m && errors) {
+			free(*errors);
+			*errors = NULL;
+		}
+		free(e2);
+	}
+	return m;
+}
+
+static const map *
+find_exact(xlate_maps *x, map_standard standard, const char *version,
     const char *message, char **errors)
 {
 	if (errors)

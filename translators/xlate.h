@@ -37,7 +37,9 @@ typedef struct xlate_maps xlate_maps;
 xlate_maps *xlate_maps_new(const char *maps_dir, map_loader *loader);
 void xlate_maps_free(xlate_maps *maps);
 /* The map for a message, loaded on first use; NULL and *errors (malloc'd)
- * when there is none or it is invalid. */
+ * when there is none or it is invalid. An EDIFACT version whose S009 0052
+ * is not "D" (DESADV:0:96A, version "096A") falls back to the "D" map of
+ * the same release. */
 const map *xlate_maps_find(xlate_maps *maps, map_standard standard,
     const char *version, const char *message, char **errors);
 

@@ -565,6 +565,34 @@ test_005010_takes_references_of_50_characters(void **state)
 }
 
 static void
+test_desadv_guide_reports_contrl_codes(void **state)
+{
+	/* DTM is mandatory after BGM, GIN 7402 is an..35, ZZZ is no DESADV
+	 * segment: UN/EDIFACT 0085 codes 13, 39 and 14. */
+	collected c = translate_file(fixture("desadv_invalid.edi"));
+	static const char *want[] = {
+		"3 DTM 0.0 mandatory segment missing",
+		"7 GIN 2.1 data element too long",
+		"8 ZZZ 0.0 unrecognized segment",
+	};
+	if (json_array_size(c.issues) != 3) {
+		char *got = json_dumps(c.issues, 0);
+		fail_msg("issues: %s", got);
+	}
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(json_string_value(json_array_get(c.issues, i)), want[i]);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_MANDATORY_SEGMENT_MISSING), 13);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_TOO_LONG), 39);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_UNRECOGNIZED_SEGMENT), 14);
+	/* The document is still whole: the SSCC is kept as sent. */
+	json_t *pack = json_array_get(json_object_get(json_array_get(json_object_get(
+	    json_array_get(c.docs, 0), "orders"), 0), "packs"), 0);
+	assert_string_equal(json_string_value(json_object_get(pack, "sscc")),
+	    "001234560000000017001234560000000017");
+	collected_free(&c);
+}
+
+static void
 test_edifact_decimal_comma_is_a_point_in_canonical(void **state)
 {
 	/* UNA says ',' is the decimal mark; canonical numbers use '.'. The
@@ -786,15 +814,20 @@ test_hl_with_unknown_parent_goes_to_unmapped_whole(void **state)
 	    "HL*3*1*O~PRF*PO10~SE*8*0002~GE*1*202~IEA*1*000000202~");
 	json_t *doc = json_array_get(c.docs, 0);
 	/* HL*2 names parent 9, which does not exist: it and its PRF (whose
-	 * loop has no object) are kept whole; HL*3 binds normally. */
+	 * loop has no object) are kept whole; HL*3 binds normally, and since
+	 * the way out would number it 2, its own number travels too. */
 	json_t *orders = json_object_get(doc, "orders");
 	assert_int_equal(json_array_size(orders), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(orders, 0),
 	    "order_number")), "PO10");
 	json_t *un = json_object_get(doc, "unmapped");
-	assert_int_equal(json_array_size(un), 2);
+	assert_int_equal(json_array_size(un), 3);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(un, 0), "position")), 4);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(un, 1), "tag")), "PRF");
+	json_t *hl3 = json_array_get(un, 2);
+	assert_int_equal(json_integer_value(json_object_get(hl3, "position")), 6);
+	assert_true(json_is_true(json_object_get(hl3, "mapped")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(hl3, "elements"), 0)), "3");
 	collected_free(&c);
 }
 
@@ -883,7 +916,7 @@ test_corpus_orders_round_trip(void **state)
 		printf("# corpus not found (EDIGATE_CORPUS), corpus round trips not run\n");
 		return;
 	}
-	/* The valid 850, 855, 856, 810, 940 (004010) and ORDERS (D96A) files of the corpus; the D01B sample is ISO 8859-1,
+	/* The valid 850, 855, 856, 810, 940 (004010), ORDERS and DESADV (D96A) files of the corpus; the D01B sample is ISO 8859-1,
 	 * which comes back as UTF-8 (see docs/maps.md, known limits). */
 	static const char *files[] = {
 		"nodex12__850.edi", "nodex12__850_2.edi", "nodex12__850_3.edi",
@@ -894,6 +927,7 @@ test_corpus_orders_round_trip(void **state)
 		"staedi__simple810.edi", "ediengine__940.OK.edi", "ediengine__940.2.OK.edi",
 		"ediengine__AckTest.edi", "ediengine__MultipleInterchangesAndGroups.edi",
 		"nodex12__855.edi", "staedi__multi-tx-transaction-type.edi",
+		"phpedifact__D96ADESADV.edi", "phpedifact__example_utf8.edi",
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[8192];
@@ -923,6 +957,7 @@ main(void)
 		cmocka_unit_test(test_shipment_from_a_system_becomes_a_cps_hierarchy),
 		cmocka_unit_test(test_005010_sets_translate_like_their_004010_twins),
 		cmocka_unit_test(test_005010_takes_references_of_50_characters),
+		cmocka_unit_test(test_desadv_guide_reports_contrl_codes),
 		cmocka_unit_test(test_edifact_decimal_comma_is_a_point_in_canonical),
 		cmocka_unit_test(test_text_that_is_not_utf8_is_read_as_latin1),
 		cmocka_unit_test(test_guide_reports_x12_errors_with_positions),
