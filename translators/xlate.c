@@ -111,8 +111,8 @@ xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
     const char *message, char **errors)
 {
 	const map *m = find_exact(x, standard, version, message, errors);
-	if (m == NULL && standard == MAP_EDIFACT && version[0] && version[0] != 'D'
-	    && strlen(version) < 16) {
+	if (m == NULL && standard == MAP_EDIFACT && version[0] >= '0' && version[0] <= '9'
+	    && safe_name(version) && strlen(version) < 16) {
 		/* Some senders put another digit than "D" in S009 0052
 		 * (DESADV:0:96A); the release still names the directory. The
 		 * version in meta stays as sent, so it goes back the same. */

@@ -80,7 +80,7 @@ on_doc(void *ctx, const xlate_result *r)
 	char v[16];
 	snprintf(v, sizeof(v), "%.6s", ver ? ver : "");
 	const map *m = xlate_maps_find(maps, std && strcmp(std, "edifact") == 0
-	    ? MAP_EDIFACT : MAP_X12, std && strcmp(std, "edifact") == 0 ? ver : v,
+	    ? MAP_EDIFACT : MAP_X12, std && strcmp(std, "edifact") == 0 ? (ver ? ver : "") : v,
 	    msg ? msg : "", NULL);
 	char err[256];
 	if (m)
