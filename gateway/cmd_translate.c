@@ -1,6 +1,13 @@
 /*
  * cmd_translate - `edigate translate` (EDI -> canonical JSON, one document
- * per transaction set or message, one per line) and `edigate map check`.
+ * per transaction set or message, one per line), `edigate translate --to
+ * x12|edifact` (canonical JSON -> one complete interchange) and `edigate
+ * map check`.
+ *
+ * Outbound control numbers: --control N numbers the interchange, its
+ * groups and its sets from N on; --store URL takes them from the store's
+ * per-partner counters (store_control_next); without either they are the
+ * ones in the documents' meta, so a translated file comes back as it was.
  *
  * Maps are found in --maps DIR, else $EDIGATE_MAPS, else ./maps when it
  * exists, else the installed data folder. Guide issues go to stderr as
@@ -19,7 +26,9 @@
 #include "map.h"
 #include "map_xlate.h"
 #include "partner.h"
+#include "store.h"
 #include "xlate.h"
+#include "xlate_out.h"
 
 static const char *
 maps_dir(const char *given)
@@ -70,6 +79,45 @@ plain_id(const char *s)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
 			return 0;
 	return 1;
+}
+
+int
+cli_open_maps(const char *dir, const char *pdir, const char *partner_id,
+    map_loader **loader, xlate_maps **maps, partner **profile)
+{
+	*loader = NULL;
+	*maps = NULL;
+	*profile = NULL;
+	dir = maps_dir(dir);
+	map_loader *l = open_loader(dir);
+	if (l == NULL)
+		return -1;
+	xlate_maps *xm = xlate_maps_new(dir, l);
+	if (partner_id) {
+		char ppath[4096], pxsd[4096];
+		pdir = partners_dir(pdir);
+		snprintf(ppath, sizeof(ppath), "%s/%s.xml", pdir, partner_id);
+		snprintf(pxsd, sizeof(pxsd), "%s/partner.xsd", pdir);
+		if (!plain_id(partner_id) || access(ppath, R_OK) != 0) {
+			fprintf(stderr, "edigate: no profile for partner '%s'; using the standard maps\n",
+			    partner_id);
+		} else {
+			char *err = NULL;
+			partner *p = partner_load(pxsd, l, ppath, &err);
+			if (p == NULL) {
+				fputs(err ? err : "edigate: invalid partner profile\n", stderr);
+				free(err);
+				xlate_maps_free(xm);
+				map_loader_free(l);
+				return -1;
+			}
+			xlate_maps_use_partner(xm, p);
+			*profile = p;
+		}
+	}
+	*loader = l;
+	*maps = xm;
+	return 0;
 }
 
 struct translate_state {
@@ -127,9 +175,253 @@ on_error(void *ctx, const edi_error *e)
 		st->problems++;
 }
 
+/* All JSON values of a file: one document per line (what translate
+ * prints), one pretty document, or an array of documents. */
+static json_t *
+read_documents(const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "edigate: cannot open %s\n", path);
+		return NULL;
+	}
+	size_t cap = 65536, len = 0, n;
+	char *buf = malloc(cap);
+	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (nb == NULL) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = nb;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (buf == NULL)
+		return NULL;
+	json_t *docs = json_array();
+	size_t off = 0;
+	while (off < len) {
+		while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\r'
+		    || buf[off] == '\t'))
+			off++;
+		if (off >= len)
+			break;
+		json_error_t e;
+		json_t *j = json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK, &e);
+		if (j == NULL) {
+			fprintf(stderr, "%s:%d: %s\n", path, e.line, e.text);
+			json_decref(docs);
+			free(buf);
+			return NULL;
+		}
+		if (json_is_array(j))
+			json_array_extend(docs, j);
+		else
+			json_array_append(docs, j);
+		json_decref(j);
+		off += (size_t)e.position;
+	}
+	free(buf);
+	return docs;
+}
+
+struct control_state {
+	unsigned long next[3];   /* --control: the next number of each kind */
+	struct store *store;
+	const char *partner;
+};
+
+static int
+next_control(void *ctx, xlate_control_kind kind, unsigned long *value)
+{
+	struct control_state *cs = ctx;
+	if (cs->store) {
+		static const enum store_control_kind kinds[] = {
+			STORE_CONTROL_INTERCHANGE, STORE_CONTROL_GROUP, STORE_CONTROL_SET,
+		};
+		int64_t v;
+		struct store_error err;
+		if (store_control_next(cs->store, cs->partner, kinds[kind], &v, &err)) {
+			fprintf(stderr, "edigate: control number: %s\n", err.message);
+			return -1;
+		}
+		*value = (unsigned long)v;
+		return 0;
+	}
+	*value = cs->next[kind]++;
+	return 0;
+}
+
+static int
+parse_when(const char *s, char date[9], char tm[5])
+{
+	size_t n = strlen(s);
+	if (n != 12)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	memcpy(date, s, 8);
+	date[8] = '\0';
+	memcpy(tm, s + 8, 4);
+	tm[4] = '\0';
+	return 0;
+}
+
+#define TRANSLATE_OUT_USAGE "usage: edigate translate --to x12|edifact [--partner ID] " \
+	"[--sender ID] [--sender-qualifier Q] [--control N | --store URL] [--test] " \
+	"[--time CCYYMMDDHHMM] [--maps DIR] [--partners DIR] FILE.json\n"
+
+static int
+translate_out(int argc, char **argv)
+{
+	const char *to = NULL, *partner_id = NULL, *dir = NULL, *pdir = NULL;
+	const char *sender = NULL, *sender_q = NULL, *control = NULL, *store_url = NULL;
+	const char *when = NULL, *file = NULL;
+	int test = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--to") == 0 && v)
+			to = argv[++i];
+		else if (strcmp(a, "--partner") == 0 && v)
+			partner_id = argv[++i];
+		else if (strcmp(a, "--maps") == 0 && v)
+			dir = argv[++i];
+		else if (strcmp(a, "--partners") == 0 && v)
+			pdir = argv[++i];
+		else if (strcmp(a, "--sender") == 0 && v)
+			sender = argv[++i];
+		else if (strcmp(a, "--sender-qualifier") == 0 && v)
+			sender_q = argv[++i];
+		else if (strcmp(a, "--control") == 0 && v)
+			control = argv[++i];
+		else if (strcmp(a, "--store") == 0 && v)
+			store_url = argv[++i];
+		else if (strcmp(a, "--time") == 0 && v)
+			when = argv[++i];
+		else if (strcmp(a, "--test") == 0)
+			test = 1;
+		else if (file == NULL && (a[0] != '-' || strcmp(a, "-") == 0))
+			file = a;
+		else {
+			fputs(TRANSLATE_OUT_USAGE, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (to == NULL || file == NULL || (strcmp(to, "x12") != 0 && strcmp(to, "edifact") != 0)
+	    || (control && store_url)) {
+		fputs(TRANSLATE_OUT_USAGE, stderr);
+		return EXIT_USAGE;
+	}
+	xlate_out_options opt = {.standard = strcmp(to, "x12") == 0 ? MAP_X12 : MAP_EDIFACT,
+	    .sender = sender, .sender_qualifier = sender_q, .test = test};
+	char date[9], hhmm[5];
+	if (when) {
+		if (parse_when(when, date, hhmm) < 0) {
+			fprintf(stderr, "edigate: --time takes CCYYMMDDHHMM\n");
+			return EXIT_USAGE;
+		}
+	} else {
+		time_t t = time(NULL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y%m%d", &tm);
+		strftime(hhmm, sizeof(hhmm), "%H%M", &tm);
+	}
+	opt.date = date;
+	opt.time = hhmm;
+	struct control_state cs = {.partner = partner_id};
+	if (control) {
+		char *end;
+		unsigned long n = strtoul(control, &end, 10);
+		if (*control == '\0' || *end != '\0' || n == 0 || n > 999999999UL) {
+			fprintf(stderr, "edigate: --control takes a number from 1 to 999999999\n");
+			return EXIT_USAGE;
+		}
+		cs.next[0] = cs.next[1] = cs.next[2] = n;
+		opt.control = next_control;
+		opt.control_ctx = &cs;
+	}
+	if (store_url && partner_id == NULL) {
+		fprintf(stderr, "edigate: --store counts control numbers per partner: give --partner\n");
+		return EXIT_USAGE;
+	}
+	dir = maps_dir(dir);
+	map_loader *l = open_loader(dir);
+	if (l == NULL)
+		return EXIT_USAGE;
+	xlate_maps *maps = xlate_maps_new(dir, l);
+	partner *prof = NULL;
+	json_t *docs = NULL;
+	int rc = EXIT_USAGE;
+	if (partner_id) {
+		char ppath[4096], pxsd[4096];
+		pdir = partners_dir(pdir);
+		snprintf(ppath, sizeof(ppath), "%s/%s.xml", pdir, partner_id);
+		snprintf(pxsd, sizeof(pxsd), "%s/partner.xsd", pdir);
+		if (!plain_id(partner_id) || access(ppath, R_OK) != 0) {
+			/* Outbound needs the partner's identity: no guessing. */
+			fprintf(stderr, "edigate: no profile for partner '%s'\n", partner_id);
+			goto out;
+		}
+		char *err = NULL;
+		prof = partner_load(pxsd, l, ppath, &err);
+		if (prof == NULL) {
+			fputs(err ? err : "edigate: invalid partner profile\n", stderr);
+			free(err);
+			rc = EXIT_INVALID;
+			goto out;
+		}
+		opt.partner = prof;
+	}
+	if (store_url) {
+		struct store_options so = {0};
+		struct store_error se;
+		if (store_open(&cs.store, store_url, &so, &se)) {
+			fprintf(stderr, "edigate: cannot open the store: %s\n", se.message);
+			goto out;
+		}
+		opt.control = next_control;
+		opt.control_ctx = &cs;
+	}
+	docs = read_documents(file);
+	if (docs == NULL) {
+		rc = EXIT_INVALID;
+		goto out;
+	}
+	/* The interchange is built in memory and printed only when whole. */
+	edi_writer_memory mem = {0};
+	char err[512];
+	if (xlate_out_interchange(maps, docs, &opt, edi_writer_memory_sink, &mem,
+	    err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", file, err);
+		rc = EXIT_INVALID;
+	} else {
+		fwrite(mem.data, 1, mem.len, stdout);
+		rc = fflush(stdout) == 0 ? 0 : EXIT_USAGE;
+	}
+	edi_writer_memory_free(&mem);
+out:
+	if (cs.store)
+		store_close(cs.store);
+	json_decref(docs);
+	partner_free(prof);
+	xlate_maps_free(maps);
+	map_loader_free(l);
+	return rc;
+}
+
 int
 cmd_translate(int argc, char **argv)
 {
+	for (int k = 1; k < argc; k++)
+		if (strcmp(argv[k], "--to") == 0)
+			return translate_out(argc, argv);
 	const char *partner_id = NULL, *dir = NULL, *pdir = NULL;
 	int pretty = 0, i;
 	for (i = 1; i < argc; i++) {
@@ -143,6 +435,7 @@ cmd_translate(int argc, char **argv)
 			pdir = argv[++i];
 		else if (strcmp(argv[i], "--help") == 0) {
 			printf("usage: edigate translate [--pretty] [--partner ID] [--maps DIR] FILE...\n");
+			fputs(TRANSLATE_OUT_USAGE, stdout);
 			return 0;
 		} else
 			break;

@@ -26,6 +26,13 @@
  * Exit status: 0 every file valid, 1 some file invalid, 2 usage or I/O
  * error (which wins over 1). Warnings are printed but keep a file valid.
  *
+ * With --partner ID (or --guide for the standard maps alone), every
+ * transaction set and message is also checked against its map (the
+ * guide: segment order, loops, use, element types, lengths, code lists)
+ * with the partner's overrides, and each finding is a problem with the
+ * code a 997/999 or CONTRL carries: "AK3-8/AK4-5" for X12, "CONTRL-39"
+ * for EDIFACT; vocabulary "GUIDE" in --json.
+ *
  * Memory stays flat: files are read in fixed chunks, nothing is kept
  * between problems.
  */
@@ -40,10 +47,15 @@
 #include "commands.h"
 #include "edi_reader.h"
 #include "envelope.h"
+#include "map.h"
+#include "map_xlate.h"
+#include "partner.h"
+#include "xlate.h"
 
 typedef struct validate_file {
 	const char *name;      /* as printed */
 	int json;
+	xlate_maps *maps;      /* guide validation, or NULL */
 	uint64_t errors;
 	uint64_t warnings;
 	uint64_t interchanges;
@@ -234,6 +246,81 @@ report_no_interchange(validate_file *vf)
 	on_error(vf, &e);
 }
 
+/* ---- guide validation: the reader's segments go to the envelope checks
+ * and to the map engine. */
+typedef struct guide_tee {
+	envelope *env;
+	xlate *x;
+	validate_file *vf;
+	edi_standard standard;
+} guide_tee;
+
+static int
+tee_segment(void *ctx, const edi_segment *seg)
+{
+	guide_tee *t = ctx;
+	t->standard = seg->delimiters->standard;
+	int rc = envelope_segment(t->env, seg);
+	if (t->x)
+		xlate_segment(t->x, seg);
+	return rc;
+}
+
+static void
+tee_error(void *ctx, const edi_error *e)
+{
+	guide_tee *t = ctx;
+	envelope_reader_error(t->env, e);
+}
+
+static void
+on_guide(void *ctx, const xlate_result *r)
+{
+	guide_tee *t = ctx;
+	validate_file *vf = t->vf;
+	int x12 = t->standard != EDI_STANDARD_EDIFACT;
+	if (r->error) {
+		/* A message without a map is not a guide finding of its own. */
+		return;
+	}
+	for (size_t i = 0; i < r->issue_count; i++) {
+		const map_issue *is = &r->issues[i];
+		char label[48];
+		int el = map_issue_x12_element_code(is->kind);
+		if (x12 && el)
+			snprintf(label, sizeof(label), "AK3-%d/AK4-%d",
+			    map_issue_x12_segment_code(is->kind), el);
+		else if (x12)
+			snprintf(label, sizeof(label), "AK3-%d", map_issue_x12_segment_code(is->kind));
+		else
+			snprintf(label, sizeof(label), "CONTRL-%d", map_issue_edifact_code(is->kind));
+		vf->errors++;
+		if (!vf->json) {
+			printf("%s:%llu:%u: %s %s", vf->name, (unsigned long long)r->line,
+			    is->position, label, is->tag);
+			if (is->element)
+				printf("%02u", is->element);
+			if (is->component)
+				printf("-%u", is->component);
+			printf(": %s\n", is->message);
+			continue;
+		}
+		char code[16];
+		snprintf(code, sizeof(code), "%d", x12 ? (el ? el : map_issue_x12_segment_code(is->kind))
+		    : map_issue_edifact_code(is->kind));
+		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:s, s:s, s:s, "
+		    "s:s, s:s, s:s, s:s}",
+		    "type", "problem", "file", vf->name,
+		    "line", (json_int_t)r->line, "segment", (json_int_t)is->position,
+		    "offset", (json_int_t)0, "element", (int)is->element,
+		    "component", (int)is->component, "tag", is->tag, "code", label,
+		    "vocabulary", "GUIDE", "ack_code", code, "level", "set",
+		    "severity", "error", "message", is->message);
+		if (o)
+			print_json_line(o);
+	}
+}
+
 /* Returns 0 valid, EXIT_INVALID, or EXIT_USAGE for an I/O error. */
 static int
 validate_path(const char *path, validate_file *vf)
@@ -249,9 +336,14 @@ validate_path(const char *path, validate_file *vf)
 	edi_reader *reader;
 	int status = 0;
 
+	guide_tee tee = {.vf = vf};
 	env = envelope_new(&ecb, vf);
-	envelope_reader_callbacks(&rcb);
-	reader = env ? edi_reader_new(&rcb, env, NULL) : NULL;
+	tee.env = env;
+	rcb.segment = tee_segment;
+	rcb.error = tee_error;
+	if (vf->maps)
+		tee.x = xlate_new(vf->maps, NULL, NULL, on_guide, &tee);
+	reader = env ? edi_reader_new(&rcb, &tee, NULL) : NULL;
 	if (!reader) {
 		fprintf(stderr, "edigate validate: %s: out of memory\n", path);
 		envelope_free(env);
@@ -268,6 +360,7 @@ validate_path(const char *path, validate_file *vf)
 		print_summary(vf);
 	}
 	edi_reader_free(reader);
+	xlate_free(tee.x);
 	envelope_free(env);
 	return status;
 }
@@ -275,20 +368,31 @@ validate_path(const char *path, validate_file *vf)
 static void
 validate_usage(FILE *out)
 {
-	fputs("usage: edigate validate [--json] FILE...\n"
+	fputs("usage: edigate validate [--json] [--partner ID | --guide] [--maps DIR]\n"
+	    "                        [--partners DIR] FILE...\n"
 	    "  Checks interchange envelopes (ISA/GS/ST, UNB/UNG/UNH and their\n"
-	    "  trailers). '-' reads standard input. Exit status: 0 all valid,\n"
-	    "  1 some invalid, 2 usage or I/O error.\n", out);
+	    "  trailers); with --partner or --guide also every message against\n"
+	    "  its map and the partner's overrides. '-' reads standard input.\n"
+	    "  Exit status: 0 all valid, 1 some invalid, 2 usage or I/O error.\n", out);
 }
 
 int
 cmd_validate(int argc, char **argv)
 {
-	int json = 0, i, first, worst = 0;
+	int json = 0, guide = 0, i, first, worst = 0;
+	const char *partner_id = NULL, *maps_arg = NULL, *partners_arg = NULL;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--guide") == 0)
+			guide = 1;
+		else if (strcmp(argv[i], "--partner") == 0 && i + 1 < argc)
+			partner_id = argv[++i], guide = 1;
+		else if (strcmp(argv[i], "--maps") == 0 && i + 1 < argc)
+			maps_arg = argv[++i];
+		else if (strcmp(argv[i], "--partners") == 0 && i + 1 < argc)
+			partners_arg = argv[++i];
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			validate_usage(stdout);
@@ -309,6 +413,13 @@ cmd_validate(int argc, char **argv)
 		validate_usage(stderr);
 		return EXIT_USAGE;
 	}
+	map_loader *loader = NULL;
+	xlate_maps *maps = NULL;
+	partner *prof = NULL;
+	if (guide) {
+		if (cli_open_maps(maps_arg, partners_arg, partner_id, &loader, &maps, &prof) != 0)
+			return EXIT_USAGE;
+	}
 	for (i = first; i < argc; i++) {
 		validate_file vf;
 		int status;
@@ -316,10 +427,14 @@ cmd_validate(int argc, char **argv)
 		memset(&vf, 0, sizeof(vf));
 		vf.name = argv[i];
 		vf.json = json;
+		vf.maps = maps;
 		status = validate_path(argv[i], &vf);
 		if (status > worst)
 			worst = status;
 		fflush(stdout);
 	}
+	xlate_maps_free(maps);
+	partner_free(prof);
+	map_loader_free(loader);
 	return worst;
 }

@@ -36,4 +36,14 @@ int cli_feed_file(const char *path, edi_reader *reader);
 /* Prints "file:line:segment: CODE message" for a reader error on stderr. */
 void cli_print_reader_error(const char *path, const edi_error *error);
 
+/* The maps (--maps DIR, $EDIGATE_MAPS, ./maps, the data folder) and, when
+ * partner_id is given, its profile applied to them (an unknown partner
+ * gives a warning and the standard maps). 0, or -1 after printing why. */
+struct map_loader;
+struct xlate_maps;
+struct partner;
+int cli_open_maps(const char *maps_dir, const char *partners_dir,
+    const char *partner_id, struct map_loader **loader, struct xlate_maps **maps,
+    struct partner **profile);
+
 #endif

@@ -336,3 +336,5 @@ dist_noinst_SCRIPTS += tests/integration/ack_track_pg.sh
 TESTS += tests/integration/ack_report.sh
 dist_noinst_SCRIPTS += tests/integration/ack_report.sh
 EXTRA_DIST += docs/acks-tracking.md
+TESTS += tests/integration/translate_out.sh
+dist_noinst_SCRIPTS += tests/integration/translate_out.sh

@@ -39,3 +39,11 @@ translators_libtranslators_a_SOURCES += \
 translators_libtranslators_a_SOURCES += translators/ack.h translators/ack.c \
 	translators/ack_build.c translators/ack_write.c translators/ack_read.c
 EXTRA_DIST += docs/acks.md
+# canonical -> complete interchange (edigate translate --to)
+translators_libtranslators_a_SOURCES += translators/xlate_out.c translators/xlate_out.h
+nobase_dist_pkgdata_DATA += \
+	maps/x12/855.005010.xml maps/x12/856.005010.xml maps/x12/810.005010.xml \
+	maps/x12/940.005010.xml maps/x12/945.005010.xml \
+	maps/edifact/ORDRSP.D96A.xml maps/edifact/ORDRSP.D01B.xml \
+	maps/edifact/DESADV.D96A.xml maps/edifact/DESADV.D01B.xml \
+	maps/edifact/INVOIC.D96A.xml maps/edifact/INVOIC.D01B.xml

@@ -316,9 +316,14 @@ compile_path(build *b, const char *text)
 		const char *end = strchr(s, '.');
 		size_t len = end ? (size_t)(end - s) : strlen(s);
 		map_step *st = &p->steps[p->count++];
+		st->index = -1;
 		if (len >= 2 && s[len - 2] == '[' && s[len - 1] == ']') {
 			st->append = 1;
 			len -= 2;
+		} else if (len >= 3 && s[len - 3] == '[' && s[len - 1] == ']'
+		    && s[len - 2] >= '0' && s[len - 2] <= '9') {
+			st->index = s[len - 2] - '0';
+			len -= 3;
 		}
 		char *k = arena_alloc(b->a, len + 1);
 		memcpy(k, s, len);
@@ -407,6 +412,11 @@ parse_value(build *b, xmlNodePtr n, map_value *v)
 	if (v->fixed && v->path)
 		err_add(b->e, b->file, v->line,
 		    "an element with a constant value cannot also have a path");
+	const char *dflt = attr_dup(b, n, "default");
+	if (dflt) {
+		v->dflt = dflt;
+		v->dflt_len = strlen(dflt);
+	}
 	return 0;
 }
 
@@ -732,9 +742,12 @@ parse_loop(build *b, xmlNodePtr n, unsigned depth)
 		err_add(b->e, b->file, loop->line,
 		    "select names element %u, which the trigger %s does not declare",
 		    loop->select_element, trigger->tag_text);
-	if (loop->level_count && strcmp(trigger->tag_text, "HL") != 0)
+	/* X12 HL and EDIFACT CPS share the layout the levels need: own id,
+	 * parent id, level code in elements 1, 2 and 3. */
+	if (loop->level_count && strcmp(trigger->tag_text, "HL") != 0
+	    && strcmp(trigger->tag_text, "CPS") != 0)
 		err_add(b->e, b->file, loop->line,
-		    "<level> belongs in a loop triggered by HL, not %s", trigger->tag_text);
+		    "<level> belongs in a loop triggered by HL or CPS, not %s", trigger->tag_text);
 	return loop;
 }
 
@@ -777,6 +790,7 @@ add_codelist(build *b, xmlNodePtr n, int merge)
 				continue;
 			}
 			existing->canonical = can;
+			existing->canonical_len = can ? strlen(can) : 0;
 			continue;
 		}
 		if (can && map_code_by_canonical(cl, can, strlen(can))) {
@@ -794,6 +808,8 @@ add_codelist(build *b, xmlNodePtr n, int merge)
 		}
 		cl->codes[cl->count].edi = edi;
 		cl->codes[cl->count].canonical = can;
+		cl->codes[cl->count].edi_len = strlen(edi);
+		cl->codes[cl->count].canonical_len = can ? strlen(can) : 0;
 		cl->count++;
 	}
 }
@@ -1070,10 +1086,13 @@ map_find_codelist(const map *m, const char *id)
 const map_code *
 map_code_by_edi(const map_codelist *cl, const char *s, size_t len)
 {
+	/* Code lists are short: a length and first-byte test rejects
+	 * nearly every entry without a call. */
 	for (size_t i = 0; i < cl->count; i++) {
-		const char *e = cl->codes[i].edi;
-		if (strncmp(e, s, len) == 0 && e[len] == '\0')
-			return &cl->codes[i];
+		const map_code *c = &cl->codes[i];
+		if (c->edi_len == len && (len == 0 || c->edi[0] == s[0])
+		    && memcmp(c->edi, s, len) == 0)
+			return c;
 	}
 	return NULL;
 }
@@ -1082,9 +1101,11 @@ const map_code *
 map_code_by_canonical(const map_codelist *cl, const char *s, size_t len)
 {
 	for (size_t i = 0; i < cl->count; i++) {
-		const char *c = cl->codes[i].canonical;
-		if (c && strncmp(c, s, len) == 0 && c[len] == '\0')
-			return &cl->codes[i];
+		const map_code *c = &cl->codes[i];
+		if (c->canonical && c->canonical_len == len
+		    && (len == 0 || c->canonical[0] == s[0])
+		    && memcmp(c->canonical, s, len) == 0)
+			return c;
 	}
 	return NULL;
 }

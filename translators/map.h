@@ -72,6 +72,7 @@ typedef enum map_convert {
 typedef struct map_code {
 	const char *edi;
 	const char *canonical; /* NULL: the code is valid but keeps its name */
+	size_t edi_len, canonical_len; /* compared before any byte */
 } map_code;
 
 typedef struct map_codelist {
@@ -82,12 +83,14 @@ typedef struct map_codelist {
 	size_t cap;
 } map_codelist;
 
-/* A canonical path, split into keys. append on a step means "[]". An
- * empty path (steps == 0) is "." : the value of the case itself. */
+/* A canonical path, split into keys. append on a step means "[]";
+ * index >= 0 means "[N]", item N of an array of objects (-1: a plain
+ * key). An empty path (steps == 0) is "." : the value of the case itself. */
 typedef struct map_step {
 	const char *key;
 	size_t len;
 	int append;
+	int index;
 } map_step;
 
 typedef struct map_path {
@@ -108,6 +111,8 @@ typedef struct map_value {
 	int pair;             /* qualifier or value of a keyed <pairs> */
 	const char *fixed;    /* a constant, or NULL */
 	size_t fixed_len;
+	const char *dflt;     /* written out when the document has nothing */
+	size_t dflt_len;
 	int line;
 } map_value;
 

@@ -183,6 +183,12 @@ tag_known(const map_node *loop, uint32_t tag)
 static json_t *
 text_json(const char *p, size_t n)
 {
+	/* Plain ASCII (nearly all EDI) needs no UTF-8 check. */
+	size_t i = 0;
+	while (i < n && (unsigned char)p[i] < 0x80 && p[i] != '\0')
+		i++;
+	if (i == n)
+		return json_stringn_nocheck(p, n);
 	json_t *j = json_stringn(p, n);
 	if (j != NULL)
 		return j;
@@ -190,7 +196,7 @@ text_json(const char *p, size_t n)
 	if (buf == NULL)
 		return json_string("");
 	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		if (c < 0x80) {
 			buf[o++] = (char)c;
@@ -387,6 +393,12 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 		add_extra(in, el, comp, ncomp, s);
 		return 0;
 	}
+	if (v->codelist == NULL && v->convert == MAP_CONVERT_NONE
+	    && !(v->type == MAP_TYPE_NUM && v->decimals > 0)) {
+		/* No conversion either way: the text is the value. */
+		stage(in, v->path, text_json(s.ptr, s.len));
+		return 0;
+	}
 	char buf[256];
 	long n = map_value_to_canonical(v, s.ptr, s.len, buf, sizeof(buf),
 	    in->seg->delimiters->decimal);
@@ -430,6 +442,22 @@ walk(json_t *base, const map_path *p, size_t count, int create)
 			cur = o;
 			continue;
 		}
+		if (st->index >= 0) {
+			if (next == NULL) {
+				if (!create)
+					return NULL;
+				next = json_array();
+				json_object_setn_new(cur, st->key, st->len, next);
+			}
+			if (!json_is_array(next))
+				return NULL;
+			while (create && json_array_size(next) <= (size_t)st->index)
+				json_array_append_new(next, json_object());
+			cur = json_array_get(next, (size_t)st->index);
+			if (!json_is_object(cur))
+				return NULL;
+			continue;
+		}
 		if (next == NULL) {
 			if (!create)
 				return NULL;
@@ -456,6 +484,11 @@ staged_conflicts(json_t *target, const staged *s)
 			return next != NULL && !st->append;
 		if (st->append)
 			return 0;
+		if (next && st->index >= 0) {
+			if (!json_is_array(next))
+				return 1;
+			next = json_array_get(next, (size_t)st->index);
+		}
 		if (next && !json_is_object(next))
 			return 1;
 		cur = next;
@@ -673,7 +706,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			kc[klen] = '\0';
 			if (pp->path->count)
 				memcpy(steps, pp->path->steps, pp->path->count * sizeof(map_step));
-			steps[pp->path->count] = (map_step){kc, klen, 0};
+			steps[pp->path->count] = (map_step){kc, klen, 0, -1};
 			p->steps = steps;
 			p->count = pp->path->count + 1;
 			/* A repeated qualifier in one segment stays raw. */
@@ -826,25 +859,38 @@ bind_hl(map_in *in, const map_node *loop, json_t *ctx)
 	edi_slice id = plain(in, seg->element_count > 1 ? seg->elements[1] : (edi_slice){"", 0});
 	edi_slice parent = plain(in, seg->element_count > 2 ? seg->elements[2] : (edi_slice){"", 0});
 	edi_slice code = plain(in, seg->element_count > 3 ? seg->elements[3] : (edi_slice){"", 0});
-	const map_level *lv = NULL;
-	for (size_t i = 0; i < loop->level_count; i++)
-		if (strlen(loop->levels[i].code) == code.len
-		    && memcmp(loop->levels[i].code, code.ptr, code.len) == 0)
-			lv = &loop->levels[i];
-	json_t *pobj = ctx;
-	int ok = lv != NULL && id.len > 0 && id.len < sizeof(in->hl[0].id) && ctx;
-	if (ok && parent.len) {
-		hl_entry *e = NULL;
+	/* The parent HL02 names, if any. */
+	hl_entry *pe = NULL;
+	if (parent.len)
 		for (size_t i = in->hl_count; i-- > 0;)
 			if (strlen(in->hl[i].id) == parent.len
 			    && memcmp(in->hl[i].id, parent.ptr, parent.len) == 0) {
-				e = &in->hl[i];
+				pe = &in->hl[i];
 				break;
 			}
-		ok = e && lv->parents && code_in_list(lv->parents,
-		    (edi_slice){e->code, strlen(e->code)});
+	/* The level HL03 names; a level coded "*" (CPS, whose level code is
+	 * optional) takes any code and is chosen by where it may hang. */
+	const map_level *lv = NULL;
+	for (size_t i = 0; i < loop->level_count; i++) {
+		const map_level *c = &loop->levels[i];
+		int wild = strcmp(c->code, "*") == 0;
+		if (!wild && (strlen(c->code) != code.len
+		    || memcmp(c->code, code.ptr, code.len) != 0))
+			continue;
+		if (wild && lv != NULL)
+			continue;
+		if (wild && (parent.len ? !(pe && c->parents && code_in_list(c->parents,
+		    (edi_slice){pe->code, strlen(pe->code)})) : c->parents != NULL))
+			continue;
+		lv = c;
+	}
+	json_t *pobj = ctx;
+	int ok = lv != NULL && id.len > 0 && id.len < sizeof(in->hl[0].id) && ctx;
+	if (ok && parent.len) {
+		ok = pe && lv->parents && code_in_list(lv->parents,
+		    (edi_slice){pe->code, strlen(pe->code)});
 		if (ok)
-			pobj = e->obj;
+			pobj = pe->obj;
 	} else if (ok && lv->parents) {
 		ok = 0; /* a child level without its parent */
 	}
@@ -857,9 +903,23 @@ bind_hl(map_in *in, const map_node *loop, json_t *ctx)
 	}
 	in->scratch_used = 0;
 	in->staged_count = 0;
-	in->skip_upto = 3;
+	/* HL01-03 are written afresh on the way out; a "*" level's code is
+	 * not, so it stays an ordinary element. */
+	in->skip_upto = strcmp(lv->code, "*") == 0 ? 2 : 3;
 	stage_elements(in, trig, NULL);
 	in->skip_upto = 0;
+	/* The way out numbers the levels 1, 2, 3... in the order it writes
+	 * them; ids a partner numbered otherwise (CPS+IE2156580387) travel
+	 * in unmapped so they come back as sent. */
+	char expect[24];
+	int w = snprintf(expect, sizeof(expect), "%zu", in->hl_count + 1);
+	if ((size_t)w != id.len || memcmp(expect, id.ptr, id.len) != 0)
+		add_extra(in, 1, 0, 0, id);
+	if (parent.len && pe) {
+		w = snprintf(expect, sizeof(expect), "%zu", (size_t)(pe - in->hl) + 1);
+		if ((size_t)w != parent.len || memcmp(expect, parent.ptr, parent.len) != 0)
+			add_extra(in, 2, 0, 0, parent);
+	}
 	json_t *obj = lv->path->count ? walk(pobj, lv->path, lv->path->count, 1) : pobj;
 	for (size_t i = 0; i < in->staged_count; i++) {
 		staged *st = &in->stage[i];

@@ -221,6 +221,8 @@ lookup(json_t *obj, const map_path *p, size_t count)
 		if (!json_is_object(cur))
 			return NULL;
 		cur = json_object_getn(cur, p->steps[i].key, p->steps[i].len);
+		if (cur && p->steps[i].index >= 0)
+			cur = json_array_get(cur, (size_t)p->steps[i].index);
 	}
 	return cur;
 }
@@ -314,8 +316,11 @@ put_value(out *o, const map_value *v, unsigned el, unsigned comp,
 		set_field(o, el, comp ? comp : 1, v->fixed, v->fixed_len);
 		return 0;
 	}
-	if (v->path == NULL)
+	if (v->path == NULL) {
+		if (v->dflt)
+			set_field(o, el, comp ? comp : 1, v->dflt, v->dflt_len);
 		return 0;
+	}
 	json_t *j;
 	const map_path *p = v->path;
 	if (p->count == 0)
@@ -324,8 +329,11 @@ put_value(out *o, const map_value *v, unsigned el, unsigned comp,
 		j = append_next(oc, oc->obj, p);
 	else
 		j = lookup(oc->obj, p, p->count);
-	if (j == NULL || json_is_null(j))
+	if (j == NULL || json_is_null(j)) {
+		if (v->dflt)
+			set_field(o, el, comp ? comp : 1, v->dflt, v->dflt_len);
 		return 0;
+	}
 	char num[64];
 	const char *s;
 	size_t len;
@@ -370,9 +378,24 @@ fill(out *o, const map_node *node, occurrence *oc)
 				any |= put_value(o, &sl->simple, i, 0, oc);
 			continue;
 		}
-		for (unsigned c = 1; c <= sl->component_count; c++)
-			if (sl->components[c].line && !sl->components[c].pair)
-				any |= put_value(o, &sl->components[c], i, c, oc);
+		for (unsigned c = 1; c <= sl->component_count; c++) {
+			const map_value *v = &sl->components[c];
+			if (!v->line || v->pair)
+				continue;
+			int wrote = put_value(o, v, i, c, oc);
+			any |= wrote;
+			/* EDIFACT C507: the format code after a date/time says how
+			 * to read it (102 CCYYMMDD, 203 CCYYMMDDHHMM, 204 with
+			 * seconds); one the partner sent comes back from unmapped. */
+			const map_value *next = c + 1 <= sl->component_count ? &sl->components[c + 1] : NULL;
+			if (wrote && v->convert == MAP_CONVERT_DATETIME && next && next->line
+			    && next->path == NULL && next->fixed == NULL && next->dflt == NULL) {
+				size_t n = o->cur->seg.components[i][c - 1].len;
+				const char *code = n == 8 ? "102" : n == 12 ? "203" : n == 14 ? "204" : NULL;
+				if (code)
+					set_field(o, i, c + 1, code, 3);
+			}
+		}
 	}
 	for (size_t k = 0; k < oc->cursor_count; k++)
 		if (oc->cursors[k].next < oc->cursors[k].size)
@@ -606,7 +629,10 @@ hl_one(out *o, const map_node *loop, const map_level *lv, json_t *obj,
 		n = snprintf(num, sizeof(num), "%u", parent_id);
 		set_field(o, 2, 1, num, (size_t)n);
 	}
-	set_field(o, 3, 1, lv->code, strlen(lv->code));
+	/* A "*" level has no code of its own; one the partner sent travels
+	 * in unmapped. */
+	if (strcmp(lv->code, "*") != 0)
+		set_field(o, 3, 1, lv->code, strlen(lv->code));
 	occurrence oc = {.obj = obj};
 	fill(o, trig, &oc);
 	emit_mapped(o);
@@ -649,6 +675,22 @@ hl_walk(out *o, const map_node *loop, json_t *ctx)
 	}
 }
 
+static int
+has_constant(const map_node *seg)
+{
+	for (unsigned i = 1; i <= seg->slot_count; i++) {
+		const map_slot *sl = &seg->slots[i];
+		if (!sl->defined)
+			continue;
+		if (!sl->composite && (sl->simple.fixed || sl->simple.dflt))
+			return 1;
+		for (unsigned c = 1; sl->composite && c <= sl->component_count; c++)
+			if (sl->components[c].fixed || sl->components[c].dflt)
+				return 1;
+	}
+	return 0;
+}
+
 static void
 walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
 {
@@ -657,6 +699,16 @@ walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
 		if (c->kind == MAP_NODE_SEGMENT) {
 			if (c->bound)
 				each_occurrence(o, c, ctx, segment_occurrence);
+			else if (o->unmapped == NULL && c->use == MAP_USE_MANDATORY
+			    && has_constant(c)) {
+				/* A document a system made has no unmapped to bring
+				 * back a mandatory segment that binds nothing (UNS+S):
+				 * its constants make it. */
+				seg_start(o, c->tag_text);
+				occurrence none = {.obj = ctx};
+				fill(o, c, &none);
+				emit_mapped(o);
+			}
 		} else if (c->level_count) {
 			hl_walk(o, c, ctx);
 		} else if (c->path == NULL && c->case_count == 0) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlschemas.h>
@@ -305,4 +306,86 @@ partner_xref_ours(const partner *p, const char *kind, const char *theirs)
 		    && strcmp(p->xrefs[i].theirs, theirs) == 0)
 			return p->xrefs[i].ours;
 	return NULL;
+}
+
+const char *
+partner_xref_theirs(const partner *p, const char *kind, const char *ours)
+{
+	for (size_t i = 0; i < p->xref_count; i++)
+		if (strcmp(p->xrefs[i].kind, kind) == 0
+		    && strcmp(p->xrefs[i].ours, ours) == 0)
+			return p->xrefs[i].theirs;
+	return NULL;
+}
+
+static int
+is_unit_key(const char *k)
+{
+	return strcmp(k, "unit") == 0 || strcmp(k, "unit_ordered") == 0
+	    || strcmp(k, "size_unit") == 0 || strcmp(k, "weight_unit") == 0
+	    || strcmp(k, "volume_unit") == 0;
+}
+
+static size_t
+xref_value(const partner *p, json_t *obj, const char *key, json_t *v,
+    const char *kind, int inbound)
+{
+	if (!json_is_string(v))
+		return 0;
+	const char *to = inbound ? partner_xref_ours(p, kind, json_string_value(v))
+	    : partner_xref_theirs(p, kind, json_string_value(v));
+	if (to == NULL)
+		return 0;
+	json_object_set_new(obj, key, json_string(to));
+	return 1;
+}
+
+static size_t
+xref_walk(const partner *p, json_t *j, int inbound, int in_parties)
+{
+	size_t changed = 0;
+	if (json_is_array(j)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(j, i, v)
+			changed += xref_walk(p, v, inbound, 0);
+		return changed;
+	}
+	if (!json_is_object(j))
+		return 0;
+	const char *key;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(j, tmp, key, v) {
+		if (strcmp(key, "meta") == 0 || strcmp(key, "unmapped") == 0)
+			continue;
+		if (strcmp(key, "item") == 0 && json_is_object(v)) {
+			const char *ik;
+			json_t *iv;
+			void *itmp;
+			json_object_foreach_safe(v, itmp, ik, iv)
+				changed += xref_value(p, v, ik, iv, "sku", inbound);
+		} else if (is_unit_key(key)) {
+			changed += xref_value(p, j, key, v, "uom", inbound);
+		} else if (strcmp(key, "store_number") == 0 || strcmp(key, "location") == 0) {
+			changed += xref_value(p, j, key, v, "location", inbound);
+		} else if (in_parties && json_is_object(v)) {
+			/* parties.<role>: its id is a location */
+			json_t *id = json_object_get(v, "id");
+			if (id)
+				changed += xref_value(p, v, "id", id, "location", inbound);
+			changed += xref_walk(p, v, inbound, 0);
+		} else {
+			changed += xref_walk(p, v, inbound, strcmp(key, "parties") == 0);
+		}
+	}
+	return changed;
+}
+
+size_t
+partner_xref_apply(const partner *p, json_t *doc, int inbound)
+{
+	if (p == NULL || p->xref_count == 0)
+		return 0;
+	return xref_walk(p, doc, inbound, 0);
 }

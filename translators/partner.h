@@ -66,5 +66,17 @@ const partner_message *partner_find_message(const partner *p, int inbound,
 
 /* Our value for the partner's (kind "sku", "uom", "location"), or NULL. */
 const char *partner_xref_ours(const partner *p, const char *kind, const char *theirs);
+/* The partner's value for ours, or NULL (the first entry wins). */
+const char *partner_xref_theirs(const partner *p, const char *kind, const char *ours);
+
+/* Applies the cross-reference tables to a canonical document (json_t *),
+ * inbound (the partner's codes -> ours) or outbound (ours -> the
+ * partner's): every string under an "item" object is a SKU; "unit",
+ * "unit_ordered", "size_unit", "weight_unit" and "volume_unit" are units;
+ * a party's "id", "store_number" and "location" are locations. meta and
+ * unmapped are left alone. Values without an entry stay as they are.
+ * Returns the number of values changed. */
+struct json_t;
+size_t partner_xref_apply(const partner *p, struct json_t *doc, int inbound);
 
 #endif

@@ -68,26 +68,10 @@ safe_name(const char *s)
 }
 
 const map *
-xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
-    const char *message, char **errors)
+xlate_maps_find_file(xlate_maps *x, const char *path, char **errors)
 {
 	if (errors)
 		*errors = NULL;
-	/* Names come from partner data: never let them walk the tree. */
-	if (!safe_name(version) || !safe_name(message) || strlen(version) >= 16
-	    || strlen(message) >= 16) {
-		if (errors)
-			*errors = strdup("no map: message type or version is not a plain name");
-		return NULL;
-	}
-	char path[8192];
-	const partner_message *pm = x->partner
-	    ? partner_find_message(x->partner, 1, standard, version, message) : NULL;
-	if (pm && pm->override_path)
-		snprintf(path, sizeof(path), "%s", pm->override_path);
-	else
-		snprintf(path, sizeof(path), "%s/%s/%s.%s.xml", x->dir,
-		    standard == MAP_X12 ? "x12" : "edifact", message, version);
 	for (size_t i = 0; i < x->count; i++) {
 		cached *c = &x->cache[i];
 		if (strcmp(c->path, path) == 0) {
@@ -119,6 +103,57 @@ xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
 	return m;
 }
 
+static const map *find_exact(xlate_maps *x, map_standard standard,
+    const char *version, const char *message, char **errors);
+
+const map *
+xlate_maps_find(xlate_maps *x, map_standard standard, const char *version,
+    const char *message, char **errors)
+{
+	const map *m = find_exact(x, standard, version, message, errors);
+	if (m == NULL && standard == MAP_EDIFACT && version[0] >= '0' && version[0] <= '9'
+	    && safe_name(version) && strlen(version) < 16) {
+		/* Some senders put another digit than "D" in S009 0052
+		 * (DESADV:0:96A); the release still names the directory. The
+		 * version in meta stays as sent, so it goes back the same. */
+		char d[20];
+		snprintf(d, sizeof(d), "D%s", version + 1);
+		char *e2 = NULL;
+		m = find_exact(x, standard, d, message, &e2);
+		if (m && errors) {
+			free(*errors);
+			*errors = NULL;
+		}
+		free(e2);
+	}
+	return m;
+}
+
+static const map *
+find_exact(xlate_maps *x, map_standard standard, const char *version,
+    const char *message, char **errors)
+{
+	if (errors)
+		*errors = NULL;
+	/* Names come from partner data: never let them walk the tree. */
+	if (!safe_name(version) || !safe_name(message) || strlen(version) >= 16
+	    || strlen(message) >= 16) {
+		if (errors)
+			*errors = strdup("no map: message type or version is not a plain name");
+		return NULL;
+	}
+	char path[8192];
+	const partner_message *pm = x->partner
+	    ? partner_find_message(x->partner, 1, standard, version, message) : NULL;
+	if (pm && pm->override_path)
+		snprintf(path, sizeof(path), "%s", pm->override_path);
+	else
+		snprintf(path, sizeof(path), "%s/%s/%s.%s.xml", x->dir,
+		    standard == MAP_X12 ? "x12" : "edifact", message, version);
+	return xlate_maps_find_file(x, path, errors);
+}
+
+
 /* -------------------------------------------------------------- xlate */
 
 struct xlate {
@@ -137,6 +172,12 @@ struct xlate {
 	char group_sender[40], group_receiver[40], functional_id[8];
 	char version[24];
 	edi_delimiters delimiters;
+	/* Parts of meta that stay the same for every message of an
+	 * interchange (or group), built once and shared by reference: most
+	 * of a small message's JSON values were these. */
+	json_t *c_envelope, *c_delimiters, *c_standard, *c_version, *c_interchange;
+	json_t *c_group, *c_received, *c_partner, *c_message, *c_type;
+	const map *c_map;
 	/* Current message */
 	json_t *doc;
 	const map *m;
@@ -162,12 +203,37 @@ xlate_new(xlate_maps *maps, const char *partner_id, const char *received_at,
 	return x;
 }
 
+static void
+drop(json_t **j)
+{
+	json_decref(*j);
+	*j = NULL;
+}
+
+/* A new interchange or group: the shared meta parts are rebuilt. */
+static void
+forget_envelope(xlate *x)
+{
+	drop(&x->c_envelope);
+	drop(&x->c_delimiters);
+	drop(&x->c_standard);
+	drop(&x->c_version);
+	drop(&x->c_interchange);
+	drop(&x->c_group);
+	drop(&x->c_message);
+	drop(&x->c_type);
+	x->c_map = NULL;
+}
+
 void
 xlate_free(xlate *x)
 {
 	if (x == NULL)
 		return;
 	json_decref(x->doc);
+	forget_envelope(x);
+	json_decref(x->c_received);
+	json_decref(x->c_partner);
 	free(x->error);
 	map_in_free(x->engine);
 	free(x->partner);
@@ -199,6 +265,8 @@ deliver(xlate *x)
 		r.error = x->error;
 	} else {
 		r.doc = x->doc;
+		if (x->maps->partner)
+			partner_xref_apply(x->maps->partner, x->doc, 1);
 		r.issues = map_in_issues(x->engine, &n);
 		r.issue_count = n;
 	}
@@ -257,42 +325,83 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 		return;
 	}
 	free(err);
-	json_object_set_new(x->doc, "type", json_string(x->m->document));
-	json_t *meta = json_object();
-	if (x->partner)
-		json_object_set_new(meta, "partner", json_string(x->partner));
-	json_object_set_new(meta, "standard",
-	    json_string(std == MAP_X12 ? "x12" : "edifact"));
-	json_object_set_new(meta, "version", json_string(x->version));
-	json_object_set_new(meta, "message", json_string(message));
-	json_object_set_new(meta, "interchange", json_string(x->interchange));
-	if (x->group[0])
-		json_object_set_new(meta, "group", json_string(x->group));
-	json_object_set_new(meta, "set", json_string(set));
-	json_t *env = json_object();
-	json_object_set_new(env, "sender", json_string(x->sender));
-	if (x->sender_qualifier[0])
-		json_object_set_new(env, "sender_qualifier", json_string(x->sender_qualifier));
-	json_object_set_new(env, "receiver", json_string(x->receiver));
-	if (x->receiver_qualifier[0])
-		json_object_set_new(env, "receiver_qualifier", json_string(x->receiver_qualifier));
-	if (x->functional_id[0]) {
-		json_object_set_new(env, "functional_id", json_string(x->functional_id));
-		json_object_set_new(env, "group_sender", json_string(x->group_sender));
-		json_object_set_new(env, "group_receiver", json_string(x->group_receiver));
+	if (x->c_map != x->m || x->c_message == NULL
+	    || strcmp(json_string_value(x->c_message), message) != 0) {
+		drop(&x->c_message);
+		drop(&x->c_type);
+		x->c_message = json_string(message);
+		x->c_type = json_string(x->m->document);
+		x->c_map = x->m;
 	}
-	json_object_set_new(meta, "envelope", env);
-	delimiters_json(meta, &x->delimiters);
+	if (x->c_version && strcmp(json_string_value(x->c_version), x->version) != 0)
+		drop(&x->c_version); /* EDIFACT: each UNH names its version */
+	if (x->c_version == NULL)
+		x->c_version = json_string(x->version);
+	if (x->c_envelope == NULL) {
+		x->c_standard = json_string(std == MAP_X12 ? "x12" : "edifact");
+		x->c_interchange = json_string(x->interchange);
+		x->c_group = x->group[0] ? json_string(x->group) : NULL;
+		json_t *env = json_object();
+		json_object_set_new(env, "sender", json_string(x->sender));
+		if (x->sender_qualifier[0])
+			json_object_set_new(env, "sender_qualifier", json_string(x->sender_qualifier));
+		json_object_set_new(env, "receiver", json_string(x->receiver));
+		if (x->receiver_qualifier[0])
+			json_object_set_new(env, "receiver_qualifier", json_string(x->receiver_qualifier));
+		if (x->functional_id[0]) {
+			json_object_set_new(env, "functional_id", json_string(x->functional_id));
+			json_object_set_new(env, "group_sender", json_string(x->group_sender));
+			json_object_set_new(env, "group_receiver", json_string(x->group_receiver));
+		}
+		x->c_envelope = env;
+		json_t *holder = json_object();
+		delimiters_json(holder, &x->delimiters);
+		x->c_delimiters = json_incref(json_object_get(holder, "delimiters"));
+		json_decref(holder);
+	}
+	if (x->partner && x->c_partner == NULL)
+		x->c_partner = json_string(x->partner);
+	if (x->received_at && x->c_received == NULL)
+		x->c_received = json_string(x->received_at);
+	json_object_set(x->doc, "type", x->c_type);
+	json_t *meta = json_object();
+	if (x->c_partner)
+		json_object_set(meta, "partner", x->c_partner);
+	json_object_set(meta, "standard", x->c_standard);
+	json_object_set(meta, "version", x->c_version);
+	json_object_set(meta, "message", x->c_message);
+	json_object_set(meta, "interchange", x->c_interchange);
+	if (x->c_group)
+		json_object_set(meta, "group", x->c_group);
+	json_object_set_new(meta, "set", json_string(set));
+	json_object_set(meta, "envelope", x->c_envelope);
+	json_object_set(meta, "delimiters", x->c_delimiters);
 	/* Unique per sender and control numbers; the store may replace it
 	 * with its own id. */
 	char corr[200];
 	snprintf(corr, sizeof(corr), "%s-%s-%s-%s", x->sender, x->interchange,
 	    x->group[0] ? x->group : "0", set);
 	json_object_set_new(meta, "correlation_id", json_string(corr));
-	if (x->received_at)
-		json_object_set_new(meta, "received_at", json_string(x->received_at));
+	if (x->c_received)
+		json_object_set(meta, "received_at", x->c_received);
 	json_object_set_new(x->doc, "meta", meta);
 	map_in_begin(x->engine, x->m, x->doc);
+}
+
+/* Could the tag be an envelope segment (ISA UNA UNB GS UNG ST UNH SE
+ * UNT and their trailers)? One test instead of nine comparisons for
+ * nearly every body segment. */
+static int
+maybe_service(edi_slice tag)
+{
+	if (tag.len < 2 || tag.len > 3)
+		return 0;
+	switch (tag.ptr[0]) {
+	case 'I': case 'U': case 'G': case 'S':
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 int
@@ -300,6 +409,12 @@ xlate_segment(xlate *x, const edi_segment *s)
 {
 	edi_slice tag = s->elements[0];
 	char buf[64];
+	if (x->in_message && !maybe_service(tag)) {
+		x->position++;
+		if (!x->error)
+			map_in_segment(x->engine, s, x->position);
+		return 0;
+	}
 	if (edi_slice_eq(tag, "ISA")) {
 		x->standard = EDI_STANDARD_X12;
 		x->delimiters = *s->delimiters;
@@ -309,6 +424,7 @@ xlate_segment(xlate *x, const edi_segment *s)
 		text(s, 7, 0, x->receiver_qualifier, sizeof(x->receiver_qualifier));
 		text(s, 8, 0, x->receiver, sizeof(x->receiver));
 		x->group[0] = x->functional_id[0] = '\0';
+		forget_envelope(x);
 		return 0;
 	}
 	if (edi_slice_eq(tag, "UNA"))
@@ -322,9 +438,11 @@ xlate_segment(xlate *x, const edi_segment *s)
 		text(s, 3, 1, x->receiver, sizeof(x->receiver));
 		text(s, 3, 2, x->receiver_qualifier, sizeof(x->receiver_qualifier));
 		x->group[0] = x->functional_id[0] = '\0';
+		forget_envelope(x);
 		return 0;
 	}
 	if (edi_slice_eq(tag, "GS")) {
+		forget_envelope(x);
 		text(s, 1, 0, x->functional_id, sizeof(x->functional_id));
 		text(s, 2, 0, x->group_sender, sizeof(x->group_sender));
 		text(s, 3, 0, x->group_receiver, sizeof(x->group_receiver));
@@ -333,6 +451,7 @@ xlate_segment(xlate *x, const edi_segment *s)
 		return 0;
 	}
 	if (edi_slice_eq(tag, "UNG")) {
+		forget_envelope(x);
 		text(s, 5, 0, x->group, sizeof(x->group));
 		return 0;
 	}

@@ -10,6 +10,10 @@
  *   control numbers, envelope ids, delimiters, correlation id, received-at)
  *   and handing each finished document to a callback.
  *
+ *   With a partner profile, its inbound overrides choose the maps and
+ *   its cross-reference tables turn the partner's SKUs, units and
+ *   locations into ours in every document delivered.
+ *
  *   The envelope checks themselves (counts, matching control numbers)
  *   belong to the envelope module; xlate reads what it needs and trusts
  *   nothing it reads: a missing map or an envelope out of order is
@@ -33,9 +37,15 @@ typedef struct xlate_maps xlate_maps;
 xlate_maps *xlate_maps_new(const char *maps_dir, map_loader *loader);
 void xlate_maps_free(xlate_maps *maps);
 /* The map for a message, loaded on first use; NULL and *errors (malloc'd)
- * when there is none or it is invalid. */
+ * when there is none or it is invalid. An EDIFACT version whose S009 0052
+ * is not "D" (DESADV:0:96A, version "096A") falls back to the "D" map of
+ * the same release. */
 const map *xlate_maps_find(xlate_maps *maps, map_standard standard,
     const char *version, const char *message, char **errors);
+
+/* A map or override file by its path (a partner's outbound override),
+ * cached like the others. */
+const map *xlate_maps_find_file(xlate_maps *maps, const char *path, char **errors);
 
 /* Inbound overrides of this partner apply from now on (NULL: none).
  * The profile must outlive the maps. */
@@ -43,7 +53,10 @@ struct partner;
 void xlate_maps_use_partner(xlate_maps *maps, const struct partner *p);
 
 /* One translated message. doc is the caller's to keep (json_incref) or
- * let go; issues are the guide's findings. error is set (and doc NULL)
+ * let go. The values of meta that all messages of an interchange share
+ * ("envelope", "delimiters", the strings) are one JSON value referenced
+ * by each document: change a document's meta only in a copy
+ * (json_deep_copy), or replace a key rather than edit what it holds; issues are the guide's findings. error is set (and doc NULL)
  * when the message could not be translated at all. */
 typedef struct xlate_result {
 	json_t *doc;

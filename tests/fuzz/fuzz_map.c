@@ -4,7 +4,8 @@
  *
  *   FUZZ_TARGET=load: the input is a map file (XML) loaded and checked
  *   against maps/map.xsd; FUZZ_TARGET=json (default): the input is a
- *   canonical document written back as EDI with the 850 map;
+ *   canonical document written back as EDI with the map its "type" and
+ *   meta.standard name (the 850 map when they name none);
  *   FUZZ_TARGET=edi: the input is an interchange translated with the
  *   shipped maps, and every document written back.
  *
@@ -85,11 +86,41 @@ on_doc(void *ctx, const xlate_result *r)
 	char v[16];
 	snprintf(v, sizeof(v), "%.6s", ver ? ver : "");
 	const map *m = xlate_maps_find(maps, std && strcmp(std, "edifact") == 0
-	    ? MAP_EDIFACT : MAP_X12, std && strcmp(std, "edifact") == 0 ? ver : v,
+	    ? MAP_EDIFACT : MAP_X12, std && strcmp(std, "edifact") == 0 ? (ver ? ver : "") : v,
 	    msg ? msg : "", NULL);
 	char err[256];
 	if (m)
 		map_out_document(m, r->doc, sink, NULL, err, sizeof(err));
+}
+
+/* The map a canonical document would be written with: every shipped
+ * message, so DESADV's CPS levels and "[N]" paths are fuzzed too. */
+static const map *
+map_for(json_t *doc)
+{
+	static const struct {
+		const char *type, *x12, *edifact;
+	} kinds[] = {
+		{"order", "850", "ORDERS"}, {"order_response", "855", "ORDRSP"},
+		{"shipment", "856", "DESADV"}, {"invoice", "810", "INVOIC"},
+		{"warehouse_order", "940", NULL}, {"warehouse_shipment", "945", NULL},
+	};
+	const char *type = json_string_value(json_object_get(doc, "type"));
+	json_t *meta = json_object_get(doc, "meta");
+	const char *std = json_string_value(json_object_get(meta, "standard"));
+	const char *ver = json_string_value(json_object_get(meta, "version"));
+	int edifact = std && strcmp(std, "edifact") == 0;
+	int v5 = ver && strncmp(ver, "005010", 6) == 0, d01b = ver && strcmp(ver, "D01B") == 0;
+	for (size_t i = 0; type && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kinds[i].type, type) != 0)
+			continue;
+		const char *msg = edifact ? kinds[i].edifact : kinds[i].x12;
+		const map *m = msg ? xlate_maps_find(maps, edifact ? MAP_EDIFACT : MAP_X12,
+		    edifact ? (d01b ? "D01B" : "D96A") : (v5 ? "005010" : "004010"), msg, NULL) : NULL;
+		if (m)
+			return m;
+	}
+	return m850;
 }
 
 static int
@@ -117,7 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_t *doc = json_loadb((const char *)data, size, 0, NULL);
 		if (doc) {
 			char err[256];
-			map_out_document(m850, doc, sink, NULL, err, sizeof(err));
+			map_out_document(map_for(doc), doc, sink, NULL, err, sizeof(err));
 			json_decref(doc);
 		}
 		return 0;

@@ -20,7 +20,8 @@ if [ -d "$corpus" ]; then
 	for f in nodex12__850.edi nodex12__850_fat.edi x12types__004010_850.edi \
 		nodex12__855.edi ediengine__856.Crossdock.OK.edi vscodex12__old.edi \
 		staedi__simple810.edi ediengine__940.OK.edi ediengine__940.2.OK.edi \
-		pydifact__order.edi pydifact__order2.edi; do
+		pydifact__order.edi pydifact__order2.edi \
+		phpedifact__D96ADESADV.edi phpedifact__example_utf8.edi; do
 		[ -f "$corpus/$f" ] && set -- "$@" "$corpus/$f"
 	done
 fi

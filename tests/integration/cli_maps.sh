@@ -42,8 +42,8 @@ printf '%s' 'ISA*00*          *00*          *ZZ*ACMERETAIL     *ZZ*EDIGATE      
 
 "$edigate" translate --maps "$maps" --partners "$partners" --partner acme-retail "$tmp/acme.edi" >"$tmp/out" 2>"$tmp/err"
 rc=$?
-[ $rc = 0 ] && grep -q '"references":{"store_number":"0042"}' "$tmp/out" && grep -q '"partner":"acme-retail"' "$tmp/out"
-check $? "translate --partner applies the partner's override (REF*ST)"
+[ $rc = 0 ] && grep -q '"references":{"store_number":"STORE-42"}' "$tmp/out" && grep -q '"partner":"acme-retail"' "$tmp/out"
+check $? "translate --partner applies the partner's override (REF*ST) and its location cross-reference"
 
 "$edigate" translate --maps "$maps" "$tmp/acme.edi" >"$tmp/out" 2>"$tmp/err"
 grep -q '"unmapped":\[{"position":3,"tag":"REF","elements":\["ST","0042"\]}\]' "$tmp/out"

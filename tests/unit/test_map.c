@@ -408,6 +408,190 @@ test_856_builds_the_shipment_order_pack_item_tree(void **state)
 	assert_translates_to("856_pickpack.edi", "856_pickpack.json");
 }
 
+/* The business content of a translation: meta (envelope, control
+ * numbers) and unmapped (positions of what the map leaves raw) differ
+ * between an X12 and an EDIFACT rendering of the same document. */
+static json_t *
+business(const char *edi)
+{
+	collected c = translate_file(fixture(edi));
+	assert_int_equal(c.errors, 0);
+	assert_int_equal(json_array_size(c.docs), 1);
+	if (json_array_size(c.issues)) {
+		char *got = json_dumps(c.issues, 0);
+		fail_msg("%s: unexpected guide issues %s", edi, got);
+	}
+	json_t *doc = json_deep_copy(json_array_get(c.docs, 0));
+	json_object_del(doc, "meta");
+	json_object_del(doc, "unmapped");
+	collected_free(&c);
+	return doc;
+}
+
+static void
+assert_business_equal(json_t *doc, const char *edi, const char *expected)
+{
+	json_t *want = load_json(expected);
+	if (!json_equal(doc, want)) {
+		char *got = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		fail_msg("%s: translation differs from %s:\n%s", edi, expected, got);
+	}
+	json_decref(want);
+	json_decref(doc);
+}
+
+static void
+test_855_and_ordrsp_give_the_same_order_response(void **state)
+{
+	static const char *files[] = {"855_pair.edi", "ordrsp_d96a.edi", "ordrsp_d01b.edi"};
+	for (size_t i = 0; i < 3; i++)
+		assert_business_equal(business(files[i]), files[i], "order_response_pair.json");
+}
+
+static void
+test_810_and_invoic_give_the_same_invoice(void **state)
+{
+	static const char *files[] = {"810_pair.edi", "invoic_d96a.edi", "invoic_d01b.edi"};
+	for (size_t i = 0; i < 3; i++)
+		assert_business_equal(business(files[i]), files[i], "invoice_pair.json");
+}
+
+static void
+test_856_and_desadv_give_the_same_shipment_tree(void **state)
+{
+	/* BSN04 (the time of the notice) has no place in DESADV but a DTM
+	 * 137 with format 203 (date and time together). */
+	json_t *x12 = business("856_pair.edi");
+	assert_string_equal(json_string_value(json_object_get(x12, "shipment_time")), "08:00");
+	json_object_del(x12, "shipment_time");
+	assert_business_equal(x12, "856_pair.edi", "shipment_pair.json");
+	assert_business_equal(business("desadv_d96a.edi"), "desadv_d96a.edi", "shipment_pair.json");
+	assert_business_equal(business("desadv_d01b.edi"), "desadv_d01b.edi", "shipment_pair.json");
+}
+
+/* Writes a canonical document as EDIFACT body segments, ' terminated. */
+static char *
+edifact_body(json_t *doc, const map *m)
+{
+	json_t *out = json_array();
+	char err[256];
+	if (map_out_document(m, doc, sink, out, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	size_t n = 0;
+	for (size_t i = 0; i < json_array_size(out); i++)
+		n += json_string_length(json_array_get(out, i));
+	char *text = calloc(1, n + 1);
+	for (size_t i = 0; i < json_array_size(out); i++)
+		strcat(text, json_string_value(json_array_get(out, i)));
+	json_decref(out);
+	return text;
+}
+
+static void
+test_shipment_from_a_system_becomes_a_cps_hierarchy(void **state)
+{
+	/* A shipment an ERP made (no unmapped): the packs become CPS groups
+	 * numbered afresh under the consignment's CPS, each with its PAC
+	 * and its SSCC in GIN+BJ; BGM gets its document name 351. */
+	json_t *doc = load_json("shipment_pair.json");
+	const map *m = xlate_maps_find(maps, MAP_EDIFACT, "D96A", "DESADV", NULL);
+	assert_non_null(m);
+	char *text = edifact_body(doc, m);
+	assert_string_equal(text,
+	    "BGM+351+SHP-7002+9'"
+	    "DTM+137:20261124:102'"
+	    "RFF+ON:PO12345'"
+	    "DTM+171:20261123:102'"
+	    "NAD+DP+0042::92++STORE 42'"
+	    "CPS+1'"
+	    "CPS+2+1'"
+	    "PAC+1++CT'"
+	    "GIN+BJ+001234560000000017'"
+	    "LIN+1++012345678905:UP'"
+	    "QTY+12:12:EA'"
+	    "CPS+3+1'"
+	    "PAC+1++CT'"
+	    "GIN+BJ+001234560000000024'"
+	    "LIN+2++012345678912:UP'"
+	    "QTY+12:1:CS'");
+	free(text);
+	json_decref(doc);
+}
+
+static void
+test_005010_sets_translate_like_their_004010_twins(void **state)
+{
+	/* 855, 856, 810, 940 and 945 in 005010 are overrides of 004010: the
+	 * same business document comes out, only meta says 005010. */
+	static const char *pairs[][2] = {
+		{"855_pair.edi", "855_5010.edi"}, {"856_pair.edi", "856_5010.edi"},
+		{"810_pair.edi", "810_5010.edi"}, {"940_order.edi", "940_5010.edi"},
+		{"945_partial.edi", "945_5010.edi"},
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		collected c = translate_file(fixture(pairs[i][1]));
+		json_t *meta = json_object_get(json_array_get(c.docs, 0), "meta");
+		assert_string_equal(json_string_value(json_object_get(meta, "version")), "005010");
+		collected_free(&c);
+		json_t *a = business(pairs[i][0]), *b = business(pairs[i][1]);
+		if (!json_equal(a, b))
+			fail_msg("%s and %s differ", pairs[i][0], pairs[i][1]);
+		json_decref(a);
+		json_decref(b);
+	}
+	static const char *msgs[] = {"855", "856", "810", "940", "945"};
+	for (size_t i = 0; i < 5; i++) {
+		const map *m = xlate_maps_find(maps, MAP_X12, "005010", msgs[i], NULL);
+		assert_non_null(m);
+		assert_string_equal(m->version, "005010");
+	}
+}
+
+static void
+test_005010_takes_references_of_50_characters(void **state)
+{
+	/* REF02 is AN 1/30 in 004010 and AN 1/50 in 005010. */
+	collected c4 = translate_file(fixture("810_invalid_long_ref.edi"));
+	assert_int_equal(json_array_size(c4.issues), 1);
+	assert_string_equal(json_string_value(json_array_get(c4.issues, 0)),
+	    "4 REF 2.0 data element too long");
+	collected c5 = translate_file(fixture("810_5010_long_ref.edi"));
+	assert_int_equal(json_array_size(c5.issues), 0);
+	json_t *refs = json_object_get(json_array_get(c5.docs, 0), "references");
+	assert_string_equal(json_string_value(json_object_get(refs, "vendor_id")),
+	    "VENDOR-0000000000000000000000000000042");
+	collected_free(&c4);
+	collected_free(&c5);
+}
+
+static void
+test_desadv_guide_reports_contrl_codes(void **state)
+{
+	/* DTM is mandatory after BGM, GIN 7402 is an..35, ZZZ is no DESADV
+	 * segment: UN/EDIFACT 0085 codes 13, 39 and 14. */
+	collected c = translate_file(fixture("desadv_invalid.edi"));
+	static const char *want[] = {
+		"3 DTM 0.0 mandatory segment missing",
+		"7 GIN 2.1 data element too long",
+		"8 ZZZ 0.0 unrecognized segment",
+	};
+	if (json_array_size(c.issues) != 3) {
+		char *got = json_dumps(c.issues, 0);
+		fail_msg("issues: %s", got);
+	}
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(json_string_value(json_array_get(c.issues, i)), want[i]);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_MANDATORY_SEGMENT_MISSING), 13);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_TOO_LONG), 39);
+	assert_int_equal(map_issue_edifact_code(MAP_ISSUE_UNRECOGNIZED_SEGMENT), 14);
+	/* The document is still whole: the SSCC is kept as sent. */
+	json_t *pack = json_array_get(json_object_get(json_array_get(json_object_get(
+	    json_array_get(c.docs, 0), "orders"), 0), "packs"), 0);
+	assert_string_equal(json_string_value(json_object_get(pack, "sscc")),
+	    "001234560000000017001234560000000017");
+	collected_free(&c);
+}
+
 static void
 test_edifact_decimal_comma_is_a_point_in_canonical(void **state)
 {
@@ -630,15 +814,20 @@ test_hl_with_unknown_parent_goes_to_unmapped_whole(void **state)
 	    "HL*3*1*O~PRF*PO10~SE*8*0002~GE*1*202~IEA*1*000000202~");
 	json_t *doc = json_array_get(c.docs, 0);
 	/* HL*2 names parent 9, which does not exist: it and its PRF (whose
-	 * loop has no object) are kept whole; HL*3 binds normally. */
+	 * loop has no object) are kept whole; HL*3 binds normally, and since
+	 * the way out would number it 2, its own number travels too. */
 	json_t *orders = json_object_get(doc, "orders");
 	assert_int_equal(json_array_size(orders), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(orders, 0),
 	    "order_number")), "PO10");
 	json_t *un = json_object_get(doc, "unmapped");
-	assert_int_equal(json_array_size(un), 2);
+	assert_int_equal(json_array_size(un), 3);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(un, 0), "position")), 4);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(un, 1), "tag")), "PRF");
+	json_t *hl3 = json_array_get(un, 2);
+	assert_int_equal(json_integer_value(json_object_get(hl3, "position")), 6);
+	assert_true(json_is_true(json_object_get(hl3, "mapped")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(hl3, "elements"), 0)), "3");
 	collected_free(&c);
 }
 
@@ -727,7 +916,7 @@ test_corpus_orders_round_trip(void **state)
 		printf("# corpus not found (EDIGATE_CORPUS), corpus round trips not run\n");
 		return;
 	}
-	/* The valid 850, 855, 856, 810, 940 (004010) and ORDERS (D96A) files of the corpus; the D01B sample is ISO 8859-1,
+	/* The valid 850, 855, 856, 810, 940 (004010), ORDERS and DESADV (D96A) files of the corpus; the D01B sample is ISO 8859-1,
 	 * which comes back as UTF-8 (see docs/maps.md, known limits). */
 	static const char *files[] = {
 		"nodex12__850.edi", "nodex12__850_2.edi", "nodex12__850_3.edi",
@@ -738,6 +927,7 @@ test_corpus_orders_round_trip(void **state)
 		"staedi__simple810.edi", "ediengine__940.OK.edi", "ediengine__940.2.OK.edi",
 		"ediengine__AckTest.edi", "ediengine__MultipleInterchangesAndGroups.edi",
 		"nodex12__855.edi", "staedi__multi-tx-transaction-type.edi",
+		"phpedifact__D96ADESADV.edi", "phpedifact__example_utf8.edi",
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[8192];
@@ -761,6 +951,13 @@ main(void)
 		cmocka_unit_test(test_850_translates_to_the_expected_order),
 		cmocka_unit_test(test_orders_translates_to_the_same_order_model),
 		cmocka_unit_test(test_856_builds_the_shipment_order_pack_item_tree),
+		cmocka_unit_test(test_855_and_ordrsp_give_the_same_order_response),
+		cmocka_unit_test(test_810_and_invoic_give_the_same_invoice),
+		cmocka_unit_test(test_856_and_desadv_give_the_same_shipment_tree),
+		cmocka_unit_test(test_shipment_from_a_system_becomes_a_cps_hierarchy),
+		cmocka_unit_test(test_005010_sets_translate_like_their_004010_twins),
+		cmocka_unit_test(test_005010_takes_references_of_50_characters),
+		cmocka_unit_test(test_desadv_guide_reports_contrl_codes),
 		cmocka_unit_test(test_edifact_decimal_comma_is_a_point_in_canonical),
 		cmocka_unit_test(test_text_that_is_not_utf8_is_read_as_latin1),
 		cmocka_unit_test(test_guide_reports_x12_errors_with_positions),

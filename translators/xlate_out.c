@@ -1,0 +1,407 @@
+/*
+ * xlate_out - canonical documents to one complete interchange; see
+ * xlate_out.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edi_builder.h"
+#include "map_xlate.h"
+#include "partner.h"
+#include "xlate_out.h"
+
+static const struct {
+	const char *doc, *x12, *edifact, *functional_id;
+} messages[] = {
+	{"order", "850", "ORDERS", "PO"},
+	{"order_response", "855", "ORDRSP", "PR"},
+	{"shipment", "856", "DESADV", "SH"},
+	{"invoice", "810", "INVOIC", "IN"},
+	{"warehouse_order", "940", NULL, "OW"},
+	{"warehouse_shipment", "945", NULL, "SW"},
+};
+
+const char *
+xlate_out_message_for(map_standard standard, const char *doc_type)
+{
+	for (size_t i = 0; doc_type && i < sizeof(messages) / sizeof(messages[0]); i++)
+		if (strcmp(messages[i].doc, doc_type) == 0)
+			return standard == MAP_X12 ? messages[i].x12 : messages[i].edifact;
+	return NULL;
+}
+
+static const char *
+functional_id_for(const char *message)
+{
+	for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
+		if (strcmp(messages[i].x12, message) == 0)
+			return messages[i].functional_id;
+	return NULL;
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static char
+delim(json_t *d, const char *key, char dflt)
+{
+	const char *s = str(d, key);
+	return s && strlen(s) == 1 ? s[0] : dflt;
+}
+
+static edi_line_style
+line_style_of(const char *name)
+{
+	if (name && strcmp(name, "crlf") == 0)
+		return EDI_LINE_CRLF;
+	if (name && strcmp(name, "lf") == 0)
+		return EDI_LINE_LF;
+	return EDI_LINE_NONE;
+}
+
+/* The delimiters of the interchange: the partner's, else those the first
+ * document came with, else the usual ones. */
+static void
+choose_delimiters(edi_delimiters *d, const xlate_out_options *opt, json_t *meta,
+    int x12_repetition)
+{
+	const partner *p = opt->partner;
+	json_t *md = NULL;
+	const char *mstd = str(meta, "standard");
+	if (p == NULL && mstd && strcmp(mstd, opt->standard == MAP_X12 ? "x12" : "edifact") == 0)
+		md = json_object_get(meta, "delimiters");
+	edi_line_style line = EDI_LINE_NONE;
+	if (p)
+		line = line_style_of(p->line_style);
+	else if (md) {
+		const char *suffix = str(md, "line_suffix");
+		line = suffix && strcmp(suffix, "\r\n") == 0 ? EDI_LINE_CRLF
+		    : suffix && strcmp(suffix, "\n") == 0 ? EDI_LINE_LF : EDI_LINE_NONE;
+	} else if (opt->standard == MAP_X12)
+		line = EDI_LINE_LF;
+	if (opt->standard == MAP_X12) {
+		char element = p && p->element ? p->element : delim(md, "element", '*');
+		char component = p && p->component ? p->component : delim(md, "component", '>');
+		char terminator = p && p->terminator ? p->terminator : delim(md, "terminator", '~');
+		char repetition = p ? p->repetition : delim(md, "repetition", 0);
+		/* ISA11 is a repetition separator from 00402 on. */
+		if (x12_repetition && repetition == 0)
+			repetition = element != '^' && component != '^' && terminator != '^' ? '^' : '!';
+		if (!x12_repetition)
+			repetition = 0;
+		edi_writer_x12_delimiters(d, element, component, terminator, repetition, line);
+	} else {
+		char una[6] = {
+			p && p->component ? p->component : delim(md, "component", ':'),
+			p && p->element ? p->element : delim(md, "element", '+'),
+			'.',
+			p ? (p->release ? p->release : ' ') : delim(md, "release", '?'),
+			p ? (p->repetition ? p->repetition : ' ') : delim(md, "repetition", ' '),
+			p && p->terminator ? p->terminator : delim(md, "terminator", '\''),
+		};
+		if (p == NULL)
+			una[2] = delim(md, "decimal", '.');
+		edi_writer_edifact_delimiters(d, una, line);
+	}
+}
+
+/* A control number: from the callback, else from the meta. */
+static int
+control(const xlate_out_options *opt, xlate_control_kind kind, json_t *meta,
+    const char *key, unsigned long *value, char *err, size_t errlen, size_t doc)
+{
+	if (opt->control)
+		return opt->control(opt->control_ctx, kind, value) == 0 ? 0
+		    : (snprintf(err, errlen, "document %zu: no control number", doc), -1);
+	const char *s = str(meta, key);
+	char *end = NULL;
+	unsigned long v = s ? strtoul(s, &end, 10) : 0;
+	if (s == NULL || *s == '\0' || *end != '\0' || v == 0) {
+		snprintf(err, errlen, "document %zu: no %s control number in meta; give one",
+		    doc, key);
+		return -1;
+	}
+	*value = v;
+	return 0;
+}
+
+typedef struct target {
+	const char *message;
+	char version[24];     /* the map's: 004010, D96A */
+	char full_version[24]; /* GS08 as the document had it (004010VICS) */
+	const char *functional_id;
+	const char *association;
+} target;
+
+static int
+choose_target(const xlate_out_options *opt, json_t *doc, target *t, char *err,
+    size_t errlen, size_t k)
+{
+	json_t *meta = json_object_get(doc, "meta");
+	const char *type = str(doc, "type");
+	const char *want = opt->standard == MAP_X12 ? "x12" : "edifact";
+	const char *mstd = str(meta, "standard");
+	memset(t, 0, sizeof(*t));
+	if (mstd && strcmp(mstd, want) == 0 && str(meta, "message") && str(meta, "version")) {
+		t->message = str(meta, "message");
+		snprintf(t->full_version, sizeof(t->full_version), "%s", str(meta, "version"));
+		t->association = str(meta, "association");
+		json_t *env = json_object_get(meta, "envelope");
+		t->functional_id = str(env, "functional_id");
+	} else {
+		t->message = xlate_out_message_for(opt->standard, type);
+		if (t->message == NULL) {
+			snprintf(err, errlen, "document %zu: a %s document has no %s message",
+			    k, type ? type : "(untyped)", want);
+			return -1;
+		}
+		const char *v = opt->standard == MAP_X12 ? "004010" : "D96A";
+		const partner *p = opt->partner;
+		for (size_t i = 0; p && i < p->message_count; i++)
+			if (!p->messages[i].inbound && p->messages[i].standard == opt->standard
+			    && strcmp(p->messages[i].type, t->message) == 0)
+				v = p->messages[i].version;
+		snprintf(t->full_version, sizeof(t->full_version), "%s", v);
+	}
+	if (t->functional_id == NULL && opt->standard == MAP_X12)
+		t->functional_id = functional_id_for(t->message);
+	if (opt->standard == MAP_X12 && t->functional_id == NULL) {
+		snprintf(err, errlen, "document %zu: no functional group for %s", k, t->message);
+		return -1;
+	}
+	snprintf(t->version, sizeof(t->version), "%.*s",
+	    opt->standard == MAP_X12 ? 6 : 15, t->full_version);
+	return 0;
+}
+
+static const map *
+target_map(xlate_maps *maps, const xlate_out_options *opt, const target *t,
+    char *err, size_t errlen, size_t k)
+{
+	const partner *p = opt->partner;
+	const partner_message *pm = p ? partner_find_message(p, 0, opt->standard,
+	    t->version, t->message) : NULL;
+	char *e = NULL;
+	const map *m = pm && pm->override_path
+	    ? xlate_maps_find_file(maps, pm->override_path, &e)
+	    : xlate_maps_find(maps, opt->standard, t->version, t->message, &e);
+	if (m == NULL)
+		snprintf(err, errlen, "document %zu: %s", k, e ? e : "no map");
+	free(e);
+	return m;
+}
+
+static int
+writer_failed(edi_writer *w, char *err, size_t errlen, size_t k)
+{
+	const edi_write_error *we = edi_writer_error(w);
+	if (we == NULL)
+		return 0;
+	snprintf(err, errlen, "document %zu: %s", k, we->message);
+	return 1;
+}
+
+int
+xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *opt,
+    edi_writer_sink sink, void *sink_ctx, char *err, size_t errlen)
+{
+	size_t n = json_array_size(docs);
+	if (n == 0) {
+		snprintf(err, errlen, "no documents");
+		return -1;
+	}
+	json_t *meta0 = json_object_get(json_array_get(docs, 0), "meta");
+	json_t *env0 = json_object_get(meta0, "envelope");
+	const partner *p = opt->partner;
+	int x12 = opt->standard == MAP_X12;
+	const char *mstd = str(meta0, "standard");
+	int same_std = mstd && strcmp(mstd, x12 ? "x12" : "edifact") == 0;
+
+	/* Who sends and who receives. */
+	const char *recv, *recv_q, *recv_gs;
+	if (p) {
+		recv = x12 ? p->isa_id : p->unb_id;
+		recv_q = x12 ? p->isa_qualifier : p->unb_qualifier;
+		recv_gs = p->gs_id;
+		if (*recv == '\0') {
+			snprintf(err, errlen, "partner %s has no %s identity", p->id,
+			    x12 ? "X12" : "EDIFACT");
+			return -1;
+		}
+	} else {
+		recv = str(env0, "receiver");
+		recv_q = str(env0, "receiver_qualifier");
+		recv_gs = str(env0, "group_receiver");
+	}
+	const char *send = opt->sender, *send_q = opt->sender_qualifier;
+	const char *send_gs = opt->sender;
+	if (send == NULL && p == NULL) {
+		send = str(env0, "sender");
+		send_q = str(env0, "sender_qualifier");
+		send_gs = str(env0, "group_sender");
+	} else if (send == NULL && same_std && str(env0, "receiver")) {
+		/* An answer to what the partner sent us: we were its receiver. */
+		send = str(env0, "receiver");
+		send_q = str(env0, "receiver_qualifier");
+		send_gs = str(env0, "group_receiver");
+	}
+	if (send == NULL || recv == NULL || *send == '\0' || *recv == '\0') {
+		snprintf(err, errlen, "no %s identity: give a partner and our sender id",
+		    send == NULL || *send == '\0' ? "sender" : "receiver");
+		return -1;
+	}
+	if (x12 && (send_q == NULL || *send_q == '\0'))
+		send_q = "ZZ";
+	if (x12 && (recv_q == NULL || *recv_q == '\0'))
+		recv_q = "ZZ";
+	if (send_gs == NULL || *send_gs == '\0')
+		send_gs = send;
+	if (recv_gs == NULL || *recv_gs == '\0')
+		recv_gs = recv;
+
+	target t0;
+	if (choose_target(opt, json_array_get(docs, 0), &t0, err, errlen, 1) < 0)
+		return -1;
+	edi_delimiters d;
+	choose_delimiters(&d, opt, meta0, x12 && strncmp(t0.version, "00402", 5) >= 0);
+	edi_writer *w = edi_writer_new(sink, sink_ctx);
+	edi_builder *b = w ? edi_builder_new(w) : NULL;
+	if (b == NULL) {
+		edi_writer_free(w);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = -1;
+	unsigned long icn;
+	char num[32];
+	if (edi_writer_set_delimiters(w, &d) != EDI_WRITE_OK) {
+		writer_failed(w, err, errlen, 1);
+		goto out;
+	}
+	if (control(opt, XLATE_CONTROL_INTERCHANGE, meta0, "interchange", &icn, err, errlen, 1) < 0)
+		goto out;
+	if (x12) {
+		char isa12[6];
+		snprintf(isa12, sizeof(isa12), "%.5s", t0.version);
+		edi_x12_interchange isa = {
+			.sender_qualifier = send_q, .sender_id = send,
+			.receiver_qualifier = recv_q, .receiver_id = recv,
+			.date = opt->date, .time = opt->time, .version = isa12,
+			.control_number = icn, .ack_requested = p ? p->ta1 : 0,
+			.test = opt->test,
+		};
+		edi_builder_x12_interchange(b, &isa);
+	} else {
+		snprintf(num, sizeof(num), "%lu", icn);
+		edi_edifact_interchange unb = {
+			.syntax_id = p && p->syntax[0] ? p->syntax : "UNOC", .syntax_version = 3,
+			.sender_id = send, .sender_qualifier = send_q && *send_q ? send_q : NULL,
+			.receiver_id = recv, .receiver_qualifier = recv_q && *recv_q ? recv_q : NULL,
+			.date = opt->date, .time = opt->time, .control_reference = num,
+			.test = opt->test,
+			/* The service string advice costs nine bytes and spares
+			 * the partner a guess. */
+			.una = EDI_UNA_ALWAYS,
+		};
+		edi_builder_edifact_interchange(b, &unb);
+	}
+	if (writer_failed(w, err, errlen, 1))
+		goto out;
+
+	target cur = {0};
+	int group_open = 0;
+	for (size_t k = 0; k < n; k++) {
+		json_t *doc = json_array_get(docs, k);
+		json_t *meta = json_object_get(doc, "meta");
+		target t;
+		if (!json_is_object(doc) || choose_target(opt, doc, &t, err, errlen, k + 1) < 0) {
+			if (!json_is_object(doc))
+				snprintf(err, errlen, "document %zu: not a JSON object", k + 1);
+			goto out;
+		}
+		const map *m = target_map(maps, opt, &t, err, errlen, k + 1);
+		if (m == NULL)
+			goto out;
+		if (x12 && (!group_open || strcmp(t.functional_id, cur.functional_id) != 0
+		    || strcmp(t.full_version, cur.full_version) != 0)) {
+			if (group_open)
+				edi_builder_end_group(b);
+			unsigned long gcn;
+			if (control(opt, XLATE_CONTROL_GROUP, meta, "group", &gcn, err, errlen, k + 1) < 0)
+				goto out;
+			edi_x12_group gs = {
+				.functional_id = t.functional_id, .sender_code = send_gs,
+				.receiver_code = recv_gs, .control_number = gcn,
+				.version = t.full_version,
+			};
+			edi_builder_x12_group(b, &gs);
+			group_open = 1;
+			cur = t;
+		}
+		unsigned long scn;
+		if (control(opt, XLATE_CONTROL_SET, meta, "set", &scn, err, errlen, k + 1) < 0)
+			goto out;
+		if (x12) {
+			snprintf(num, sizeof(num), "%04lu", scn);
+			edi_builder_x12_set(b, t.message, num, NULL);
+		} else {
+			char v[2] = {t.version[0], 0};
+			snprintf(num, sizeof(num), "%lu", scn);
+			edi_edifact_message unh = {
+				.reference = num, .type = t.message, .version = v,
+				.release = t.version + 1, .association = t.association,
+			};
+			edi_builder_edifact_message(b, &unh);
+		}
+		if (writer_failed(w, err, errlen, k + 1))
+			goto out;
+		/* A copy: cross-references, the decimal mark and (for the other
+		 * standard) unmapped are this interchange's business. */
+		json_t *copy = json_deep_copy(doc);
+		if (copy == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		/* unmapped holds segments of the standard the document came in. */
+		const char *dstd = str(meta, "standard");
+		if (dstd == NULL || strcmp(dstd, x12 ? "x12" : "edifact") != 0)
+			json_object_del(copy, "unmapped");
+		json_t *cm = json_object_get(copy, "meta");
+		if (!json_is_object(cm)) {
+			cm = json_object();
+			json_object_set_new(copy, "meta", cm);
+		}
+		json_t *cd = json_object();
+		char dm[2] = {d.decimal ? d.decimal : '.', 0};
+		json_object_set_new(cd, "decimal", json_string(dm));
+		json_object_set_new(cm, "delimiters", cd);
+		if (p)
+			partner_xref_apply(p, copy, 0);
+		char merr[256];
+		long segs = map_out_document(m, copy, map_out_writer_sink, w, merr, sizeof(merr));
+		json_decref(copy);
+		if (segs < 0) {
+			if (!writer_failed(w, err, errlen, k + 1))
+				snprintf(err, errlen, "document %zu: %s", k + 1, merr);
+			goto out;
+		}
+		edi_builder_end_message(b);
+		if (writer_failed(w, err, errlen, k + 1))
+			goto out;
+	}
+	if (group_open)
+		edi_builder_end_group(b);
+	edi_builder_end_interchange(b);
+	edi_writer_flush(w);
+	if (writer_failed(w, err, errlen, n))
+		goto out;
+	rc = 0;
+out:
+	edi_builder_free(b);
+	edi_writer_free(w);
+	return rc;
+}

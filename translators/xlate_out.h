@@ -1,0 +1,73 @@
+/*
+ * xlate_out - canonical documents to one complete interchange.
+ *
+ * OWNS
+ *   Choosing, for each canonical document, the message type and version
+ *   to write (the document's meta when it names the target standard, else
+ *   the partner's outbound message list, else 004010 / D96A), writing its
+ *   body through the map engine, and wrapping the bodies in an envelope
+ *   with the edi_builder: ISA/GS/ST..SE/GE/IEA or UNA/UNB/UNH..UNT/UNZ.
+ *   Consecutive documents of the same message and version share a group
+ *   (X12); EDIFACT messages go straight into the interchange.
+ *
+ *   Identities, delimiters and line style come from the partner profile
+ *   when one is given, otherwise from the first document's meta, so a file
+ *   edigate translated comes back as EDI without a profile. Control
+ *   numbers come from a callback (the store's per-partner counters, or a
+ *   number given on the command line); without one, from the meta.
+ *
+ *   With a partner, its cross-reference tables turn our SKUs, units and
+ *   locations back into the partner's (partner_xref_apply) on a copy of
+ *   each document.
+ *
+ * ERRORS
+ *   Returns 0, or -1 with a message in err naming the document (1-based)
+ *   and what was missing or did not fit. Bytes already handed to the sink
+ *   then form an incomplete interchange the caller discards.
+ *
+ * NEVER
+ *   Changes the documents it is given, or picks a control number itself.
+ */
+#ifndef EDIGATE_XLATE_OUT_H
+#define EDIGATE_XLATE_OUT_H
+
+#include <jansson.h>
+
+#include "edi_writer.h"
+#include "map.h"
+#include "xlate.h"
+
+struct partner;
+
+typedef enum xlate_control_kind {
+	XLATE_CONTROL_INTERCHANGE = 0, /* ISA13, UNB 0020 */
+	XLATE_CONTROL_GROUP,           /* GS06 */
+	XLATE_CONTROL_SET              /* ST02, UNH 0062 */
+} xlate_control_kind;
+
+/* Hands out the next control number of a kind; 0 on success. */
+typedef int (*xlate_control_fn)(void *ctx, xlate_control_kind kind,
+    unsigned long *value);
+
+typedef struct xlate_out_options {
+	map_standard standard;           /* the target */
+	const struct partner *partner;   /* NULL: envelope from meta */
+	const char *sender;              /* our id; NULL: from meta */
+	const char *sender_qualifier;    /* NULL: from meta, else "ZZ" (X12) */
+	const char *date;                /* CCYYMMDD */
+	const char *time;                /* HHMM */
+	xlate_control_fn control;        /* NULL: numbers from meta */
+	void *control_ctx;
+	int test;                        /* ISA15 T / UNB 0035 1 */
+} xlate_out_options;
+
+/* docs is an array of canonical documents. */
+int xlate_out_interchange(xlate_maps *maps, json_t *docs,
+    const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx,
+    char *err, size_t errlen);
+
+/* The message type a canonical document type becomes in a standard
+ * ("shipment" -> "856" / "DESADV"), NULL when there is none. */
+const char *xlate_out_message_for(map_standard standard, const char *doc_type);
+
+#endif
