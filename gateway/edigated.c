@@ -19,8 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "as2_receive.h"
 #include "configfile.h"
 #include "daemon.h"
+#include "inbound.h"
 #include "log.h"
 #include "store.h"
 
@@ -108,6 +110,21 @@ store_health(void *ctx, char *detail, size_t size)
 	return 1;
 }
 
+struct resubmit {
+	struct inbound *in;
+	unsigned count;
+};
+
+static int
+resubmit_one(void *ud, const struct store_message *m)
+{
+	struct resubmit *rs = ud;
+	if (m->direction == STORE_IN &&
+	    inbound_submit(rs->in, m->id, NULL, NULL) == INBOUND_OK)
+		rs->count++;
+	return 0;
+}
+
 static void
 usage(FILE *out)
 {
@@ -134,6 +151,9 @@ main(int argc, char **argv)
 	struct store *st = NULL;
 	struct store_error serr;
 	struct store_probe probe;
+	struct inbound *inbound;
+	struct inbound_options iopts;
+	struct as2_receive *as2rx;
 	struct timeval probe_every = { STORE_PROBE_SECONDS, 0 };
 	char err[1024];
 	int c, check = 0, rc;
@@ -173,7 +193,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		if (daemon_check_tls(cfg, err, sizeof(err)) != 0) {
+		if (daemon_check_tls(cfg, err, sizeof(err)) != 0 ||
+		    as2_receive_check(cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s\n", err);
 			config_free(cfg);
 			return 1;
@@ -190,11 +211,25 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* Modules register their routes, health checks and reload hooks
-	 * here, before the listeners open. */
+	 * here, before the listeners open. Partner keys are read now, while
+	 * still privileged, so they may be readable by root only. */
+	memset(&iopts, 0, sizeof(iopts));
+	iopts.store_url = daemon_config(d)->store_url;
+	iopts.maps_dir = daemon_config(d)->maps_dir;
+	inbound = inbound_new(daemon_workers(d), &iopts, err, sizeof(err));
+	as2rx = inbound ? as2_receive_new(d, inbound, err, sizeof(err)) : NULL;
+	if (as2rx == NULL) {
+		log_error("cannot start", "error", err, NULL);
+		daemon_free(d);
+		inbound_free(inbound);
+		return 1;
+	}
 	if (daemon_listen(d, err, sizeof(err)) != 0 ||
 	    daemon_drop_privileges(d, err, sizeof(err)) != 0) {
 		log_error("cannot start", "error", err, NULL);
 		daemon_free(d);
+		as2_receive_free(as2rx);
+		inbound_free(inbound);
 		return 1;
 	}
 	/* Opened as the unprivileged user, so every file it creates is that
@@ -220,6 +255,18 @@ main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	/* Messages a transport stored (and answered) before a crash or a
+	 * stop, but that the pipeline did not take yet, are taken now:
+	 * durable before acknowledged, processed after restart. */
+	{
+		struct store_message_filter f = { .state = "received" };
+		struct resubmit rs = { inbound, 0 };
+		if (store_message_list(st, &f, resubmit_one, &rs, &serr) != 0)
+			log_warn("cannot list received messages", "error",
+			    serr.message, NULL);
+		else if (rs.count)
+			log_info("received messages resubmitted", NULL);
+	}
 	rc = daemon_run(d);
 	if (daemon_cut_short(d)) {
 		/* Worker threads are still running; everything durable is
@@ -229,6 +276,8 @@ main(int argc, char **argv)
 	}
 	event_free(probe.timer);
 	daemon_free(d);        /* waits for a probe still running */
+	as2_receive_free(as2rx);
+	inbound_free(inbound);
 	store_close(st);
 	return rc;
 }

@@ -277,3 +277,7 @@ tests_unit_test_edi_writer_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/rewrite.sh
 dist_noinst_SCRIPTS += tests/integration/rewrite.sh
+
+# AS2 receive in edigated against openssl cms + curl as the peer.
+TESTS += tests/integration/as2_receive.sh
+dist_noinst_SCRIPTS += tests/integration/as2_receive.sh
