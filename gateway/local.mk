@@ -81,3 +81,6 @@ gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)
 
 gateway_edigate_SOURCES += gateway/cmd_rewrite.c
+
+# The outbound HTTP client (AS2 send, async MDNs, webhooks).
+gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h

@@ -277,3 +277,13 @@ tests_unit_test_edi_writer_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/rewrite.sh
 dist_noinst_SCRIPTS += tests/integration/rewrite.sh
+
+# The outbound HTTP client against a local evhttp server (plain and TLS).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_client
+TESTS += tests/unit/test_http_client
+endif
+tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
+tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
