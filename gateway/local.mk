@@ -99,3 +99,6 @@ gateway_edigated_SOURCES += gateway/as2_receive.c gateway/as2_receive.h
 gateway_edigated_CFLAGS += $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 gateway_edigated_LDADD += $(INBOUND_LIBS) $(AS2_LIBS) gateway/libdaemon.a \
 	$(STORE_LIBS) $(LIBEVENT_LIBS) $(PTHREAD_LIBS)
+
+# The outbound HTTP client (AS2 send, async MDNs, webhooks).
+gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h

@@ -281,3 +281,13 @@ dist_noinst_SCRIPTS += tests/integration/rewrite.sh
 # AS2 receive in edigated against openssl cms + curl as the peer.
 TESTS += tests/integration/as2_receive.sh
 dist_noinst_SCRIPTS += tests/integration/as2_receive.sh
+
+# The outbound HTTP client against a local evhttp server (plain and TLS).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_client
+TESTS += tests/unit/test_http_client
+endif
+tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
+tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
