@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <openssl/rand.h>
 
@@ -24,6 +25,7 @@
 #include "as2_receive.h"
 #include "configfile.h"
 #include "daemon.h"
+#include "http_client.h"
 #include "inbound.h"
 #include "log.h"
 #include "mime.h"
@@ -190,6 +192,10 @@ struct as2_receive {
 	pthread_key_t store_key;
 	int key_made;
 	struct metrics_family *received; /* edigate_as2_received_total */
+	struct metrics_family *async;    /* edigate_as2_async_mdn_total */
+	struct http_client *http;        /* asynchronous MDNs */
+	struct async_mdn *pending;       /* being sent or waiting to retry */
+	unsigned async_attempts, async_retry_ms, async_timeout_ms;
 };
 
 static void
@@ -290,6 +296,8 @@ struct rx_job {
 	char from[MIME_AS2_NAME_MAX + 1];  /* their name */
 	char to[MIME_AS2_NAME_MAX + 1];    /* ours */
 	int mdn;                           /* the answer is an MDN */
+	char async_url[1024];              /* "": synchronous MDN */
+	int64_t mdn_message_id;            /* message the MDN belongs to */
 	int64_t submit_id;                 /* for the inbound pipeline */
 	char outcome[64];                  /* for logs and metrics */
 	char reason[512];
@@ -771,7 +779,9 @@ record_mdn(struct rx_job *j, struct store *st, int64_t message_id,
 	}
 	d = json_pack("{s:s, s:s, s:s, s:s, s:I}", "mdn_hash", hash,
 	    "content_type", j->resp_type, "disposition", disposition,
-	    "delivery", "sync", "size", (json_int_t)j->resp_len);
+	    "delivery", j->async_url[0] ? "async" : "sync", "size",
+	    (json_int_t)j->resp_len);
+	j->mdn_message_id = message_id;
 	text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (text == NULL || store_event_append(st, message_id, j->cid,
 	    "as2.mdn", text, NULL, &serr) != STORE_OK)
@@ -843,6 +853,7 @@ answer_duplicate(struct rx_job *j, struct store *st,
 		j->resp_len = len;
 		j->status = 200;
 		j->mdn = 1;
+		j->mdn_message_id = first_id;
 		json_decref(ev);
 		return;
 	}
@@ -905,6 +916,9 @@ refuse_unknown(struct rx_job *j, struct store *st, const char *why)
 
 	snprintf(j->outcome, sizeof(j->outcome), "unknown-partner");
 	snprintf(j->reason, sizeof(j->reason), "%s", why);
+	/* Never post to a URL a stranger names: its answer is in the
+	 * response. */
+	j->async_url[0] = '\0';
 	if (st != NULL) {
 		d = json_pack("{s:s, s:s, s:s, s:s}", "as2_message_id",
 		    j->message_id, "as2_from", j->from, "as2_to", j->to,
@@ -976,20 +990,23 @@ rx_work(void *arg)
 		refuse_unknown(j, st, why);
 		return;
 	}
-	if (j->rdo != NULL) {
-		/* Asynchronous MDNs need the HTTP client; until then the
-		 * receipt is answered in the response, which RFC 4130
-		 * section 7.2 does not allow when async was asked: refuse
-		 * plainly rather than answer on the wrong channel. */
-		j->status = 400;
-		snprintf(j->outcome, sizeof(j->outcome), "bad-request");
-		snprintf(j->reason, sizeof(j->reason), "asynchronous MDNs "
-		    "(Receipt-Delivery-Option) are not supported yet; ask "
-		    "for a synchronous MDN");
-		if (j->dnt && build_mdn(j, peer, AS2_DISPOSITION_ERROR,
-		    "unexpected-processing-error", NULL, j->reason) == 0)
-			j->status = 200;
-		return;
+	if (j->rdo != NULL && j->dnt != NULL && peer->p->as2->async_mdn &&
+	    rx->http != NULL) {
+		if (mime_receipt_delivery_parse(j->rdo, j->async_url,
+		    sizeof(j->async_url), &merr) != MIME_OK) {
+			/* No usable address: the receipt goes in the
+			 * response, where the sender can at least see it. */
+			j->async_url[0] = '\0';
+			snprintf(j->reason, sizeof(j->reason),
+			    "Receipt-Delivery-Option: %s", merr.message);
+			if (build_mdn(j, peer, AS2_DISPOSITION_ERROR,
+			    "unexpected-processing-error", NULL, j->reason)
+			    != 0)
+				j->status = 400;
+			snprintf(j->outcome, sizeof(j->outcome),
+			    "bad-request");
+			return;
+		}
 	}
 	if (st == NULL) {
 		snprintf(j->reason, sizeof(j->reason), "%s", err);
@@ -1138,6 +1155,251 @@ out:
 	buf_free(&u.payload);
 }
 
+/* ---- asynchronous MDNs ---------------------------------------------- */
+
+/*
+ * An MDN posted to the sender's Receipt-Delivery-Option URL (RFC 4130
+ * section 7.2), retried with doubling delays up to [as2]
+ * async_mdn_attempts, from the loop thread. The outcome is an event on
+ * the message ("as2.mdn-delivered" or "as2.mdn-undeliverable"), written
+ * by a worker job so the loop never waits for the store.
+ */
+struct async_mdn {
+	struct as2_receive *rx;
+	struct async_mdn *prev, *next;
+	char *url, *ctype;
+	unsigned char *body;
+	size_t len;
+	char from[MIME_AS2_NAME_MAX + 1], to[MIME_AS2_NAME_MAX + 1];
+	char cid[STORE_CORRELATION_MAX + 1];
+	char mid[160];
+	int64_t message_id;
+	unsigned attempt;
+	struct event *timer;
+	struct http_client_call *call;
+	char last_error[256];
+};
+
+struct async_event {
+	struct as2_receive *rx;
+	int64_t message_id;
+	char cid[STORE_CORRELATION_MAX + 1];
+	char kind[32];
+	char *detail;
+};
+
+static void
+async_event_work(void *arg)
+{
+	struct async_event *e = arg;
+	struct store_error serr;
+	char err[512];
+	struct store *st = thread_store(e->rx, err, sizeof(err));
+
+	if (st == NULL || store_event_append(st, e->message_id, e->cid,
+	    e->kind, e->detail, NULL, &serr) != STORE_OK)
+		log_warn("cannot record the asynchronous MDN outcome",
+		    "correlation_id", e->cid, "kind", e->kind, NULL);
+}
+
+static void
+async_event_done(void *arg, int cancelled)
+{
+	struct async_event *e = arg;
+	(void)cancelled;
+	free(e->detail);
+	free(e);
+}
+
+static void
+async_record(struct async_mdn *a, const char *kind)
+{
+	struct async_event *e = calloc(1, sizeof(*e));
+	json_t *d;
+
+	if (e == NULL || a->message_id == 0) {
+		free(e);
+		return;
+	}
+	e->rx = a->rx;
+	e->message_id = a->message_id;
+	snprintf(e->cid, sizeof(e->cid), "%s", a->cid);
+	snprintf(e->kind, sizeof(e->kind), "%s", kind);
+	d = json_pack("{s:s, s:i, s:s}", "url", a->url, "attempts",
+	    (int)a->attempt, "error", a->last_error);
+	e->detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (workers_submit(daemon_workers(a->rx->d), async_event_work,
+	    async_event_done, e) != 0)
+		async_event_done(e, 1);
+}
+
+static void
+async_free(struct async_mdn *a)
+{
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		a->rx->pending = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	if (a->timer)
+		event_free(a->timer);
+	free(a->url);
+	free(a->ctype);
+	free(a->body);
+	free(a);
+}
+
+static void async_send(struct async_mdn *a);
+
+static void
+async_count(struct async_mdn *a, const char *outcome)
+{
+	const char *labels[3] = { a->from, outcome, NULL };
+	if (a->rx->async)
+		metrics_counter_add(a->rx->async, labels, 1);
+}
+
+/* After a failed attempt: wait and try again, or give up. */
+static void
+async_retry(struct async_mdn *a)
+{
+	struct timeval tv;
+	uint64_t ms = a->rx->async_retry_ms;
+
+	if (a->attempt >= a->rx->async_attempts) {
+		log_error("asynchronous MDN undeliverable", "correlation_id",
+		    a->cid, "url", a->url, "error", a->last_error, NULL);
+		async_count(a, "undeliverable");
+		async_record(a, "as2.mdn-undeliverable");
+		async_free(a);
+		return;
+	}
+	for (unsigned i = 1; i < a->attempt && ms < 3600000; i++)
+		ms *= 2;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	log_warn("asynchronous MDN not delivered; retrying",
+	    "correlation_id", a->cid, "url", a->url, "error", a->last_error,
+	    NULL);
+	evtimer_add(a->timer, &tv);
+}
+
+static void
+async_done(const struct http_client_response *resp, void *ctx)
+{
+	struct async_mdn *a = ctx;
+
+	a->call = NULL;
+	if (resp->result == HTTP_CLIENT_CANCELLED) {
+		async_free(a);
+		return;
+	}
+	if (resp->result == HTTP_CLIENT_OK) {
+		log_info("asynchronous MDN delivered", "correlation_id", a->cid,
+		    "url", a->url, NULL);
+		a->last_error[0] = '\0';
+		async_count(a, "delivered");
+		async_record(a, "as2.mdn-delivered");
+		async_free(a);
+		return;
+	}
+	snprintf(a->last_error, sizeof(a->last_error), "%s: %.200s",
+	    http_client_result_name(resp->result), resp->message);
+	async_retry(a);
+}
+
+static void
+async_send(struct async_mdn *a)
+{
+	struct http_client_header h[6];
+	struct http_client_request req;
+	char our[MIME_AS2_NAME_MAX * 2 + 3], theirs[sizeof(our)];
+	char err[256];
+	mime_error merr;
+
+	a->attempt++;
+	if (mime_as2_name_format(a->to, our, sizeof(our), &merr) != MIME_OK ||
+	    mime_as2_name_format(a->from, theirs, sizeof(theirs), &merr)
+	    != MIME_OK) {
+		snprintf(a->last_error, sizeof(a->last_error), "AS2 names");
+		a->attempt = a->rx->async_attempts;
+		async_retry(a);
+		return;
+	}
+	h[0] = (struct http_client_header){ "AS2-Version", "1.2" };
+	h[1] = (struct http_client_header){ "AS2-From", our };
+	h[2] = (struct http_client_header){ "AS2-To", theirs };
+	h[3] = (struct http_client_header){ "Message-ID", a->mid };
+	h[4] = (struct http_client_header){ "Content-Type", a->ctype };
+	h[5] = (struct http_client_header){ "MIME-Version", "1.0" };
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = a->url;
+	req.headers = h;
+	req.nheaders = 6;
+	req.body = a->body;
+	req.body_len = a->len;
+	req.timeout_ms = a->rx->async_timeout_ms;
+	a->call = http_client_send(a->rx->http, &req, async_done, a, err,
+	    sizeof(err));
+	if (a->call == NULL) {
+		snprintf(a->last_error, sizeof(a->last_error), "%s", err);
+		async_retry(a);
+	}
+}
+
+static void
+async_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	async_send(arg);
+}
+
+/* Takes the MDN out of the job and starts sending it. */
+static void
+async_start(struct as2_receive *rx, struct rx_job *j)
+{
+	struct async_mdn *a = calloc(1, sizeof(*a));
+	unsigned char rnd[4];
+
+	if (a == NULL || rx->http == NULL) {
+		log_error("asynchronous MDN dropped", "correlation_id", j->cid,
+		    "error", rx->http ? "out of memory" : "no HTTP client",
+		    NULL);
+		free(a);
+		return;
+	}
+	a->rx = rx;
+	a->url = strdup(j->async_url);
+	a->ctype = j->resp_type;
+	a->body = j->resp_body;
+	a->len = j->resp_len;
+	j->resp_type = NULL;
+	j->resp_body = NULL;
+	snprintf(a->from, sizeof(a->from), "%s", j->from);
+	snprintf(a->to, sizeof(a->to), "%s", j->to);
+	snprintf(a->cid, sizeof(a->cid), "%s", j->cid);
+	RAND_bytes(rnd, sizeof(rnd));
+	snprintf(a->mid, sizeof(a->mid), "<%s.%02x%02x%02x%02x@edigate>",
+	    j->cid, rnd[0], rnd[1], rnd[2], rnd[3]);
+	a->message_id = j->mdn_message_id;
+	a->timer = evtimer_new(daemon_base(rx->d), async_timer, a);
+	a->next = rx->pending;
+	if (rx->pending)
+		rx->pending->prev = a;
+	rx->pending = a;
+	if (a->url == NULL || a->timer == NULL) {
+		log_error("asynchronous MDN dropped", "correlation_id", j->cid,
+		    "error", "out of memory", NULL);
+		async_free(a);
+		return;
+	}
+	async_send(a);
+}
+
 static void
 rx_done(void *arg, int cancelled)
 {
@@ -1173,11 +1435,20 @@ rx_done(void *arg, int cancelled)
 		RAND_bytes(rnd, sizeof(rnd));
 		snprintf(mid, sizeof(mid), "<%s.%02x%02x%02x%02x@edigate>",
 		    j->cid, rnd[0], rnd[1], rnd[2], rnd[3]);
-		daemon_request_add_header(j->req, "AS2-Version", "1.2");
-		daemon_request_add_header(j->req, "Message-ID", mid);
-		daemon_request_add_header(j->req, "MIME-Version", "1.0");
-		daemon_reply(j->req, 200, j->resp_type, j->resp_body,
-		    j->resp_len);
+		if (j->async_url[0]) {
+			static const char note[] =
+			    "received; the MDN follows asynchronously\n";
+			daemon_reply(j->req, 200, "text/plain", note,
+			    sizeof(note) - 1);
+			async_start(rx, j);
+		} else {
+			daemon_request_add_header(j->req, "AS2-Version", "1.2");
+			daemon_request_add_header(j->req, "Message-ID", mid);
+			daemon_request_add_header(j->req, "MIME-Version",
+			    "1.0");
+			daemon_reply(j->req, 200, j->resp_type, j->resp_body,
+			    j->resp_len);
+		}
 	} else if (j->status == 200) {
 		daemon_reply(j->req, 200, "text/plain", "stored\n", 7);
 	} else {
@@ -1298,6 +1569,21 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 	rx->received = metrics_counter(daemon_metrics(d),
 	    "edigate_as2_received_total",
 	    "AS2 messages received, by partner AS2 name and outcome", labels);
+	rx->async = metrics_counter(daemon_metrics(d),
+	    "edigate_as2_async_mdn_total",
+	    "Asynchronous MDNs, by partner AS2 name and outcome", labels);
+	rx->async_attempts = cfg->as2_async_mdn_attempts;
+	rx->async_retry_ms = cfg->as2_async_mdn_retry_ms;
+	rx->async_timeout_ms = cfg->as2_async_mdn_timeout_ms;
+	{
+		struct http_client_options ho = { NULL, "edigate" };
+		char herr[256];
+		rx->http = http_client_new(daemon_base(d), &ho, herr,
+		    sizeof(herr));
+		if (rx->http == NULL)
+			log_warn("no HTTP client: asynchronous MDNs are "
+			    "answered synchronously", "error", herr, NULL);
+	}
 	if (daemon_route_add(d, "POST", cfg->as2_path, rx_handle, rx) != 0 ||
 	    daemon_reload_hook_add(d, &hook, rx) != 0) {
 		snprintf(err, errsize, "cannot register the AS2 route %s",
@@ -1309,10 +1595,32 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 }
 
 void
+as2_receive_stop(struct as2_receive *rx)
+{
+	if (rx == NULL)
+		return;
+	while (rx->pending) {
+		struct async_mdn *a = rx->pending;
+		if (a->call) {
+			http_client_cancel(a->call);
+			a->call = NULL;
+		}
+		log_warn("asynchronous MDN abandoned at shutdown",
+		    "correlation_id", a->cid, "url", a->url, NULL);
+		async_free(a);
+	}
+	if (rx->http) {
+		http_client_free(rx->http);
+		rx->http = NULL;
+	}
+}
+
+void
 as2_receive_free(struct as2_receive *rx)
 {
 	if (rx == NULL)
 		return;
+	as2_receive_stop(rx);
 	state_unref(rx->state);
 	/* The worker threads have been joined by now, which ran the key's
 	 * destructor on their connections. */

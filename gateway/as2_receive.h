@@ -28,7 +28,12 @@
  *     (non-repudiation: the exact bytes we sent), and sent. Then the
  *     message goes to the inbound pipeline (inbound.h).
  *   - The MDN: signed when the sender asked for a signed receipt (or the
- *     profile says always), in the response (synchronous).
+ *     profile says always), in the response (synchronous), or posted to
+ *     the Receipt-Delivery-Option URL (asynchronous, RFC 4130 section
+ *     7.2) after a 200 response, with [as2] async_mdn_attempts attempts
+ *     [as2] async_mdn_retry apart (doubling). A partner whose profile
+ *     says async-mdn="false", or a stranger, gets the MDN in the
+ *     response instead.
  *
  * ANSWERS
  *   With an MDN asked for (Disposition-Notification-To), every outcome is
@@ -86,6 +91,9 @@ struct inbound;
  * NULL on failure with "file:line: message" in err. */
 struct as2_receive *as2_receive_new(struct daemon *d, struct inbound *in,
     char *err, size_t errsize);
+/* After daemon_run returned, before daemon_free: abandons asynchronous
+ * MDNs still waiting (logged) and frees the HTTP client. */
+void as2_receive_stop(struct as2_receive *rx);
 /* After daemon_free (the workers are joined). */
 void as2_receive_free(struct as2_receive *rx);
 

@@ -83,6 +83,10 @@ struct config {
 	/* [as2] */
 	char *as2_path;        /* route of AS2 receive, default /as2 */
 	size_t as2_max_decompressed; /* decompressed payload limit, default 1G */
+	unsigned as2_async_mdn_attempts;   /* default 6 */
+	unsigned as2_async_mdn_retry_ms;   /* first retry delay, doubling;
+	                                      default 10 s */
+	unsigned as2_async_mdn_timeout_ms; /* per attempt, default 60 s */
 };
 
 struct config_error {

@@ -275,6 +275,7 @@ main(int argc, char **argv)
 		_exit(rc);
 	}
 	event_free(probe.timer);
+	as2_receive_stop(as2rx);
 	daemon_free(d);        /* waits for a probe still running */
 	as2_receive_free(as2rx);
 	inbound_free(inbound);

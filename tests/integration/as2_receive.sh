@@ -13,10 +13,11 @@ set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-PLAN=41
+PLAN=47
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
+skip_one() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 check() { # check DESCRIPTION COMMAND...
 	local d=$1; shift
 	if "$@"; then ok "$d"; else not_ok "$d"; fi
@@ -32,7 +33,9 @@ done
 
 tmp=$(mktemp -d)
 pid=
+rpids=
 cleanup() {
+	for p in $rpids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
@@ -111,6 +114,9 @@ $user_line
 workers = 2
 [limits]
 max_body_size = 512K
+[as2]
+async_mdn_retry = 300ms
+async_mdn_attempts = 10
 [listen.as2-plain]
 address = 127.0.0.1:$port
 routes = /as2 /healthz
@@ -317,7 +323,87 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "AS2-From: \"ACME AS2\"" -H "AS
 check "body over max_body_size: 413" test "$code" = 413
 check "edigated keeps serving after all of it" curl -sf "http://127.0.0.1:$port/healthz" -o /dev/null
 
-# 7. The inbound pipeline took the stored 850s: the canonical order is a
+# 7. Asynchronous MDNs, to a loopback receiver: the response is a plain
+# 200, the MDN arrives by POST; one receiver starts late, so the first
+# attempts fail and the retry delivers.
+cat > "$tmp/receiver.py" <<'PY'
+import http.server, os, sys
+out = sys.argv[2]
+count = [0]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        count[0] += 1
+        base = os.path.join(out, 'async%d' % count[0])
+        open(base + '.body', 'wb').write(body)
+        with open(base + '.tmp', 'w') as f:
+            for k, v in self.headers.items():
+                f.write('%s: %s\n' % (k, v))
+        os.rename(base + '.tmp', base + '.hdr')
+        self.send_response(200)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), Handler).serve_forever()
+PY
+start_receiver() { # start_receiver DIR -> $rport
+	local try
+	mkdir -p "$1"
+	for try in 1 2 3 4 5 6 7 8; do
+		rport=$((20000 + RANDOM % 20000))
+		python3 "$tmp/receiver.py" "$rport" "$1" 2>/dev/null &
+		rpid=$!
+		sleep 0.3
+		if kill -0 "$rpid" 2>/dev/null; then rpids="$rpids $rpid"; return 0; fi
+	done
+	return 1
+}
+wait_file() { for i in $(seq 1 100); do [ -f "$1" ] && return 0; sleep 0.1; done; return 1; }
+if command -v python3 >/dev/null && start_receiver "$P/r1"; then
+	curl -s -o "$P/async.body" -w '%{http_code}' -H "AS2-Version: 1.2" \
+		-H 'AS2-From: "ACME AS2"' -H "AS2-To: EDIGATE" -H "Message-ID: <async-1@acme.example>" \
+		-H "Disposition-Notification-To: mdn@acme.example" \
+		-H "Disposition-Notification-Options: $SIGNED_DNO" \
+		-H "Receipt-Delivery-Option: http://127.0.0.1:$rport/mdn" \
+		-H "Content-Type: $(cat "$P/signed256.ct")" -H "Expect:" \
+		--data-binary "@$P/signed256" "$URL" > "$P/async.code"
+	check "async MDN asked: the response is a plain 200" \
+		bash -c "test \"\$(cat '$P/async.code')\" = 200 && ! grep -q Disposition '$P/async.body'"
+	if wait_file "$P/r1/async1.hdr"; then
+		cp "$P/r1/async1.hdr" "$P/a1.hdr"; cp "$P/r1/async1.body" "$P/a1.body"
+		check "async MDN: posted to the URL with the right MIC" mic_is a1 "$(mic_of "$P/entity" sha256), sha-256"
+		check "async MDN: its signature verifies with openssl" verify_mdn a1
+		check "async MDN: addressed to the partner" grep -qi '^AS2-To: "ACME AS2"' "$P/a1.hdr"
+	else
+		not_ok "async MDN: posted to the URL with the right MIC" "nothing arrived"
+		not_ok "async MDN: its signature verifies with openssl"
+		not_ok "async MDN: addressed to the partner"
+	fi
+	# A receiver that is not there yet: the first attempts fail.
+	late=$((20000 + RANDOM % 20000))
+	curl -s -o /dev/null -H "AS2-Version: 1.2" \
+		-H 'AS2-From: "ACME AS2"' -H "AS2-To: EDIGATE" -H "Message-ID: <async-2@acme.example>" \
+		-H "Disposition-Notification-To: mdn@acme.example" \
+		-H "Receipt-Delivery-Option: http://127.0.0.1:$late/mdn" \
+		-H "Content-Type: application/edi-x12" -H "Expect:" \
+		--data-binary "@$P/order.edi" "$URL"
+	sleep 1
+	mkdir -p "$P/r2"
+	python3 "$tmp/receiver.py" "$late" "$P/r2" 2>/dev/null &
+	rpids="$rpids $!"
+	if wait_file "$P/r2/async1.hdr"; then
+		ok "async MDN: retried until the receiver answers"
+	else
+		not_ok "async MDN: retried until the receiver answers"
+	fi
+	check "async MDN: the delivery is an event of the message" \
+		bash -c "sleep 0.5; test \"\$(sqlite3 '$DB' \"SELECT count(*) FROM events WHERE kind='as2.mdn-delivered';\")\" -ge 2"
+else
+	for t in 1 2 3 4 5 6; do skip_one "async MDN" "no python3 receiver"; done
+fi
+
+# 8. The inbound pipeline took the stored 850s: the canonical order is a
 # message of its own, and the 997 waits for its transport.
 sleep 1
 for i in $(seq 1 50); do
