@@ -539,10 +539,10 @@ unwrap(struct unwrapped *u, const struct as2_peer *peer, size_t max_out,
 				goto nomem;
 			}
 			BIO_free(outb);
-			/* Encrypted, not signed: the MIC covers the
-			 * decrypted entity (RFC 4130 section 7.3.1). */
-			if (u->is_encrypted && !u->is_signed &&
-			    type != AS2_CMS_COMPRESSED) {
+			/* Not signed: the MIC covers the decrypted (RFC
+			 * 4130 section 7.3.1) or decompressed (RFC 5402
+			 * section 4.1) entity with its headers. */
+			if (!u->is_signed) {
 				u->mic_source.len = 0;
 				if (buf_add(&u->mic_source, entity.p,
 				    entity.len) != 0 && entity.len)

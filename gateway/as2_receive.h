@@ -17,9 +17,10 @@
  *     decompress (CompressedData, before or after signing), split and
  *     verify multipart/signed against the partner's certificates; the
  *     profile may require signing and encryption.
- *   - The Received-Content-MIC (RFC 4130 section 7.3.1) in the algorithm
- *     the sender asked for: over the signed entity when signed, over the
- *     decrypted entity when only encrypted, over the content otherwise.
+ *   - The Received-Content-MIC (RFC 4130 section 7.3.1, RFC 5402 section
+ *     4.1) in the algorithm the sender asked for: over the signed entity
+ *     when signed; else over the innermost decrypted or decompressed
+ *     entity (headers and body); else over the content as sent.
  *   - Storing before answering: the payload and the raw request body go
  *     to the spool (fsync), the message row (direction in, transport
  *     "as2", state "received") and the duplicate key (partner,
