@@ -13,7 +13,7 @@ set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-PLAN=50
+PLAN=51
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
@@ -475,6 +475,10 @@ check "the plain 850 became a canonical order document" \
 	test "$(sqlite3 "$DB" "SELECT count(*) FROM messages WHERE message_type='order' AND direction='in';")" -ge 1
 check "a 997 was made for the partner" \
 	test "$(sqlite3 "$DB" "SELECT count(*) FROM messages WHERE message_type='997' AND direction='out' AND partner='acme';")" -ge 1
+ack_hash=$(sqlite3 "$DB" "SELECT payload_hash FROM messages WHERE message_type='997' AND partner='acme' ORDER BY id LIMIT 1;")
+ack_file="$tmp/state/spool/${ack_hash:0:2}/${ack_hash:2:2}/$ack_hash"
+check "the 997 acknowledges group 101 and set 0001 as accepted" \
+	bash -c "tr '~' '\n' < '$ack_file' | grep -qx 'AK1\*PO\*101' && tr '~' '\n' < '$ack_file' | grep -qx 'AK2\*850\*0001' && tr '~' '\n' < '$ack_file' | grep -q '^AK9\*A\*1\*1\*1'"
 check "the first message reached state processed" \
 	test "$(sqlite3 "$DB" "SELECT state FROM messages WHERE direction='in' AND transport='as2' ORDER BY id LIMIT 1;")" = processed
 check "the MDN sent is kept with its message" \
