@@ -291,3 +291,12 @@ tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
 tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+
+# Partner profiles as a set, with their <as2> settings.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_partner_set
+TESTS += tests/unit/test_partner_set
+endif
+tests_unit_test_partner_set_SOURCES = tests/unit/test_partner_set.c
+tests_unit_test_partner_set_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_partner_set_LDADD = $(INBOUND_LIBS) $(CMOCKA_LIBS)

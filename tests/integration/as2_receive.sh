@@ -13,7 +13,7 @@ set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-PLAN=51
+PLAN=52
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
@@ -486,3 +486,7 @@ check "the MDN sent is kept with its message" \
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "edigated stops cleanly" test "$rc" = 0
+sed -i 's|file="partner.pem"|file="missing.pem"|' "$tmp/partners/acme.xml"
+out=$("$EDIGATED" -t -c "$tmp/edigate.conf" 2>&1); rc=$?
+check "edigated -t names the profile line of a certificate it cannot read" \
+	bash -c "test $rc = 1 && case \"\$1\" in '$tmp/partners/acme.xml:11: $tmp/partners/missing.pem: '*) true;; *) echo \"# \$1\"; false;; esac" _ "$out"
