@@ -300,3 +300,5 @@ endif
 tests_unit_test_partner_set_SOURCES = tests/unit/test_partner_set.c
 tests_unit_test_partner_set_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBXML_CFLAGS)
 tests_unit_test_partner_set_LDADD = $(INBOUND_LIBS) $(CMOCKA_LIBS)
+
+EXTRA_DIST += docs/as2.md
