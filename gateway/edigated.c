@@ -110,6 +110,46 @@ store_health(void *ctx, char *detail, size_t size)
 	return 1;
 }
 
+static int
+collect_id(void *ud, const struct store_message *m)
+{
+	int64_t **ids = ud;
+	int64_t *t;
+	size_t n = (size_t)(*ids)[0];
+
+	if (m->direction != STORE_IN)
+		return 0;
+	t = realloc(*ids, (n + 2) * sizeof(**ids));
+	if (t == NULL)
+		return 1;
+	t[n + 1] = m->id;
+	t[0] = (int64_t)n + 1;
+	*ids = t;
+	return 0;
+}
+
+static void
+requeue_processing(struct store *st)
+{
+	struct store_message_filter f = { .state = "processing" };
+	struct store_error serr;
+	int64_t *ids = calloc(1, sizeof(*ids));
+
+	if (ids == NULL)
+		return;
+	/* Collect first: callbacks must not call the store. */
+	if (store_message_list(st, &f, collect_id, &ids, &serr) == 0)
+		for (int64_t i = 1; i <= ids[0]; i++) {
+			char id[24];
+			snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
+			if (store_message_set_state(st, ids[i], "processing",
+			    "received", "{\"reason\":\"restart\"}", &serr) == 0)
+				log_warn("message was cut short; processing "
+				    "it again", "message_id", id, NULL);
+		}
+	free(ids);
+}
+
 struct resubmit {
 	struct inbound *in;
 	unsigned count;
@@ -261,6 +301,11 @@ main(int argc, char **argv)
 	{
 		struct store_message_filter f = { .state = "received" };
 		struct resubmit rs = { inbound, 0 };
+		/* One SQLite file means one node: what is "processing" now
+		 * was cut short by a crash. Each document and ack is stored
+		 * once (inbound.h), so running it again is safe. */
+		if (store_backend(st) == STORE_BACKEND_SQLITE)
+			requeue_processing(st);
 		if (store_message_list(st, &f, resubmit_one, &rs, &serr) != 0)
 			log_warn("cannot list received messages", "error",
 			    serr.message, NULL);

@@ -345,30 +345,54 @@ set_accepted(const ack_set_result *s)
 	    s->status == ACK_STATUS_NONE;
 }
 
-/* Stores a payload as a new message; 0 or -1. */
+/*
+ * Stores a payload as a new message, once: key names what it is ("<source
+ * id>/set/<n>", "<source id>/ack/<interchange>") and is recorded in the
+ * same transaction, so a run that is repeated after a crash stores
+ * nothing twice. 0 stored, 1 stored by an earlier run, -1 failed.
+ */
 static int
 put_message(struct run *r, struct store_message *m, const void *data,
-    size_t len, json_t *detail)
+    size_t len, const char *key, json_t *detail)
 {
 	struct spool_error perr;
 	struct store_error serr;
 	char *text = detail ? json_dumps(detail, JSON_COMPACT |
 	    JSON_SORT_KEYS) : NULL;
-	int rc = 0;
+	int rc = 0, dup = 0;
+	int64_t first_id = 0, first_us = 0;
 
 	if (spool_put(store_spool(r->st), data, len, m->payload_hash, &perr)
 	    != SPOOL_OK) {
 		snprintf(r->res->error, sizeof(r->res->error), "spool: %s",
 		    perr.message);
 		rc = -1;
-	} else {
-		m->size = (int64_t)len;
-		if (store_message_put(r->st, m, text, &serr) != STORE_OK) {
-			snprintf(r->res->error, sizeof(r->res->error),
-			    "store: %.400s", serr.message);
-			rc = -1;
-		}
+		goto out;
 	}
+	m->size = (int64_t)len;
+	if (store_tx_begin(r->st, &serr) != STORE_OK ||
+	    store_message_put(r->st, m, text, &serr) != STORE_OK ||
+	    store_duplicate_check(r->st, r->m.partner, "inbound", key,
+	    store_now_us(), 0, m->id, &dup, &first_id, &first_us, &serr)
+	    != STORE_OK) {
+		store_tx_rollback(r->st);
+		snprintf(r->res->error, sizeof(r->res->error), "store: %.400s",
+		    serr.message);
+		rc = -1;
+		goto out;
+	}
+	if (dup) {
+		store_tx_rollback(r->st);
+		m->id = first_id;
+		rc = 1;
+		goto out;
+	}
+	if (store_tx_commit(r->st, &serr) != STORE_OK) {
+		snprintf(r->res->error, sizeof(r->res->error), "store: %.400s",
+		    serr.message);
+		rc = -1;
+	}
+out:
 	free(text);
 	json_decref(detail);
 	return rc;
@@ -382,6 +406,7 @@ send_ack(struct run *r, const ack_interchange_result *ir)
 	int64_t icn, gcn, scn;
 	struct store_error serr;
 	struct membuf out = { NULL, 0 };
+	char key[64];
 	edi_writer *w;
 	edi_write_status ws;
 	struct store_message am;
@@ -436,7 +461,9 @@ send_ack(struct run *r, const ack_interchange_result *ir)
 	    "%09lld", (long long)icn);
 	snprintf(am.group_control, sizeof(am.group_control), "%lld",
 	    (long long)gcn);
-	if (put_message(r, &am, out.p, out.n, json_pack("{s:I, s:s}",
+	snprintf(key, sizeof(key), "%lld/ack/%s", (long long)r->m.id,
+	    ir->control_number);
+	if (put_message(r, &am, out.p, out.n, key, json_pack("{s:I, s:s}",
 	    "acknowledges", (json_int_t)r->m.id, "interchange",
 	    ir->control_number)) != 0) {
 		free(out.p);
@@ -492,7 +519,7 @@ store_document(struct run *r, json_t *doc, size_t index)
 	const ack_set_result *sr = find_set(r, icn ? icn : "", scn ? scn : "");
 	int accepted = set_accepted(sr);
 	struct store_message dm;
-	char key[64];
+	char key[64], dupkey[64];
 	char *text;
 
 	memset(&dm, 0, sizeof(dm));
@@ -516,7 +543,9 @@ store_document(struct run *r, json_t *doc, size_t index)
 		r->nomem = 1;
 		return;
 	}
-	if (put_message(r, &dm, text, strlen(text), json_pack(
+	snprintf(dupkey, sizeof(dupkey), "%lld/set/%zu", (long long)r->m.id,
+	    index + 1);
+	if (put_message(r, &dm, text, strlen(text), dupkey, json_pack(
 	    "{s:I, s:s, s:s, s:s}", "source_message_id", (json_int_t)r->m.id,
 	    "idempotency_key", key, "message", message ? message : "",
 	    "standard", standard ? standard : "")) != 0) {
