@@ -760,23 +760,16 @@ detect_type(const struct buf *b)
 	return "binary";
 }
 
-/* Keeps the MDN we send beside the message, for non-repudiation and for
- * answering a duplicate with the same bytes. */
-static void
-record_mdn(struct rx_job *j, struct store *st, int64_t message_id,
-    const char *disposition)
+/* The "as2.mdn" event naming the kept MDN (hash from mdn_keep). */
+static int
+mdn_event(struct rx_job *j, struct store *st, int64_t message_id,
+    const char *disposition, const char *hash)
 {
-	char hash[SPOOL_HASH_HEX + 1];
-	struct spool_error perr;
 	struct store_error serr;
 	json_t *d;
 	char *text;
+	int rc = 0;
 
-	if (store_spool(st) == NULL || spool_put(store_spool(st), j->resp_body,
-	    j->resp_len, hash, &perr) != SPOOL_OK) {
-		log_warn("cannot keep the MDN", "correlation_id", j->cid, NULL);
-		return;
-	}
 	d = json_pack("{s:s, s:s, s:s, s:s, s:I}", "mdn_hash", hash,
 	    "content_type", j->resp_type, "disposition", disposition,
 	    "delivery", j->async_url[0] ? "async" : "sync", "size",
@@ -784,11 +777,39 @@ record_mdn(struct rx_job *j, struct store *st, int64_t message_id,
 	j->mdn_message_id = message_id;
 	text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (text == NULL || store_event_append(st, message_id, j->cid,
-	    "as2.mdn", text, NULL, &serr) != STORE_OK)
+	    "as2.mdn", text, NULL, &serr) != STORE_OK) {
 		log_warn("cannot record the MDN", "correlation_id", j->cid,
 		    NULL);
+		rc = -1;
+	}
 	free(text);
 	json_decref(d);
+	return rc;
+}
+
+/* Puts the MDN we send in the spool: non-repudiation, and the answer to
+ * a duplicate, byte for byte. */
+static int
+mdn_keep(struct rx_job *j, struct store *st, char hash[SPOOL_HASH_HEX + 1])
+{
+	struct spool_error perr;
+
+	if (store_spool(st) == NULL || spool_put(store_spool(st), j->resp_body,
+	    j->resp_len, hash, &perr) != SPOOL_OK) {
+		log_warn("cannot keep the MDN", "correlation_id", j->cid, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+record_mdn(struct rx_job *j, struct store *st, int64_t message_id,
+    const char *disposition)
+{
+	char hash[SPOOL_HASH_HEX + 1];
+
+	if (mdn_keep(j, st, hash) == 0)
+		mdn_event(j, st, message_id, disposition, hash);
 }
 
 struct find_event {
@@ -1056,8 +1077,9 @@ rx_work(void *arg)
 		char raw_hash[SPOOL_HASH_HEX + 1];
 		unsigned char *raw = evbuffer_pullup(j->body, -1);
 		size_t rawlen = evbuffer_get_length(j->body);
-		int dup = 0;
+		int dup = 0, same, kept = -1;
 		int64_t first_id = 0, first_us = 0;
+		char mdn_hash[SPOOL_HASH_HEX + 1];
 		json_t *d;
 		char *text;
 
@@ -1067,15 +1089,20 @@ rx_work(void *arg)
 			    "no spool for payloads");
 			goto store_failed;
 		}
+		/* A plain message is its own raw body: one file, one fsync. */
+		same = rawlen == u.payload.len && (rawlen == 0 ||
+		    memcmp(raw, u.payload.p, rawlen) == 0);
 		if (spool_put(store_spool(st), u.payload.p ? u.payload.p :
 		    (unsigned char *)"", u.payload.len, m.payload_hash, &perr)
-		    != SPOOL_OK || spool_put(store_spool(st), raw ? raw :
-		    (unsigned char *)"", rawlen, raw_hash, &perr)
-		    != SPOOL_OK) {
+		    != SPOOL_OK || (!same && spool_put(store_spool(st), raw ?
+		    raw : (unsigned char *)"", rawlen, raw_hash, &perr)
+		    != SPOOL_OK)) {
 			snprintf(j->reason, sizeof(j->reason), "spool: %s",
 			    perr.message);
 			goto store_failed;
 		}
+		if (same)
+			memcpy(raw_hash, m.payload_hash, sizeof(raw_hash));
 		m.direction = STORE_IN;
 		snprintf(m.partner, sizeof(m.partner), "%s", peer->p->id);
 		snprintf(m.transport, sizeof(m.transport), "as2");
@@ -1098,6 +1125,12 @@ rx_work(void *arg)
 			snprintf(j->reason, sizeof(j->reason), "out of memory");
 			goto store_failed;
 		}
+		/* The MDN is made and kept now, recorded in the same
+		 * transaction as the message, and sent only after the
+		 * commit. */
+		if (j->dnt != NULL && build_mdn(j, peer,
+		    AS2_DISPOSITION_PROCESSED, NULL, mic, NULL) == 0)
+			kept = mdn_keep(j, st, mdn_hash);
 		/* The message and its duplicate key in one step: a resend
 		 * after a crash is either a duplicate of a committed
 		 * message or a first delivery, never both. */
@@ -1118,6 +1151,8 @@ rx_work(void *arg)
 			answer_duplicate(j, st, peer, first_id);
 			goto out;
 		}
+		if (kept == 0)
+			mdn_event(j, st, m.id, "processed", mdn_hash);
 		if (store_tx_commit(st, &serr) != STORE_OK) {
 			snprintf(j->reason, sizeof(j->reason), "store: %.400s",
 			    serr.message);
@@ -1127,19 +1162,14 @@ rx_work(void *arg)
 		snprintf(j->outcome, sizeof(j->outcome), "processed");
 		snprintf(j->reason, sizeof(j->reason), "stored as message "
 		    "%lld (%zu bytes)", (long long)m.id, u.payload.len);
-		if (j->dnt == NULL) {
-			j->status = 200;
-			goto out;
-		}
-		if (build_mdn(j, peer, AS2_DISPOSITION_PROCESSED, NULL, mic,
-		    NULL) == 0)
-			record_mdn(j, st, m.id, "processed");
-		else
-			j->status = 200;   /* stored; the MDN could not be made */
+		/* Stored. Without an MDN (none asked for, or it could not
+		 * be made) the answer is a plain 200. */
+		j->status = 200;
 	}
 	goto out;
 
 store_failed:
+	j->mdn = 0;     /* a processed MDN made before the commit is void */
 	snprintf(j->outcome, sizeof(j->outcome), "store-failed");
 	log_error("AS2 message not stored", "correlation_id", j->cid,
 	    "error", j->reason, NULL);

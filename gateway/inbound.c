@@ -227,6 +227,20 @@ struct run {
 	json_t **docs;
 	size_t ndocs;
 	int nomem;
+	/* Stored in the transaction, handed to hooks after its commit. */
+	struct pending_ack {
+		int64_t id;
+		char type[8];
+		char transport[STORE_NAME_MAX + 1];
+	} *acks;
+	size_t nacks;
+	struct pending_doc {
+		int64_t id;
+		size_t index;          /* into docs */
+		char key[64];
+		char type[STORE_NAME_MAX + 1];
+	} *pdocs;
+	size_t npdocs;
 };
 
 static void
@@ -347,8 +361,8 @@ set_accepted(const ack_set_result *s)
 
 /*
  * Stores a payload as a new message, once: key names what it is ("<source
- * id>/set/<n>", "<source id>/ack/<interchange>") and is recorded in the
- * same transaction, so a run that is repeated after a crash stores
+ * id>/set/<n>", "<source id>/ack/<interchange>") and is recorded beside
+ * it in the caller's transaction, so a run repeated after a crash stores
  * nothing twice. 0 stored, 1 stored by an earlier run, -1 failed.
  */
 static int
@@ -362,37 +376,27 @@ put_message(struct run *r, struct store_message *m, const void *data,
 	int rc = 0, dup = 0;
 	int64_t first_id = 0, first_us = 0;
 
-	if (spool_put(store_spool(r->st), data, len, m->payload_hash, &perr)
-	    != SPOOL_OK) {
+	if (store_duplicate_check(r->st, r->m.partner, "inbound", key,
+	    store_now_us(), 0, r->m.id, &dup, &first_id, &first_us, &serr)
+	    != STORE_OK) {
+		snprintf(r->res->error, sizeof(r->res->error), "store: %.400s",
+		    serr.message);
+		rc = -1;
+	} else if (dup) {
+		rc = 1;
+	} else if (spool_put(store_spool(r->st), data, len, m->payload_hash,
+	    &perr) != SPOOL_OK) {
 		snprintf(r->res->error, sizeof(r->res->error), "spool: %s",
 		    perr.message);
 		rc = -1;
-		goto out;
+	} else {
+		m->size = (int64_t)len;
+		if (store_message_put(r->st, m, text, &serr) != STORE_OK) {
+			snprintf(r->res->error, sizeof(r->res->error),
+			    "store: %.400s", serr.message);
+			rc = -1;
+		}
 	}
-	m->size = (int64_t)len;
-	if (store_tx_begin(r->st, &serr) != STORE_OK ||
-	    store_message_put(r->st, m, text, &serr) != STORE_OK ||
-	    store_duplicate_check(r->st, r->m.partner, "inbound", key,
-	    store_now_us(), 0, m->id, &dup, &first_id, &first_us, &serr)
-	    != STORE_OK) {
-		store_tx_rollback(r->st);
-		snprintf(r->res->error, sizeof(r->res->error), "store: %.400s",
-		    serr.message);
-		rc = -1;
-		goto out;
-	}
-	if (dup) {
-		store_tx_rollback(r->st);
-		m->id = first_id;
-		rc = 1;
-		goto out;
-	}
-	if (store_tx_commit(r->st, &serr) != STORE_OK) {
-		snprintf(r->res->error, sizeof(r->res->error), "store: %.400s",
-		    serr.message);
-		rc = -1;
-	}
-out:
 	free(text);
 	json_decref(detail);
 	return rc;
@@ -475,32 +479,52 @@ send_ack(struct run *r, const ack_interchange_result *ir)
 	event(r, r->m.id, "inbound.ack", json_pack("{s:I, s:s, s:s, s:s}",
 	    "ack_message_id", (json_int_t)am.id, "type", type, "transport",
 	    transport, "status", ack_status_name(ir->status)));
+	{
+		struct pending_ack *t = realloc(r->acks,
+		    (r->nacks + 1) * sizeof(*t));
+		if (t == NULL) {
+			r->nomem = 1;
+			return;
+		}
+		r->acks = t;
+		t[r->nacks].id = am.id;
+		snprintf(t[r->nacks].type, sizeof(t[r->nacks].type), "%s", type);
+		snprintf(t[r->nacks].transport, sizeof(t[r->nacks].transport),
+		    "%s", transport);
+		r->nacks++;
+	}
+}
+
+/* After the commit: the ack goes to the sender of its transport. */
+static void
+hand_ack(struct run *r, const struct pending_ack *pa)
+{
 	for (size_t i = 0; i < r->in->nacks; i++) {
 		struct inbound_ack a;
 		char err[256] = "";
-		if (strcmp(r->in->acks[i].transport, transport) != 0)
+		if (strcmp(r->in->acks[i].transport, pa->transport) != 0)
 			continue;
-		a.message_id = am.id;
+		a.message_id = pa->id;
 		a.source_message_id = r->m.id;
 		a.partner = r->p;
-		a.ack_type = type;
-		a.transport = transport;
+		a.ack_type = pa->type;
+		a.transport = pa->transport;
 		a.correlation_id = r->m.correlation_id;
 		if (r->in->acks[i].fn(r->in->acks[i].ctx, r->st, &a, err,
 		    sizeof(err)) == 0)
-			event(r, am.id, "inbound.ack-sent", json_pack("{s:s}",
-			    "transport", transport));
+			event(r, pa->id, "inbound.ack-sent", json_pack("{s:s}",
+			    "transport", pa->transport));
 		else
-			event(r, am.id, "inbound.ack-failed", json_pack(
-			    "{s:s, s:s}", "transport", transport, "error",
+			event(r, pa->id, "inbound.ack-failed", json_pack(
+			    "{s:s, s:s}", "transport", pa->transport, "error",
 			    err));
 		return;
 	}
 	/* Nobody sends acks over this transport (yet): the ack waits in the
 	 * store, state queued, for a resend. */
-	event(r, am.id, "inbound.ack-held", json_pack("{s:s, s:s}",
-	    "transport", transport, "reason", "no sender registered for this "
-	    "transport"));
+	event(r, pa->id, "inbound.ack-held", json_pack("{s:s, s:s}",
+	    "transport", pa->transport, "reason", "no sender registered for "
+	    "this transport"));
 }
 
 static void
@@ -549,6 +573,8 @@ store_document(struct run *r, json_t *doc, size_t index)
 	    "{s:I, s:s, s:s, s:s}", "source_message_id", (json_int_t)r->m.id,
 	    "idempotency_key", key, "message", message ? message : "",
 	    "standard", standard ? standard : "")) != 0) {
+		/* 1: an earlier run stored it (and routed it, or its hook
+		 * failure is in the events): nothing more to do. */
 		free(text);
 		return;
 	}
@@ -560,23 +586,51 @@ store_document(struct run *r, json_t *doc, size_t index)
 	    "idempotency_key", key, "accepted", accepted));
 	if (!accepted)
 		return;
+	{
+		struct pending_doc *t = realloc(r->pdocs,
+		    (r->npdocs + 1) * sizeof(*t));
+		if (t == NULL) {
+			r->nomem = 1;
+			return;
+		}
+		r->pdocs = t;
+		t[r->npdocs].id = dm.id;
+		t[r->npdocs].index = index;
+		snprintf(t[r->npdocs].key, sizeof(t[r->npdocs].key), "%s", key);
+		snprintf(t[r->npdocs].type, sizeof(t[r->npdocs].type), "%s",
+		    dm.message_type);
+		r->npdocs++;
+	}
+}
+
+/* After the commit: every route hook gets the document. */
+static void
+hand_document(struct run *r, const struct pending_doc *pd)
+{
+	json_t *doc = r->docs[pd->index];
+	json_t *meta = json_object_get(doc, "meta");
+	const char *message = json_string_value(json_object_get(meta,
+	    "message"));
+	const char *standard = json_string_value(json_object_get(meta,
+	    "standard"));
 	int all = 1;
+
 	for (size_t i = 0; i < r->in->nroutes; i++) {
 		struct inbound_document d = {
-			.message_id = dm.id, .source_message_id = r->m.id,
-			.partner = r->p->id, .document_type = dm.message_type,
+			.message_id = pd->id, .source_message_id = r->m.id,
+			.partner = r->p->id, .document_type = pd->type,
 			.message_type = message ? message : "",
 			.standard = standard ? standard : "",
-			.correlation_id = dm.correlation_id,
-			.idempotency_key = key, .doc = doc
+			.correlation_id = r->m.correlation_id,
+			.idempotency_key = pd->key, .doc = doc
 		};
 		char err[256] = "";
 		if (r->in->routes[i].fn(r->in->routes[i].ctx, r->st, &d, err,
 		    sizeof(err)) == 0)
-			event(r, dm.id, "inbound.routed", NULL);
+			event(r, pd->id, "inbound.routed", NULL);
 		else {
 			all = 0;
-			event(r, dm.id, "inbound.route-failed", json_pack(
+			event(r, pd->id, "inbound.route-failed", json_pack(
 			    "{s:s}", "error", err));
 		}
 	}
@@ -707,6 +761,15 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 		res->status = INBOUND_ENOMEM;
 		goto failed;
 	}
+	/* Everything the run stores is one transaction: one commit (one
+	 * fsync) instead of one per event, and a crash leaves all or
+	 * nothing of it. */
+	if (store_tx_begin(st, &serr) != STORE_OK) {
+		snprintf(res->error, sizeof(res->error), "store: %.400s",
+		    serr.message);
+		res->status = INBOUND_ESTORE;
+		goto failed;
+	}
 	for (size_t i = 0; i < r.nresults; i++) {
 		const ack_interchange_result *ir = &r.results[i];
 		unsigned sets = 0, accepted = 0;
@@ -733,6 +796,21 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 	}
 	for (size_t i = 0; i < r.ndocs; i++)
 		store_document(&r, r.docs[i], i);
+	if (r.nomem || store_tx_commit(st, &serr) != STORE_OK) {
+		store_tx_rollback(st);
+		snprintf(res->error, sizeof(res->error), "%s", r.nomem ?
+		    "out of memory" : serr.message);
+		res->status = r.nomem ? INBOUND_ENOMEM : INBOUND_ESTORE;
+		goto failed;
+	}
+	for (size_t i = 0; i < r.nacks; i++)
+		hand_ack(&r, &r.acks[i]);
+	for (size_t i = 0; i < r.npdocs; i++)
+		hand_document(&r, &r.pdocs[i]);
+	/* The end state and its summary in one commit. */
+	if (store_tx_begin(st, &serr) != STORE_OK)
+		log_warn("inbound: no transaction for the end state",
+		    "error", serr.message, NULL);
 	if (res->interchanges == 0)
 		set_final(&r, "failed", json_pack("{s:s}", "error",
 		    "no X12 or EDIFACT interchange in the payload"));
@@ -746,6 +824,11 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 	    "state", res->final_state, "sets", res->sets, "accepted",
 	    res->sets_accepted, "documents", res->documents, "routed",
 	    res->routed));
+	if (store_tx_commit(st, &serr) != STORE_OK) {
+		store_tx_rollback(st);
+		log_warn("inbound: end state not recorded", "error",
+		    serr.message, NULL);
+	}
 	res->status = INBOUND_OK;
 	goto out;
 failed:
@@ -763,6 +846,8 @@ out:
 	for (size_t i = 0; i < r.ndocs; i++)
 		json_decref(r.docs[i]);
 	free(r.docs);
+	free(r.acks);
+	free(r.pdocs);
 	return res->status;
 }
 

@@ -503,7 +503,7 @@ if start_daemon; then
 		done
 	) &
 	sender=$!
-	sleep 0.4
+	sleep 1.5
 	kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
 	wait "$sender"
 	start_daemon || true
