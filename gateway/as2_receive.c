@@ -299,6 +299,8 @@ struct rx_job {
 	char async_url[1024];              /* "": synchronous MDN */
 	int64_t mdn_message_id;            /* message the MDN belongs to */
 	int64_t submit_id;                 /* for the inbound pipeline */
+	char partner_id[STORE_PARTNER_MAX + 1];
+	char message_type[STORE_NAME_MAX + 1];
 	char outcome[64];                  /* for logs and metrics */
 	char reason[512];
 };
@@ -1159,6 +1161,9 @@ rx_work(void *arg)
 			goto store_failed;
 		}
 		j->submit_id = m.id;
+		snprintf(j->partner_id, sizeof(j->partner_id), "%s", m.partner);
+		snprintf(j->message_type, sizeof(j->message_type), "%s",
+		    m.message_type);
 		snprintf(j->outcome, sizeof(j->outcome), "processed");
 		snprintf(j->reason, sizeof(j->reason), "stored as message "
 		    "%lld (%zu bytes)", (long long)m.id, u.payload.len);
@@ -1447,6 +1452,11 @@ rx_done(void *arg, int cancelled)
 	labels[2] = NULL;
 	if (rx->received)
 		metrics_counter_add(rx->received, labels, 1);
+	if (j->submit_id) {
+		const char *mv[4] = { "in", j->partner_id, j->message_type,
+		    NULL };
+		metrics_counter_add(daemon_std_metrics(rx->d)->messages, mv, 1);
+	}
 	log_info("AS2 message", "correlation_id", j->cid, "as2_from", j->from,
 	    "as2_to", j->to, "message_id", j->message_id, "outcome",
 	    j->outcome, "detail", j->reason, NULL);

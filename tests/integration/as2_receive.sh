@@ -13,7 +13,7 @@ set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-PLAN=55
+PLAN=59
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
@@ -61,6 +61,8 @@ gen() { # gen NAME CN
 gen partner "ACME AS2"
 gen ours "EDIGATE AS2"
 gen stranger "ACME AS2"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$tmp/tls.key" -out "$tmp/tls.pem" >/dev/null 2>&1
 cp "$tmp/partner.pem" "$tmp/ours.pem" "$tmp/ours.key" "$tmp/partners/"
 chmod 644 "$tmp"/partners/*
 
@@ -106,6 +108,7 @@ start_daemon() {
 	local try
 	for try in 1 2 3 4 5 6 7 8; do
 		port=$((20000 + RANDOM % 20000))
+		tport=$((port + 1))
 		cat > "$tmp/edigate.conf" <<CONF
 state_dir = state
 partners_dir = partners
@@ -117,8 +120,15 @@ max_body_size = 512K
 [as2]
 async_mdn_retry = 300ms
 async_mdn_attempts = 10
+[tls]
+certificate = tls.pem
+key = tls.key
 [listen.as2-plain]
 address = 127.0.0.1:$port
+routes = /as2 /healthz /metrics
+[listen.as2]
+address = 127.0.0.1:$tport
+protocol = https
 routes = /as2 /healthz
 CONF
 		chmod 644 "$tmp/edigate.conf"
@@ -381,6 +391,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "AS2-From: \"ACME AS2\"" -H "AS
 	--data-binary @"$P/big" "$URL")
 check "body over max_body_size: 413" test "$code" = 413
 check "edigated keeps serving after all of it" curl -sf "http://127.0.0.1:$port/healthz" -o /dev/null
+curl -s "http://127.0.0.1:$port/metrics" > "$P/metrics"
+check "metrics count received messages by partner and outcome" \
+	bash -c "grep -q '^edigate_as2_received_total{partner=\"ACME AS2\",outcome=\"processed\"}' '$P/metrics' && grep -q '^edigate_as2_received_total{partner=\"ACME AS2\",outcome=\"authentication-failed\"} ' '$P/metrics' && grep -q '^edigate_messages_total{direction=\"in\",partner=\"acme\",type=\"x12\"}' '$P/metrics'"
 
 # 7. Asynchronous MDNs, to a loopback receiver: the response is a plain
 # 200, the MDN arrives by POST; one receiver starts late, so the first
@@ -483,6 +496,28 @@ check "the first message reached state processed" \
 	test "$(sqlite3 "$DB" "SELECT state FROM messages WHERE direction='in' AND transport='as2' ORDER BY id LIMIT 1;")" = processed
 check "the MDN sent is kept with its message" \
 	test "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE kind='as2.mdn';")" -ge 10
+
+# 9. HTTPS listener, and partners reloaded on SIGHUP.
+code=$(curl -s --cacert "$tmp/tls.pem" -o "$P/tls.body" -w '%{http_code}' -H "AS2-Version: 1.2" \
+	-H 'AS2-From: "ACME AS2"' -H "AS2-To: EDIGATE" -H "Message-ID: <tls-1@acme.example>" \
+	-H "Disposition-Notification-To: mdn@acme.example" -H "Disposition-Notification-Options: $SIGNED_DNO" \
+	-H "Content-Type: $(cat "$P/se.ct")" -H "Expect:" --data-binary "@$P/se" \
+	"https://127.0.0.1:$tport/as2")
+check "over HTTPS: signed+encrypted message processed" \
+	bash -c "test $code = 200 && tr -d '\r' < '$P/tls.body' | grep -q 'MDN-sent-automatically; processed$'"
+sed -e 's/id="acme"/id="late"/' -e 's/id="ACME AS2"/id="LATE"/' -e 's/isa-id="ACMEBUYER" gs-id="ACMEBUYER"/isa-id="LATE" gs-id="LATE"/' \
+	"$tmp/partners/acme.xml" > "$tmp/partners/late.xml"
+chmod 644 "$tmp/partners/late.xml"
+kill -HUP "$pid"; sleep 0.5
+post late "$P/order.edi" "application/edi-x12" "<late-1@acme.example>" LATE EDIGATE ""
+check "a partner added and reloaded with SIGHUP is served" \
+	bash -c "tr -d '\r' < '$P/late.body' | grep -q 'MDN-sent-automatically; processed$'"
+printf '<partner id="broken"' > "$tmp/partners/broken.xml"; chmod 644 "$tmp/partners/broken.xml"
+kill -HUP "$pid"; sleep 0.5
+post late2 "$P/order.edi" "application/edi-x12" "<late-2@acme.example>" LATE EDIGATE ""
+check "a broken profile on SIGHUP is refused with file:line; the running set stays" \
+	bash -c "grep -q 'broken.xml:1: ' '$tmp/daemon.log' && tr -d '\r' < '$P/late2.body' | grep -q 'MDN-sent-automatically; processed$'"
+rm -f "$tmp/partners/broken.xml"
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "edigated stops cleanly" test "$rc" = 0
