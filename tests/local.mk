@@ -302,3 +302,13 @@ tests_unit_test_partner_set_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBXML_CFLA
 tests_unit_test_partner_set_LDADD = $(INBOUND_LIBS) $(CMOCKA_LIBS)
 
 EXTRA_DIST += docs/as2.md
+
+# The inbound pipeline on a real SQLite store.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_inbound
+TESTS += tests/unit/test_inbound
+endif
+tests_unit_test_inbound_SOURCES = tests/unit/test_inbound.c
+tests_unit_test_inbound_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_inbound_LDADD = $(INBOUND_LIBS) $(STORE_LIBS) \
+	gateway/libdaemon.a $(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
