@@ -902,12 +902,10 @@ store_refused(struct rx_job *j, struct store *st, const struct as2_peer *peer,
 	json_t *d;
 	char *text;
 
+	memset(&m, 0, sizeof(m));
 	if (store_spool(st) == NULL || spool_put(store_spool(st), raw ? raw :
 	    (unsigned char *)"", len, m.payload_hash, &perr) != SPOOL_OK)
 		return 0;
-	memset(&m, 0, sizeof(m));
-	spool_put(store_spool(st), raw ? raw : (unsigned char *)"", len,
-	    m.payload_hash, &perr);
 	m.direction = STORE_IN;
 	snprintf(m.partner, sizeof(m.partner), "%s", peer->p->id);
 	snprintf(m.transport, sizeof(m.transport), "as2");
