@@ -111,8 +111,11 @@ bool_prop(xmlNodePtr n, const char *name, int dflt)
  * is the AS2 module's part (edigated -t and every reload report a file
  * that cannot be read, with this profile's file:line). */
 static char *
-profile_file(xmlNodePtr n, const char *attr, const char *dir)
+profile_file(xmlNodePtr n, const char *attr, const char *dir,
+    const char *file, report *r)
 {
+	(void)file;   /* the opener reports, with the profile's file:line */
+	(void)r;
 	char *v = prop(n, attr);
 	if (v == NULL)
 		return NULL;
@@ -155,7 +158,7 @@ read_as2(partner *p, xmlNodePtr n, const char *dir, report *r)
 			if (t == NULL)
 				return;
 			a->their_certs = t;
-			t[a->their_cert_count] = profile_file(c, "file", dir);
+			t[a->their_cert_count] = profile_file(c, "file", dir, p->file, r);
 			if (t[a->their_cert_count])
 				a->their_cert_count++;
 		} else if (is(c, "our-certificate")) {
@@ -167,8 +170,8 @@ read_as2(partner *p, xmlNodePtr n, const char *dir, report *r)
 			if (ke == NULL)
 				return;
 			a->our_keys = ke;
-			ce[a->our_count] = profile_file(c, "file", dir);
-			ke[a->our_count] = profile_file(c, "key", dir);
+			ce[a->our_count] = profile_file(c, "file", dir, p->file, r);
+			ke[a->our_count] = profile_file(c, "key", dir, p->file, r);
 			if (ce[a->our_count] && ke[a->our_count])
 				a->our_count++;
 			else {
