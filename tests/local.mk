@@ -312,3 +312,12 @@ tests_unit_test_inbound_SOURCES = tests/unit/test_inbound.c
 tests_unit_test_inbound_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_inbound_LDADD = $(INBOUND_LIBS) $(STORE_LIBS) \
 	gateway/libdaemon.a $(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
+
+# The AS2 layer walk: payload, MIC bytes, failures.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_as2_unwrap
+TESTS += tests/unit/test_as2_unwrap
+endif
+tests_unit_test_as2_unwrap_SOURCES = tests/unit/test_as2_unwrap.c
+tests_unit_test_as2_unwrap_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_as2_unwrap_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
