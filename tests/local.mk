@@ -321,3 +321,20 @@ endif
 tests_unit_test_as2_unwrap_SOURCES = tests/unit/test_as2_unwrap.c
 tests_unit_test_as2_unwrap_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_as2_unwrap_LDADD = $(AS2_LIBS) $(CMOCKA_LIBS)
+
+# The AS2 layer walk under libFuzzer (make fuzz builds it with the others).
+FUZZ_TARGETS += tests/fuzz/fuzz_as2_unwrap
+FUZZ_UNWRAP_OBJECTS = $(FUZZ_CMS_OBJECTS) tests/fuzz/as2_unwrap.fuzz.o
+tests/fuzz/as2_unwrap.fuzz.o: $(srcdir)/gateway/as2_unwrap.c \
+	$(srcdir)/gateway/as2_unwrap.h $(srcdir)/gateway/as2_cms.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(OPENSSL_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer-no-link -c -o $@ $(srcdir)/gateway/as2_unwrap.c
+tests/fuzz/fuzz_as2_unwrap: $(srcdir)/tests/fuzz/fuzz_as2_unwrap.c \
+	$(srcdir)/gateway/as2_unwrap.h $(FUZZ_UNWRAP_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(OPENSSL_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_as2_unwrap.c \
+	  $(FUZZ_UNWRAP_OBJECTS) $(OPENSSL_LIBS) $(ZLIB_LIBS)
+fuzz: tests/fuzz/fuzz_as2_unwrap
+CLEANFILES += tests/fuzz/as2_unwrap.fuzz.o
+EXTRA_DIST += tests/fuzz/fuzz_as2_unwrap.c
