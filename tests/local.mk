@@ -338,3 +338,10 @@ tests/fuzz/fuzz_as2_unwrap: $(srcdir)/tests/fuzz/fuzz_as2_unwrap.c \
 fuzz: tests/fuzz/fuzz_as2_unwrap
 CLEANFILES += tests/fuzz/as2_unwrap.fuzz.o
 EXTRA_DIST += tests/fuzz/fuzz_as2_unwrap.c
+
+# AS2 receive throughput against RSA-2048 (not a timed test): make bench-as2
+bench-as2: gateway/edigated$(EXEEXT)
+	top_srcdir='$(abs_top_srcdir)' $(SHELL) $(srcdir)/tests/bench/as2_bench.sh \
+	  --builddir '$(abs_top_builddir)'
+.PHONY: bench-as2
+EXTRA_DIST += tests/bench/as2_bench.sh
