@@ -13,7 +13,7 @@ set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-PLAN=59
+PLAN=61
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
@@ -272,6 +272,21 @@ for c in aes128 aes256 des3; do
 	post "enc-$c" "$P/enc-$c" "$(cat "$P/enc-$c.ct")" "<enc-$c@acme.example>"
 	check "encrypted ($c): processed, MIC over the decrypted entity" mic_is "enc-$c" "$(mic_of "$P/entity" sha256), sha-256"
 done
+
+# 3b. Interoperability: MIME headers with bare LF, and a base64 body.
+{ printf 'Content-Type: application/edi-x12\n\n'; cat "$P/order.edi"; } > "$P/lf-entity"
+encrypt_entity "$P/lf-entity" "$P/lf" aes128
+post lf "$P/lf" "$(cat "$P/lf.ct")" "<lf-1@acme.example>"
+check "MIME headers with LF line ends: processed, MIC over the entity as sent" \
+	mic_is lf "$(mic_of "$P/lf-entity" sha256), sha-256"
+base64 -w 76 "$P/enc-aes256" > "$P/b64"
+code=$(curl -s -o "$P/b64.body" -w '%{http_code}' -H "AS2-Version: 1.2" -H 'AS2-From: "ACME AS2"' \
+	-H "AS2-To: EDIGATE" -H "Message-ID: <b64-1@acme.example>" \
+	-H "Disposition-Notification-To: mdn@acme.example" -H "Disposition-Notification-Options: $SIGNED_DNO" \
+	-H "Content-Type: $(cat "$P/enc-aes256.ct")" -H "Content-Transfer-Encoding: base64" -H "Expect:" \
+	--data-binary "@$P/b64" "$URL")
+check "Content-Transfer-Encoding base64 on the request: processed" \
+	bash -c "test $code = 200 && tr -d '\r' < '$P/b64.body' | grep -q 'MDN-sent-automatically; processed$'"
 
 # 4. Signed, then encrypted.
 sign_entity "$P/entity" "$P/se-signed" sha256
