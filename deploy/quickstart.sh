@@ -85,10 +85,13 @@ start_daemon() {
 		demo_dir=$build/demo
 		user_line="# user: not started as root, stays $(id -un)"
 	fi
-	mkdir -p "$demo_dir/state"
-	rm -rf "$demo_dir/partners" "$demo_dir/maps"
-	cp -R partners "$demo_dir/partners"
+	mkdir -p "$demo_dir/state" "$demo_dir/partners"
+	cp partners/*.xml partners/partner.xsd "$demo_dir/partners/"
+	# Overrides name their base map as ../maps/...: keep that layout.
+	rm -rf "$demo_dir/maps"
 	cp -R maps "$demo_dir/maps"
+	# DEMO certificates and keys, made here, never in the source tree.
+	sh deploy/demo_keys.sh "$demo_dir/partners"
 	conf=$demo_dir/edigate.conf
 	cat >"$conf" <<CONF
 # Written by deploy/quickstart.sh: a demo on loopback, not for production.
@@ -158,11 +161,11 @@ edigated is running on loopback with the demo partners (acme-retail: X12
   log               $log   (JSON lines)
   stop it           kill \$(cat $pidfile)
 
-Send a first purchase order by AS2 (unsigned and unencrypted, which the
-demo partner allows on loopback):
+Send a first purchase order by AS2 as the demo retailer (unsigned, which
+its demo profile allows; the MDN comes back in the response):
 
   curl -sS http://127.0.0.1:$as2_port/as2 -H 'AS2-Version: 1.2' \\
-    -H 'AS2-From: ACMEBUYER' -H 'AS2-To: EDIGATEDEMO' \\
+    -H 'AS2-From: ACMERETAIL' -H 'AS2-To: EDIGATEDEMO' \\
     -H "Message-ID: <first-\$(date +%s)@acme>" \\
     -H 'Disposition-Notification-To: edi@acme.example' \\
     -H 'Content-Type: application/edi-x12' \\

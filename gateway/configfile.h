@@ -11,7 +11,8 @@
  *   a `#` or surrounding blanks; there are no escapes inside quotes.
  *   `[name]` starts a section. Keys before the first section are general
  *   settings. Sections: [store], [limits], [tls] (defaults for every https
- *   listener) and any number of [listen.NAME] (one listener each; NAME is
+ *   listener), [as2] (AS2 receive) and any number of [listen.NAME] (one
+ *   listener each; NAME is
  *   [a-z0-9_-]+ and appears in logs and metrics; its `routes` key may
  *   limit it to some route prefixes).
  *   Values: booleans yes/no (also true/false, on/off); sizes in bytes with
@@ -79,6 +80,13 @@ struct config {
 	unsigned write_timeout_ms; /* idle time while writing a response */
 	struct config_listener *listeners;
 	size_t nlisteners;
+	/* [as2] */
+	char *as2_path;        /* route of AS2 receive, default /as2 */
+	size_t as2_max_decompressed; /* decompressed payload limit, default 1G */
+	unsigned as2_async_mdn_attempts;   /* default 6 */
+	unsigned as2_async_mdn_retry_ms;   /* first retry delay, doubling;
+	                                      default 10 s */
+	unsigned as2_async_mdn_timeout_ms; /* per attempt, default 60 s */
 };
 
 struct config_error {

@@ -101,3 +101,24 @@ gateway_edigate_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 # edigated runs the overdue check periodically.
 gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 	$(STORE_LIBS) $(JANSSON_LIBS)
+# The inbound pipeline every transport hands stored payloads to
+# (validate, acknowledge, translate, store canonical, route) and the
+# loaded partner profiles the daemon's modules look partners up in.
+noinst_LIBRARIES += gateway/libinbound.a
+gateway_libinbound_a_SOURCES = \
+	gateway/partner_set.c gateway/partner_set.h \
+	gateway/inbound.c gateway/inbound.h
+gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS) \
+	$(OPENSSL_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(PTHREAD_CFLAGS)
+INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
+	$(LIBXML_LIBS) $(JANSSON_LIBS)
+
+# AS2 receive in edigated: the POST handler, unwrap, MDN.
+gateway_edigated_SOURCES += gateway/as2_receive.c gateway/as2_receive.h
+gateway_libas2_a_SOURCES += gateway/as2_unwrap.c gateway/as2_unwrap.h
+gateway_edigated_CFLAGS += $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+gateway_edigated_LDADD += $(INBOUND_LIBS) $(AS2_LIBS) gateway/libdaemon.a \
+	$(STORE_LIBS) $(LIBEVENT_LIBS) $(PTHREAD_LIBS)
+
+# The outbound HTTP client (AS2 send, async MDNs, webhooks).
+gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h

@@ -1,0 +1,151 @@
+#!/bin/bash
+# as2_bench.sh [--builddir DIR] [--messages N] [--parallel P] [--workers W]
+#
+# AS2 receive throughput: signed (SHA-256) and encrypted (AES-256) 4 KiB
+# messages with a signed synchronous MDN, posted by one curl process with
+# P transfers in flight to edigated on loopback (SQLite store; W worker
+# threads, default one per core). Prints one table: messages/s, p50/p99 latency, peak RSS of
+# edigated, and the ratio to the rate RSA-2048 alone allows on this
+# machine, measured in the same run with `openssl speed`: each message
+# costs two private-key operations (decrypting the key, signing the MDN),
+# so the bound is sign/s per core x cores / 2.
+#
+# A benchmark, not a test: it asserts nothing and is not part of make
+# check (`make bench-as2` runs it).
+set -eu
+
+builddir=.
+messages=1000
+parallel=8
+workers=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--builddir) builddir=$2; shift 2 ;;
+	--messages) messages=$2; shift 2 ;;
+	--parallel) parallel=$2; shift 2 ;;
+	--workers) workers=$2; shift 2 ;;
+	*) echo "usage: $0 [--builddir DIR] [--messages N] [--parallel P] [--workers W]" >&2; exit 2 ;;
+	esac
+done
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+EDIGATED=$builddir/gateway/edigated
+cores=$(nproc 2>/dev/null || echo 1)
+workers=${workers:-$cores}
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+chmod 755 "$tmp"
+mkdir -p "$tmp/state" "$tmp/partners"
+user_line=""
+if [ "$(id -u)" = 0 ]; then user_line="user = nobody"; chown nobody "$tmp/state"; fi
+
+for k in partner ours; do
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$k" \
+		-keyout "$tmp/$k.key" -out "$tmp/$k.pem" >/dev/null 2>&1
+done
+cp "$tmp/partner.pem" "$tmp/ours.pem" "$tmp/ours.key" "$srcdir/partners/partner.xsd" "$tmp/partners/"
+cat > "$tmp/partners/bench.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<partner id="bench" name="Benchmark partner">
+  <identity><x12 isa-qualifier="ZZ" isa-id="BENCH" gs-id="BENCH"/></identity>
+  <messages><message direction="in" standard="x12" version="004010" type="850"/></messages>
+  <acknowledgment type="none"/>
+  <transport>
+    <as2 id="BENCH" require-signed="true" require-encrypted="true">
+      <their-certificate file="partner.pem"/>
+      <our-certificate file="ours.pem" key="ours.key"/>
+    </as2>
+  </transport>
+</partner>
+XML
+chmod -R a+r "$tmp/partners"
+
+# A 4 KiB payload, signed then encrypted, the way a partner's AS2 sends it.
+head -c 3072 /dev/urandom | base64 -w 76 | head -c 4096 > "$tmp/payload"
+{ printf 'Content-Type: application/octet-stream\r\n\r\n'; cat "$tmp/payload"; } > "$tmp/entity"
+openssl cms -sign -binary -md sha256 -in "$tmp/entity" -signer "$tmp/partner.pem" \
+	-inkey "$tmp/partner.key" -outform DER -out "$tmp/sig.der"
+{
+	printf -- '--b1\r\n'; cat "$tmp/entity"; printf '\r\n--b1\r\n'
+	printf 'Content-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+	base64 -w 76 "$tmp/sig.der" | sed 's/$/\r/'; printf -- '--b1--\r\n'
+} > "$tmp/signed"
+{ printf 'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="b1"\r\n\r\n'; cat "$tmp/signed"; } > "$tmp/inner"
+openssl cms -encrypt -binary -aes256 -in "$tmp/inner" -outform DER -out "$tmp/body" "$tmp/ours.pem"
+
+for try in 1 2 3 4 5 6 7 8; do
+	port=$((20000 + RANDOM % 20000))
+	cat > "$tmp/edigate.conf" <<CONF
+state_dir = state
+partners_dir = partners
+maps_dir = $srcdir/maps
+workers = $workers
+log_level = warn
+$user_line
+[listen.as2-plain]
+address = 127.0.0.1:$port
+routes = /as2 /healthz
+CONF
+	"$EDIGATED" -c "$tmp/edigate.conf" 2>"$tmp/daemon.log" &
+	pid=$!
+	for i in $(seq 1 50); do
+		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break 2
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
+done
+[ -n "$pid" ] || { echo "edigated did not start" >&2; cat "$tmp/daemon.log" >&2; exit 1; }
+
+# One curl process, one transfer per message, each with its Message-ID.
+cfg=$tmp/curl.cfg
+: > "$cfg"
+for i in $(seq 1 "$messages"); do
+	cat >> "$cfg" <<CFG
+url = "http://127.0.0.1:$port/as2"
+header = "AS2-Version: 1.2"
+header = "AS2-From: BENCH"
+header = "AS2-To: EDIGATE"
+header = "Message-ID: <bench-$i-$$@bench.example>"
+header = "Disposition-Notification-To: bench@bench.example"
+header = "Disposition-Notification-Options: signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha-256"
+header = "Content-Type: application/pkcs7-mime; smime-type=enveloped-data"
+header = "Expect:"
+data-binary = "@$tmp/body"
+output = "/dev/null"
+write-out = "%{http_code} %{time_total}\\n"
+CFG
+	[ "$i" -lt "$messages" ] && echo next >> "$cfg"
+done
+
+start=$(date +%s.%N)
+curl -s --no-progress-meter --parallel --parallel-max "$parallel" -K "$cfg" > "$tmp/times" || true
+end=$(date +%s.%N)
+rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+ok=$(grep -c '^200 ' "$tmp/times" || true)
+mdn_ok=$(sqlite3 "$tmp/state/edigate.db" "SELECT count(*) FROM events WHERE kind='as2.mdn' AND detail LIKE '%processed%';" 2>/dev/null || echo "?")
+
+sign=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ { print $6 }')
+sort -n -k2 "$tmp/times" | awk -v n="$messages" -v ok="$ok" -v s="$start" -v e="$end" -v sign="$sign" \
+    -v cores="$cores" -v rss="$rss_kb" -v par="$parallel" -v mdn="$mdn_ok" -v w="$workers" '
+{ t[NR] = $2 }
+END {
+	m = NR
+	i50 = int(m * 0.50); if (i50 < 1) i50 = 1
+	i99 = int(m * 0.99); if (i99 < 1) i99 = 1
+	rate = ok / (e - s)
+	bound = sign * cores / 2
+	ratio = bound > 0 ? 100 * rate / bound : 0
+	printf "%-46s %9s %8s %8s %10s %7s\n", "input", "msgs/s", "p50 ms", "p99 ms", "peak RSS", "ratio"
+	printf "%-46s %9.0f %8.1f %8.1f %6.1f MiB %6.1f%%\n",
+	    "AS2 4 KiB signed+enc, signed MDN (x" par ", " w " wk)", rate,
+	    t[i50] * 1000, t[i99] * 1000, rss / 1024, ratio
+	printf "%-46s %9.0f %8s %8s %10s %7s\n",
+	    "reference: RSA-2048 sign/s x " cores " cores / 2", bound, "", "", "", "100%"
+	printf "%d of %d answered 200; %s processed MDNs recorded\n", ok, n, mdn
+}'
