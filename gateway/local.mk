@@ -84,3 +84,14 @@ gateway_edigate_SOURCES += gateway/cmd_rewrite.c
 
 # The outbound HTTP client (AS2 send, async MDNs, webhooks).
 gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h
+
+# The inbound pipeline every transport hands stored payloads to
+# (validate, acknowledge, translate, store canonical, route) and the
+# loaded partner profiles the daemon's modules look partners up in.
+noinst_LIBRARIES += gateway/libinbound.a
+gateway_libinbound_a_SOURCES = \
+	gateway/partner_set.c gateway/partner_set.h \
+	gateway/inbound.h
+gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
+	$(LIBXML_LIBS) $(JANSSON_LIBS)
