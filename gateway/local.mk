@@ -95,3 +95,16 @@ gateway_libinbound_a_SOURCES = \
 gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
 	$(LIBXML_LIBS) $(JANSSON_LIBS)
+
+# AS2 send: build, sign, encrypt, post, follow to the MDN; the delivery
+# worker and POST /as2/mdn in edigated; `edigate send` and `resend`.
+noinst_LIBRARIES += gateway/libas2send.a
+gateway_libas2send_a_SOURCES = gateway/as2_send.c gateway/as2_send.h
+gateway_libas2send_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(LIBXML_CFLAGS)
+AS2SEND_LIBS = gateway/libas2send.a $(INBOUND_LIBS) $(AS2_LIBS) \
+	$(DAEMON_LIBS) $(STORE_LIBS) $(JANSSON_LIBS)
+gateway_edigated_LDADD += $(AS2SEND_LIBS)
+gateway_edigated_CFLAGS += $(JANSSON_CFLAGS)
+gateway_edigate_SOURCES += gateway/cmd_as2.c
+gateway_edigate_LDADD += $(AS2SEND_LIBS)
