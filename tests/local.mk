@@ -287,3 +287,8 @@ tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
 tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+
+# AS2 send against an independent peer (Python http.server + openssl).
+TESTS += tests/integration/as2_send.sh
+dist_noinst_SCRIPTS += tests/integration/as2_send.sh
+EXTRA_DIST += tests/integration/as2_peer.py
