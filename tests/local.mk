@@ -292,3 +292,11 @@ tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
 TESTS += tests/integration/as2_send.sh
 dist_noinst_SCRIPTS += tests/integration/as2_send.sh
 EXTRA_DIST += tests/integration/as2_peer.py
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_as2_send
+TESTS += tests/unit/test_as2_send
+endif
+tests_unit_test_as2_send_SOURCES = tests/unit/test_as2_send.c
+tests_unit_test_as2_send_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_as2_send_LDADD = $(AS2SEND_LIBS) $(CMOCKA_LIBS)
+EXTRA_DIST += docs/as2-send.md

@@ -19,7 +19,7 @@ Every request leaves DIR/req-N.json: the headers, what openssl said, the
 MIC and the SHA-256 of the payload it found.
 
 usage: as2_peer.py --dir DIR --cert PEM --key PEM --sender-cert PEM
-                   --port-file FILE [--port N]
+                   --port-file FILE [--port N] [--tls-cert PEM --tls-key PEM]
 """
 import argparse
 import base64
@@ -139,6 +139,28 @@ def sign_mdn(ctype, report, workdir, n):
             'micalg=sha-256; boundary="%s"' % b), body
 
 
+def uncompress(der, path):
+    """CMS CompressedData (RFC 3274) opened without edigate: openssl
+    asn1parse lists the OCTET STRING pieces of the eContent, Python's zlib
+    inflates them (Debian's `openssl cms -uncompress` has no zlib)."""
+    with open(path, "wb") as f:
+        f.write(der)
+    rc, out, err = run(["openssl", "asn1parse", "-inform", "DER", "-in", path])
+    if rc != 0:
+        raise RuntimeError("asn1parse: " + err)
+    stream = b""
+    seen_oid = False
+    for line in out.decode().splitlines():
+        if "id-smime-ct-compressedData" in line or "compressedData" in line:
+            seen_oid = True
+        m = re.match(r"\s*(\d+):d=\s*\d+\s+hl=(\d+)\s+l=\s*(\d+)\s+prim:\s+OCTET STRING", line)
+        if m and seen_oid:
+            off, hl, ln = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            stream += der[off + hl:off + hl + ln]
+    import zlib
+    return zlib.decompress(stream)
+
+
 def examine(headers, body, n):
     """Decrypts and verifies like an AS2 product would; returns the
     record and the MIC."""
@@ -191,13 +213,20 @@ def examine(headers, body, n):
         m = re.search(rb"digestAlgorithm:\s*\n\s*algorithm:\s*(\S+)", info)
         rec["digest"] = m.group(1).decode() if m else None
         mic = mic_of(signed, micalg)
-        _, payload = split_entity(signed)
+        phead, payload = split_entity(signed)
+        inner_ct = phead.get("content-type", "")
     elif "pkcs7-mime" in headers.get("content-type", "").lower():
-        mic = mic_of(entity, micalg)   # encrypted, unsigned
+        mic = mic_of(entity, micalg)   # encrypted or compressed, unsigned
         payload = ebody
+        inner_ct = ect
     else:
         mic = mic_of(body, micalg)     # neither: the content alone
         payload = body
+        inner_ct = ""
+    rec["compressed"] = "compressed-data" in inner_ct.lower()
+    if rec["compressed"]:
+        _, payload = split_entity(uncompress(
+            payload, os.path.join(d, "req-%d.p7z" % n)))
     rec["mic"] = mic
     rec["payload_sha256"] = hashlib.sha256(payload).hexdigest()
     return rec, mic
@@ -282,8 +311,15 @@ def main():
     ap.add_argument("--sender-cert", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate")
+    ap.add_argument("--tls-key")
     ARGS = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
+    if ARGS.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = ARGS.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(srv.server_address[1]))

@@ -5,7 +5,8 @@
 # Cases: signed+encrypted sha256/aes256 and sha1/3des, an unsigned MDN,
 # a MIC mismatch, a negative disposition, a peer that is down (retries,
 # then failed), resend once it is up, an asynchronous MDN to our
-# /as2/mdn route. Prints TAP; loopback only; everything started is
+# /as2/mdn route, compression, HTTPS with the partner's CA and with a
+# CA that does not vouch for it. Prints TAP; loopback only; everything started is
 # stopped by the trap.
 set -u
 
@@ -14,7 +15,7 @@ top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 PEER=$top_srcdir/tests/integration/as2_peer.py
-TOTAL=17
+TOTAL=21
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
@@ -55,12 +56,14 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-start_peer() { # start_peer DIR [PORT]: starts a peer, sets peer_port
+start_peer() { # start_peer DIR [PORT [TLS-NAME]]: starts a peer, sets peer_port
 	mkdir -p "$1"
 	rm -f "$1/port"
 	python3 "$PEER" --dir "$1" --cert "$tmp/peer.pem" --key "$tmp/peer.key" \
 		--sender-cert "$tmp/edigate.pem" --port-file "$1/port" \
-		${2:+--port "$2"} 2>>"$tmp/peer.log" &
+		${2:+--port "$2"} \
+		${3:+--tls-cert "$tmp/$3.pem" --tls-key "$tmp/$3.key"} \
+		2>>"$tmp/peer.log" &
 	pids+=($!)
 	for _ in $(seq 1 50); do
 		[ -s "$1/port" ] && break
@@ -69,6 +72,12 @@ start_peer() { # start_peer DIR [PORT]: starts a peer, sets peer_port
 	peer_port=$(cat "$1/port" 2>/dev/null)
 }
 
+# The HTTPS server certificate of the partner, for 127.0.0.1.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$tmp/tlspeer.key" -out "$tmp/tlspeer.pem" >/dev/null 2>&1
+start_peer "$tmp/peer-tls" 0 tlspeer
+tls_url=https://127.0.0.1:$peer_port/as2
 start_peer "$tmp/peer"
 url=http://127.0.0.1:$peer_port/as2
 http_port=$(free_port)
@@ -98,6 +107,9 @@ profile badmic PEER-BADMIC "$url" 'sign="sha256" encrypt="aes256-cbc"'
 profile neg PEER-NEG "$url" 'sign="sha256"'
 profile down PEER-DOWN "http://127.0.0.1:$down_port/as2" \
 	'sign="sha256" encrypt="aes256-cbc" retry-attempts="3" retry-delay="0.2" retry-max-delay="0.4" timeout="5"'
+profile comp PEER-OK-COMP "$url" 'sign="sha256" encrypt="aes256-cbc" compress="true"'
+profile tls PEER-OK-TLS "$tls_url" 'sign="sha512" encrypt="aes192-cbc" tls-ca="../tlspeer.pem"'
+profile tlsbad PEER-OK-TLSBAD "$tls_url" 'sign="sha256" retry-attempts="1" tls-ca="../peer.pem"'
 profile async PEER-ASYNC "$url" \
 	"sign=\"sha256\" encrypt=\"aes256-cbc\" request-mdn=\"async\" receipt-url=\"http://127.0.0.1:$http_port/as2/mdn\""
 
@@ -262,6 +274,25 @@ assert r['headers']['receipt-delivery-option']=='http://127.0.0.1:$http_port/as2
 a=json.load(open('$tmp/peer/async-%d.json' % r['n']))
 assert a['status']==200, a
 " "$rec"
+
+# 18-19: compressed before signing.
+idc=$(send comp)
+check "compressed, signed and encrypted is delivered" wait_state "$idc" delivered
+rec=$(peer_record "$tmp/peer" "<edigate-$idc-")
+check "the peer found CompressedData inside the signature, inflated it with zlib and got the payload" \
+	python3 -c "
+import json,sys; r=json.loads(sys.argv[1])
+assert r['decrypted'] and r['verified'] and r['compressed'], r
+assert r['payload_sha256']=='$payload_sha', r
+" "$rec"
+
+# 20-21: HTTPS.
+idt=$(send tls)
+check "HTTPS to a partner whose server certificate verifies against tls-ca: delivered (sha512, aes192-cbc)" \
+	wait_state "$idt" delivered
+idb=$(send tlsbad)
+check "HTTPS to a server the configured CA does not vouch for is refused (class tls), then failed" \
+	eval 'wait_state "$idb" failed && has_event "$idb" as2.attempt-failed "\"class\":\"tls\""'
 
 if [ "$n" != "$TOTAL" ]; then
 	for i in $(seq $((n + 1)) $TOTAL); do echo "not ok $i - not reached"; done
