@@ -875,6 +875,7 @@ struct as2_sender {
 	struct http_client *http;
 	struct event *timer;
 	unsigned inflight;
+	int hosted;             /* another worker claims; no timer of ours */
 	char worker[64];
 	char workdir[3000];
 };
@@ -886,6 +887,9 @@ struct send_job {
 	as2_send_profile *prof;
 	as2_send_request req;
 	char payload_path[4096];
+	/* hosted by another queue worker (as2_sender_deliver) */
+	as2_sender_done_fn hosted_done;
+	void *token;
 };
 
 static char *
@@ -947,8 +951,11 @@ give_up(struct as2_sender *s, struct send_job *j, const char *why)
 	struct store_error e;
 	int dead = 0;
 
-	store_delivery_fail(s->st, j->dl.id, s->worker, why, store_now_us(), 1,
-	    &dead, &e);
+	if (j->hosted_done)
+		j->hosted_done(j->token, AS2_SENDER_PERMANENT, why);
+	else
+		store_delivery_fail(s->st, j->dl.id, s->worker, why,
+		    store_now_us(), 1, &dead, &e);
 	set_state(s, &j->msg, NULL, "failed", json_pack("{s:s, s:i}", "error",
 	    why, "attempts", j->dl.attempts));
 	log_warn("as2 send failed", "partner", j->msg.partner, "error", why,
@@ -969,7 +976,13 @@ retry_later(struct as2_sender *s, struct send_job *j,
 
 	snprintf(why, sizeof why, "%s: %s", http_client_result_name(resp->result),
 	    resp->message);
-	if (store_delivery_fail(s->st, j->dl.id, s->worker, why, next,
+	if (j->hosted_done) {
+		/* The host keeps its own schedule; the partner's limit is
+		 * ours to apply. */
+		dead = attempts >= j->prof->retry_attempts;
+		j->hosted_done(j->token, dead ? AS2_SENDER_PERMANENT
+		    : AS2_SENDER_RETRY, why);
+	} else if (store_delivery_fail(s->st, j->dl.id, s->worker, why, next,
 	    (int)j->prof->retry_attempts, &dead, &e) != STORE_OK) {
 		log_error("as2 send: cannot requeue", "error", e.message,
 		    "correlation_id", j->msg.correlation_id, NULL);
@@ -1055,6 +1068,9 @@ send_done(const struct http_client_response *resp, void *arg)
 	as2_send_request_cleanup(&j->req);
 	if (resp->result == HTTP_CLIENT_CANCELLED) {
 		/* Shutting down: the claim expires and another run retries. */
+		if (j->hosted_done)
+			j->hosted_done(j->token, AS2_SENDER_RETRY,
+			    "shutting down");
 		job_free(j);
 		return;
 	}
@@ -1063,7 +1079,10 @@ send_done(const struct http_client_response *resp, void *arg)
 		job_free(j);
 		return;
 	}
-	if (store_delivery_done(s->st, j->dl.id, s->worker, &e) != STORE_OK)
+	if (j->hosted_done)
+		j->hosted_done(j->token, AS2_SENDER_DELIVERED, NULL);
+	else if (store_delivery_done(s->st, j->dl.id, s->worker, &e)
+	    != STORE_OK)
 		log_warn("as2 send: delivery claim lost", "error", e.message,
 		    "correlation_id", j->msg.correlation_id, NULL);
 	switch (j->prof->mdn) {
@@ -1136,8 +1155,11 @@ payload_to_file(struct as2_sender *s, struct send_job *j, char *why,
 	return 0;
 }
 
+/* Sends one claimed delivery of msg (msg NULL: read it). With hosted
+ * set, the outcome goes to hosted(token, ...) instead of the queue. */
 static void
-start_delivery(struct as2_sender *s, const struct store_delivery *dl)
+start_delivery(struct as2_sender *s, const struct store_delivery *dl,
+    const struct store_message *msg, as2_sender_done_fn hosted, void *token)
 {
 	struct send_job *j = calloc(1, sizeof *j);
 	struct store_error e;
@@ -1151,23 +1173,31 @@ start_delivery(struct as2_sender *s, const struct store_delivery *dl)
 	size_t hl = 0;
 
 	if (!j) {
-		store_delivery_fail(s->st, dl->id, s->worker, "out of memory",
-		    store_now_us() + SENDER_NOT_OURS_US, 1 << 30, &dead, &e);
+		if (hosted)
+			hosted(token, AS2_SENDER_RETRY, "out of memory");
+		else
+			store_delivery_fail(s->st, dl->id, s->worker,
+			    "out of memory", store_now_us() + SENDER_NOT_OURS_US,
+			    1 << 30, &dead, &e);
 		return;
 	}
 	j->s = s;
 	j->dl = *dl;
-	if (store_message_get(s->st, dl->message_id, &j->msg, &e) != STORE_OK) {
+	j->hosted_done = hosted;
+	j->token = token;
+	if (msg) {
+		j->msg = *msg;
+	} else if (store_message_get(s->st, dl->message_id, &j->msg, &e)
+	    != STORE_OK) {
 		store_delivery_fail(s->st, dl->id, s->worker, e.message,
 		    store_now_us(), 1, &dead, &e);
 		job_free(j);
 		return;
 	}
-	pt = s->ps ? partner_set_find(s->ps, dl->endpoint +
-	    strlen(AS2_ENDPOINT_PREFIX)) : NULL;
+	pt = s->ps ? partner_set_find(s->ps, j->msg.partner) : NULL;
 	if (!pt) {
 		snprintf(why, sizeof why, "no partner profile %s",
-		    dl->endpoint + strlen(AS2_ENDPOINT_PREFIX));
+		    j->msg.partner);
 		give_up(s, j, why);
 		job_free(j);
 		return;
@@ -1252,7 +1282,7 @@ tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!s->st || !s->ps)
+	if (!s->st || !s->ps || s->hosted)
 		return;
 	while (s->inflight < SENDER_MAX_INFLIGHT) {
 		int rc = store_delivery_claim(s->st, s->worker, store_now_us(),
@@ -1274,8 +1304,21 @@ tick(evutil_socket_t fd, short what, void *arg)
 			    1 << 30, &dead, &e);
 			break;
 		}
-		start_delivery(s, &dl);
+		start_delivery(s, &dl, NULL, NULL, NULL);
 	}
+}
+
+void
+as2_sender_deliver(void *ctx, const struct store_delivery *delivery,
+    const struct store_message *msg, as2_sender_done_fn done, void *token)
+{
+	struct as2_sender *s = ctx;
+
+	if (!s->st || !s->ps) {
+		done(token, AS2_SENDER_RETRY, "AS2 sending not ready");
+		return;
+	}
+	start_delivery(s, delivery, msg, done, token);
 }
 
 /* ---- asynchronous MDNs ---------------------------------------------- */
@@ -1479,6 +1522,10 @@ as2_sender_start(struct as2_sender *s, unsigned poll_ms)
 	struct store_error e;
 	struct timeval tv;
 
+	if (poll_ms == AS2_SENDER_HOSTED) {
+		s->hosted = 1;
+		poll_ms = 60000;
+	}
 	if (poll_ms == 0)
 		poll_ms = 500;
 	tv.tv_sec = poll_ms / 1000;

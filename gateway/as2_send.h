@@ -174,8 +174,33 @@ struct as2_sender;
  * configuration; registers POST /as2/mdn and a partners reload hook. */
 struct as2_sender *as2_sender_new(struct daemon *d, char *err,
     size_t errsize);
-/* Starts claiming deliveries every poll_ms (0: 500 ms). */
+/* Opens the store and starts claiming "as2:" deliveries every poll_ms
+ * (0: 500 ms). AS2_SENDER_HOSTED: claim nothing, another queue worker
+ * hands deliveries over through as2_sender_deliver. */
+#define AS2_SENDER_HOSTED 0xffffffffu
 int as2_sender_start(struct as2_sender *s, unsigned poll_ms);
 void as2_sender_free(struct as2_sender *s);
+
+/*
+ * For a queue worker that claims deliveries itself (deliver.h's
+ * deliver_partner_sender_set): sends the claimed delivery of msg to
+ * msg->partner and calls done(token, outcome, error) exactly once, on the
+ * loop thread. The outcome values are those of enum deliver_outcome:
+ * DELIVERED (2xx, and the MDN judged: delivered or mdn-failed, either way
+ * the partner answered), RETRY, PERMANENT (the partner's retry-attempts
+ * are spent, or the profile cannot send). Message states and events are
+ * written here as in the own-worker mode.
+ */
+enum {
+	AS2_SENDER_DELIVERED = 0,
+	AS2_SENDER_RETRY = 1,
+	AS2_SENDER_PERMANENT = 2
+};
+typedef void (*as2_sender_done_fn)(void *token, int outcome,
+    const char *error);
+struct store_delivery;
+struct store_message;
+void as2_sender_deliver(void *ctx, const struct store_delivery *delivery,
+    const struct store_message *msg, as2_sender_done_fn done, void *token);
 
 #endif
