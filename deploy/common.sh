@@ -3,10 +3,11 @@
 # edigate needs and how to install only those that are missing. Sourced,
 # never run.
 
-# To build edigate and its unit tests.
+# To build edigate and its unit tests, and for the quick start (curl,
+# openssl) to talk to the demo daemon.
 EDIGATE_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
 libxml2-dev libssl-dev libevent-dev libssh2-1-dev libpq-dev libsqlite3-dev
-zlib1g-dev libjansson-dev libcmocka-dev"
+zlib1g-dev libjansson-dev libcmocka-dev curl openssl"
 
 # Also needed by the full test run: libFuzzer, the servers the integration
 # tests start on loopback, the command-line peers they talk to, the linter.

@@ -88,6 +88,7 @@ FUZZ_RUN_FLAGS =
 FUZZ_OPTIONS =
 FUZZ_TARGETS = tests/fuzz/fuzz_reader tests/fuzz/fuzz_envelope \
 	tests/fuzz/fuzz_mime tests/fuzz/fuzz_cms tests/fuzz/fuzz_map
+FUZZ_HASH_H = $(srcdir)/tests/fuzz/fuzz_hash.h
 FUZZ_READER_OBJECTS = tests/fuzz/edi_reader.fuzz.o
 FUZZ_ENVELOPE_OBJECTS = $(FUZZ_READER_OBJECTS) tests/fuzz/envelope.fuzz.o
 FUZZ_MIME_OBJECTS = tests/fuzz/mime.fuzz.o
@@ -102,7 +103,7 @@ tests/fuzz/edi_reader.fuzz.o: $(srcdir)/translators/edi_reader.c \
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 	  -c -o $@ $(srcdir)/translators/edi_reader.c
-tests/fuzz/fuzz_reader: $(srcdir)/tests/fuzz/fuzz_reader.c \
+tests/fuzz/fuzz_reader: $(srcdir)/tests/fuzz/fuzz_reader.c $(FUZZ_HASH_H) \
 	$(srcdir)/translators/edi_reader.h $(FUZZ_READER_OBJECTS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 	  -o $@ $(srcdir)/tests/fuzz/fuzz_reader.c $(FUZZ_READER_OBJECTS)
@@ -112,7 +113,7 @@ tests/fuzz/envelope.fuzz.o: $(srcdir)/translators/envelope.c \
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 	  -c -o $@ $(srcdir)/translators/envelope.c
-tests/fuzz/fuzz_envelope: $(srcdir)/tests/fuzz/fuzz_envelope.c \
+tests/fuzz/fuzz_envelope: $(srcdir)/tests/fuzz/fuzz_envelope.c $(FUZZ_HASH_H) \
 	$(srcdir)/translators/envelope.h $(srcdir)/translators/edi_reader.h \
 	$(FUZZ_ENVELOPE_OBJECTS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
@@ -128,7 +129,7 @@ tests/fuzz/as2_cms.fuzz.o: $(srcdir)/gateway/as2_cms.c \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) \
 	  $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 	  -c -o $@ $(srcdir)/gateway/as2_cms.c
-tests/fuzz/fuzz_mime: $(srcdir)/tests/fuzz/fuzz_mime.c \
+tests/fuzz/fuzz_mime: $(srcdir)/tests/fuzz/fuzz_mime.c $(FUZZ_HASH_H) \
 	$(srcdir)/gateway/mime.h $(FUZZ_MIME_OBJECTS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 	  -o $@ $(srcdir)/tests/fuzz/fuzz_mime.c $(FUZZ_MIME_OBJECTS)
@@ -176,6 +177,7 @@ tests/fuzz/partner.fuzz.o: $(srcdir)/translators/partner.c
 	  $(srcdir)/translators/partner.c
 tests/fuzz/fuzz_map: $(srcdir)/tests/fuzz/fuzz_map.c $(FUZZ_MAP_OBJECTS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS) \
+	  -DFUZZ_MAPS_DIR='"$(abs_top_srcdir)/maps"' \
 	  $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ \
 	  $(srcdir)/tests/fuzz/fuzz_map.c $(FUZZ_MAP_OBJECTS) \
 	  $(JANSSON_LIBS) $(LIBXML_LIBS)
@@ -192,7 +194,7 @@ CLEANFILES += $(FUZZ_TARGETS) $(FUZZ_ENVELOPE_OBJECTS) $(FUZZ_CMS_OBJECTS) \
 	$(FUZZ_MAP_OBJECTS)
 EXTRA_DIST += tests/fuzz/fuzz_reader.c tests/fuzz/fuzz_envelope.c \
 	tests/fuzz/fuzz_mime.c tests/fuzz/fuzz_cms.c tests/fuzz/fuzz_map.c \
-	tests/fuzz/run.sh tests/fuzz/regressions
+	tests/fuzz/fuzz_hash.h tests/fuzz/run.sh tests/fuzz/regressions
 .PHONY: bench fuzz fuzz-run
 print-fuzz-targets:
 	@echo $(FUZZ_TARGETS)

@@ -21,6 +21,7 @@
 
 #include "edi_reader.h"
 #include "envelope.h"
+#include "fuzz_hash.h"
 
 #define FUZZ_BYTEWISE_MAX 2048
 
@@ -29,13 +30,7 @@ typedef struct fuzz_trace {
 	uint64_t events;
 } fuzz_trace;
 
-static void
-fuzz_mix(fuzz_trace *t, uint64_t v)
-{
-	t->hash ^= v;
-	t->hash *= 0x100000001b3ULL;
-	t->hash ^= t->hash >> 29;
-}
+#define fuzz_mix(t, v) fuzz_hash_mix(&(t)->hash, (v))
 
 /* Mixes a fixed-size string field, trapping when it is not terminated. */
 static void
@@ -217,7 +212,7 @@ fuzz_run(const uint8_t *data, size_t size, size_t cut, size_t step,
 	size_t pos;
 
 	memset(t, 0, sizeof *t);
-	t->hash = 0xcbf29ce484222325ULL;
+	t->hash = FUZZ_HASH_START;
 	env = envelope_new(&ecb, t);
 	if (env == NULL)
 		return;

@@ -34,10 +34,16 @@ static int json_target = 1, edi_target;
 static xlate_maps *maps;
 static char tmp[64];
 
+#ifndef FUZZ_MAPS_DIR
+#define FUZZ_MAPS_DIR "maps"
+#endif
+
+/* The maps of the source tree unless EDIGATE_MAPS names others, so the
+ * target runs from any directory (deploy/test.sh runs it in build/). */
 static void
 init(void)
 {
-	const char *dir = getenv("EDIGATE_MAPS") ? getenv("EDIGATE_MAPS") : "maps";
+	const char *dir = getenv("EDIGATE_MAPS") ? getenv("EDIGATE_MAPS") : FUZZ_MAPS_DIR;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/map.xsd", dir);
 	loader = map_loader_new(path, NULL);

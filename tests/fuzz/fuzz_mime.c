@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_hash.h"
 #include "mime.h"
 
 #define FUZZ_BYTEWISE_MAX 2048
@@ -34,23 +35,8 @@ typedef struct trace {
 	uint64_t hash;
 } trace;
 
-static void
-mix(trace *t, uint64_t v)
-{
-	t->hash ^= v;
-	t->hash *= 0x100000001b3ULL;
-}
-
-static void
-mix_bytes(trace *t, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	size_t i;
-
-	/* touch every byte, so ASan sees a bad pointer or length */
-	for (i = 0; i < len; i++)
-		mix(t, p[i]);
-}
+#define mix(t, v) fuzz_hash_mix(&(t)->hash, (v))
+#define mix_bytes(t, p, n) fuzz_hash_stream(&(t)->hash, (p), (n))
 
 static int
 on_part(void *ctx, mime_part_event ev, unsigned index, const char *data,
@@ -68,7 +54,9 @@ on_part(void *ctx, mime_part_event ev, unsigned index, const char *data,
 static int
 on_bytes(void *ctx, const void *data, size_t len)
 {
-	mix_bytes(ctx, data, len);
+	trace *t = ctx;
+
+	mix_bytes(t, data, len);
 	return 0;
 }
 
@@ -117,7 +105,7 @@ static uint64_t
 run_multipart(const char *boundary, const uint8_t *body, size_t len,
     int mode, size_t cut)
 {
-	trace t = { 0xcbf29ce484222325ULL };
+	trace t = { FUZZ_HASH_START };
 	mime_multipart m;
 	mime_status st;
 
@@ -134,7 +122,7 @@ static uint64_t
 run_signed(const mime_content_type *ct, const uint8_t *body, size_t len,
     int mode, size_t cut)
 {
-	trace t = { 0xcbf29ce484222325ULL };
+	trace t = { FUZZ_HASH_START };
 	mime_signed s;
 	mime_status st;
 
@@ -154,7 +142,7 @@ static uint64_t
 run_decoder(mime_cte cte, const uint8_t *body, size_t len, int mode,
     size_t cut)
 {
-	trace t = { 0xcbf29ce484222325ULL };
+	trace t = { FUZZ_HASH_START };
 	mime_decoder d;
 	mime_status st;
 

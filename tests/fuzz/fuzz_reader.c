@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "edi_reader.h"
+#include "fuzz_hash.h"
 
 #define FUZZ_BYTEWISE_MAX 4096 /* byte-at-a-time pass only below this size */
 
@@ -34,30 +35,8 @@ typedef struct fuzz_trace {
 	uint64_t errors;
 } fuzz_trace;
 
-static void
-fuzz_mix(fuzz_trace *t, uint64_t v)
-{
-	/* FNV-1a over 64-bit words, then a final avalanche: cheap and order
-	 * sensitive, which is what a sequence comparison needs. */
-	t->hash ^= v;
-	t->hash *= 0x100000001b3ULL;
-	t->hash ^= t->hash >> 29;
-}
-
-static void
-fuzz_mix_bytes(fuzz_trace *t, const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	/* Reads every byte: an out-of-bounds slice is an ASan report. */
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
-	fuzz_mix(t, n);
-	fuzz_mix(t, h);
-}
+#define fuzz_mix(t, v) fuzz_hash_mix(&(t)->hash, (v))
+#define fuzz_mix_bytes(t, p, n) fuzz_hash_bytes(&(t)->hash, (p), (n))
 
 /* 1 when part lies inside whole. Empty parts may carry any pointer (even
  * NULL, where arithmetic would be undefined), so they always fit. */
@@ -172,7 +151,7 @@ fuzz_run(const uint8_t *data, size_t size, const edi_reader_limits *limits,
 	size_t pos = 0, i;
 
 	memset(t, 0, sizeof *t);
-	t->hash = 0xcbf29ce484222325ULL;
+	t->hash = FUZZ_HASH_START;
 	r = edi_reader_new(&cb, t, limits);
 	if (r == NULL)
 		return; /* out of memory: libFuzzer's rss limit reports it */
