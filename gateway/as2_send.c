@@ -859,6 +859,7 @@ store_fail:
 #include "configfile.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "partner_set.h"
 
 #define SENDER_MAX_INFLIGHT 8
@@ -876,6 +877,7 @@ struct as2_sender {
 	struct event *timer;
 	unsigned inflight;
 	int hosted;             /* another worker claims; no timer of ours */
+	struct metrics_family *m_send;  /* edigate_as2_send_total */
 	char worker[64];
 	char workdir[3000];
 };
@@ -891,6 +893,22 @@ struct send_job {
 	as2_sender_done_fn hosted_done;
 	void *token;
 };
+
+/* edigate_as2_send_total{partner,result}, and messages out when the
+ * partner has it. */
+static void
+count(struct as2_sender *s, const struct store_message *m, const char *result)
+{
+	const char *v[] = {m->partner, result};
+
+	if (s->m_send)
+		metrics_counter_add(s->m_send, v, 1);
+	if (strcmp(result, "delivered") == 0) {
+		const char *mv[] = {"out", m->partner, m->message_type};
+
+		metrics_counter_add(daemon_std_metrics(s->d)->messages, mv, 1);
+	}
+}
 
 static char *
 detail_of(json_t *j)
@@ -958,6 +976,7 @@ give_up(struct as2_sender *s, struct send_job *j, const char *why)
 		    store_now_us(), 1, &dead, &e);
 	set_state(s, &j->msg, NULL, "failed", json_pack("{s:s, s:i}", "error",
 	    why, "attempts", j->dl.attempts));
+	count(s, &j->msg, "failed");
 	log_warn("as2 send failed", "partner", j->msg.partner, "error", why,
 	    "correlation_id", j->msg.correlation_id, NULL);
 }
@@ -993,6 +1012,7 @@ retry_later(struct as2_sender *s, struct send_job *j,
 	    "class", http_client_result_name(resp->result), "error",
 	    resp->message, "status", resp->status, "dead", dead,
 	    "next_attempt_us", (json_int_t)(dead ? 0 : next)));
+	count(s, &j->msg, dead ? "failed" : "retry");
 	if (dead) {
 		set_state(s, &j->msg, NULL, "failed", json_pack("{s:s, s:i}",
 		    "error", why, "attempts", (int)attempts));
@@ -1041,6 +1061,8 @@ record_mdn(struct as2_sender *s, const struct store_message *m,
 	    "original_message_id", mdn.original_message_id, "raw_mdn", hash,
 	    "content_type", content_type ? content_type : "",
 	    "as2_message_id", message_id));
+	count(s, m, v == AS2_SEND_VERDICT_DELIVERED ? "delivered"
+	    : "mdn-failed");
 	if (v == AS2_SEND_VERDICT_DELIVERED) {
 		set_state(s, m, expected_state, "delivered", json_pack(
 		    "{s:s, s:b}", "mic", mic, "signed_mdn", mdn.was_signed));
@@ -1093,11 +1115,13 @@ send_done(const struct http_client_response *resp, void *arg)
 		break;
 	case AS2_SEND_MDN_ASYNC:
 		/* The MDN may have come back before this response did. */
+		count(s, &j->msg, "sent");
 		set_state(s, &j->msg, "queued", "sent", json_pack("{s:s, s:i}",
 		    "as2_message_id", j->req.message_id, "status",
 		    resp->status));
 		break;
 	case AS2_SEND_MDN_NONE:
+		count(s, &j->msg, "delivered");
 		set_state(s, &j->msg, NULL, "delivered", json_pack("{s:i}",
 		    "status", resp->status));
 		break;
@@ -1492,6 +1516,14 @@ as2_sender_new(struct daemon *d, char *err, size_t errsize)
 	}
 	s->d = d;
 	s->base = daemon_base(d);
+	{
+		static const char *const labels[] = {"partner", "result", NULL};
+
+		s->m_send = metrics_counter(daemon_metrics(d),
+		    "edigate_as2_send_total", "Outbound AS2 attempts by "
+		    "partner and result (delivered, mdn-failed, sent, retry, "
+		    "failed).", labels);
+	}
 	gethostname(host, sizeof host - 1);
 	snprintf(s->worker, sizeof s->worker, "as2-%.40s-%ld", host,
 	    (long)getpid());

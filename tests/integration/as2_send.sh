@@ -15,7 +15,7 @@ top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 PEER=$top_srcdir/tests/integration/as2_peer.py
-TOTAL=21
+TOTAL=22
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
@@ -293,6 +293,13 @@ check "HTTPS to a partner whose server certificate verifies against tls-ca: deli
 idb=$(send tlsbad)
 check "HTTPS to a server the configured CA does not vouch for is refused (class tls), then failed" \
 	eval 'wait_state "$idb" failed && has_event "$idb" as2.attempt-failed "\"class\":\"tls\""'
+
+metrics=$(curl -s "http://127.0.0.1:$http_port/metrics")
+check "/metrics counts AS2 sends by partner and result" \
+	eval 'echo "$metrics" | grep -qx "edigate_as2_send_total{partner=\"p256\",result=\"delivered\"} 1" &&
+		echo "$metrics" | grep -qx "edigate_as2_send_total{partner=\"down\",result=\"retry\"} 2" &&
+		echo "$metrics" | grep -qx "edigate_as2_send_total{partner=\"badmic\",result=\"mdn-failed\"} 1" &&
+		echo "$metrics" | grep -q "^edigate_messages_total{direction=\"out\",partner=\"p256\",type=\"856\"} 1"'
 
 if [ "$n" != "$TOTAL" ]; then
 	for i in $(seq $((n + 1)) $TOTAL); do echo "not ok $i - not reached"; done
