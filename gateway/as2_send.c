@@ -861,6 +861,7 @@ store_fail:
 #include "log.h"
 #include "metrics.h"
 #include "partner_set.h"
+#include "workers.h"
 
 #define SENDER_MAX_INFLIGHT 8
 #define SENDER_LEASE_US (3600LL * 1000000)
@@ -892,7 +893,15 @@ struct send_job {
 	/* hosted by another queue worker (as2_sender_deliver) */
 	as2_sender_done_fn hosted_done;
 	void *token;
+	/* the worker's build */
+	int built;
+	int counted;            /* in s->inflight */
+	char mid[256];
+	char why[512];
 };
+
+static void build_work(void *arg);
+static void build_done(void *arg, int cancelled);
 
 /* edigate_as2_send_total{partner,result}, and messages out when the
  * partner has it. */
@@ -954,6 +963,8 @@ job_free(struct send_job *j)
 {
 	if (!j)
 		return;
+	if (j->counted && j->s->inflight > 0)
+		j->s->inflight--;
 	as2_send_request_cleanup(&j->req);
 	if (j->payload_path[0])
 		unlink(j->payload_path);
@@ -1086,7 +1097,6 @@ send_done(const struct http_client_response *resp, void *arg)
 	struct as2_sender *s = j->s;
 	struct store_error e;
 
-	s->inflight--;
 	as2_send_request_cleanup(&j->req);
 	if (resp->result == HTTP_CLIENT_CANCELLED) {
 		/* Shutting down: the claim expires and another run retries. */
@@ -1189,12 +1199,8 @@ start_delivery(struct as2_sender *s, const struct store_delivery *dl,
 	struct store_error e;
 	const struct partner *pt;
 	as2_error ae;
-	char why[512], head[16] = "", mid[256];
-	struct http_client_request rq = {0};
-	struct http_client_tls tls = {0};
+	char why[512];
 	int dead;
-	BIO *pb;
-	size_t hl = 0;
 
 	if (!j) {
 		if (hosted)
@@ -1231,42 +1237,86 @@ start_delivery(struct as2_sender *s, const struct store_delivery *dl,
 		job_free(j);
 		return;
 	}
-	if (payload_to_file(s, j, why, sizeof why) != 0) {
-		give_up(s, j, why);
+	/* Copying out of the spool, compressing, signing and encrypting
+	 * are CPU and disk work: a worker thread does them, so the
+	 * listeners keep answering while a large interchange is built. */
+	s->inflight++;
+	j->counted = 1;
+	if (workers_submit(daemon_workers(s->d), build_work, build_done, j)
+	    != 0) {
+		struct http_client_response r = {0};
+
+		r.result = HTTP_CLIENT_ERR_NOMEM;
+		snprintf(r.message, sizeof r.message, "worker queue full");
+		retry_later(s, j, &r);
 		job_free(j);
-		return;
 	}
+}
+
+/* On a worker thread: touches only the job, the spool files and the
+ * profile it owns. */
+static void
+build_work(void *arg)
+{
+	struct send_job *j = arg;
+	struct as2_sender *s = j->s;
+	char head[16] = "", fname[96];
+	as2_error ae;
+	size_t hl;
+	BIO *pb;
+
+	if (payload_to_file(s, j, j->why, sizeof j->why) != 0)
+		return;
 	pb = BIO_new_file(j->payload_path, "rb");
 	if (!pb) {
-		give_up(s, j, "cannot reopen the payload");
-		job_free(j);
+		snprintf(j->why, sizeof j->why, "cannot reopen the payload");
 		return;
 	}
 	hl = (size_t)BIO_read(pb, head, sizeof head);
 	BIO_seek(pb, 0);
-	as2_send_message_id(j->msg.id, j->prof->from, mid, sizeof mid);
-	{
-		char fname[96];
-
-		snprintf(fname, sizeof fname, "edigate-%" PRId64 ".edi",
-		    j->msg.id);
-		if (as2_send_build(j->prof, pb, as2_send_payload_type(head,
-		    hl > sizeof head ? 0 : hl), fname, mid, s->workdir, &j->req,
-		    &ae) != AS2_OK) {
-			BIO_free(pb);
-			give_up(s, j, ae.message);
-			job_free(j);
-			return;
-		}
+	as2_send_message_id(j->msg.id, j->prof->from, j->mid, sizeof j->mid);
+	snprintf(fname, sizeof fname, "edigate-%" PRId64 ".edi", j->msg.id);
+	if (as2_send_build(j->prof, pb, as2_send_payload_type(head,
+	    hl > sizeof head ? 0 : hl), fname, j->mid, s->workdir, &j->req,
+	    &ae) != AS2_OK) {
+		snprintf(j->why, sizeof j->why, "%s", ae.message);
+		BIO_free(pb);
+		return;
 	}
 	BIO_free(pb);
 	unlink(j->payload_path);
 	j->payload_path[0] = 0;
+	j->built = 1;
+}
+
+/* Back on the loop: record the attempt, then POST. */
+static void
+build_done(void *arg, int cancelled)
+{
+	struct send_job *j = arg;
+	struct as2_sender *s = j->s;
+	struct http_client_request rq = {0};
+	struct http_client_tls tls = {0};
+	char why[512];
+
+	if (cancelled) {
+		/* Shutting down: the claim expires and a later run sends. */
+		if (j->hosted_done)
+			j->hosted_done(j->token, AS2_SENDER_RETRY,
+			    "shutting down");
+		job_free(j);
+		return;
+	}
+	if (!j->built) {
+		give_up(s, j, j->why);
+		job_free(j);
+		return;
+	}
 	/* Durable before the POST: an asynchronous MDN may beat the HTTP
 	 * response, and any node must be able to match it. */
 	event_add_msg(s, &j->msg, "as2.sent", json_pack(
 	    "{s:s, s:s, s:s, s:i, s:s, s:I}", "message_id", j->req.message_id,
-	    "mic", j->req.mic, "url", j->prof->url, "attempt", dl->attempts,
+	    "mic", j->req.mic, "url", j->prof->url, "attempt", j->dl.attempts,
 	    "mdn", j->prof->mdn == AS2_SEND_MDN_SYNC ? "sync"
 	    : j->prof->mdn == AS2_SEND_MDN_ASYNC ? "async" : "none",
 	    "size", (json_int_t)j->req.body_size));
@@ -1290,7 +1340,6 @@ start_delivery(struct as2_sender *s, const struct store_delivery *dl,
 		job_free(j);
 		return;
 	}
-	s->inflight++;
 	log_info("as2 message posted", "partner", j->msg.partner, "url",
 	    j->prof->url, "message_id", j->req.message_id, "correlation_id",
 	    j->msg.correlation_id, NULL);

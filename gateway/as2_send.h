@@ -41,9 +41,11 @@
  *   the "as2.mdn" event of the message.
  *
  * THREADS
- *   The engine runs on the loop thread. Building a request signs and
- *   encrypts on the loop too (temporary files, flat memory): fine for
- *   interchanges of a few MB; see docs/as2-send.md.
+ *   The engine runs on the loop thread, with its own store connection
+ *   (claims, events and states are short statements). Copying the payload
+ *   out of the spool, compressing, signing and encrypting run as a worker
+ *   job through temporary files (flat memory), so a large interchange
+ *   does not hold the listeners.
  *
  * NEVER
  *   Sends a message twice for one attempt, marks a message delivered
