@@ -1151,6 +1151,11 @@ payload_to_file(struct as2_sender *s, struct send_job *j, char *why,
 	size_t got;
 	int fd;
 
+	if (!store_spool(s->st)) {
+		snprintf(why, whysize, "the store has no spool to read the "
+		    "payload from");
+		return -1;
+	}
 	snprintf(j->payload_path, sizeof j->payload_path,
 	    "%s/as2-payload-XXXXXX", s->workdir);
 	fd = mkstemp(j->payload_path);
