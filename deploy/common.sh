@@ -44,3 +44,7 @@ edigate_install_packages() {
 	apt-get update -q &&
 	    apt-get install -y -q --no-install-recommends "$@"
 }
+
+# The ack report test reads the JSON report with jq and checks the HTML
+# report with xmllint.
+EDIGATE_TEST_PACKAGES="$EDIGATE_TEST_PACKAGES jq libxml2-utils"

@@ -140,7 +140,8 @@ format_time(int64_t us, char out[40])
 /* Parses the options every subcommand shares; returns optind or -1. */
 static int
 parse_common(int argc, char **argv, struct common *c, const char **since,
-             const char **until, const char **output, const char *usage)
+             const char **until, const char **output, const char **format,
+             const char *usage)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
@@ -148,6 +149,7 @@ parse_common(int argc, char **argv, struct common *c, const char **since,
 		{ "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -173,6 +175,13 @@ parse_common(int argc, char **argv, struct common *c, const char **since,
 				return -1;
 			}
 			*(ch == 'S' ? since : ch == 'U' ? until : output) = optarg;
+			break;
+		case 'F':
+			if (!format) {
+				fprintf(stderr, "edigate: this command takes no --format\n");
+				return -1;
+			}
+			*format = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -255,7 +264,7 @@ cmd_store(int argc, char **argv)
 		return 2;
 	}
 	const char *sub = argv[1];
-	int idx = parse_common(argc - 1, argv + 1, &c, NULL, NULL, NULL, store_usage);
+	int idx = parse_common(argc - 1, argv + 1, &c, NULL, NULL, NULL, NULL, store_usage);
 	if (idx == -2)
 		return 0;
 	if (idx < 0)
@@ -279,9 +288,11 @@ cmd_store(int argc, char **argv)
 static const char audit_usage[] =
 	"usage: edigate audit verify [--store URL|PATH]\n"
 	"       edigate audit export [--store URL|PATH] [--since T] [--until T]\n"
-	"                            [--output FILE]\n"
+	"                            [--format jsonl|csv] [--output FILE]\n"
 	"T is UTC: 2026-11-23 or 2026-11-23T10:00:00Z. export writes one JSON\n"
-	"object per event (since <= time < until) with prev_hash and hash, so\n"
+	"object per event (since <= time < until) with prev_hash and hash, or\n"
+	"with --format csv one row per event (RFC 4180; id,time,time_us,\n"
+	"message_id,correlation_id,kind,detail,prev_hash,hash), so\n"
 	"the chain can be re-verified: hash = SHA-256(prev_hash || netstrings of\n"
 	"\"edigate-event-1\", id, time_us, message_id, correlation_id, kind,\n"
 	"detail), each netstring being <length>:<bytes>, .\n";
@@ -318,13 +329,62 @@ struct export_ctx {
 	FILE *out;
 	int64_t count;
 	int failed;
+	int csv;
 };
+
+/* RFC 4180: quoted when it holds a comma, quote, CR or LF. */
+static void
+csv_field(FILE *out, const char *s, int last)
+{
+	if (strpbrk(s, ",\"\r\n")) {
+		fputc('"', out);
+		for (; *s; s++) {
+			if (*s == '"')
+				fputc('"', out);
+			fputc(*s, out);
+		}
+		fputc('"', out);
+	} else {
+		fputs(s, out);
+	}
+	fputs(last ? "\r\n" : ",", out);
+}
+
+/* The CSV form of an event: the same fields as the JSON lines, detail
+ * as the exact stored text the hash covers. */
+static int
+export_one_csv(struct export_ctx *x, const struct store_event *ev)
+{
+	char when[40], id[24], t[24], mid[24] = "";
+	format_time(ev->time_us, when);
+	snprintf(id, sizeof id, "%" PRId64, ev->id);
+	snprintf(t, sizeof t, "%" PRId64, ev->time_us);
+	if (ev->message_id)
+		snprintf(mid, sizeof mid, "%" PRId64, ev->message_id);
+	csv_field(x->out, id, 0);
+	csv_field(x->out, when, 0);
+	csv_field(x->out, t, 0);
+	csv_field(x->out, mid, 0);
+	csv_field(x->out, ev->correlation_id, 0);
+	csv_field(x->out, ev->kind, 0);
+	csv_field(x->out, ev->detail, 0);
+	csv_field(x->out, ev->prev_hash, 0);
+	csv_field(x->out, ev->hash, 1);
+	if (ferror(x->out)) {
+		x->failed = 1;
+		return 1;
+	}
+	x->count++;
+	return 0;
+}
 
 static int
 export_one(void *ud, const struct store_event *ev)
 {
 	struct export_ctx *x = ud;
 	char when[40];
+	if (x->csv)
+		return export_one_csv(x, ev);
 	format_time(ev->time_us, when);
 	/* detail goes out as the exact stored text (a string), because the
 	 * hash covers those bytes and a re-encoded object might differ. */
@@ -348,10 +408,14 @@ export_one(void *ud, const struct store_event *ev)
 
 static int
 audit_export_cmd(const struct common *c, const char *since, const char *until,
-                 const char *output)
+                 const char *output, const char *format)
 {
 	struct store_event_filter f = { 0 };
 	long long us;
+	if (format && strcmp(format, "jsonl") != 0 && strcmp(format, "csv") != 0) {
+		fprintf(stderr, "edigate: --format is jsonl or csv\n");
+		return 2;
+	}
 	if (since) {
 		if (parse_time(since, &us)) {
 			fprintf(stderr, "edigate: --since %s is not a UTC date or time\n", since);
@@ -371,7 +435,7 @@ audit_export_cmd(const struct common *c, const char *since, const char *until,
 	int rc = open_store(c, &st);
 	if (rc)
 		return rc;
-	struct export_ctx x = { .out = stdout };
+	struct export_ctx x = { .out = stdout, .csv = format && strcmp(format, "csv") == 0 };
 	if (output && strcmp(output, "-") != 0) {
 		x.out = fopen(output, "w");
 		if (!x.out) {
@@ -380,6 +444,9 @@ audit_export_cmd(const struct common *c, const char *since, const char *until,
 			return 2;
 		}
 	}
+	if (x.csv)
+		fputs("id,time,time_us,message_id,correlation_id,kind,detail,prev_hash,hash\r\n",
+		      x.out);
 	rc = store_event_foreach(st, &f, export_one, &x, &err);
 	store_close(st);
 	int bad = fflush(x.out) != 0 || ferror(x.out);
@@ -401,7 +468,7 @@ int
 cmd_audit(int argc, char **argv)
 {
 	struct common c;
-	const char *since = NULL, *until = NULL, *output = NULL;
+	const char *since = NULL, *until = NULL, *output = NULL, *format = NULL;
 	if (argc < 2) {
 		fputs(audit_usage, stderr);
 		return 2;
@@ -413,7 +480,7 @@ cmd_audit(int argc, char **argv)
 	}
 	int is_export = strcmp(sub, "export") == 0;
 	int idx = parse_common(argc - 1, argv + 1, &c, is_export ? &since : NULL, &until,
-	                       &output, audit_usage);
+	                       &output, is_export ? &format : NULL, audit_usage);
 	if (idx == -2)
 		return 0;
 	if (idx < 0)
@@ -425,7 +492,7 @@ cmd_audit(int argc, char **argv)
 	if (strcmp(sub, "verify") == 0)
 		return audit_verify_cmd(&c);
 	if (is_export)
-		return audit_export_cmd(&c, since, until, output);
+		return audit_export_cmd(&c, since, until, output, format);
 	fprintf(stderr, "edigate: unknown audit command %s\n%s", sub, audit_usage);
 	return 2;
 }

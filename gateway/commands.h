@@ -24,6 +24,9 @@ int cmd_partner(int argc, char **argv);
 int cmd_rewrite(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_resend(int argc, char **argv);
+int cmd_ack(int argc, char **argv);
+int cmd_ack_track(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /*
  * Streams one file ("-" is standard input) through the reader in 1 MiB

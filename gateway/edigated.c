@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "store.h"
+#include "ack_track.h"
 
 #include <event2/event.h>
 
@@ -109,6 +110,83 @@ store_health(void *ctx, char *detail, size_t size)
 	return 1;
 }
 
+/*
+ * Ack tracking: the overdue check (ack_track.h) every minute, on a worker
+ * with its own store connection, one run at a time. A failed run is
+ * logged and the next tick tries again. The gauges edigate_acks_pending
+ * and edigate_acks_overdue follow the store after each run.
+ */
+#ifndef ACK_OVERDUE_SECONDS
+#define ACK_OVERDUE_SECONDS 60
+#endif
+
+struct ack_overdue {
+	struct daemon *d;
+	struct store *st;
+	struct event *timer;
+	struct metrics_family *pending, *overdue;
+	int running;
+	int job_rc;            /* written by the job, read by done() */
+	unsigned job_marked;
+	int64_t job_pending, job_overdue;
+	char job_error[512];
+};
+
+static void
+ack_overdue_work(void *arg)
+{
+	struct ack_overdue *a = arg;
+	struct store_error err;
+
+	struct store_info info;
+
+	a->job_rc = ack_track_overdue(a->st, 0, &a->job_marked, &err);
+	if (a->job_rc == 0)
+		a->job_rc = store_info(a->st, &info, &err);
+	if (a->job_rc == 0) {
+		a->job_pending = info.acks_pending;
+		a->job_overdue = info.acks_overdue;
+	}
+	if (a->job_rc)
+		snprintf(a->job_error, sizeof(a->job_error), "%s", err.message);
+}
+
+static void
+ack_overdue_done(void *arg, int cancelled)
+{
+	struct ack_overdue *a = arg;
+	char marked[16];
+
+	a->running = 0;
+	if (cancelled)
+		return;
+	if (a->job_rc) {
+		log_error("ack overdue check failed", "error", a->job_error, NULL);
+		return;
+	}
+	metrics_gauge_set(a->pending, NULL, (double)a->job_pending);
+	metrics_gauge_set(a->overdue, NULL, (double)a->job_overdue);
+	if (a->job_marked > 0) {
+		snprintf(marked, sizeof(marked), "%u", a->job_marked);
+		log_warn("acknowledgments overdue", "count", marked, NULL);
+	}
+}
+
+static void
+ack_overdue_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct ack_overdue *a = arg;
+
+	(void)fd;
+	(void)what;
+	if (a->running)
+		return;
+	a->running = 1;
+	if (workers_submit(daemon_workers(a->d), ack_overdue_work,
+	    ack_overdue_done, a) != 0)
+		a->running = 0;
+}
+
 static void
 usage(FILE *out)
 {
@@ -136,6 +214,8 @@ main(int argc, char **argv)
 	struct store_error serr;
 	struct store_probe probe;
 	struct timeval probe_every = { STORE_PROBE_SECONDS, 0 };
+	struct ack_overdue overdue;
+	struct timeval overdue_every = { ACK_OVERDUE_SECONDS, 0 };
 	char err[1024];
 	int c, check = 0, rc;
 	struct as2_sender *as2_out;
@@ -229,10 +309,32 @@ main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	/* Ack tracking's overdue check: its own connection and timer. */
+	memset(&overdue, 0, sizeof(overdue));
+	overdue.d = d;
+	overdue.pending = metrics_gauge(daemon_metrics(d), "edigate_acks_pending",
+	    "Acknowledgments expected and not yet due", NULL);
+	overdue.overdue = metrics_gauge(daemon_metrics(d), "edigate_acks_overdue",
+	    "Acknowledgments past their partner's SLA", NULL);
+	if (store_open(&overdue.st, daemon_config(d)->store_url, NULL,
+	    &serr) != 0 ||
+	    (overdue.timer = event_new(daemon_base(d), -1, EV_PERSIST,
+	    ack_overdue_tick, &overdue)) == NULL ||
+	    event_add(overdue.timer, &overdue_every) != 0) {
+		log_error("cannot set up the ack overdue check", "error",
+		    overdue.st ? "timer" : serr.message, NULL);
+		daemon_free(d);
+		store_close(overdue.st);
+		store_close(st);
+		return 1;
+	}
+
 	if (as2_sender_start(as2_out, 0) != 0) {
 		as2_sender_free(as2_out);
 		event_free(probe.timer);
+		event_free(overdue.timer);
 		daemon_free(d);
+		store_close(overdue.st);
 		store_close(st);
 		return 1;
 	}
@@ -245,7 +347,9 @@ main(int argc, char **argv)
 	}
 	as2_sender_free(as2_out);
 	event_free(probe.timer);
+	event_free(overdue.timer);
 	daemon_free(d);        /* waits for a probe still running */
+	store_close(overdue.st);
 	store_close(st);
 	return rc;
 }

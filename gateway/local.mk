@@ -21,6 +21,8 @@ STORE_LIBS = gateway/libstore.a $(SQLITE_LIBS) $(LIBPQ_LIBS) $(JANSSON_LIBS) \
 
 STORE_SQL_SQLITE = deploy/sql/sqlite/0001_initial.sql
 STORE_SQL_POSTGRESQL = deploy/sql/postgresql/0001_initial.sql
+STORE_SQL_SQLITE += deploy/sql/sqlite/0002_ack_tracking.sql
+STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0002_ack_tracking.sql
 gateway/store_schema.c: $(STORE_SQL_SQLITE:%=$(srcdir)/%) \
 		$(STORE_SQL_POSTGRESQL:%=$(srcdir)/%) $(srcdir)/deploy/sql/embed.sh
 	$(AM_V_GEN)$(MKDIR_P) gateway && \
@@ -108,3 +110,20 @@ gateway_edigated_LDADD += $(AS2SEND_LIBS)
 gateway_edigated_CFLAGS += $(JANSSON_CFLAGS)
 gateway_edigate_SOURCES += gateway/cmd_as2.c
 gateway_edigate_LDADD += $(AS2SEND_LIBS)
+# ack: the acknowledgments for a file, or an inbound ack as JSON.
+gateway_edigate_SOURCES += gateway/cmd_ack.c
+
+# Acknowledgment tracking: expectations for what is sent, reconciliation of
+# inbound TA1/997/999/CONTRL, duplicates, the overdue check and the report.
+noinst_LIBRARIES += gateway/libacktrack.a
+gateway_libacktrack_a_SOURCES = \
+	gateway/ack_track.c gateway/ack_track.h \
+	gateway/ack_report.c gateway/ack_report.h
+gateway_libacktrack_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+ACKTRACK_LIBS = gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS)
+gateway_edigate_SOURCES += gateway/cmd_acks.c
+gateway_edigate_LDADD += gateway/libacktrack.a translators/libtranslators.a \
+	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)
+# edigated runs the overdue check periodically.
+gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
+	$(STORE_LIBS) $(JANSSON_LIBS)

@@ -1208,7 +1208,11 @@ store_ack_expect(struct store *st, struct store_ack_expectation *e,
 	    (rc = check_text(err, "functional id", e->functional_id,
 	                     sizeof e->functional_id - 1, 1)))
 		return rc;
-	e->created_us = e->updated_us = store_now_us();
+	if (e->created_us < 0)
+		return store_fail(err, STORE_EINVAL, "negative send time");
+	e->updated_us = store_now_us();
+	if (e->created_us == 0)
+		e->created_us = e->updated_us;
 	e->state = STORE_ACK_PENDING;
 	e->overdue_us = e->acked_us = e->ack_message_id = 0;
 	e->ack_code[0] = '\0';
@@ -1218,15 +1222,15 @@ store_ack_expect(struct store *st, struct store_ack_expectation *e,
 		e->message_id ? P_INT(e->message_id) : P_NULL, P_TEXT(e->partner),
 		P_TEXT(e->ack_type), P_TEXT(e->interchange_control),
 		P_TEXT(e->group_control), P_TEXT(e->functional_id), P_INT(e->set_count),
-		P_INT(e->created_us), P_INT(e->deadline_us),
+		P_INT(e->created_us), P_INT(e->deadline_us), P_INT(e->updated_us),
 	};
 	rc = db_one(st,
 	            "INSERT INTO ack_expectations (message_id, partner, ack_type,"
 	            " interchange_control, group_control, functional_id, set_count,"
 	            " created_us, deadline_us, state, updated_us)"
-	            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $8)"
+	            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)"
 	            " RETURNING id",
-	            p, 9, row_int0, &e->id, err);
+	            p, 10, row_int0, &e->id, err);
 	if (rc == STORE_ECONFLICT)
 		store_fail(err, rc, "%s is already expected from %s for interchange %s group %s",
 		           e->ack_type, e->partner, e->interchange_control, e->group_control);
@@ -1272,6 +1276,26 @@ store_ack_find(struct store *st, const char *partner, const char *ack_type,
 	if (rc == STORE_ENOTFOUND)
 		store_fail(err, rc, "no %s expected from %s for interchange %s group %s",
 		           ack_type, partner, interchange_control, group_control);
+	return rc;
+}
+
+int
+store_ack_find_group(struct store *st, const char *partner, const char *ack_type,
+                     const char *group_control, struct store_ack_expectation *out,
+                     struct store_error *err)
+{
+	struct store_param p[] = { P_TEXT(partner ? partner : ""),
+		                   P_TEXT(ack_type ? ack_type : ""),
+		                   P_TEXT(group_control ? group_control : "") };
+	int rc = db_one(st,
+	                "SELECT " ACK_COLS " FROM ack_expectations WHERE partner = $1"
+	                " AND ack_type = $2 AND group_control = $3"
+	                " ORDER BY CASE WHEN state IN ('pending', 'overdue') THEN 0"
+	                " ELSE 1 END, id DESC LIMIT 1",
+	                p, 3, ack_from_row, out, err);
+	if (rc == STORE_ENOTFOUND)
+		store_fail(err, rc, "no %s expected from %s for group %s", ack_type,
+		           partner, group_control);
 	return rc;
 }
 
@@ -1547,6 +1571,47 @@ store_ack_sets_foreach(struct store *st, int64_t expectation_id,
 		COPY(s.code, st->ops->text(c, 2));
 		s.detail_json = st->ops->text(c, 3);
 		int stop = cb(ud, &s);
+		if (stop) {
+			st->ops->close(c);
+			return stop;
+		}
+	}
+	st->ops->close(c);
+	return r < 0 ? -r : STORE_OK;
+}
+
+int
+store_ack_unmatched_foreach(struct store *st, const struct store_ack_filter *f,
+                            store_ack_unmatched_cb cb, void *ud,
+                            struct store_error *err)
+{
+	struct store_ack_filter none = { 0 };
+	struct store_cursor *c;
+	if (!f)
+		f = &none;
+	struct store_param p[] = { P_TEXT(f->partner ? f->partner : ""),
+		                   P_INT(f->since_us),
+		                   P_INT(f->until_us ? f->until_us : INT64_MAX) };
+	int rc = st->ops->query(st,
+	                        "SELECT id, ack_message_id, partner, ack_type,"
+	                        " interchange_control, group_control, received_us, detail"
+	                        " FROM ack_unmatched WHERE (partner = $1 OR $1 = '')"
+	                        " AND received_us >= $2 AND received_us < $3 ORDER BY id",
+	                        p, 3, &c, err);
+	if (rc)
+		return rc;
+	int r;
+	while ((r = st->ops->next(c, err)) > 0) {
+		struct store_ack_unmatched_row u;
+		u.id = st->ops->int64(c, 0);
+		u.ack_message_id = st->ops->is_null(c, 1) ? 0 : st->ops->int64(c, 1);
+		COPY(u.partner, st->ops->text(c, 2));
+		COPY(u.ack_type, st->ops->text(c, 3));
+		COPY(u.interchange_control, st->ops->text(c, 4));
+		COPY(u.group_control, st->ops->text(c, 5));
+		u.received_us = st->ops->int64(c, 6);
+		u.detail_json = st->ops->text(c, 7);
+		int stop = cb(ud, &u);
 		if (stop) {
 			st->ops->close(c);
 			return stop;

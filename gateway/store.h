@@ -319,7 +319,8 @@ struct store_ack_set_result {
 };
 
 /* Records an expectation: in: message_id, partner, ack_type, controls,
- * functional_id, set_count, deadline_us; out: id, created_us, state.
+ * functional_id, set_count, deadline_us, and created_us (when the
+ * interchange was sent; 0: now); out: id, created_us (when 0), state.
  * Appends "ack.expected". The same (partner, ack_type, interchange, group)
  * twice: STORE_ECONFLICT. */
 int store_ack_expect(struct store *st, struct store_ack_expectation *e,
@@ -329,6 +330,17 @@ int store_ack_get(struct store *st, int64_t id, struct store_ack_expectation *ou
 int store_ack_find(struct store *st, const char *partner, const char *ack_type,
                    const char *interchange_control, const char *group_control,
                    struct store_ack_expectation *out, struct store_error *err);
+/*
+ * A 997/999 names the group it answers (AK102 = GS06) but not the
+ * interchange, so reconciliation looks expectations up by group control
+ * number alone. Group numbers come from a counter that never repeats per
+ * partner, yet an imported history may hold the same number twice: the
+ * open expectation wins, then the newest. Nothing: STORE_ENOTFOUND.
+ */
+int store_ack_find_group(struct store *st, const char *partner,
+                         const char *ack_type, const char *group_control,
+                         struct store_ack_expectation *out,
+                         struct store_error *err);
 /*
  * Closes an open (pending or overdue) expectation with the ack's result
  * and its set-level results. state must be accepted, accepted-with-errors,
@@ -365,6 +377,24 @@ int store_ack_foreach(struct store *st, const struct store_ack_filter *f,
 int store_ack_sets_foreach(struct store *st, int64_t expectation_id,
                            store_ack_set_cb cb, void *ud,
                            struct store_error *err);
+
+/* An inbound ack recorded by store_ack_unmatched(). */
+struct store_ack_unmatched_row {
+	int64_t id;
+	int64_t ack_message_id;             /* 0: none */
+	char partner[STORE_PARTNER_MAX + 1];
+	char ack_type[8];
+	char interchange_control[STORE_CONTROL_TEXT_MAX + 1];
+	char group_control[STORE_CONTROL_TEXT_MAX + 1];
+	int64_t received_us;
+	const char *detail_json;            /* valid during the callback */
+};
+typedef int (*store_ack_unmatched_cb)(void *ud,
+                                      const struct store_ack_unmatched_row *u);
+/* Ascending id; the filter's times bound received_us. */
+int store_ack_unmatched_foreach(struct store *st, const struct store_ack_filter *f,
+                                store_ack_unmatched_cb cb, void *ud,
+                                struct store_error *err);
 
 /* ---- idempotency keys ------------------------------------------------- */
 

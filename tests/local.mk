@@ -87,7 +87,8 @@ FUZZ_SECONDS = 30
 FUZZ_RUN_FLAGS =
 FUZZ_OPTIONS =
 FUZZ_TARGETS = tests/fuzz/fuzz_reader tests/fuzz/fuzz_envelope \
-	tests/fuzz/fuzz_mime tests/fuzz/fuzz_cms tests/fuzz/fuzz_map
+	tests/fuzz/fuzz_mime tests/fuzz/fuzz_cms tests/fuzz/fuzz_map \
+	tests/fuzz/fuzz_ack
 FUZZ_HASH_H = $(srcdir)/tests/fuzz/fuzz_hash.h
 FUZZ_READER_OBJECTS = tests/fuzz/edi_reader.fuzz.o
 FUZZ_ENVELOPE_OBJECTS = $(FUZZ_READER_OBJECTS) tests/fuzz/envelope.fuzz.o
@@ -191,7 +192,7 @@ fuzz-run: fuzz
 	  --seeds $(srcdir)/tests/fixtures --seeds $(srcdir)/tests/fuzz/regressions \
 	  $(FUZZ_RUN_FLAGS) $(FUZZ_TARGETS) -- $(FUZZ_OPTIONS)
 CLEANFILES += $(FUZZ_TARGETS) $(FUZZ_ENVELOPE_OBJECTS) $(FUZZ_CMS_OBJECTS) \
-	$(FUZZ_MAP_OBJECTS)
+	$(FUZZ_MAP_OBJECTS) $(FUZZ_ACK_OBJECTS)
 EXTRA_DIST += tests/fuzz/fuzz_reader.c tests/fuzz/fuzz_envelope.c \
 	tests/fuzz/fuzz_mime.c tests/fuzz/fuzz_cms.c tests/fuzz/fuzz_map.c \
 	tests/fuzz/fuzz_hash.h tests/fuzz/run.sh tests/fuzz/regressions
@@ -302,3 +303,59 @@ tests_unit_test_as2_send_SOURCES = tests/unit/test_as2_send.c
 tests_unit_test_as2_send_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_as2_send_LDADD = $(AS2SEND_LIBS) $(CMOCKA_LIBS)
 EXTRA_DIST += docs/as2-send.md
+
+# Acknowledgments: TA1/997/999/CONTRL built, written and read.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_ack
+TESTS += tests/unit/test_ack
+endif
+tests_unit_test_ack_SOURCES = tests/unit/test_ack.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_ack_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_ack_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+TESTS += tests/integration/ack_cli.sh
+dist_noinst_SCRIPTS += tests/integration/ack_cli.sh
+
+# The acknowledgment reader (and writing what it read back out).
+FUZZ_ACK_OBJECTS = $(FUZZ_READER_OBJECTS) tests/fuzz/edi_writer.fuzz.o \
+	tests/fuzz/edi_builder.fuzz.o tests/fuzz/ack.fuzz.o \
+	tests/fuzz/ack_read.fuzz.o tests/fuzz/ack_write.fuzz.o
+tests/fuzz/edi_builder.fuzz.o: $(srcdir)/translators/edi_builder.c \
+	$(srcdir)/translators/edi_builder.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	  -c -o $@ $(srcdir)/translators/edi_builder.c
+tests/fuzz/ack.fuzz.o: $(srcdir)/translators/ack.c $(srcdir)/translators/ack.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	  -c -o $@ $(srcdir)/translators/ack.c
+tests/fuzz/ack_read.fuzz.o: $(srcdir)/translators/ack_read.c \
+	$(srcdir)/translators/ack.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer-no-link -c -o $@ $(srcdir)/translators/ack_read.c
+tests/fuzz/ack_write.fuzz.o: $(srcdir)/translators/ack_write.c \
+	$(srcdir)/translators/ack.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	  -c -o $@ $(srcdir)/translators/ack_write.c
+tests/fuzz/fuzz_ack: $(srcdir)/tests/fuzz/fuzz_ack.c $(srcdir)/translators/ack.h \
+	$(FUZZ_ACK_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_ack.c \
+	  $(FUZZ_ACK_OBJECTS) $(JANSSON_LIBS)
+EXTRA_DIST += tests/fuzz/fuzz_ack.c
+
+# Acknowledgment tracking on both store backends, and the report built by
+# the CLI in all three formats.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_ack_track
+TESTS += tests/unit/test_ack_track tests/integration/ack_track_pg.sh
+endif
+tests_unit_test_ack_track_SOURCES = tests/unit/test_ack_track.c
+tests_unit_test_ack_track_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBPQ_CFLAGS) \
+	$(JANSSON_CFLAGS)
+tests_unit_test_ack_track_LDADD = $(ACKTRACK_LIBS) $(CMOCKA_LIBS)
+dist_noinst_SCRIPTS += tests/integration/ack_track_pg.sh
+TESTS += tests/integration/ack_report.sh
+dist_noinst_SCRIPTS += tests/integration/ack_report.sh
+EXTRA_DIST += docs/acks-tracking.md

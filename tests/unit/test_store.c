@@ -219,9 +219,9 @@ test_migrations_apply_once_and_are_idempotent(void **state)
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
 	assert_int_equal(info.schema_version, 0);
-	assert_int_equal(info.schema_latest, 1);
+	assert_int_equal(info.schema_latest, 2);
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
-	assert_int_equal(applied, 1);
+	assert_int_equal(applied, 2);
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
 	assert_int_equal(applied, 0);
 	store_close(fx->st);
@@ -230,7 +230,7 @@ test_migrations_apply_once_and_are_idempotent(void **state)
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
 	assert_int_equal(applied, 0);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
-	assert_int_equal(info.schema_version, 1);
+	assert_int_equal(info.schema_version, 2);
 	assert_int_equal(info.messages, 0);
 	assert_int_equal(info.events, 0);
 }
@@ -289,7 +289,7 @@ test_processes_opening_a_fresh_store_at_once_migrate_it_once(void **state)
 	}
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
-	assert_int_equal(info.schema_version, 1);
+	assert_int_equal(info.schema_version, 2);
 	assert_int_equal(info.audit_last_id, 0);
 }
 
@@ -1143,6 +1143,98 @@ test_unmatched_ack_is_recorded_not_dropped(void **state)
 	assert_int_equal(count, 0);
 }
 
+static void
+test_ack_expectation_keeps_the_given_send_time(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	struct store_ack_expectation e = { .created_us = 1795435200000000LL,
+		                           .deadline_us = 1795521600000000LL };
+	strcpy(e.partner, "acme");
+	strcpy(e.ack_type, "997");
+	strcpy(e.interchange_control, "000000010");
+	strcpy(e.group_control, "10");
+	assert_int_equal(store_ack_expect(fx->st, &e, &err), STORE_OK);
+	struct store_ack_expectation got;
+	assert_int_equal(store_ack_get(fx->st, e.id, &got, &err), STORE_OK);
+	assert_int_equal(got.created_us, 1795435200000000LL);
+	e.created_us = -1;
+	strcpy(e.group_control, "11");
+	assert_int_equal(store_ack_expect(fx->st, &e, &err), STORE_EINVAL);
+}
+
+static void
+test_ack_group_lookup_prefers_the_open_expectation(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	struct store_ack_expectation e;
+	int64_t deadline = store_now_us() + 3600000000LL;
+	int64_t first = expect_997(fx, 0, "42", deadline);
+	assert_int_equal(store_ack_resolve(fx->st, first, STORE_ACK_ACCEPTED, "A", 0, 0,
+	                                   NULL, 0, &err), STORE_OK);
+	/* The same group number again in another interchange (an imported
+	 * history): the one still waiting for its ack is the match. */
+	struct store_ack_expectation again = { .deadline_us = deadline };
+	strcpy(again.partner, "acme");
+	strcpy(again.ack_type, "997");
+	strcpy(again.interchange_control, "000000099");
+	strcpy(again.group_control, "42");
+	assert_int_equal(store_ack_expect(fx->st, &again, &err), STORE_OK);
+	assert_int_equal(store_ack_find_group(fx->st, "acme", "997", "42", &e, &err), 0);
+	assert_int_equal(e.id, again.id);
+	assert_string_equal(e.interchange_control, "000000099");
+	assert_int_equal(store_ack_resolve(fx->st, again.id, STORE_ACK_REJECTED, "R", 0, 0,
+	                                   NULL, 0, &err), STORE_OK);
+	/* Both closed: the newest. */
+	assert_int_equal(store_ack_find_group(fx->st, "acme", "997", "42", &e, &err), 0);
+	assert_int_equal(e.id, again.id);
+	assert_int_equal(store_ack_find_group(fx->st, "acme", "999", "42", &e, &err),
+	                 STORE_ENOTFOUND);
+	assert_int_equal(store_ack_find_group(fx->st, "globex", "997", "42", &e, &err),
+	                 STORE_ENOTFOUND);
+}
+
+static int
+collect_unmatched(void *ud, const struct store_ack_unmatched_row *u)
+{
+	struct collected *c = ud;
+	snprintf(c->details[c->n], sizeof c->details[c->n], "%s %s %s %s %" PRId64 " %s",
+	         u->partner, u->ack_type, u->interchange_control, u->group_control,
+	         u->received_us, u->detail_json);
+	c->n++;
+	return 0;
+}
+
+static void
+test_unmatched_acks_are_listed_by_partner_and_time(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	assert_int_equal(store_ack_unmatched(fx->st, 0, "acme", "997", "", "555", 1000,
+	                                     "{\"AK901\":\"A\"}", NULL, &err), 0);
+	assert_int_equal(store_ack_unmatched(fx->st, 0, "globex", "TA1", "000000777", "", 2000,
+	                                     NULL, NULL, &err), 0);
+	assert_int_equal(store_ack_unmatched(fx->st, 0, "acme", "999", "", "556", 3000, NULL,
+	                                     NULL, &err), 0);
+	struct collected c = { 0 };
+	assert_int_equal(store_ack_unmatched_foreach(fx->st, NULL, collect_unmatched, &c, &err),
+	                 0);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.details[0], "acme 997  555 1000 {\"AK901\":\"A\"}");
+	assert_string_equal(c.details[1], "globex TA1 000000777  2000 {}");
+	struct store_ack_filter f = { .partner = "acme", .since_us = 1001 };
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_ack_unmatched_foreach(fx->st, &f, collect_unmatched, &c, &err), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.details[0], "acme 999  556 3000 {}");
+	f.since_us = 0;
+	f.until_us = 1000;
+	memset(&c, 0, sizeof c);
+	assert_int_equal(store_ack_unmatched_foreach(fx->st, &f, collect_unmatched, &c, &err), 0);
+	assert_int_equal(c.n, 0);
+}
+
 /* ---- delivery queue -------------------------------------------------------------------- */
 
 static void
@@ -1335,6 +1427,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ack_expectation_is_resolved_with_set_results,
 		                                setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_late_ack_closes_but_keeps_the_overdue_fact,
+		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_expectation_keeps_the_given_send_time,
+		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_group_lookup_prefers_the_open_expectation,
+		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_unmatched_acks_are_listed_by_partner_and_time,
 		                                setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_unmatched_ack_is_recorded_not_dropped,
 		                                setup_open, teardown),
