@@ -10,9 +10,10 @@ libxml2-dev libssl-dev libevent-dev libssh2-1-dev libpq-dev libsqlite3-dev
 zlib1g-dev libjansson-dev libcmocka-dev curl openssl"
 
 # Also needed by the full test run: libFuzzer, the servers the integration
-# tests start on loopback, the command-line peers they talk to, the linter.
+# tests start on loopback, the command-line peers they talk to (python3 runs
+# the AS2 receiving peer), the linter.
 EDIGATE_TEST_PACKAGES="clang-14 libclang-rt-14-dev postgresql openssh-server
-openssl curl shellcheck"
+openssl curl shellcheck python3"
 
 # Prints the packages among the arguments that are not installed.
 edigate_missing_packages() {

@@ -22,6 +22,8 @@ int cmd_translate(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_partner(int argc, char **argv);
 int cmd_rewrite(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_resend(int argc, char **argv);
 int cmd_ack(int argc, char **argv);
 int cmd_ack_track(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "as2_receive.h"
+#include "as2_send.h"
 #include "configfile.h"
 #include "daemon.h"
 #include "inbound.h"
@@ -277,6 +278,7 @@ main(int argc, char **argv)
 	struct timeval overdue_every = { ACK_OVERDUE_SECONDS, 0 };
 	char err[1024];
 	int c, check = 0, rc;
+	struct as2_sender *as2_out;
 
 	while ((c = getopt_long(argc, argv, "c:tfh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -344,9 +346,18 @@ main(int argc, char **argv)
 		inbound_free(inbound);
 		return 1;
 	}
+	as2_out = as2_sender_new(d, err, sizeof(err));
+	if (as2_out == NULL) {
+		log_error("cannot start AS2 sending", "error", err, NULL);
+		daemon_free(d);
+		as2_receive_free(as2rx);
+		inbound_free(inbound);
+		return 1;
+	}
 	if (daemon_listen(d, err, sizeof(err)) != 0 ||
 	    daemon_drop_privileges(d, err, sizeof(err)) != 0) {
 		log_error("cannot start", "error", err, NULL);
+		as2_sender_free(as2_out);
 		daemon_free(d);
 		as2_receive_free(as2rx);
 		inbound_free(inbound);
@@ -395,6 +406,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	if (as2_sender_start(as2_out, 0) != 0) {
+		as2_sender_free(as2_out);
+		event_free(probe.timer);
+		event_free(overdue.timer);
+		daemon_free(d);
+		store_close(overdue.st);
+		as2_receive_free(as2rx);
+		inbound_free(inbound);
+		store_close(st);
+		return 1;
+	}
 	/* Messages a transport stored (and answered) before a crash or a
 	 * stop, but that the pipeline did not take yet, are taken now:
 	 * durable before acknowledged, processed after restart. */
@@ -419,6 +441,7 @@ main(int argc, char **argv)
 		fflush(stderr);
 		_exit(rc);
 	}
+	as2_sender_free(as2_out);
 	event_free(probe.timer);
 	event_free(overdue.timer);
 	as2_receive_stop(as2rx);

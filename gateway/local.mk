@@ -84,6 +84,19 @@ AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)
 
 gateway_edigate_SOURCES += gateway/cmd_rewrite.c
 
+# AS2 send: build, sign, encrypt, post, follow to the MDN; the delivery
+# worker and POST /as2/mdn in edigated; `edigate send` and `resend`.
+noinst_LIBRARIES += gateway/libas2send.a
+gateway_libas2send_a_SOURCES = gateway/as2_send.c gateway/as2_send.h
+gateway_libas2send_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(LIBXML_CFLAGS)
+AS2SEND_LIBS = gateway/libas2send.a $(INBOUND_LIBS) $(AS2_LIBS) \
+	$(DAEMON_LIBS) $(STORE_LIBS) $(JANSSON_LIBS)
+gateway_edigated_LDADD += $(AS2SEND_LIBS)
+gateway_edigated_CFLAGS += $(JANSSON_CFLAGS)
+gateway_edigate_SOURCES += gateway/cmd_as2.c
+gateway_edigate_LDADD += $(AS2SEND_LIBS)
+
 # ack: the acknowledgments for a file, or an inbound ack as JSON.
 gateway_edigate_SOURCES += gateway/cmd_ack.c
 
@@ -101,6 +114,7 @@ gateway_edigate_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 # edigated runs the overdue check periodically.
 gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 	$(STORE_LIBS) $(JANSSON_LIBS)
+
 # The inbound pipeline every transport hands stored payloads to
 # (validate, acknowledge, translate, store canonical, route) and the
 # loaded partner profiles the daemon's modules look partners up in.

@@ -281,6 +281,29 @@ tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/rewrite.sh
 dist_noinst_SCRIPTS += tests/integration/rewrite.sh
 
+# The outbound HTTP client against a local evhttp server (plain and TLS).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_client
+TESTS += tests/unit/test_http_client
+endif
+tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
+tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+
+# AS2 send against an independent peer (Python http.server + openssl).
+TESTS += tests/integration/as2_send.sh
+dist_noinst_SCRIPTS += tests/integration/as2_send.sh
+EXTRA_DIST += tests/integration/as2_peer.py
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_as2_send
+TESTS += tests/unit/test_as2_send
+endif
+tests_unit_test_as2_send_SOURCES = tests/unit/test_as2_send.c
+tests_unit_test_as2_send_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_as2_send_LDADD = $(AS2SEND_LIBS) $(CMOCKA_LIBS)
+EXTRA_DIST += docs/as2-send.md
+
 # Acknowledgments: TA1/997/999/CONTRL built, written and read.
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_ack
@@ -341,16 +364,6 @@ dist_noinst_SCRIPTS += tests/integration/translate_out.sh
 # AS2 receive in edigated against openssl cms + curl as the peer.
 TESTS += tests/integration/as2_receive.sh
 dist_noinst_SCRIPTS += tests/integration/as2_receive.sh
-
-# The outbound HTTP client against a local evhttp server (plain and TLS).
-if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_http_client
-TESTS += tests/unit/test_http_client
-endif
-tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
-tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
-	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
-tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
 
 # Partner profiles as a set, with their <as2> settings.
 if HAVE_CMOCKA

@@ -108,6 +108,29 @@ bool_prop(xmlNodePtr n, const char *name, int dflt)
 	return b;
 }
 
+/* A number of seconds ("0.5", "60"; the schema checked the form) times
+ * scale, or an integer count with scale 1. */
+static unsigned long
+ms_prop(xmlNodePtr n, const char *name, unsigned long dflt,
+    unsigned long scale)
+{
+	char *v = prop(n, name);
+	unsigned long whole = 0, frac = 0, div = 1;
+	const char *s;
+
+	if (v == NULL)
+		return dflt;
+	for (s = v; *s >= '0' && *s <= '9'; s++)
+		whole = whole * 10 + (unsigned long)(*s - '0');
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9' && div < 1000; s++) {
+			frac = frac * 10 + (unsigned long)(*s - '0');
+			div *= 10;
+		}
+	free(v);
+	return whole * scale + frac * scale / div;
+}
+
 /* A file named in the profile, resolved against its folder. Opening it
  * is the AS2 module's part (edigated -t and every reload report a file
  * that cannot be read, with this profile's file:line). */
@@ -152,6 +175,16 @@ read_as2(partner *p, xmlNodePtr n, const char *dir, report *r)
 	if (a->request_mdn[0] == '\0')
 		snprintf(a->request_mdn, sizeof(a->request_mdn), "sync");
 	copy_prop(n, "mdn-micalg", a->mdn_micalg, sizeof(a->mdn_micalg));
+	a->receipt_url = prop(n, "receipt-url");
+	a->retry_attempts = (unsigned)ms_prop(n, "retry-attempts", 10, 1);
+	a->retry_delay_ms = (unsigned)ms_prop(n, "retry-delay", 60000, 1000);
+	a->retry_max_delay_ms = (unsigned)ms_prop(n, "retry-max-delay", 3600000,
+	    1000);
+	a->timeout_ms = (unsigned)ms_prop(n, "timeout", 300000, 1000);
+	if (a->timeout_ms == 0)
+		a->timeout_ms = 300000;
+	if (xmlHasProp(n, (const xmlChar *)"tls-ca"))
+		a->tls_ca = profile_file(n, "tls-ca", dir, p->file, r);
 	for (xmlNodePtr c = n->children; c; c = c->next) {
 		if (is(c, "their-certificate")) {
 			char **t = realloc(a->their_certs,
@@ -395,6 +428,8 @@ partner_free(partner *p)
 		free(a->id);
 		free(a->our_id);
 		free(a->url);
+		free(a->receipt_url);
+		free(a->tls_ca);
 		free(a);
 	}
 	free(p->messages);

@@ -63,6 +63,13 @@ typedef struct partner_as2 {
 	int compress;
 	char request_mdn[8];    /* "sync", "async", "none" */
 	char mdn_micalg[16];    /* digest asked for a signed MDN; "" unsigned */
+	/* sending: retries, timeout, async MDN URL (docs/as2-send.md) */
+	char *receipt_url;      /* our URL for its async MDNs; NULL: none */
+	unsigned retry_attempts;        /* deliveries tried before "failed" */
+	unsigned retry_delay_ms;        /* first wait, doubled per attempt */
+	unsigned retry_max_delay_ms;    /* the longest wait */
+	unsigned timeout_ms;            /* one POST, MDN included */
+	char *tls_ca;           /* CA file for its HTTPS server; NULL: system */
 	unsigned line;          /* of the <as2> element */
 } partner_as2;
 
