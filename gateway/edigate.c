@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{ "map", cmd_map, "map check FILE...: check map and override files" },
 	{ "partner", cmd_partner, "partner check FILE...: check partner profiles" },
 	{ "rewrite", cmd_rewrite, "write interchanges again with other delimiters" },
+	{ "sftp-config", cmd_sftp_config, "sshd config, folders and keys for SFTP partners" },
 };
 
 static void

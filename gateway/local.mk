@@ -81,3 +81,13 @@ gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)
 
 gateway_edigate_SOURCES += gateway/cmd_rewrite.c
+
+# SFTP: the sshd configuration for partners' uploads (sftp-config), the
+# inbox watcher of edigated, push and pull with libssh2.
+noinst_LIBRARIES += gateway/libsftp.a
+gateway_libsftp_a_SOURCES = \
+	gateway/sftp_config.c gateway/sftp_config.h
+gateway_libsftp_a_CFLAGS = $(AM_CFLAGS) $(LIBXML_CFLAGS)
+SFTP_LIBS = gateway/libsftp.a translators/libtranslators.a $(LIBXML_LIBS)
+gateway_edigate_SOURCES += gateway/cmd_sftp.c
+gateway_edigate_LDADD += $(SFTP_LIBS)
