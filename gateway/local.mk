@@ -91,3 +91,14 @@ gateway_libsftp_a_CFLAGS = $(AM_CFLAGS) $(LIBXML_CFLAGS)
 SFTP_LIBS = gateway/libsftp.a translators/libtranslators.a $(LIBXML_LIBS)
 gateway_edigate_SOURCES += gateway/cmd_sftp.c
 gateway_edigate_LDADD += $(SFTP_LIBS)
+
+# The inbound pipeline every transport hands stored payloads to
+# (validate, acknowledge, translate, store canonical, route) and the
+# loaded partner profiles the daemon's modules look partners up in.
+noinst_LIBRARIES += gateway/libinbound.a
+gateway_libinbound_a_SOURCES = \
+	gateway/partner_set.c gateway/partner_set.h \
+	gateway/inbound.h
+gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
+	$(LIBXML_LIBS) $(JANSSON_LIBS)
