@@ -11,7 +11,7 @@ zlib1g-dev libjansson-dev libcmocka-dev"
 # Also needed by the full test run: libFuzzer, the servers the integration
 # tests start on loopback, the command-line peers they talk to, the linter.
 EDIGATE_TEST_PACKAGES="clang-14 libclang-rt-14-dev postgresql openssh-server
-openssl curl shellcheck"
+openssl curl shellcheck openssh-client sqlite3 passwd"
 
 # Prints the packages among the arguments that are not installed.
 edigate_missing_packages() {

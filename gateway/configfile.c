@@ -23,7 +23,8 @@
 #define CONFIG_MAX_LINE 4096
 #define CONFIG_MAX_LISTENERS 32
 
-enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN };
+enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN,
+	SEC_SFTP };
 
 enum type {
 	T_PATH, T_STRING, T_BOOL, T_UINT, T_SIZE, T_DURATION, T_LOGLEVEL,
@@ -78,11 +79,16 @@ static const struct key keys[] = {
 	{ SEC_LISTEN, "min_tls_version", T_TLSVERSION, L(min_tls_version),
 	    0, 0 },
 	{ SEC_LISTEN, "routes", T_ROUTES, L(routes), 0, 0 },
+	{ SEC_SFTP, "root", T_PATH, C(sftp_root), 0, 0 },
+	{ SEC_SFTP, "scan_interval", T_DURATION, C(sftp_scan_interval_ms),
+	    100, 86400000 },
+	{ SEC_SFTP, "push_attempts", T_UINT, C(sftp_push_attempts), 1, 100 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const section_names[] = {
-	"general settings", "[store]", "[limits]", "[tls]", "[listen.*]"
+	"general settings", "[store]", "[limits]", "[tls]", "[listen.*]",
+	"[sftp]"
 };
 
 struct parser {
@@ -354,6 +360,8 @@ open_section(struct parser *p, char *name)
 		p->section = SEC_LIMITS;
 	else if (!strcmp(name, "tls"))
 		p->section = SEC_TLS;
+	else if (!strcmp(name, "sftp"))
+		p->section = SEC_SFTP;
 	else if (!strncmp(name, "listen.", 7)) {
 		struct config_listener *nl;
 		id = name + 7;
@@ -568,6 +576,8 @@ config_parse(const char *file, const char *text, size_t len,
 	p.cfg->queue_size = 1024;
 	p.cfg->log_level = LOG_LEVEL_INFO;
 	p.cfg->shutdown_grace_ms = 30000;
+	p.cfg->sftp_scan_interval_ms = 30000;
+	p.cfg->sftp_push_attempts = 5;
 	p.cfg->max_body_size = 64 * 1024 * 1024;
 	p.cfg->max_header_size = 64 * 1024;
 	p.cfg->read_timeout_ms = 60000;
@@ -653,6 +663,7 @@ config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->partners_dir);
 	free(cfg->maps_dir);
+	free(cfg->sftp_root);
 	free(cfg->store_url);
 	free(cfg->user);
 	free(cfg->group);

@@ -86,11 +86,15 @@ gateway_edigate_SOURCES += gateway/cmd_rewrite.c
 # inbox watcher of edigated, push and pull with libssh2.
 noinst_LIBRARIES += gateway/libsftp.a
 gateway_libsftp_a_SOURCES = \
-	gateway/sftp_config.c gateway/sftp_config.h
-gateway_libsftp_a_CFLAGS = $(AM_CFLAGS) $(LIBXML_CFLAGS)
-SFTP_LIBS = gateway/libsftp.a translators/libtranslators.a $(LIBXML_LIBS)
+	gateway/sftp_config.c gateway/sftp_config.h \
+	gateway/sftp_inbox.c gateway/sftp_inbox.h
+gateway_libsftp_a_CFLAGS = $(AM_CFLAGS) $(LIBXML_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(JANSSON_CFLAGS) $(PTHREAD_CFLAGS)
+SFTP_LIBS = gateway/libsftp.a translators/libtranslators.a $(LIBXML_LIBS) \
+	$(JANSSON_LIBS)
 gateway_edigate_SOURCES += gateway/cmd_sftp.c
 gateway_edigate_LDADD += $(SFTP_LIBS)
+gateway_edigated_LDADD += $(SFTP_LIBS) $(DAEMON_LIBS)
 
 # The inbound pipeline every transport hands stored payloads to
 # (validate, acknowledge, translate, store canonical, route) and the

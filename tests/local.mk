@@ -277,3 +277,8 @@ tests_unit_test_edi_writer_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/rewrite.sh
 dist_noinst_SCRIPTS += tests/integration/rewrite.sh
+
+# SFTP: a private sshd with partner chroots, uploads with the sftp
+# command line, edigated's inbox, push and pull with libssh2.
+TESTS += tests/integration/sftp.sh
+dist_noinst_SCRIPTS += tests/integration/sftp.sh
