@@ -114,7 +114,8 @@ sftp_inbox_name_is_temp(partner_sftp_upload upload, const char *temp_suffix,
 /* ---- one file into the store --------------------------------------- */
 
 static char *
-detail_json(const char *name, const struct stat *sb)
+detail_json(const char *origin, const char *name, uint64_t size,
+    int64_t mtime_ns)
 {
 	json_t *o = json_object();
 	char *text;
@@ -134,12 +135,77 @@ detail_json(const char *name, const struct stat *sb)
 	} else {
 		json_object_set_new(o, "file", s);
 	}
-	json_object_set_new(o, "file_size", json_integer(sb->st_size));
-	json_object_set_new(o, "file_mtime_ns", json_integer(
-	    (json_int_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec));
+	json_object_set_new(o, "sftp", json_string(origin));
+	json_object_set_new(o, "file_size", json_integer((json_int_t)size));
+	json_object_set_new(o, "file_mtime_ns", json_integer(mtime_ns));
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return text;
+}
+
+enum sftp_ingest_result
+sftp_inbox_record(struct store *st, const char *partner_id, const char *origin,
+    const char *name, uint64_t size, int64_t mtime_ns, const char *hash,
+    int64_t *message_id, char *err, size_t errsize)
+{
+	char name_hash[SPOOL_HASH_HEX + 1], key[STORE_IDEM_KEY_MAX + 1];
+	enum store_idem_outcome outcome;
+	struct store_error ste;
+	char *body = NULL, *detail;
+	int status;
+
+	*message_id = 0;
+	store_sha256_hex(name, strlen(name), name_hash);
+	snprintf(key, sizeof(key), "%s/%s/%s/%" PRIu64 "/%" PRId64 "/%s",
+	    partner_id, origin, name_hash, size, mtime_ns, hash);
+	if (store_tx_begin(st, &ste) != STORE_OK)
+		goto store_fail;
+	if (store_idempotency_begin(st, "sftp", key, hash, &outcome, &status,
+	    &body, &ste) != STORE_OK) {
+		store_tx_rollback(st);
+		goto store_fail;
+	}
+	if (outcome != STORE_IDEM_NEW) {
+		store_tx_rollback(st);
+		if (outcome != STORE_IDEM_REPLAY || body == NULL) {
+			/* The key holds the content hash, so a conflict or an
+			 * unfinished key means the store was edited by hand. */
+			free(body);
+			snprintf(err, errsize, "idempotency key %s is in an "
+			    "unexpected state", key);
+			return SFTP_INGEST_FAILED;
+		}
+		*message_id = strtoll(body, NULL, 10);
+		free(body);
+		return SFTP_INGEST_DUPLICATE;
+	}
+	struct store_message m;
+	char idtext[32];
+	memset(&m, 0, sizeof(m));
+	m.direction = STORE_IN;
+	snprintf(m.partner, sizeof(m.partner), "%s", partner_id);
+	snprintf(m.transport, sizeof(m.transport), "sftp");
+	snprintf(m.payload_hash, sizeof(m.payload_hash), "%s", hash);
+	m.size = (int64_t)size;
+	snprintf(m.state, sizeof(m.state), "received");
+	detail = detail_json(origin, name, size, mtime_ns);
+	if (store_message_put(st, &m, detail, &ste) != STORE_OK) {
+		free(detail);
+		store_tx_rollback(st);
+		goto store_fail;
+	}
+	free(detail);
+	snprintf(idtext, sizeof(idtext), "%" PRId64, m.id);
+	if (store_idempotency_finish(st, "sftp", key, 200, idtext, &ste)
+	    != STORE_OK || store_tx_commit(st, &ste) != STORE_OK) {
+		store_tx_rollback(st);
+		goto store_fail;
+	}
+	*message_id = m.id;
+	return SFTP_INGEST_STORED;
+store_fail:
+	snprintf(err, errsize, "store: %.400s", ste.message);
+	return SFTP_INGEST_FAILED;
 }
 
 enum sftp_ingest_result
@@ -149,16 +215,13 @@ sftp_inbox_ingest(struct store *st, int inbox_fd, const char *partner_id,
 	struct spool *sp = store_spool(st);
 	struct spool_writer *sw = NULL;
 	struct spool_error spe;
-	struct store_error ste;
 	struct stat sb, after, now;
-	char hash[SPOOL_HASH_HEX + 1], name_hash[SPOOL_HASH_HEX + 1];
-	char key[STORE_IDEM_KEY_MAX + 1];
+	char hash[SPOOL_HASH_HEX + 1];
 	static __thread char buf[1 << 16];
-	enum store_idem_outcome outcome;
+	enum sftp_ingest_result res;
 	uint64_t size;
-	int fd, status;
-	char *body = NULL, *detail;
 	ssize_t got;
+	int fd;
 
 	*message_id = 0;
 	err[0] = '\0';
@@ -225,54 +288,12 @@ sftp_inbox_ingest(struct store *st, int inbox_fd, const char *partner_id,
 	if (spool_writer_commit(sw, hash, &size, &spe) != SPOOL_OK)
 		goto spool_fail;
 
-	store_sha256_hex(name, strlen(name), name_hash);
-	snprintf(key, sizeof(key), "%s/in/%s/%" PRIu64 "/%lld/%s", partner_id,
-	    name_hash, size, (long long)sb.st_mtim.tv_sec * 1000000000LL +
-	    sb.st_mtim.tv_nsec, hash);
-	if (store_tx_begin(st, &ste) != STORE_OK)
-		goto store_fail;
-	if (store_idempotency_begin(st, "sftp", key, hash, &outcome, &status,
-	    &body, &ste) != STORE_OK) {
-		store_tx_rollback(st);
-		goto store_fail;
-	}
-	if (outcome == STORE_IDEM_NEW) {
-		struct store_message m;
-		char idtext[32];
-		memset(&m, 0, sizeof(m));
-		m.direction = STORE_IN;
-		snprintf(m.partner, sizeof(m.partner), "%s", partner_id);
-		snprintf(m.transport, sizeof(m.transport), "sftp");
-		snprintf(m.payload_hash, sizeof(m.payload_hash), "%s", hash);
-		m.size = (int64_t)size;
-		snprintf(m.state, sizeof(m.state), "received");
-		detail = detail_json(name, &sb);
-		if (store_message_put(st, &m, detail, &ste) != STORE_OK) {
-			free(detail);
-			store_tx_rollback(st);
-			goto store_fail;
-		}
-		free(detail);
-		snprintf(idtext, sizeof(idtext), "%" PRId64, m.id);
-		if (store_idempotency_finish(st, "sftp", key, 200, idtext, &ste)
-		    != STORE_OK || store_tx_commit(st, &ste) != STORE_OK) {
-			store_tx_rollback(st);
-			goto store_fail;
-		}
-		*message_id = m.id;
-	} else {
-		store_tx_rollback(st);
-		if (outcome != STORE_IDEM_REPLAY || body == NULL) {
-			/* The key holds the content hash, so a conflict or an
-			 * unfinished key means the store was edited by hand. */
-			free(body);
-			close(fd);
-			snprintf(err, errsize, "idempotency key %s is in an "
-			    "unexpected state", key);
-			return SFTP_INGEST_FAILED;
-		}
-		*message_id = strtoll(body, NULL, 10);
-		free(body);
+	res = sftp_inbox_record(st, partner_id, "in", name, size,
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec,
+	    hash, message_id, err, errsize);
+	if (res == SFTP_INGEST_FAILED) {
+		close(fd);
+		return res;
 	}
 	/* Durable now: the file may go, if it is still the one we read (the
 	 * partner_id may have uploaded a new one under the same name). */
@@ -285,16 +306,11 @@ sftp_inbox_ingest(struct store *st, int inbox_fd, const char *partner_id,
 			fsync(inbox_fd);
 	}
 	close(fd);
-	return outcome == STORE_IDEM_NEW ? SFTP_INGEST_STORED
-	    : SFTP_INGEST_DUPLICATE;
+	return res;
 
 spool_fail:
 	close(fd);
 	snprintf(err, errsize, "spool: %s", spe.message);
-	return SFTP_INGEST_FAILED;
-store_fail:
-	close(fd);
-	snprintf(err, errsize, "store: %s", ste.message);
 	return SFTP_INGEST_FAILED;
 }
 

@@ -113,6 +113,17 @@ enum sftp_ingest_result sftp_inbox_ingest(struct store *st, int inbox_fd,
     char *err, size_t errsize);
 
 /*
+ * Records a payload already committed to the spool as an inbound "sftp"
+ * message in state "received", once per key (see EXACTLY ONCE; origin is
+ * "in" for an inbox, "pull" for a file fetched from a partner's server).
+ * STORED, DUPLICATE (*message_id is the earlier message) or FAILED.
+ */
+enum sftp_ingest_result sftp_inbox_record(struct store *st,
+    const char *partner_id, const char *origin, const char *name,
+    uint64_t size, int64_t mtime_ns, const char *hash, int64_t *message_id,
+    char *err, size_t errsize);
+
+/*
  * Writes a stored payload into ROOT/<partner>/outbox/<name>: to a dot-name
  * first, fsync, rename, fsync the folder, so a partner never downloads
  * half a file. Mode 0644 (the partner is the folder's owner, not the
