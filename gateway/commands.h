@@ -23,6 +23,8 @@ int cmd_map(int argc, char **argv);
 int cmd_partner(int argc, char **argv);
 int cmd_rewrite(int argc, char **argv);
 int cmd_sftp_config(int argc, char **argv);
+int cmd_sftp_push(int argc, char **argv);
+int cmd_sftp_pull(int argc, char **argv);
 
 /*
  * Streams one file ("-" is standard input) through the reader in 1 MiB

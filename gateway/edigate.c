@@ -30,6 +30,8 @@ static const struct command commands[] = {
 	{ "partner", cmd_partner, "partner check FILE...: check partner profiles" },
 	{ "rewrite", cmd_rewrite, "write interchanges again with other delimiters" },
 	{ "sftp-config", cmd_sftp_config, "sshd config, folders and keys for SFTP partners" },
+	{ "sftp-push", cmd_sftp_push, "upload a file to a partner's SFTP server" },
+	{ "sftp-pull", cmd_sftp_pull, "fetch a partner's files from its SFTP server once" },
 };
 
 static void

@@ -87,13 +87,14 @@ gateway_edigate_SOURCES += gateway/cmd_rewrite.c
 noinst_LIBRARIES += gateway/libsftp.a
 gateway_libsftp_a_SOURCES = \
 	gateway/sftp_config.c gateway/sftp_config.h \
-	gateway/sftp_inbox.c gateway/sftp_inbox.h
+	gateway/sftp_inbox.c gateway/sftp_inbox.h \
+	gateway/sftp_client.c gateway/sftp_client.h
 gateway_libsftp_a_CFLAGS = $(AM_CFLAGS) $(LIBXML_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(JANSSON_CFLAGS) $(PTHREAD_CFLAGS)
+	$(JANSSON_CFLAGS) $(PTHREAD_CFLAGS) $(LIBSSH2_CFLAGS) $(OPENSSL_CFLAGS)
 SFTP_LIBS = gateway/libsftp.a translators/libtranslators.a $(LIBXML_LIBS) \
-	$(JANSSON_LIBS)
+	$(JANSSON_LIBS) $(LIBSSH2_LIBS) $(OPENSSL_LIBS)
 gateway_edigate_SOURCES += gateway/cmd_sftp.c
-gateway_edigate_LDADD += $(SFTP_LIBS)
+gateway_edigate_LDADD += $(SFTP_LIBS) $(DAEMON_LIBS)
 gateway_edigated_LDADD += $(SFTP_LIBS) $(DAEMON_LIBS)
 
 # The inbound pipeline every transport hands stored payloads to
