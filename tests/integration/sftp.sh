@@ -15,7 +15,7 @@ top_srcdir=${top_srcdir:-.}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 SSHD=${SSHD:-/usr/sbin/sshd}
-PLAN=22
+PLAN=28
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -49,22 +49,28 @@ work=$(mktemp -d "$base/edigate-sftp-test.XXXXXX") || skip_rest "no work dir"
 chmod 755 "$work"
 sshd_pid=
 edigated_pid=
+bg_pid=
 users=""
+# kill_tree PID: the process and every process it forked (sshd's
+# sessions run two levels below the listener).
+kill_tree() {
+	local c
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		kill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null
+}
 cleanup() {
-	for p in $edigated_pid $sshd_pid; do
+	for p in $edigated_pid $sshd_pid $bg_pid; do
 		if kill -0 "$p" 2>/dev/null; then
-			# The sessions sshd forked end with it.
-			for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do
-				kill -KILL "$c" 2>/dev/null
-			done
-			kill -KILL "$p" 2>/dev/null
+			kill_tree "$p"
 			wait "$p" 2>/dev/null
 		fi
 	done
 	for u in $users; do
 		userdel "$u" 2>/dev/null
 	done
-	rm -rf "$work"
+	[ -n "${EDIGATE_TEST_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -116,10 +122,9 @@ check "the fragment forces internal-sftp in a chroot, keys only" \
 	grep -q "ChrootDirectory $root/alpha" "$work/partners.conf"
 
 port=
-start_sshd() {
-
+start_sshd() { # start_sshd [PORT]: a free port, or PORT again
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		port=$((20000 + RANDOM % 20000))
+		port=${1:-$((20000 + RANDOM % 20000))}
 		cat > "$work/sshd_config" <<CONF
 Port $port
 ListenAddress 127.0.0.1
@@ -150,12 +155,9 @@ CONF
 	done
 	return 1
 }
-stop_sshd() {
+stop_sshd() { # the server goes away, sessions and all
 	[ -n "$sshd_pid" ] || return 0
-	for c in $(ps -o pid= --ppid "$sshd_pid" 2>/dev/null); do
-		kill -KILL "$c" 2>/dev/null
-	done
-	kill "$sshd_pid" 2>/dev/null
+	kill_tree "$sshd_pid"
 	wait "$sshd_pid" 2>/dev/null
 	sshd_pid=
 }
@@ -176,7 +178,6 @@ upload() { sftp_as "$@" >/dev/null; } # upload KEY USER BATCHFILE
 # ---- edigated -------------------------------------------------------------
 dport=
 start_edigated() {
-
 	for _ in 1 2 3 4 5; do
 		dport=$((20000 + RANDOM % 20000))
 		cat > "$work/edigate.conf" <<CONF
@@ -314,13 +315,108 @@ check "every file of the burst is stored exactly once" \
 	"$(sql "SELECT count(DISTINCT payload_hash) FROM messages WHERE partner = 'alpha'")" \
 	= "$((before + burst))"
 
-# ---- the rest ---------------------------------------------------------------
-while [ "$n" -lt "$PLAN" ]; do
-	n=$((n + 1))
-	echo "ok $n - push and pull # SKIP not written yet"
-done
+# ---- push and pull with the libssh2 client ----------------------------------
+# The partner's server is the same sshd; edigate logs in as alpha and
+# works in alpha's outbox.
+fingerprint=$(ssh-keygen -lf "$work/keys/host.pub" | cut -d' ' -f2)
+other_fp=$(ssh-keygen -lf "$work/keys/otherhost.pub" | cut -d' ' -f2)
+host_b64=$(cut -d' ' -f2 "$work/keys/host.pub")
+client_profile() { # client_profile ID HOST-KEY-ATTRIBUTES
+	cat > "$work/partners/$1.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<partner id="$1" name="SFTP server partner $1">
+  <identity><x12 isa-qualifier="ZZ" isa-id="${1^^}" gs-id="${1^^}"/></identity>
+  <messages><message direction="out" standard="x12" version="004010" type="856"/></messages>
+  <transport>
+    <sftp>
+      <push host="127.0.0.1" port="$port" user="$ua" key-file="$work/keys/alpha" remote-dir="/outbox">
+        <host-key $2/>
+      </push>
+      <pull host="127.0.0.1" port="$port" user="$ua" key-file="$work/keys/alpha" remote-dir="/outbox" poll-seconds="60">
+        <host-key $2/>
+      </pull>
+    </sftp>
+  </transport>
+</partner>
+XML
+}
+client_profile gamma "fingerprint=\"$fingerprint\""
+client_profile delta "type=\"ssh-ed25519\" base64=\"$host_b64\""
+client_profile wrong "fingerprint=\"$other_fp\""
+outbox=$root/alpha/outbox
+rm -f "$outbox"/*
+push() { "$EDIGATE" sftp-push --partners "$work/partners" "$@" 2>>"$work/client.log"; }
+pull() { "$EDIGATE" sftp-pull --partners "$work/partners" --store "$db" "$@" 2>>"$work/client.log"; }
+same_file() { cmp -s "$1" "$2"; }
+
+doc 7 > "$work/up/asn.edi"
+push --partner gamma --name asn-7.edi "$work/up/asn.edi"
+check "push uploads to the partner's folder under the final name, byte for byte" \
+	same_file "$work/up/asn.edi" "$outbox/asn-7.edi"
+check "push leaves no temporary file behind" \
+	test "$(ls -A "$outbox" | wc -l)" = 1
+out=$("$EDIGATE" sftp-push --partners "$work/partners" --partner wrong \
+	--name asn-8.edi "$work/up/asn.edi" 2>&1); rc=$?
+check "a host key that is not the pinned one is refused; nothing is uploaded" \
+	bash -c "test $rc = 1 && case '$out' in *'host key mismatch'*) true;; *) false;; esac && test ! -e '$outbox/asn-8.edi' && test ! -e '$outbox/.edigate-asn-8.edi'"
+
+# The server goes away in the middle of a large upload and comes back.
+head -c 48M /dev/urandom > "$work/up/big.bin"
+push --partner delta --attempts 6 --delay-ms 500 "$work/up/big.bin" &
+bg_pid=$!
+wait_for 20 test -s "$outbox/.edigate-big.bin"
+stop_sshd
+sleep 1
+start_sshd "$port" || echo "# sshd did not come back on $port"
+wait "$bg_pid"
+push_rc=$?
+bg_pid=
+check "a push cut short by the server going away is retried and completes" \
+	test "$push_rc" = 0
+check "the retried push delivers the file once, whole, without a temporary" \
+	bash -c "cmp -s '$work/up/big.bin' '$outbox/big.bin' && test \"\$(ls -A '$outbox' | wc -l)\" = 2"
+
+# Pull: everything in the folder comes in once, then is deleted remotely.
+rm -f "$outbox"/*
+for i in 21 22 23; do doc "$i" > "$outbox/in$i.edi"; done
+pull --partner gamma >/dev/null
+pulled() { sql "SELECT count(*) FROM messages WHERE partner = '$1'"; }
+check "pull stores every file of the remote folder and then deletes it there" \
+	test "$(pulled gamma)" = 3 -a -z "$(ls -A "$outbox")"
+# A file whose delete did not happen (same name, size, time, bytes) is
+# recognised, not stored again, and deleted this time.
+doc 21 > "$outbox/in21.edi"
+touch -d @"$(sql "SELECT json_extract(detail, '\$.file_mtime_ns') / 1000000000 FROM events WHERE kind = 'message.stored' AND detail LIKE '%in21.edi%' LIMIT 1")" "$outbox/in21.edi"
+out=$(pull --partner gamma)
+check "a file pulled before is never stored twice ($out)" \
+	test "$(pulled gamma)" = 3 -a -z "$(ls -A "$outbox")"
+out=$("$EDIGATE" sftp-pull --partners "$work/partners" --store "$db" \
+	--partner wrong 2>&1); rc=$?
+check "pull refuses a server whose host key is not the pinned one" \
+	bash -c "test $rc = 1 && case '$out' in *'host key mismatch'*) true;; *) false;; esac"
+
+# The server goes away in the middle of a download: nothing is stored,
+# the remote file stays, the next poll takes it once.
+cp "$work/up/big.bin" "$outbox/big.bin"
+pull --partner delta >/dev/null &
+bg_pid=$!
+wait_for 20 bash -c "ls '$work/state/spool/tmp/' 2>/dev/null | grep -q ."
+stop_sshd
+wait "$bg_pid"
+pull_rc=$?
+bg_pid=
+check "a pull cut short fails, stores nothing and leaves the remote file" \
+	test "$pull_rc" != 0 -a "$(pulled delta)" = 0 -a -f "$outbox/big.bin"
+start_sshd "$port" || echo "# sshd did not come back on $port"
+pull --partner delta >/dev/null
+check "the next poll stores it once, whole, and deletes it remotely" \
+	test "$(pulled delta)" = 1 -a ! -e "$outbox/big.bin" -a \
+	"$(sql "SELECT payload_hash FROM messages WHERE partner = 'delta'")" = \
+	"$(sha256sum < "$work/up/big.bin" | cut -d' ' -f1)"
+
 if [ "$fails" -gt 0 ]; then
 	echo "# sshd log:"; tail -n 30 "$work/sshd.log" | sed 's/^/# /'
 	echo "# edigated log:"; tail -n 30 "$work/edigated.log" | sed 's/^/# /'
+	echo "# client log:"; tail -n 30 "$work/client.log" 2>/dev/null | sed 's/^/# /'
 fi
 exit 0
