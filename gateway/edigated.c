@@ -23,8 +23,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "store.h"
-#include "sftp_config.h"
-#include "sftp_inbox.h"
+#include "sftp_service.h"
 
 #include <event2/event.h>
 
@@ -110,105 +109,15 @@ store_health(void *ctx, char *detail, size_t size)
 	return 1;
 }
 
-/*
- * SFTP inboxes ([sftp] root): the partners with <sftp><inbound> are
- * watched; a reload reads the profiles again and re-watches. A profile
- * that does not load is logged and its inbox left alone (its files wait).
- */
-struct sftp_partners {
-	partner **list;
-	size_t n;
-};
-
+/* New inbound messages from SFTP (inbox or pull) are handed to the
+ * inbound pipeline here once it is part of the daemon; until then they
+ * stay in state "received". */
 static void
 sftp_stored(void *ctx, const char *partner_id, int64_t message_id)
 {
-	/* The inbound pipeline (inbound_submit) takes the message from here
-	 * once it is linked in; until then it stays "received". */
 	(void)ctx;
 	(void)partner_id;
 	(void)message_id;
-}
-
-static int
-sftp_reload_prepare(void *ctx, const struct config *cfg, void **pending,
-    char *err, size_t errsize)
-{
-	struct sftp_partners *sp = calloc(1, sizeof(*sp));
-	char *errors = NULL;
-
-	(void)ctx;
-	if (sp == NULL) {
-		snprintf(err, errsize, "out of memory");
-		return -1;
-	}
-	if (sftp_config_load_partners(cfg->partners_dir, &sp->list, &sp->n,
-	    &errors) != 0 || errors) {
-		snprintf(err, errsize, "%s", errors ? errors : "cannot read "
-		    "the partner profiles");
-		free(errors);
-		sftp_config_free_partners(sp->list, sp->n);
-		free(sp);
-		return -1;
-	}
-	*pending = sp;
-	return 0;
-}
-
-static void
-sftp_reload_commit(void *ctx, void *pending)
-{
-	struct sftp_partners *sp = pending;
-	char err[512];
-
-	if (sftp_inbox_set_partners(ctx, sp->list, sp->n, err, sizeof(err)))
-		log_error("sftp: some inboxes are not watched", "error", err,
-		    NULL);
-	sftp_config_free_partners(sp->list, sp->n);
-	free(sp);
-}
-
-static void
-sftp_reload_abort(void *ctx, void *pending)
-{
-	struct sftp_partners *sp = pending;
-
-	(void)ctx;
-	sftp_config_free_partners(sp->list, sp->n);
-	free(sp);
-}
-
-static struct sftp_inbox *
-sftp_start(struct daemon *d)
-{
-	static const struct daemon_reload_hook hook = {
-		"sftp", sftp_reload_prepare, sftp_reload_commit,
-		sftp_reload_abort
-	};
-	const struct config *cfg = daemon_config(d);
-	struct sftp_inbox_options opts = {
-		.root = cfg->sftp_root,
-		.store_url = cfg->store_url,
-		.scan_interval_ms = cfg->sftp_scan_interval_ms,
-		.stored = sftp_stored,
-	};
-	struct sftp_inbox *ib;
-	void *pending;
-	char err[4096];
-
-	ib = sftp_inbox_new(daemon_base(d), daemon_workers(d), &opts, err,
-	    sizeof(err));
-	if (ib == NULL) {
-		log_error("sftp: cannot watch the inboxes", "error", err, NULL);
-		return NULL;
-	}
-	if (sftp_reload_prepare(ib, cfg, &pending, err, sizeof(err)) != 0)
-		log_error("sftp: partner profiles", "error", err, NULL);
-	else
-		sftp_reload_commit(ib, pending);
-	if (daemon_reload_hook_add(d, &hook, ib) != 0)
-		log_warn("sftp: reload will not re-read the profiles", NULL);
-	return ib;
 }
 
 static void
@@ -237,7 +146,7 @@ main(int argc, char **argv)
 	struct store *st = NULL;
 	struct store_error serr;
 	struct store_probe probe;
-	struct sftp_inbox *inbox = NULL;
+	struct sftp_service *sftp = NULL;
 	struct timeval probe_every = { STORE_PROBE_SECONDS, 0 };
 	char err[1024];
 	int c, check = 0, rc;
@@ -324,8 +233,10 @@ main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
-	if (daemon_config(d)->sftp_root &&
-	    (inbox = sftp_start(d)) == NULL) {
+	/* SFTP: partners' inboxes ([sftp] root) and scheduled pulls. */
+	if ((sftp = sftp_service_start(d, sftp_stored, NULL, err,
+	    sizeof(err))) == NULL) {
+		log_error("cannot start SFTP", "error", err, NULL);
 		event_free(probe.timer);
 		daemon_free(d);
 		store_close(st);
@@ -340,7 +251,7 @@ main(int argc, char **argv)
 	}
 	event_free(probe.timer);
 	daemon_free(d);        /* waits for a probe still running */
-	sftp_inbox_free(inbox); /* after the workers: their jobs use it */
+	sftp_service_free(sftp); /* after the workers: their jobs use it */
 	store_close(st);
 	return rc;
 }

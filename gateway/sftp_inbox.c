@@ -21,7 +21,6 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "inbound.h"
 #include "log.h"
 #include "sftp_inbox.h"
 #include "store.h"
@@ -852,28 +851,4 @@ fail:
 	if (rfd >= 0)
 		close(rfd);
 	return -1;
-}
-
-int
-sftp_inbox_ack(void *ctx, struct store *st, const struct inbound_ack *ack,
-    char *err, size_t errsize)
-{
-	const char *root = ctx;
-	struct store_message m;
-	struct store_error ste;
-	char name[96];
-
-	if (ack->partner == NULL || ack->partner->sftp == NULL ||
-	    !ack->partner->sftp->inbound) {
-		snprintf(err, errsize, "the partner has no SFTP inbound folder");
-		return -1;
-	}
-	if (store_message_get(st, ack->message_id, &m, &ste) != STORE_OK) {
-		snprintf(err, errsize, "store: %s", ste.message);
-		return -1;
-	}
-	snprintf(name, sizeof(name), "%s-%" PRId64 ".edi", ack->ack_type,
-	    ack->message_id);
-	return sftp_outbox_write(root, ack->partner->id, name, store_spool(st),
-	    m.payload_hash, err, errsize);
 }

@@ -58,7 +58,6 @@ struct workers;
 struct store;
 struct spool;
 struct sftp_inbox;
-struct inbound_ack;
 
 /* Called on the loop thread for every new message stored from an inbox
  * (not for a file found again after a crash). */
@@ -131,11 +130,5 @@ enum sftp_ingest_result sftp_inbox_record(struct store *st,
  */
 int sftp_outbox_write(const char *root, const char *partner_id, const char *name,
     struct spool *sp, const char *hash, char *err, size_t errsize);
-
-/* An inbound_ack_fn (inbound.h) for transport "sftp": ctx is the root
- * folder (const char *). The ack goes to the partner's outbox as
- * "<type>-<message id>.edi". */
-int sftp_inbox_ack(void *ctx, struct store *st, const struct inbound_ack *ack,
-    char *err, size_t errsize);
 
 #endif
