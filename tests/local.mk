@@ -282,3 +282,11 @@ dist_noinst_SCRIPTS += tests/integration/rewrite.sh
 # command line, edigated's inbox, push and pull with libssh2.
 TESTS += tests/integration/sftp.sh
 dist_noinst_SCRIPTS += tests/integration/sftp.sh
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_sftp
+TESTS += tests/unit/test_sftp
+endif
+tests_unit_test_sftp_SOURCES = tests/unit/test_sftp.c
+tests_unit_test_sftp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_sftp_LDADD = $(SFTP_LIBS) $(STORE_LIBS) $(DAEMON_LIBS) \
+	$(CMOCKA_LIBS)
