@@ -108,3 +108,4 @@ gateway_libinbound_a_SOURCES = \
 gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
 	$(LIBXML_LIBS) $(JANSSON_LIBS)
+EXTRA_DIST += docs/sftp.md

@@ -15,7 +15,7 @@ top_srcdir=${top_srcdir:-.}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 SSHD=${SSHD:-/usr/sbin/sshd}
-PLAN=28
+PLAN=30
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -413,6 +413,21 @@ check "the next poll stores it once, whole, and deletes it remotely" \
 	test "$(pulled delta)" = 1 -a ! -e "$outbox/big.bin" -a \
 	"$(sql "SELECT payload_hash FROM messages WHERE partner = 'delta'")" = \
 	"$(sha256sum < "$work/up/big.bin" | cut -d' ' -f1)"
+
+# ---- edigated pulls on its own schedule ----------------------------------------
+# Only one profile with a pull is left, polling every second; SIGHUP makes
+# edigated read the profiles again.
+rm -f "$work/partners/gamma.xml" "$work/partners/delta.xml" "$work/partners/wrong.xml"
+client_profile epsilon "fingerprint=\"$fingerprint\""
+sed -i 's/poll-seconds="60"/poll-seconds="1"/' "$work/partners/epsilon.xml"
+rm -f "$outbox"/*
+kill -HUP "$edigated_pid"
+doc 31 > "$outbox/sched31.edi"
+check "edigated pulls a partner's server on its schedule after a reload" \
+	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) FROM messages WHERE partner = 'epsilon'\")\" = 1 && test ! -e '$outbox/sched31.edi'"
+doc 32 > "$outbox/sched32.edi"
+check "the next poll takes the next file, each exactly once" \
+	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) FROM messages WHERE partner = 'epsilon'\")\" = 2 && test ! -e '$outbox/sched32.edi'"
 
 if [ "$fails" -gt 0 ]; then
 	echo "# sshd log:"; tail -n 30 "$work/sshd.log" | sed 's/^/# /'
