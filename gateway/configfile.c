@@ -24,7 +24,7 @@
 #define CONFIG_MAX_LISTENERS 32
 
 enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN,
-	SEC_SFTP };
+	SEC_SFTP, SEC_AS2 };
 
 enum type {
 	T_PATH, T_STRING, T_BOOL, T_UINT, T_SIZE, T_DURATION, T_LOGLEVEL,
@@ -83,12 +83,21 @@ static const struct key keys[] = {
 	{ SEC_SFTP, "scan_interval", T_DURATION, C(sftp_scan_interval_ms),
 	    100, 86400000 },
 	{ SEC_SFTP, "push_attempts", T_UINT, C(sftp_push_attempts), 1, 100 },
+	{ SEC_AS2, "path", T_STRING, C(as2_path), 0, 0 },
+	{ SEC_AS2, "max_decompressed_size", T_SIZE, C(as2_max_decompressed),
+	    1024, 0 },
+	{ SEC_AS2, "async_mdn_attempts", T_UINT, C(as2_async_mdn_attempts),
+	    1, 100 },
+	{ SEC_AS2, "async_mdn_retry", T_DURATION, C(as2_async_mdn_retry_ms),
+	    10, 86400000 },
+	{ SEC_AS2, "async_mdn_timeout", T_DURATION,
+	    C(as2_async_mdn_timeout_ms), 100, 3600000 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const section_names[] = {
 	"general settings", "[store]", "[limits]", "[tls]", "[listen.*]",
-	"[sftp]"
+	"[sftp]", "[as2]"
 };
 
 struct parser {
@@ -362,6 +371,8 @@ open_section(struct parser *p, char *name)
 		p->section = SEC_TLS;
 	else if (!strcmp(name, "sftp"))
 		p->section = SEC_SFTP;
+	else if (!strcmp(name, "as2"))
+		p->section = SEC_AS2;
 	else if (!strncmp(name, "listen.", 7)) {
 		struct config_listener *nl;
 		id = name + 7;
@@ -399,7 +410,7 @@ open_section(struct parser *p, char *name)
 				p->seen[i] = 0;
 	} else
 		return fail(p, p->line, "unknown section [%s] (expected "
-		    "[store], [limits], [tls] or [listen.NAME])", name);
+		    "[store], [limits], [tls], [as2] or [listen.NAME])", name);
 	return 0;
 }
 
@@ -511,6 +522,13 @@ finish(struct parser *p)
 		return fail(p, 0, "out of memory");
 	if (c->group && !c->user)
 		return fail(p, 0, "group: set without user");
+	if (c->as2_path == NULL && (c->as2_path = strdup("/as2")) == NULL)
+		return fail(p, 0, "out of memory");
+	if (c->as2_path[0] != '/' || strlen(c->as2_path) > 100 ||
+	    strpbrk(c->as2_path, "?# ") != NULL)
+		return fail(p, 0, "[as2] path: \"%s\" must start with / and "
+		    "hold no blank, ? or # (at most 100 characters)",
+		    c->as2_path);
 	if (c->nlisteners == 0)
 		return fail(p, 0, "no listener: add a [listen.NAME] section "
 		    "with an address");
@@ -579,6 +597,10 @@ config_parse(const char *file, const char *text, size_t len,
 	p.cfg->sftp_scan_interval_ms = 30000;
 	p.cfg->sftp_push_attempts = 5;
 	p.cfg->max_body_size = 64 * 1024 * 1024;
+	p.cfg->as2_max_decompressed = 1024UL * 1024 * 1024;
+	p.cfg->as2_async_mdn_attempts = 6;
+	p.cfg->as2_async_mdn_retry_ms = 10000;
+	p.cfg->as2_async_mdn_timeout_ms = 60000;
 	p.cfg->max_header_size = 64 * 1024;
 	p.cfg->read_timeout_ms = 60000;
 	p.cfg->write_timeout_ms = 60000;
@@ -661,6 +683,7 @@ config_free(struct config *cfg)
 	free(cfg->listeners);
 	free(cfg->path);
 	free(cfg->state_dir);
+	free(cfg->as2_path);
 	free(cfg->partners_dir);
 	free(cfg->maps_dir);
 	free(cfg->sftp_root);

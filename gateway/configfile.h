@@ -11,7 +11,8 @@
  *   a `#` or surrounding blanks; there are no escapes inside quotes.
  *   `[name]` starts a section. Keys before the first section are general
  *   settings. Sections: [store], [limits], [tls] (defaults for every https
- *   listener) and any number of [listen.NAME] (one listener each; NAME is
+ *   listener), [as2] (AS2 receive) and any number of [listen.NAME] (one
+ *   listener each; NAME is
  *   [a-z0-9_-]+ and appears in logs and metrics; its `routes` key may
  *   limit it to some route prefixes).
  *   Values: booleans yes/no (also true/false, on/off); sizes in bytes with
@@ -83,6 +84,13 @@ struct config {
 	char *sftp_root;       /* NULL: no SFTP inboxes watched */
 	unsigned sftp_scan_interval_ms; /* inbox scan fallback, default 30s */
 	unsigned sftp_push_attempts;    /* per push before giving up, default 5 */
+	/* [as2] */
+	char *as2_path;        /* route of AS2 receive, default /as2 */
+	size_t as2_max_decompressed; /* decompressed payload limit, default 1G */
+	unsigned as2_async_mdn_attempts;   /* default 6 */
+	unsigned as2_async_mdn_retry_ms;   /* first retry delay, doubling;
+	                                      default 10 s */
+	unsigned as2_async_mdn_timeout_ms; /* per attempt, default 60 s */
 };
 
 struct config_error {

@@ -19,8 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "as2_receive.h"
 #include "configfile.h"
 #include "daemon.h"
+#include "inbound.h"
 #include "log.h"
 #include "store.h"
 #include "sftp_service.h"
@@ -109,15 +111,74 @@ store_health(void *ctx, char *detail, size_t size)
 	return 1;
 }
 
-/* New inbound messages from SFTP (inbox or pull) are handed to the
- * inbound pipeline here once it is part of the daemon; until then they
- * stay in state "received". */
+/* A new inbound message from SFTP (inbox or pull) goes to the inbound
+ * pipeline. A full worker queue leaves it "received": the next start
+ * resubmits it. */
 static void
 sftp_stored(void *ctx, const char *partner_id, int64_t message_id)
 {
-	(void)ctx;
-	(void)partner_id;
-	(void)message_id;
+	char id[24];
+
+	if (inbound_submit(ctx, message_id, NULL, NULL) != INBOUND_OK) {
+		snprintf(id, sizeof(id), "%lld", (long long)message_id);
+		log_warn("sftp message not submitted; it waits for the next "
+		    "start", "partner", partner_id, "message_id", id, NULL);
+	}
+}
+
+static int
+collect_id(void *ud, const struct store_message *m)
+{
+	int64_t **ids = ud;
+	int64_t *t;
+	size_t n = (size_t)(*ids)[0];
+
+	if (m->direction != STORE_IN)
+		return 0;
+	t = realloc(*ids, (n + 2) * sizeof(**ids));
+	if (t == NULL)
+		return 1;
+	t[n + 1] = m->id;
+	t[0] = (int64_t)n + 1;
+	*ids = t;
+	return 0;
+}
+
+static void
+requeue_processing(struct store *st)
+{
+	struct store_message_filter f = { .state = "processing" };
+	struct store_error serr;
+	int64_t *ids = calloc(1, sizeof(*ids));
+
+	if (ids == NULL)
+		return;
+	/* Collect first: callbacks must not call the store. */
+	if (store_message_list(st, &f, collect_id, &ids, &serr) == 0)
+		for (int64_t i = 1; i <= ids[0]; i++) {
+			char id[24];
+			snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
+			if (store_message_set_state(st, ids[i], "processing",
+			    "received", "{\"reason\":\"restart\"}", &serr) == 0)
+				log_warn("message was cut short; processing "
+				    "it again", "message_id", id, NULL);
+		}
+	free(ids);
+}
+
+struct resubmit {
+	struct inbound *in;
+	unsigned count;
+};
+
+static int
+resubmit_one(void *ud, const struct store_message *m)
+{
+	struct resubmit *rs = ud;
+	if (m->direction == STORE_IN &&
+	    inbound_submit(rs->in, m->id, NULL, NULL) == INBOUND_OK)
+		rs->count++;
+	return 0;
 }
 
 static void
@@ -147,6 +208,9 @@ main(int argc, char **argv)
 	struct store_error serr;
 	struct store_probe probe;
 	struct sftp_service *sftp = NULL;
+	struct inbound *inbound;
+	struct inbound_options iopts;
+	struct as2_receive *as2rx;
 	struct timeval probe_every = { STORE_PROBE_SECONDS, 0 };
 	char err[1024];
 	int c, check = 0, rc;
@@ -186,7 +250,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		if (daemon_check_tls(cfg, err, sizeof(err)) != 0) {
+		if (daemon_check_tls(cfg, err, sizeof(err)) != 0 ||
+		    as2_receive_check(cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s\n", err);
 			config_free(cfg);
 			return 1;
@@ -203,11 +268,25 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* Modules register their routes, health checks and reload hooks
-	 * here, before the listeners open. */
+	 * here, before the listeners open. Partner keys are read now, while
+	 * still privileged, so they may be readable by root only. */
+	memset(&iopts, 0, sizeof(iopts));
+	iopts.store_url = daemon_config(d)->store_url;
+	iopts.maps_dir = daemon_config(d)->maps_dir;
+	inbound = inbound_new(daemon_workers(d), &iopts, err, sizeof(err));
+	as2rx = inbound ? as2_receive_new(d, inbound, err, sizeof(err)) : NULL;
+	if (as2rx == NULL) {
+		log_error("cannot start", "error", err, NULL);
+		daemon_free(d);
+		inbound_free(inbound);
+		return 1;
+	}
 	if (daemon_listen(d, err, sizeof(err)) != 0 ||
 	    daemon_drop_privileges(d, err, sizeof(err)) != 0) {
 		log_error("cannot start", "error", err, NULL);
 		daemon_free(d);
+		as2_receive_free(as2rx);
+		inbound_free(inbound);
 		return 1;
 	}
 	/* Opened as the unprivileged user, so every file it creates is that
@@ -234,13 +313,35 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* SFTP: partners' inboxes ([sftp] root) and scheduled pulls. */
-	if ((sftp = sftp_service_start(d, sftp_stored, NULL, err,
-	    sizeof(err))) == NULL) {
+	if ((sftp = sftp_service_start(d, sftp_stored, inbound, err,
+	    sizeof(err))) == NULL ||
+	    inbound_ack_transport_register(inbound, "sftp",
+	    sftp_service_send_ack, sftp) != 0) {
 		log_error("cannot start SFTP", "error", err, NULL);
 		event_free(probe.timer);
 		daemon_free(d);
+		sftp_service_free(sftp);
+		as2_receive_free(as2rx);
+		inbound_free(inbound);
 		store_close(st);
 		return 1;
+	}
+	/* Messages a transport stored (and answered) before a crash or a
+	 * stop, but that the pipeline did not take yet, are taken now:
+	 * durable before acknowledged, processed after restart. */
+	{
+		struct store_message_filter f = { .state = "received" };
+		struct resubmit rs = { inbound, 0 };
+		/* One SQLite file means one node: what is "processing" now
+		 * was cut short by a crash. Each document and ack is stored
+		 * once (inbound.h), so running it again is safe. */
+		if (store_backend(st) == STORE_BACKEND_SQLITE)
+			requeue_processing(st);
+		if (store_message_list(st, &f, resubmit_one, &rs, &serr) != 0)
+			log_warn("cannot list received messages", "error",
+			    serr.message, NULL);
+		else if (rs.count)
+			log_info("received messages resubmitted", NULL);
 	}
 	rc = daemon_run(d);
 	if (daemon_cut_short(d)) {
@@ -250,8 +351,11 @@ main(int argc, char **argv)
 		_exit(rc);
 	}
 	event_free(probe.timer);
+	as2_receive_stop(as2rx);
 	daemon_free(d);        /* waits for a probe still running */
 	sftp_service_free(sftp); /* after the workers: their jobs use it */
+	as2_receive_free(as2rx);
+	inbound_free(inbound);
 	store_close(st);
 	return rc;
 }

@@ -31,11 +31,14 @@
  *   id and type), inbound.ack-sent / inbound.ack-failed, inbound.done.
  *
  * IDEMPOTENCE
- *   A message is processed at most once: inbound_process() moves it from
+ *   A message is processed once: inbound_process() moves it from
  *   "received" to "processing" with an expected-state check before any
- *   work, so a second submit of the same id (a restart that resubmits
- *   every "received" message, two nodes) does nothing and reports
- *   INBOUND_ALREADY. Canonical documents carry the idempotency key
+ *   work, so a second submit of the same id (two nodes, a resubmit) does
+ *   nothing and reports INBOUND_ALREADY. Every document and ack is
+ *   stored together with a duplicate key ("inbound", "<id>/set/<n>" or
+ *   "<id>/ack/<interchange>"), so a run repeated after a crash (edigated
+ *   on SQLite moves "processing" back to "received" at start) stores
+ *   nothing twice. Canonical documents carry the idempotency key
  *   "<message id>/<set index>" in their event detail, for the router.
  *
  * HOOKS

@@ -104,8 +104,18 @@ gateway_edigated_LDADD += $(SFTP_LIBS) $(DAEMON_LIBS)
 noinst_LIBRARIES += gateway/libinbound.a
 gateway_libinbound_a_SOURCES = \
 	gateway/partner_set.c gateway/partner_set.h \
-	gateway/inbound.h
-gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+	gateway/inbound.c gateway/inbound.h
+gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS) \
+	$(OPENSSL_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(PTHREAD_CFLAGS)
 INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
 	$(LIBXML_LIBS) $(JANSSON_LIBS)
 EXTRA_DIST += docs/sftp.md
+
+# AS2 receive in edigated: the POST handler, unwrap, MDN.
+gateway_edigated_SOURCES += gateway/as2_receive.c gateway/as2_receive.h
+gateway_edigated_CFLAGS += $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+gateway_edigated_LDADD += $(INBOUND_LIBS) $(AS2_LIBS) gateway/libdaemon.a \
+	$(STORE_LIBS) $(LIBEVENT_LIBS) $(PTHREAD_LIBS)
+
+# The outbound HTTP client (AS2 send, async MDNs, webhooks).
+gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h

@@ -6,6 +6,7 @@
 #include "partner_set.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,8 @@ partner_set_load(const char *partners_dir, const char *xsd_path,
 		free(lerr);
 	}
 	dir = opendir(partners_dir);
+	if (dir == NULL && errno == ENOENT)
+		return ps;      /* no folder yet: no partners, a valid set */
 	if (dir == NULL) {
 		append(errors, "%s:0: cannot open the partner folder\n",
 		    partners_dir);

@@ -30,7 +30,7 @@ struct partner_set;
 /* xsd_path NULL: <partners_dir>/partner.xsd. maps_dir (may be NULL)
  * lets overrides be checked against their base maps. NULL on failure
  * with *errors malloc'd (one "file:line: message" per line). A directory
- * without profiles is a valid, empty set. */
+ * without profiles, or a missing one, is a valid, empty set. */
 struct partner_set *partner_set_load(const char *partners_dir,
     const char *xsd_path, const char *maps_dir, char **errors);
 

@@ -290,3 +290,27 @@ tests_unit_test_sftp_SOURCES = tests/unit/test_sftp.c
 tests_unit_test_sftp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_sftp_LDADD = $(SFTP_LIBS) $(STORE_LIBS) $(DAEMON_LIBS) \
 	$(CMOCKA_LIBS)
+# AS2 receive in edigated against openssl cms + curl as the peer.
+TESTS += tests/integration/as2_receive.sh
+dist_noinst_SCRIPTS += tests/integration/as2_receive.sh
+
+# The outbound HTTP client against a local evhttp server (plain and TLS).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_client
+TESTS += tests/unit/test_http_client
+endif
+tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
+tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+
+# Partner profiles as a set, with their <as2> settings.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_partner_set
+TESTS += tests/unit/test_partner_set
+endif
+tests_unit_test_partner_set_SOURCES = tests/unit/test_partner_set.c
+tests_unit_test_partner_set_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_partner_set_LDADD = $(INBOUND_LIBS) $(CMOCKA_LIBS)
+
+EXTRA_DIST += docs/as2.md

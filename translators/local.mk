@@ -34,3 +34,7 @@ translators_libtranslators_a_SOURCES += \
 	translators/edi_writer.c translators/edi_writer.h \
 	translators/edi_builder.c translators/edi_builder.h \
 	translators/edi_rewrite.c translators/edi_rewrite.h
+
+# Acknowledgments: TA1, 997, 999, CONTRL built, written and read.
+translators_libtranslators_a_SOURCES += translators/ack.h translators/ack.c \
+	translators/ack_build.c translators/ack_write.c

@@ -305,12 +305,11 @@ bool_prop(xmlNodePtr n, const char *name, int dflt)
 	return b;
 }
 
-/* A file named in the profile, resolved against its folder. It must
- * exist now: a rotation that names a file not yet copied is refused at
- * check time rather than at the first message. */
+/* A file named in the profile, resolved against its folder. Opening it
+ * is the AS2 module's part (edigated -t and every reload report a file
+ * that cannot be read, with this profile's file:line). */
 static char *
-profile_file(xmlNodePtr n, const char *attr, const char *dir,
-    const char *file, report *r)
+profile_file(xmlNodePtr n, const char *attr, const char *dir)
 {
 	char *v = prop(n, attr);
 	if (v == NULL)
@@ -318,11 +317,6 @@ profile_file(xmlNodePtr n, const char *attr, const char *dir,
 	char full[8192];
 	snprintf(full, sizeof(full), "%s%s%s", v[0] == '/' ? "" : dir,
 	    v[0] == '/' ? "" : "/", v);
-	FILE *f = fopen(full, "r");
-	if (f == NULL)
-		add(r, file, xmlGetLineNo(n), "%s %s cannot be read", attr, v);
-	else
-		fclose(f);
 	free(v);
 	return strdup(full);
 }
@@ -359,7 +353,7 @@ read_as2(partner *p, xmlNodePtr n, const char *dir, report *r)
 			if (t == NULL)
 				return;
 			a->their_certs = t;
-			t[a->their_cert_count] = profile_file(c, "file", dir, p->file, r);
+			t[a->their_cert_count] = profile_file(c, "file", dir);
 			if (t[a->their_cert_count])
 				a->their_cert_count++;
 		} else if (is(c, "our-certificate")) {
@@ -371,8 +365,8 @@ read_as2(partner *p, xmlNodePtr n, const char *dir, report *r)
 			if (ke == NULL)
 				return;
 			a->our_keys = ke;
-			ce[a->our_count] = profile_file(c, "file", dir, p->file, r);
-			ke[a->our_count] = profile_file(c, "key", dir, p->file, r);
+			ce[a->our_count] = profile_file(c, "file", dir);
+			ke[a->our_count] = profile_file(c, "key", dir);
 			if (ce[a->our_count] && ke[a->our_count])
 				a->our_count++;
 			else {

@@ -166,7 +166,32 @@ test_unknown_section_is_rejected_at_its_line(void **state)
 
 	parse_err("state_dir = /x\n[listener.api]\n", msg, sizeof(msg));
 	assert_string_equal(msg, "site.conf:2: unknown section [listener.api] "
-	    "(expected [store], [limits], [tls] or [listen.NAME])");
+	    "(expected [store], [limits], [tls], [as2] or [listen.NAME])");
+}
+
+static void
+test_as2_path_defaults_to_slash_as2(void **state)
+{
+	struct config *c = parse_ok(MINIMAL);
+
+	assert_string_equal(c->as2_path, "/as2");
+	assert_int_equal(c->as2_max_decompressed, 1024UL * 1024 * 1024);
+	config_free(c);
+	c = parse_ok(MINIMAL "[as2]\npath = /edi/as2\n"
+	    "max_decompressed_size = 10M\n");
+	assert_string_equal(c->as2_path, "/edi/as2");
+	assert_int_equal(c->as2_max_decompressed, 10UL * 1024 * 1024);
+	config_free(c);
+}
+
+static void
+test_as2_path_must_be_an_absolute_path(void **state)
+{
+	char msg[1200];
+
+	parse_err(MINIMAL "[as2]\npath = as2\n", msg, sizeof(msg));
+	assert_string_equal(msg, "site.conf: [as2] path: \"as2\" must start "
+	    "with / and hold no blank, ? or # (at most 100 characters)");
 }
 
 static void
@@ -378,6 +403,8 @@ main(void)
 		cmocka_unit_test(test_every_setting_is_read),
 		cmocka_unit_test(test_unknown_key_names_file_line_and_section),
 		cmocka_unit_test(test_unknown_section_is_rejected_at_its_line),
+		cmocka_unit_test(test_as2_path_defaults_to_slash_as2),
+		cmocka_unit_test(test_as2_path_must_be_an_absolute_path),
 		cmocka_unit_test(test_bad_values_name_the_key_and_value),
 		cmocka_unit_test(test_bad_addresses_are_explained),
 		cmocka_unit_test(test_duplicate_key_points_at_first_line),

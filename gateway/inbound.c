@@ -1,0 +1,940 @@
+/*
+ * inbound - the pipeline after a transport stored a payload. See
+ * inbound.h.
+ *
+ * One pass over the payload feeds the reader's segments to two consumers
+ * at once: the acknowledgment collector (envelope and guide checks, one
+ * result per interchange) and the translator (one canonical document per
+ * set). The documents are held until the end of the stream, because
+ * whether a set was accepted is known only when its interchange closes.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ack.h"
+#include "edi_reader.h"
+#include "edi_writer.h"
+#include "inbound.h"
+#include "log.h"
+#include "map.h"
+#include "partner.h"
+#include "partner_set.h"
+#include "store.h"
+#include "workers.h"
+#include "xlate.h"
+
+#define INBOUND_MAX_HOOKS 8
+#define INBOUND_READ_CHUNK 65536
+
+struct ack_hook {
+	char transport[16];
+	inbound_ack_fn fn;
+	void *ctx;
+};
+
+struct route_hook {
+	inbound_route_fn fn;
+	void *ctx;
+};
+
+struct inbound {
+	struct workers *w;
+	char *store_url, *spool_dir, *maps_dir;
+	struct partner_set *ps;          /* loop thread */
+	struct route_hook routes[INBOUND_MAX_HOOKS];
+	size_t nroutes;
+	struct ack_hook acks[INBOUND_MAX_HOOKS];
+	size_t nacks;
+	pthread_key_t key;
+};
+
+/* What each thread keeps between jobs: its store connection and its map
+ * cache, rebuilt when the partner set changed (overrides may differ). */
+struct thread_ctx {
+	struct store *st;
+	map_loader *loader;
+	xlate_maps *maps;
+	const struct partner_set *maps_for;
+};
+
+static void
+thread_ctx_free(void *arg)
+{
+	struct thread_ctx *t = arg;
+	if (t == NULL)
+		return;
+	if (t->st)
+		store_close(t->st);
+	xlate_maps_free(t->maps);
+	if (t->loader)
+		map_loader_free(t->loader);
+	free(t);
+}
+
+static struct thread_ctx *
+thread_ctx_get(struct inbound *in)
+{
+	struct thread_ctx *t = pthread_getspecific(in->key);
+	if (t == NULL) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			return NULL;
+		pthread_setspecific(in->key, t);
+	}
+	return t;
+}
+
+static xlate_maps *
+thread_maps(struct inbound *in, struct thread_ctx *t,
+    const struct partner_set *ps, char *err, size_t errsize)
+{
+	if (t->maps && t->maps_for == ps)
+		return t->maps;
+	xlate_maps_free(t->maps);
+	t->maps = NULL;
+	if (t->loader == NULL) {
+		char xsd[4096], *lerr = NULL;
+		snprintf(xsd, sizeof(xsd), "%s/map.xsd", in->maps_dir);
+		t->loader = map_loader_new(xsd, &lerr);
+		if (t->loader == NULL) {
+			snprintf(err, errsize, "%s", lerr ? lerr :
+			    "cannot load map.xsd");
+			free(lerr);
+			return NULL;
+		}
+		free(lerr);
+	}
+	t->maps = xlate_maps_new(in->maps_dir, t->loader);
+	t->maps_for = ps;
+	if (t->maps == NULL)
+		snprintf(err, errsize, "out of memory");
+	return t->maps;
+}
+
+const char *
+inbound_status_name(enum inbound_status s)
+{
+	switch (s) {
+	case INBOUND_OK: return "ok";
+	case INBOUND_ALREADY: return "already";
+	case INBOUND_EINVAL: return "invalid";
+	case INBOUND_EPARTNER: return "unknown-partner";
+	case INBOUND_ESTORE: return "store";
+	case INBOUND_ENOMEM: return "nomem";
+	case INBOUND_EBUSY: return "busy";
+	}
+	return "unknown";
+}
+
+struct inbound *
+inbound_new(struct workers *w, const struct inbound_options *opts,
+    char *err, size_t errsize)
+{
+	struct inbound *in = calloc(1, sizeof(*in));
+
+	if (in == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return NULL;
+	}
+	in->w = w;
+	in->store_url = opts->store_url ? strdup(opts->store_url) : NULL;
+	in->spool_dir = opts->spool_dir ? strdup(opts->spool_dir) : NULL;
+	in->maps_dir = strdup(opts->maps_dir ? opts->maps_dir : "maps");
+	if (in->maps_dir == NULL || pthread_key_create(&in->key,
+	    thread_ctx_free) != 0) {
+		snprintf(err, errsize, "out of memory");
+		free(in->store_url);
+		free(in->spool_dir);
+		free(in->maps_dir);
+		free(in);
+		return NULL;
+	}
+	return in;
+}
+
+void
+inbound_free(struct inbound *in)
+{
+	if (in == NULL)
+		return;
+	/* The calling thread's own context (inbound_process from a CLI). */
+	thread_ctx_free(pthread_getspecific(in->key));
+	pthread_setspecific(in->key, NULL);
+	pthread_key_delete(in->key);
+	partner_set_unref(in->ps);
+	free(in->store_url);
+	free(in->spool_dir);
+	free(in->maps_dir);
+	free(in);
+}
+
+void
+inbound_set_partners(struct inbound *in, struct partner_set *ps)
+{
+	struct partner_set *old = in->ps;
+	in->ps = partner_set_ref(ps);
+	partner_set_unref(old);
+}
+
+int
+inbound_route_register(struct inbound *in, inbound_route_fn fn, void *ctx)
+{
+	if (in->nroutes >= INBOUND_MAX_HOOKS)
+		return -1;
+	in->routes[in->nroutes].fn = fn;
+	in->routes[in->nroutes].ctx = ctx;
+	in->nroutes++;
+	return 0;
+}
+
+int
+inbound_ack_transport_register(struct inbound *in, const char *transport,
+    inbound_ack_fn fn, void *ctx)
+{
+	size_t i;
+	for (i = 0; i < in->nacks; i++)
+		if (strcmp(in->acks[i].transport, transport) == 0)
+			break;
+	if (i == in->nacks) {
+		if (in->nacks >= INBOUND_MAX_HOOKS || strlen(transport) >= 16)
+			return -1;
+		in->nacks++;
+	}
+	snprintf(in->acks[i].transport, sizeof(in->acks[i].transport), "%s",
+	    transport);
+	in->acks[i].fn = fn;
+	in->acks[i].ctx = ctx;
+	return 0;
+}
+
+/* ---- one run ---------------------------------------------------------- */
+
+struct run {
+	struct inbound *in;
+	struct store *st;
+	const partner *p;
+	struct store_message m;
+	struct inbound_result *res;
+	xlate *x;
+	ack_collector *col;
+	ack_interchange_result *results;
+	size_t nresults;
+	json_t **docs;
+	size_t ndocs;
+	int nomem;
+	/* Stored in the transaction, handed to hooks after its commit. */
+	struct pending_ack {
+		int64_t id;
+		char type[8];
+		char transport[STORE_NAME_MAX + 1];
+	} *acks;
+	size_t nacks;
+	struct pending_doc {
+		int64_t id;
+		size_t index;          /* into docs */
+		char key[64];
+		char type[STORE_NAME_MAX + 1];
+	} *pdocs;
+	size_t npdocs;
+};
+
+static void
+event(struct run *r, int64_t message_id, const char *kind, json_t *detail)
+{
+	struct store_error serr;
+	char *text = detail ? json_dumps(detail, JSON_COMPACT |
+	    JSON_SORT_KEYS) : NULL;
+
+	if (store_event_append(r->st, message_id, r->m.correlation_id, kind,
+	    text, NULL, &serr) != STORE_OK)
+		log_warn("cannot record an inbound event", "correlation_id",
+		    r->m.correlation_id, "kind", kind, "error", serr.message,
+		    NULL);
+	free(text);
+	json_decref(detail);
+}
+
+static void
+on_ack_result(void *ctx, const ack_interchange_result *res)
+{
+	struct run *r = ctx;
+	ack_interchange_result *t = realloc(r->results,
+	    (r->nresults + 1) * sizeof(*t));
+	if (t == NULL || ack_result_copy(&t[r->nresults], res) != 0) {
+		if (t)
+			r->results = t;
+		r->nomem = 1;
+		return;
+	}
+	r->results = t;
+	r->nresults++;
+}
+
+static void
+on_document(void *ctx, const xlate_result *x)
+{
+	struct run *r = ctx;
+	json_t **t;
+
+	if (x->error) {
+		event(r, r->m.id, "inbound.translate-failed", json_pack(
+		    "{s:I, s:s}", "line", (json_int_t)x->line, "error",
+		    x->error));
+		return;
+	}
+	t = realloc(r->docs, (r->ndocs + 1) * sizeof(*t));
+	if (t == NULL) {
+		r->nomem = 1;
+		return;
+	}
+	r->docs = t;
+	r->docs[r->ndocs++] = json_incref(x->doc);
+}
+
+static int
+on_segment(void *ctx, const edi_segment *seg)
+{
+	struct run *r = ctx;
+	ack_collector_segment(r->col, seg);
+	xlate_segment(r->x, seg);
+	return 0;
+}
+
+static void
+on_reader_error(void *ctx, const edi_error *e)
+{
+	struct run *r = ctx;
+	ack_collector_reader_error(r->col, e);
+}
+
+struct membuf {
+	char *p;
+	size_t n;
+};
+
+static int
+writer_sink(void *ctx, const char *data, size_t len)
+{
+	struct membuf *b = ctx;
+	char *t = realloc(b->p, b->n + len + 1);
+	if (t == NULL)
+		return -1;
+	memcpy(t + b->n, data, len);
+	b->n += len;
+	t[b->n] = '\0';
+	b->p = t;
+	return 0;
+}
+
+/* The set result for a document's interchange and set control numbers. */
+static const ack_set_result *
+find_set(const struct run *r, const char *interchange, const char *set)
+{
+	for (size_t i = 0; i < r->nresults; i++) {
+		const ack_interchange_result *ir = &r->results[i];
+		if (strcmp(ir->control_number, interchange) != 0)
+			continue;
+		for (size_t g = 0; g < ir->group_count; g++)
+			for (size_t s = 0; s < ir->groups[g].set_count; s++)
+				if (strcmp(ir->groups[g].sets[s].control_number,
+				    set) == 0)
+					return &ir->groups[g].sets[s];
+		for (size_t s = 0; s < ir->message_count; s++)
+			if (strcmp(ir->messages[s].control_number, set) == 0)
+				return &ir->messages[s];
+	}
+	return NULL;
+}
+
+static int
+set_accepted(const ack_set_result *s)
+{
+	return s == NULL || s->status == ACK_STATUS_ACCEPTED ||
+	    s->status == ACK_STATUS_ACCEPTED_WITH_ERRORS ||
+	    s->status == ACK_STATUS_NONE;
+}
+
+/*
+ * Stores a payload as a new message, once: key names what it is ("<source
+ * id>/set/<n>", "<source id>/ack/<interchange>") and is recorded beside
+ * it in the caller's transaction, so a run repeated after a crash stores
+ * nothing twice. 0 stored, 1 stored by an earlier run, -1 failed.
+ */
+static int
+put_message(struct run *r, struct store_message *m, const void *data,
+    size_t len, const char *key, json_t *detail)
+{
+	struct spool_error perr;
+	struct store_error serr;
+	char *text = detail ? json_dumps(detail, JSON_COMPACT |
+	    JSON_SORT_KEYS) : NULL;
+	int rc = 0, dup = 0;
+	int64_t first_id = 0, first_us = 0;
+
+	if (store_duplicate_check(r->st, r->m.partner, "inbound", key,
+	    store_now_us(), 0, r->m.id, &dup, &first_id, &first_us, &serr)
+	    != STORE_OK) {
+		snprintf(r->res->error, sizeof(r->res->error), "store: %.400s",
+		    serr.message);
+		rc = -1;
+	} else if (dup) {
+		rc = 1;
+	} else if (spool_put(store_spool(r->st), data, len, m->payload_hash,
+	    &perr) != SPOOL_OK) {
+		snprintf(r->res->error, sizeof(r->res->error), "spool: %s",
+		    perr.message);
+		rc = -1;
+	} else {
+		m->size = (int64_t)len;
+		if (store_message_put(r->st, m, text, &serr) != STORE_OK) {
+			snprintf(r->res->error, sizeof(r->res->error),
+			    "store: %.400s", serr.message);
+			rc = -1;
+		}
+	}
+	free(text);
+	json_decref(detail);
+	return rc;
+}
+
+static void
+send_ack(struct run *r, const ack_interchange_result *ir)
+{
+	ack_plan plan = ack_choose(ir, r->p->ack, r->p->ta1);
+	ack_envelope env;
+	int64_t icn, gcn, scn;
+	struct store_error serr;
+	struct membuf out = { NULL, 0 };
+	char key[64];
+	edi_writer *w;
+	edi_write_status ws;
+	struct store_message am;
+	const char *transport;
+	const char *type;
+	unsigned nsets = (unsigned)(ir->group_count ? ir->group_count : 1);
+
+	if (plan.kind == ACK_KIND_NONE && !plan.ta1)
+		return;
+	type = plan.kind != ACK_KIND_NONE ? ack_kind_name(plan.kind) : "TA1";
+	ack_envelope_from_inbound(&env, ir);
+	if (store_control_next(r->st, r->p->id, STORE_CONTROL_INTERCHANGE,
+	    &icn, &serr) != STORE_OK ||
+	    store_control_next(r->st, r->p->id, STORE_CONTROL_GROUP, &gcn,
+	    &serr) != STORE_OK ||
+	    store_control_take(r->st, r->p->id, STORE_CONTROL_SET, nsets, &scn,
+	    &serr) != STORE_OK) {
+		event(r, r->m.id, "inbound.ack-failed", json_pack("{s:s, s:s}",
+		    "type", type, "error", serr.message));
+		return;
+	}
+	env.interchange_control = (unsigned long)icn;
+	env.group_control = (unsigned long)gcn;
+	env.set_control = (unsigned long)scn;
+	w = edi_writer_new(writer_sink, &out);
+	if (w == NULL) {
+		r->nomem = 1;
+		return;
+	}
+	ws = ack_write(w, ir, plan, &env);
+	if (ws == EDI_WRITE_OK)
+		ws = edi_writer_flush(w);
+	edi_writer_free(w);
+	if (ws != EDI_WRITE_OK || out.p == NULL) {
+		event(r, r->m.id, "inbound.ack-failed", json_pack("{s:s, s:s}",
+		    "type", type, "error", "the acknowledgment could not be "
+		    "written"));
+		free(out.p);
+		return;
+	}
+	transport = r->p->as2 && r->p->as2->ack_transport[0] ?
+	    r->p->as2->ack_transport : r->m.transport;
+	memset(&am, 0, sizeof(am));
+	am.direction = STORE_OUT;
+	snprintf(am.partner, sizeof(am.partner), "%s", r->p->id);
+	snprintf(am.transport, sizeof(am.transport), "%s", transport);
+	snprintf(am.message_type, sizeof(am.message_type), "%s", type);
+	snprintf(am.state, sizeof(am.state), "queued");
+	snprintf(am.correlation_id, sizeof(am.correlation_id), "%s",
+	    r->m.correlation_id);
+	snprintf(am.interchange_control, sizeof(am.interchange_control),
+	    "%09lld", (long long)icn);
+	snprintf(am.group_control, sizeof(am.group_control), "%lld",
+	    (long long)gcn);
+	snprintf(key, sizeof(key), "%lld/ack/%s", (long long)r->m.id,
+	    ir->control_number);
+	if (put_message(r, &am, out.p, out.n, key, json_pack("{s:I, s:s}",
+	    "acknowledges", (json_int_t)r->m.id, "interchange",
+	    ir->control_number)) != 0) {
+		free(out.p);
+		return;
+	}
+	free(out.p);
+	r->res->ack_message_id = am.id;
+	snprintf(r->res->ack_type, sizeof(r->res->ack_type), "%s", type);
+	event(r, r->m.id, "inbound.ack", json_pack("{s:I, s:s, s:s, s:s}",
+	    "ack_message_id", (json_int_t)am.id, "type", type, "transport",
+	    transport, "status", ack_status_name(ir->status)));
+	{
+		struct pending_ack *t = realloc(r->acks,
+		    (r->nacks + 1) * sizeof(*t));
+		if (t == NULL) {
+			r->nomem = 1;
+			return;
+		}
+		r->acks = t;
+		t[r->nacks].id = am.id;
+		snprintf(t[r->nacks].type, sizeof(t[r->nacks].type), "%s", type);
+		snprintf(t[r->nacks].transport, sizeof(t[r->nacks].transport),
+		    "%s", transport);
+		r->nacks++;
+	}
+}
+
+/* After the commit: the ack goes to the sender of its transport. */
+static void
+hand_ack(struct run *r, const struct pending_ack *pa)
+{
+	for (size_t i = 0; i < r->in->nacks; i++) {
+		struct inbound_ack a;
+		char err[256] = "";
+		if (strcmp(r->in->acks[i].transport, pa->transport) != 0)
+			continue;
+		a.message_id = pa->id;
+		a.source_message_id = r->m.id;
+		a.partner = r->p;
+		a.ack_type = pa->type;
+		a.transport = pa->transport;
+		a.correlation_id = r->m.correlation_id;
+		if (r->in->acks[i].fn(r->in->acks[i].ctx, r->st, &a, err,
+		    sizeof(err)) == 0)
+			event(r, pa->id, "inbound.ack-sent", json_pack("{s:s}",
+			    "transport", pa->transport));
+		else
+			event(r, pa->id, "inbound.ack-failed", json_pack(
+			    "{s:s, s:s}", "transport", pa->transport, "error",
+			    err));
+		return;
+	}
+	/* Nobody sends acks over this transport (yet): the ack waits in the
+	 * store, state queued, for a resend. */
+	event(r, pa->id, "inbound.ack-held", json_pack("{s:s, s:s}",
+	    "transport", pa->transport, "reason", "no sender registered for "
+	    "this transport"));
+}
+
+static void
+store_document(struct run *r, json_t *doc, size_t index)
+{
+	json_t *meta = json_object_get(doc, "meta");
+	const char *type = json_string_value(json_object_get(doc, "type"));
+	const char *message = json_string_value(json_object_get(meta,
+	    "message"));
+	const char *standard = json_string_value(json_object_get(meta,
+	    "standard"));
+	const char *icn = json_string_value(json_object_get(meta,
+	    "interchange"));
+	const char *gcn = json_string_value(json_object_get(meta, "group"));
+	const char *scn = json_string_value(json_object_get(meta, "set"));
+	const ack_set_result *sr = find_set(r, icn ? icn : "", scn ? scn : "");
+	int accepted = set_accepted(sr);
+	struct store_message dm;
+	char key[64], dupkey[64];
+	char *text;
+
+	memset(&dm, 0, sizeof(dm));
+	dm.direction = STORE_IN;
+	snprintf(dm.partner, sizeof(dm.partner), "%s", r->p->id);
+	snprintf(dm.transport, sizeof(dm.transport), "%s", r->m.transport);
+	snprintf(dm.message_type, sizeof(dm.message_type), "%s",
+	    type ? type : "unknown");
+	snprintf(dm.state, sizeof(dm.state), "%s", accepted ? "stored" :
+	    "rejected");
+	snprintf(dm.correlation_id, sizeof(dm.correlation_id), "%s",
+	    r->m.correlation_id);
+	snprintf(dm.interchange_control, sizeof(dm.interchange_control), "%s",
+	    icn ? icn : "");
+	snprintf(dm.group_control, sizeof(dm.group_control), "%s",
+	    gcn ? gcn : "");
+	snprintf(dm.set_control, sizeof(dm.set_control), "%s", scn ? scn : "");
+	snprintf(key, sizeof(key), "%lld/%zu", (long long)r->m.id, index + 1);
+	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL) {
+		r->nomem = 1;
+		return;
+	}
+	snprintf(dupkey, sizeof(dupkey), "%lld/set/%zu", (long long)r->m.id,
+	    index + 1);
+	if (put_message(r, &dm, text, strlen(text), dupkey, json_pack(
+	    "{s:I, s:s, s:s, s:s}", "source_message_id", (json_int_t)r->m.id,
+	    "idempotency_key", key, "message", message ? message : "",
+	    "standard", standard ? standard : "")) != 0) {
+		/* 1: an earlier run stored it (and routed it, or its hook
+		 * failure is in the events): nothing more to do. */
+		free(text);
+		return;
+	}
+	free(text);
+	r->res->documents++;
+	event(r, r->m.id, "inbound.document", json_pack(
+	    "{s:I, s:s, s:s, s:s, s:b}", "document_message_id",
+	    (json_int_t)dm.id, "type", dm.message_type, "set", dm.set_control,
+	    "idempotency_key", key, "accepted", accepted));
+	if (!accepted)
+		return;
+	{
+		struct pending_doc *t = realloc(r->pdocs,
+		    (r->npdocs + 1) * sizeof(*t));
+		if (t == NULL) {
+			r->nomem = 1;
+			return;
+		}
+		r->pdocs = t;
+		t[r->npdocs].id = dm.id;
+		t[r->npdocs].index = index;
+		snprintf(t[r->npdocs].key, sizeof(t[r->npdocs].key), "%s", key);
+		snprintf(t[r->npdocs].type, sizeof(t[r->npdocs].type), "%s",
+		    dm.message_type);
+		r->npdocs++;
+	}
+}
+
+/* After the commit: every route hook gets the document. */
+static void
+hand_document(struct run *r, const struct pending_doc *pd)
+{
+	json_t *doc = r->docs[pd->index];
+	json_t *meta = json_object_get(doc, "meta");
+	const char *message = json_string_value(json_object_get(meta,
+	    "message"));
+	const char *standard = json_string_value(json_object_get(meta,
+	    "standard"));
+	int all = 1;
+
+	for (size_t i = 0; i < r->in->nroutes; i++) {
+		struct inbound_document d = {
+			.message_id = pd->id, .source_message_id = r->m.id,
+			.partner = r->p->id, .document_type = pd->type,
+			.message_type = message ? message : "",
+			.standard = standard ? standard : "",
+			.correlation_id = r->m.correlation_id,
+			.idempotency_key = pd->key, .doc = doc
+		};
+		char err[256] = "";
+		if (r->in->routes[i].fn(r->in->routes[i].ctx, r->st, &d, err,
+		    sizeof(err)) == 0)
+			event(r, pd->id, "inbound.routed", NULL);
+		else {
+			all = 0;
+			event(r, pd->id, "inbound.route-failed", json_pack(
+			    "{s:s}", "error", err));
+		}
+	}
+	if (all && r->in->nroutes)
+		r->res->routed++;
+}
+
+static void
+set_final(struct run *r, const char *state, json_t *detail)
+{
+	struct store_error serr;
+	char *text = detail ? json_dumps(detail, JSON_COMPACT |
+	    JSON_SORT_KEYS) : NULL;
+	if (store_message_set_state(r->st, r->m.id, "processing", state, text,
+	    &serr) != STORE_OK)
+		log_warn("cannot record the end of inbound processing",
+		    "correlation_id", r->m.correlation_id, "error",
+		    serr.message, NULL);
+	snprintf(r->res->final_state, sizeof(r->res->final_state), "%s",
+	    state);
+	free(text);
+	json_decref(detail);
+}
+
+static enum inbound_status
+process(struct inbound *in, struct store *st, struct partner_set *ps,
+    int64_t id, struct inbound_result *res)
+{
+	struct run r;
+	struct store_error serr;
+	struct spool_error perr;
+	struct spool_reader *sr = NULL;
+	struct thread_ctx *t;
+	xlate_maps *maps;
+	edi_reader *reader = NULL;
+	edi_reader_callbacks cb = { .segment = on_segment,
+	    .error = on_reader_error };
+	ack_collector_options co;
+	char received[32], err[512];
+	unsigned char *chunk = NULL;
+	time_t secs;
+	struct tm tm;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&r, 0, sizeof(r));
+	r.in = in;
+	r.st = st;
+	r.res = res;
+	if ((rc = store_message_get(st, id, &r.m, &serr)) != STORE_OK) {
+		snprintf(res->error, sizeof(res->error), "%s", serr.message);
+		return res->status = rc == STORE_ENOTFOUND ? INBOUND_EINVAL :
+		    INBOUND_ESTORE;
+	}
+	if (r.m.direction != STORE_IN) {
+		snprintf(res->error, sizeof(res->error), "message %lld is "
+		    "outbound", (long long)id);
+		return res->status = INBOUND_EINVAL;
+	}
+	rc = store_message_set_state(st, id, "received", "processing", NULL,
+	    &serr);
+	if (rc == STORE_ECONFLICT) {
+		snprintf(res->error, sizeof(res->error), "message %lld is %s, "
+		    "not received", (long long)id, r.m.state);
+		return res->status = INBOUND_ALREADY;
+	}
+	if (rc != STORE_OK) {
+		snprintf(res->error, sizeof(res->error), "%s", serr.message);
+		return res->status = INBOUND_ESTORE;
+	}
+	r.p = partner_set_find(ps, r.m.partner);
+	if (r.p == NULL) {
+		snprintf(res->error, sizeof(res->error), "partner %s has no "
+		    "profile", r.m.partner);
+		set_final(&r, "failed", json_pack("{s:s}", "error",
+		    res->error));
+		return res->status = INBOUND_EPARTNER;
+	}
+	event(&r, id, "inbound.started", NULL);
+	t = thread_ctx_get(in);
+	maps = t ? thread_maps(in, t, ps, err, sizeof(err)) : NULL;
+	if (maps == NULL) {
+		snprintf(res->error, sizeof(res->error), "maps: %.400s",
+		    t ? err : "out of memory");
+		set_final(&r, "failed", json_pack("{s:s}", "error",
+		    res->error));
+		return res->status = INBOUND_ENOMEM;
+	}
+	xlate_maps_use_partner(maps, r.p);
+	secs = (time_t)(r.m.created_us / 1000000);
+	strftime(received, sizeof(received), "%Y-%m-%dT%H:%M:%SZ",
+	    gmtime_r(&secs, &tm));
+	memset(&co, 0, sizeof(co));
+	co.maps = maps;
+	r.col = ack_collector_new(&co, on_ack_result, &r);
+	r.x = xlate_new(maps, r.p->id, received, on_document, &r);
+	reader = edi_reader_new(&cb, &r, NULL);
+	chunk = malloc(INBOUND_READ_CHUNK);
+	if (r.col == NULL || r.x == NULL || reader == NULL || chunk == NULL) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		res->status = INBOUND_ENOMEM;
+		goto failed;
+	}
+	if (store_spool(st) == NULL || spool_reader_open(store_spool(st),
+	    r.m.payload_hash, &sr, &perr) != SPOOL_OK) {
+		snprintf(res->error, sizeof(res->error), "spool: %s",
+		    store_spool(st) ? perr.message : "no spool");
+		res->status = INBOUND_ESTORE;
+		goto failed;
+	}
+	for (;;) {
+		size_t got;
+		if (spool_reader_read(sr, chunk, INBOUND_READ_CHUNK, &got,
+		    &perr) != SPOOL_OK) {
+			snprintf(res->error, sizeof(res->error), "spool: %s",
+			    perr.message);
+			res->status = INBOUND_ESTORE;
+			goto failed;
+		}
+		if (got == 0)
+			break;
+		edi_reader_feed(reader, chunk, got);
+	}
+	edi_reader_finish(reader);
+	ack_collector_finish(r.col);
+	if (r.nomem) {
+		snprintf(res->error, sizeof(res->error), "out of memory");
+		res->status = INBOUND_ENOMEM;
+		goto failed;
+	}
+	/* Everything the run stores is one transaction: one commit (one
+	 * fsync) instead of one per event, and a crash leaves all or
+	 * nothing of it. */
+	if (store_tx_begin(st, &serr) != STORE_OK) {
+		snprintf(res->error, sizeof(res->error), "store: %.400s",
+		    serr.message);
+		res->status = INBOUND_ESTORE;
+		goto failed;
+	}
+	for (size_t i = 0; i < r.nresults; i++) {
+		const ack_interchange_result *ir = &r.results[i];
+		unsigned sets = 0, accepted = 0;
+		for (size_t g = 0; g < ir->group_count; g++)
+			for (size_t s = 0; s < ir->groups[g].set_count; s++) {
+				sets++;
+				accepted += set_accepted(&ir->groups[g].sets[s]);
+			}
+		for (size_t s = 0; s < ir->message_count; s++) {
+			sets++;
+			accepted += set_accepted(&ir->messages[s]);
+		}
+		res->interchanges++;
+		res->sets += sets;
+		res->sets_accepted += ir->status == ACK_STATUS_REJECTED ? 0 :
+		    accepted;
+		event(&r, id, "inbound.envelope", json_pack(
+		    "{s:s, s:s, s:s, s:i, s:i, s:s}", "interchange",
+		    ir->control_number, "standard", ir->standard == EDI_STANDARD_X12 ?
+		    "x12" : "edifact", "status", ack_status_name(ir->status),
+		    "sets", sets, "accepted", accepted, "note",
+		    ir->note_code));
+		send_ack(&r, ir);
+	}
+	for (size_t i = 0; i < r.ndocs; i++)
+		store_document(&r, r.docs[i], i);
+	if (r.nomem || store_tx_commit(st, &serr) != STORE_OK) {
+		store_tx_rollback(st);
+		snprintf(res->error, sizeof(res->error), "%s", r.nomem ?
+		    "out of memory" : serr.message);
+		res->status = r.nomem ? INBOUND_ENOMEM : INBOUND_ESTORE;
+		goto failed;
+	}
+	for (size_t i = 0; i < r.nacks; i++)
+		hand_ack(&r, &r.acks[i]);
+	for (size_t i = 0; i < r.npdocs; i++)
+		hand_document(&r, &r.pdocs[i]);
+	/* The end state and its summary in one commit. */
+	if (store_tx_begin(st, &serr) != STORE_OK)
+		log_warn("inbound: no transaction for the end state",
+		    "error", serr.message, NULL);
+	if (res->interchanges == 0)
+		set_final(&r, "failed", json_pack("{s:s}", "error",
+		    "no X12 or EDIFACT interchange in the payload"));
+	else if (res->sets_accepted == 0)
+		set_final(&r, "rejected", NULL);
+	else if (res->sets_accepted < res->sets)
+		set_final(&r, "partially-accepted", NULL);
+	else
+		set_final(&r, "processed", NULL);
+	event(&r, id, "inbound.done", json_pack("{s:s, s:i, s:i, s:i, s:i}",
+	    "state", res->final_state, "sets", res->sets, "accepted",
+	    res->sets_accepted, "documents", res->documents, "routed",
+	    res->routed));
+	if (store_tx_commit(st, &serr) != STORE_OK) {
+		store_tx_rollback(st);
+		log_warn("inbound: end state not recorded", "error",
+		    serr.message, NULL);
+	}
+	res->status = INBOUND_OK;
+	goto out;
+failed:
+	set_final(&r, "failed", json_pack("{s:s}", "error", res->error));
+out:
+	if (sr)
+		spool_reader_close(sr);
+	free(chunk);
+	edi_reader_free(reader);
+	xlate_free(r.x);
+	ack_collector_free(r.col);
+	for (size_t i = 0; i < r.nresults; i++)
+		ack_result_clear(&r.results[i]);
+	free(r.results);
+	for (size_t i = 0; i < r.ndocs; i++)
+		json_decref(r.docs[i]);
+	free(r.docs);
+	free(r.acks);
+	free(r.pdocs);
+	return res->status;
+}
+
+enum inbound_status
+inbound_process(struct inbound *in, struct store *st, int64_t message_id,
+    struct inbound_result *res)
+{
+	return process(in, st, in->ps, message_id, res);
+}
+
+/* ---- jobs ------------------------------------------------------------- */
+
+struct job {
+	struct inbound *in;
+	struct partner_set *ps;
+	int64_t id;
+	inbound_done_fn done;
+	void *ctx;
+	struct inbound_result res;
+};
+
+static void
+job_work(void *arg)
+{
+	struct job *j = arg;
+	struct thread_ctx *t = thread_ctx_get(j->in);
+	struct store_error serr;
+
+	if (t == NULL) {
+		j->res.status = INBOUND_ENOMEM;
+		return;
+	}
+	struct store_options so = { .spool_dir = j->in->spool_dir };
+	if (t->st == NULL && store_open(&t->st, j->in->store_url, &so, &serr)
+	    != STORE_OK) {
+		t->st = NULL;
+		snprintf(j->res.error, sizeof(j->res.error), "%s",
+		    serr.message);
+		j->res.status = INBOUND_ESTORE;
+		return;
+	}
+	process(j->in, t->st, j->ps, j->id, &j->res);
+}
+
+static void
+job_done(void *arg, int cancelled)
+{
+	struct job *j = arg;
+	char id[24];
+
+	snprintf(id, sizeof(id), "%lld", (long long)j->id);
+	if (cancelled)
+		j->res.status = INBOUND_EBUSY;
+	if (j->res.status == INBOUND_OK)
+		log_info("inbound message processed", "message_id", id,
+		    "state", j->res.final_state, "ack", j->res.ack_type[0] ?
+		    j->res.ack_type : NULL, NULL);
+	else if (j->res.status != INBOUND_ALREADY)
+		log_warn("inbound message not processed", "message_id", id,
+		    "status", inbound_status_name(j->res.status), "error",
+		    j->res.error, NULL);
+	if (j->done)
+		j->done(j->ctx, j->id, j->res.status);
+	partner_set_unref(j->ps);
+	free(j);
+}
+
+enum inbound_status
+inbound_submit(struct inbound *in, int64_t message_id, inbound_done_fn done,
+    void *ctx)
+{
+	struct job *j;
+
+	if (in->w == NULL)
+		return INBOUND_EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return INBOUND_ENOMEM;
+	j->in = in;
+	j->ps = partner_set_ref(in->ps);
+	j->id = message_id;
+	j->done = done;
+	j->ctx = ctx;
+	if (workers_submit(in->w, job_work, job_done, j) != 0) {
+		partner_set_unref(j->ps);
+		free(j);
+		return INBOUND_EBUSY;
+	}
+	return INBOUND_OK;
+}
