@@ -15,7 +15,7 @@ top_srcdir=${top_srcdir:-.}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 SSHD=${SSHD:-/usr/sbin/sshd}
-PLAN=30
+PLAN=32
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -183,6 +183,7 @@ start_edigated() {
 		cat > "$work/edigate.conf" <<CONF
 state_dir = state
 partners_dir = partners
+maps_dir = $(cd "$top_srcdir" && pwd)/maps
 allow_root = yes
 workers = 2
 log_level = debug
@@ -231,7 +232,11 @@ doc() { # doc CONTROL: an 850 interchange with its own control numbers
 	printf 'BEG*00*SA*PO%d**20261123~\nPO1*1*12*EA*3.50**VN*SKU1~\nCTT*1~\nSE*5*0001~\n' "$1"
 	printf 'GE*1*%d~\nIEA*1*%09d~\n' "$1" "$1"
 }
-count_sftp() { sql "SELECT count(*) FROM messages WHERE transport = 'sftp' AND partner = '$1'"; }
+# The uploads themselves (not the documents and acks the pipeline adds):
+# the messages named by an "sftp" idempotency key.
+uploads_sql="FROM messages m JOIN idempotency_keys k ON k.scope = 'sftp' AND k.response_body = CAST(m.id AS TEXT)"
+count_sftp() { sql "SELECT count(*) $uploads_sql WHERE m.partner = '$1'"; }
+hashes_sftp() { sql "SELECT count(DISTINCT m.payload_hash) $uploads_sql WHERE m.partner = '$1'"; }
 has_count() { [ "$(count_sftp "$1")" = "$2" ]; } # has_count PARTNER N
 inbox_empty() { [ -z "$(ls -A "$root/$1/inbox")" ]; }
 
@@ -243,10 +248,16 @@ check "alpha uploads with sftp (key, batch mode) into its inbox" \
 check "the upload arrives in the store once, as an inbound sftp message" \
 	wait_for 10 has_count alpha 1
 check "the stored payload is the uploaded file byte for byte" \
-	test "$(sql "SELECT payload_hash FROM messages WHERE partner = 'alpha'")" \
+	test "$(sql "SELECT m.payload_hash $uploads_sql WHERE m.partner = 'alpha'")" \
 	= "$(sha256sum < "$work/up/po1.edi" | cut -d' ' -f1)"
 check "the file is removed from the inbox once stored" \
 	wait_for 5 inbox_empty alpha
+ack_in_outbox() { compgen -G "$root/alpha/outbox/997-*.edi" >/dev/null; }
+check "the inbound pipeline answers with a 997 in alpha's outbox" \
+	wait_for 15 ack_in_outbox
+ack=$(ls "$root/alpha/outbox/"997-*.edi 2>/dev/null | head -n 1)
+check "the 997 acknowledges alpha's interchange (AK1*PO*1, AK9*A)" \
+	bash -c "grep -q 'AK1\*PO\*1' '$ack' && grep -q 'AK9\*A\*1\*1\*1' '$ack'"
 # A temporary name is left alone until renamed.
 printf 'put %s po2.edi.part\n' "$work/up/po1.edi" > "$work/batch"
 sftp_as alpha "$ua" "$work/batch" >/dev/null
@@ -261,7 +272,7 @@ printf 'put %s po2.edi\n' "$work/up/po2.edi" > "$work/batch"
 check "beta uploads with a plain put; taken once closed" \
 	upload beta "$ub" "$work/batch"
 check "beta's document is stored once and leaves its inbox" \
-	wait_for 10 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) FROM messages WHERE partner = 'beta'\")\" = 1 && [ -z \"\$(ls -A '$root/beta/inbox')\" ]"
+	wait_for 10 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) $uploads_sql WHERE m.partner = 'beta'\")\" = 1 && [ -z \"\$(ls -A '$root/beta/inbox')\" ]"
 
 # ---- isolation ---------------------------------------------------------------
 printf 'put %s keep.edi.part\n' "$work/up/po1.edi" > "$work/batch"
@@ -310,14 +321,12 @@ start_edigated
 check "after the restart every uploaded file is taken from the inbox" \
 	wait_for 30 inbox_empty alpha
 check "every file of the burst is stored exactly once" \
-	test "$(sql "SELECT count(*) FROM messages WHERE partner = 'alpha'")" \
-	= "$((before + burst))" -a \
-	"$(sql "SELECT count(DISTINCT payload_hash) FROM messages WHERE partner = 'alpha'")" \
-	= "$((before + burst))"
+	test "$(count_sftp alpha)" = "$((before + burst))" -a \
+	"$(hashes_sftp alpha)" = "$((before + burst))"
 
 # ---- push and pull with the libssh2 client ----------------------------------
-# The partner's server is the same sshd; edigate logs in as alpha and
-# works in alpha's outbox.
+# The partner's server is the same sshd; edigate logs in as beta and
+# works in a folder of beta's chroot that edigated does not watch.
 fingerprint=$(ssh-keygen -lf "$work/keys/host.pub" | cut -d' ' -f2)
 other_fp=$(ssh-keygen -lf "$work/keys/otherhost.pub" | cut -d' ' -f2)
 host_b64=$(cut -d' ' -f2 "$work/keys/host.pub")
@@ -329,10 +338,10 @@ client_profile() { # client_profile ID HOST-KEY-ATTRIBUTES
   <messages><message direction="out" standard="x12" version="004010" type="856"/></messages>
   <transport>
     <sftp>
-      <push host="127.0.0.1" port="$port" user="$ua" key-file="$work/keys/alpha" remote-dir="/outbox">
+      <push host="127.0.0.1" port="$port" user="$ub" key-file="$work/keys/beta" remote-dir="/exchange">
         <host-key $2/>
       </push>
-      <pull host="127.0.0.1" port="$port" user="$ua" key-file="$work/keys/alpha" remote-dir="/outbox" poll-seconds="60">
+      <pull host="127.0.0.1" port="$port" user="$ub" key-file="$work/keys/beta" remote-dir="/exchange" poll-seconds="60">
         <host-key $2/>
       </pull>
     </sftp>
@@ -343,8 +352,9 @@ XML
 client_profile gamma "fingerprint=\"$fingerprint\""
 client_profile delta "type=\"ssh-ed25519\" base64=\"$host_b64\""
 client_profile wrong "fingerprint=\"$other_fp\""
-outbox=$root/alpha/outbox
-rm -f "$outbox"/*
+outbox=$root/beta/exchange
+mkdir -m 0700 "$outbox"
+chown "$ub" "$outbox"
 push() { "$EDIGATE" sftp-push --partners "$work/partners" "$@" 2>>"$work/client.log"; }
 pull() { "$EDIGATE" sftp-pull --partners "$work/partners" --store "$db" "$@" 2>>"$work/client.log"; }
 same_file() { cmp -s "$1" "$2"; }
@@ -380,7 +390,7 @@ check "the retried push delivers the file once, whole, without a temporary" \
 rm -f "$outbox"/*
 for i in 21 22 23; do doc "$i" > "$outbox/in$i.edi"; done
 pull --partner gamma >/dev/null
-pulled() { sql "SELECT count(*) FROM messages WHERE partner = '$1'"; }
+pulled() { count_sftp "$1"; }
 check "pull stores every file of the remote folder and then deletes it there" \
 	test "$(pulled gamma)" = 3 -a -z "$(ls -A "$outbox")"
 # A file whose delete did not happen (same name, size, time, bytes) is
@@ -400,7 +410,8 @@ check "pull refuses a server whose host key is not the pinned one" \
 cp "$work/up/big.bin" "$outbox/big.bin"
 pull --partner delta >/dev/null &
 bg_pid=$!
-wait_for 20 bash -c "ls '$work/state/spool/tmp/' 2>/dev/null | grep -q ."
+# The download is under way once the spool holds a large partial file.
+wait_for 20 bash -c "find '$work/state/spool/tmp' -type f -size +1M 2>/dev/null | grep -q ."
 stop_sshd
 wait "$bg_pid"
 pull_rc=$?
@@ -411,7 +422,7 @@ start_sshd "$port" || echo "# sshd did not come back on $port"
 pull --partner delta >/dev/null
 check "the next poll stores it once, whole, and deletes it remotely" \
 	test "$(pulled delta)" = 1 -a ! -e "$outbox/big.bin" -a \
-	"$(sql "SELECT payload_hash FROM messages WHERE partner = 'delta'")" = \
+	"$(sql "SELECT m.payload_hash $uploads_sql WHERE m.partner = 'delta'")" = \
 	"$(sha256sum < "$work/up/big.bin" | cut -d' ' -f1)"
 
 # ---- edigated pulls on its own schedule ----------------------------------------
@@ -424,10 +435,10 @@ rm -f "$outbox"/*
 kill -HUP "$edigated_pid"
 doc 31 > "$outbox/sched31.edi"
 check "edigated pulls a partner's server on its schedule after a reload" \
-	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) FROM messages WHERE partner = 'epsilon'\")\" = 1 && test ! -e '$outbox/sched31.edi'"
+	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) $uploads_sql WHERE m.partner = 'epsilon'\")\" = 1 && test ! -e '$outbox/sched31.edi'"
 doc 32 > "$outbox/sched32.edi"
 check "the next poll takes the next file, each exactly once" \
-	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) FROM messages WHERE partner = 'epsilon'\")\" = 2 && test ! -e '$outbox/sched32.edi'"
+	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) $uploads_sql WHERE m.partner = 'epsilon'\")\" = 2 && test ! -e '$outbox/sched32.edi'"
 
 if [ "$fails" -gt 0 ]; then
 	echo "# sshd log:"; tail -n 30 "$work/sshd.log" | sed 's/^/# /'
