@@ -517,8 +517,17 @@ fetch_one(struct conn *c, const partner_sftp_remote *r, const char *partner_id,
 	remote_path(path, sizeof(path), r->remote_dir, NULL, f->name);
 	h = libssh2_sftp_open_ex(c->sftp, path, (unsigned)strlen(path),
 	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
-	if (h == NULL)
+	if (h == NULL) {
+		/* The server said no for this file (permissions, gone since
+		 * the listing): the others still come in. Anything else
+		 * means the connection is lost. */
+		if (libssh2_session_last_errno(c->session) ==
+		    LIBSSH2_ERROR_SFTP_PROTOCOL) {
+			res->failed++;
+			return 0;
+		}
 		return fail(err, 1, "open %s: %s", path, session_error(c->session));
+	}
 	if (spool_writer_new(sp, &w, &spe) != SPOOL_OK) {
 		libssh2_sftp_close_handle(h);
 		return fail(err, 1, "spool: %s", spe.message);

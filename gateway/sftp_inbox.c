@@ -395,7 +395,9 @@ job_done(void *arg, int cancelled)
 			ib->stored_count++;
 			log_info("sftp upload stored", "partner", j->w->id,
 			    "message_id", idtext, NULL);
-			if (ib->stored && !j->w->dropped)
+			/* Even for a partner dropped by a reload meanwhile:
+			 * the message is stored and must be processed. */
+			if (ib->stored)
 				ib->stored(ib->ctx, j->w->id, j->message_id);
 			break;
 		case SFTP_INGEST_DUPLICATE:
