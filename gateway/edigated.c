@@ -319,6 +319,7 @@ main(int argc, char **argv)
 	    sftp_service_send_ack, sftp) != 0) {
 		log_error("cannot start SFTP", "error", err, NULL);
 		event_free(probe.timer);
+		sftp_service_stop(sftp);
 		daemon_free(d);
 		sftp_service_free(sftp);
 		as2_receive_free(as2rx);
@@ -352,6 +353,7 @@ main(int argc, char **argv)
 	}
 	event_free(probe.timer);
 	as2_receive_stop(as2rx);
+	sftp_service_stop(sftp); /* its events, before the event base goes */
 	daemon_free(d);        /* waits for a probe still running */
 	sftp_service_free(sftp); /* after the workers: their jobs use it */
 	as2_receive_free(as2rx);

@@ -738,6 +738,19 @@ sftp_inbox_stored_count(const struct sftp_inbox *ib)
 }
 
 void
+sftp_inbox_stop(struct sftp_inbox *ib)
+{
+	if (ib == NULL)
+		return;
+	if (ib->iev)
+		event_free(ib->iev);
+	if (ib->tick)
+		event_free(ib->tick);
+	ib->iev = NULL;
+	ib->tick = NULL;
+}
+
+void
 sftp_inbox_free(struct sftp_inbox *ib)
 {
 	struct watch *w, *next;
@@ -748,10 +761,7 @@ sftp_inbox_free(struct sftp_inbox *ib)
 		next = w->next;
 		watch_drop(ib, w);
 	}
-	if (ib->iev)
-		event_free(ib->iev);
-	if (ib->tick)
-		event_free(ib->tick);
+	sftp_inbox_stop(ib);
 	if (ib->ifd >= 0)
 		close(ib->ifd);
 	/* The workers are gone (their threads closed their stores). */

@@ -86,6 +86,10 @@ int sftp_inbox_set_partners(struct sftp_inbox *ib, partner *const *partners,
 void sftp_inbox_scan(struct sftp_inbox *ib);
 /* Files stored since start, and jobs in flight. */
 uint64_t sftp_inbox_stored_count(const struct sftp_inbox *ib);
+/* Frees the inotify and timer events: before the event base goes
+ * (daemon_free). Jobs still queued finish normally. */
+void sftp_inbox_stop(struct sftp_inbox *ib);
+/* After the workers are gone. Calls sftp_inbox_stop if needed. */
 void sftp_inbox_free(struct sftp_inbox *ib);
 
 /* One file a partner may name: one path component, not "." or "..", no

@@ -349,12 +349,22 @@ sftp_service_start(struct daemon *d, sftp_inbox_stored_fn stored, void *ctx,
 }
 
 void
-sftp_service_free(struct sftp_service *s)
+sftp_service_stop(struct sftp_service *s)
 {
 	if (s == NULL)
 		return;
 	if (s->tick)
 		event_free(s->tick);
+	s->tick = NULL;
+	sftp_inbox_stop(s->inbox);
+}
+
+void
+sftp_service_free(struct sftp_service *s)
+{
+	if (s == NULL)
+		return;
+	sftp_service_stop(s);
 	sftp_inbox_free(s->inbox);
 	profiles_unref(s->cur);
 	if (s->key_ok)

@@ -42,6 +42,9 @@ struct sftp_service;
  * new inbound message, from an inbox or a pull. NULL on failure. */
 struct sftp_service *sftp_service_start(struct daemon *d,
     sftp_inbox_stored_fn stored, void *ctx, char *err, size_t errsize);
+/* Before daemon_free(): frees the events (timers, inotify) while the
+ * event base still exists. */
+void sftp_service_stop(struct sftp_service *s);
 /* After daemon_free(): the workers are gone. */
 void sftp_service_free(struct sftp_service *s);
 

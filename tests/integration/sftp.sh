@@ -15,7 +15,7 @@ top_srcdir=${top_srcdir:-.}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 SSHD=${SSHD:-/usr/sbin/sshd}
-PLAN=32
+PLAN=33
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -439,6 +439,14 @@ check "edigated pulls a partner's server on its schedule after a reload" \
 doc 32 > "$outbox/sched32.edi"
 check "the next poll takes the next file, each exactly once" \
 	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) $uploads_sql WHERE m.partner = 'epsilon'\")\" = 2 && test ! -e '$outbox/sched32.edi'"
+
+# ---- shutdown ----------------------------------------------------------------
+kill -TERM "$edigated_pid"
+wait "$edigated_pid"
+term_rc=$?
+edigated_pid=
+check "edigated with SFTP inboxes and pulls stops cleanly on SIGTERM (exit 0)" \
+	test "$term_rc" = 0
 
 if [ "$fails" -gt 0 ]; then
 	echo "# sshd log:"; tail -n 30 "$work/sshd.log" | sed 's/^/# /'
