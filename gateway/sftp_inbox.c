@@ -27,6 +27,7 @@
 #include "workers.h"
 
 #define TICK_MS 1000
+#define RENAME_REST_US 2000000
 
 struct name_node {
 	struct name_node *next;
@@ -505,12 +506,17 @@ scan_watch(struct sftp_inbox *ib, struct watch *w)
 		}
 		if (!S_ISREG(sb.st_mode))
 			continue;
-		if (w->upload != PARTNER_SFTP_RENAME) {
+		{
 			/* A scan cannot see a close: unchanged for
-			 * stable_seconds is the rule here. */
+			 * stable_seconds is the rule here. Even a final name
+			 * (rename) must have rested a moment: a client that
+			 * ignores the convention may still be writing it, and
+			 * inotify reports the end of a proper upload anyway. */
 			int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000000 +
 			    sb.st_mtim.tv_nsec / 1000;
-			int64_t ready = mtime + (int64_t)w->stable_seconds * 1000000;
+			int64_t wait = w->upload == PARTNER_SFTP_RENAME ?
+			    RENAME_REST_US : (int64_t)w->stable_seconds * 1000000;
+			int64_t ready = mtime + wait;
 			if (ready > now) {
 				if (soonest == 0 || ready < soonest)
 					soonest = ready;

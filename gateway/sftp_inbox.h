@@ -15,7 +15,9 @@
  *           changed for stable-seconds.
  *   inotify events can be lost (queue overflow, a restart): a periodic
  *   scan of every inbox catches up. A scan cannot see a close, so for
- *   "close" it falls back to the stable rule.
+ *   "close" it falls back to the stable rule; with "rename" it takes
+ *   final names not written to for 2 s (a client ignoring the convention
+ *   may still be writing).
  *
  * EXACTLY ONCE
  *   A file is read through a descriptor opened with O_NOFOLLOW relative to
