@@ -13,7 +13,8 @@ zlib1g-dev libjansson-dev libcmocka-dev curl openssl"
 # tests start on loopback, the command-line peers they talk to (python3 runs
 # the AS2 receiving peer), the linter.
 EDIGATE_TEST_PACKAGES="clang-14 libclang-rt-14-dev postgresql openssh-server
-openssl curl shellcheck python3"
+openssl curl shellcheck python3 openssh-client sqlite3 passwd jq
+libxml2-utils"
 
 # Prints the packages among the arguments that are not installed.
 edigate_missing_packages() {

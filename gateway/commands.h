@@ -27,6 +27,9 @@ int cmd_resend(int argc, char **argv);
 int cmd_ack(int argc, char **argv);
 int cmd_ack_track(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_sftp_config(int argc, char **argv);
+int cmd_sftp_push(int argc, char **argv);
+int cmd_sftp_pull(int argc, char **argv);
 
 /*
  * Streams one file ("-" is standard input) through the reader in 1 MiB

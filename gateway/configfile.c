@@ -24,7 +24,7 @@
 #define CONFIG_MAX_LISTENERS 32
 
 enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN,
-    SEC_AS2 };
+	SEC_SFTP, SEC_AS2 };
 
 enum type {
 	T_PATH, T_STRING, T_BOOL, T_UINT, T_SIZE, T_DURATION, T_LOGLEVEL,
@@ -79,6 +79,10 @@ static const struct key keys[] = {
 	{ SEC_LISTEN, "min_tls_version", T_TLSVERSION, L(min_tls_version),
 	    0, 0 },
 	{ SEC_LISTEN, "routes", T_ROUTES, L(routes), 0, 0 },
+	{ SEC_SFTP, "root", T_PATH, C(sftp_root), 0, 0 },
+	{ SEC_SFTP, "scan_interval", T_DURATION, C(sftp_scan_interval_ms),
+	    100, 86400000 },
+	{ SEC_SFTP, "push_attempts", T_UINT, C(sftp_push_attempts), 1, 100 },
 	{ SEC_AS2, "path", T_STRING, C(as2_path), 0, 0 },
 	{ SEC_AS2, "max_decompressed_size", T_SIZE, C(as2_max_decompressed),
 	    1024, 0 },
@@ -93,7 +97,7 @@ static const struct key keys[] = {
 
 static const char *const section_names[] = {
 	"general settings", "[store]", "[limits]", "[tls]", "[listen.*]",
-	"[as2]"
+	"[sftp]", "[as2]"
 };
 
 struct parser {
@@ -365,6 +369,8 @@ open_section(struct parser *p, char *name)
 		p->section = SEC_LIMITS;
 	else if (!strcmp(name, "tls"))
 		p->section = SEC_TLS;
+	else if (!strcmp(name, "sftp"))
+		p->section = SEC_SFTP;
 	else if (!strcmp(name, "as2"))
 		p->section = SEC_AS2;
 	else if (!strncmp(name, "listen.", 7)) {
@@ -588,6 +594,8 @@ config_parse(const char *file, const char *text, size_t len,
 	p.cfg->queue_size = 1024;
 	p.cfg->log_level = LOG_LEVEL_INFO;
 	p.cfg->shutdown_grace_ms = 30000;
+	p.cfg->sftp_scan_interval_ms = 30000;
+	p.cfg->sftp_push_attempts = 5;
 	p.cfg->max_body_size = 64 * 1024 * 1024;
 	p.cfg->as2_max_decompressed = 1024UL * 1024 * 1024;
 	p.cfg->as2_async_mdn_attempts = 6;
@@ -678,6 +686,7 @@ config_free(struct config *cfg)
 	free(cfg->as2_path);
 	free(cfg->partners_dir);
 	free(cfg->maps_dir);
+	free(cfg->sftp_root);
 	free(cfg->store_url);
 	free(cfg->user);
 	free(cfg->group);

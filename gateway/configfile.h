@@ -80,6 +80,10 @@ struct config {
 	unsigned write_timeout_ms; /* idle time while writing a response */
 	struct config_listener *listeners;
 	size_t nlisteners;
+	/* [sftp] */
+	char *sftp_root;       /* NULL: no SFTP inboxes watched */
+	unsigned sftp_scan_interval_ms; /* inbox scan fallback, default 30s */
+	unsigned sftp_push_attempts;    /* per push before giving up, default 5 */
 	/* [as2] */
 	char *as2_path;        /* route of AS2 receive, default /as2 */
 	size_t as2_max_decompressed; /* decompressed payload limit, default 1G */

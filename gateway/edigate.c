@@ -34,6 +34,9 @@ static const struct command commands[] = {
 	{ "ack", cmd_ack, "print the TA1/997/999/CONTRL for a file; --read parses one" },
 	{ "ack-track", cmd_ack_track, "record expected acks, reconcile inbound ones, duplicates" },
 	{ "report", cmd_report, "report acks: ack compliance per partner (csv, json, html)" },
+	{ "sftp-config", cmd_sftp_config, "sshd config, folders and keys for SFTP partners" },
+	{ "sftp-push", cmd_sftp_push, "upload a file to a partner's SFTP server" },
+	{ "sftp-pull", cmd_sftp_pull, "fetch a partner's files from its SFTP server once" },
 };
 
 static void

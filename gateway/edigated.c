@@ -27,6 +27,7 @@
 #include "log.h"
 #include "store.h"
 #include "ack_track.h"
+#include "sftp_service.h"
 
 #include <event2/event.h>
 
@@ -189,6 +190,21 @@ ack_overdue_tick(evutil_socket_t fd, short what, void *arg)
 		a->running = 0;
 }
 
+/* A new inbound message from SFTP (inbox or pull) goes to the inbound
+ * pipeline. A full worker queue leaves it "received": the next start
+ * resubmits it. */
+static void
+sftp_stored(void *ctx, const char *partner_id, int64_t message_id)
+{
+	char id[24];
+
+	if (inbound_submit(ctx, message_id, NULL, NULL) != INBOUND_OK) {
+		snprintf(id, sizeof(id), "%lld", (long long)message_id);
+		log_warn("sftp message not submitted; it waits for the next "
+		    "start", "partner", partner_id, "message_id", id, NULL);
+	}
+}
+
 static int
 collect_id(void *ud, const struct store_message *m)
 {
@@ -270,6 +286,7 @@ main(int argc, char **argv)
 	struct store *st = NULL;
 	struct store_error serr;
 	struct store_probe probe;
+	struct sftp_service *sftp = NULL;
 	struct inbound *inbound;
 	struct inbound_options iopts;
 	struct as2_receive *as2rx;
@@ -417,6 +434,24 @@ main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	/* SFTP: partners' inboxes ([sftp] root) and scheduled pulls. */
+	if ((sftp = sftp_service_start(d, sftp_stored, inbound, err,
+	    sizeof(err))) == NULL ||
+	    inbound_ack_transport_register(inbound, "sftp",
+	    sftp_service_send_ack, sftp) != 0) {
+		log_error("cannot start SFTP", "error", err, NULL);
+		as2_sender_free(as2_out);
+		event_free(probe.timer);
+		event_free(overdue.timer);
+		sftp_service_stop(sftp);
+		daemon_free(d);
+		sftp_service_free(sftp);
+		store_close(overdue.st);
+		as2_receive_free(as2rx);
+		inbound_free(inbound);
+		store_close(st);
+		return 1;
+	}
 	/* Messages a transport stored (and answered) before a crash or a
 	 * stop, but that the pipeline did not take yet, are taken now:
 	 * durable before acknowledged, processed after restart. */
@@ -445,8 +480,10 @@ main(int argc, char **argv)
 	event_free(probe.timer);
 	event_free(overdue.timer);
 	as2_receive_stop(as2rx);
+	sftp_service_stop(sftp); /* its events, before the event base goes */
 	daemon_free(d);        /* waits for a probe still running */
 	store_close(overdue.st);
+	sftp_service_free(sftp); /* after the workers: their jobs use it */
 	as2_receive_free(as2rx);
 	inbound_free(inbound);
 	store_close(st);

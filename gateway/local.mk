@@ -114,6 +114,21 @@ gateway_edigate_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 # edigated runs the overdue check periodically.
 gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 	$(STORE_LIBS) $(JANSSON_LIBS)
+# SFTP: the sshd configuration for partners' uploads (sftp-config), the
+# inbox watcher of edigated, push and pull with libssh2.
+noinst_LIBRARIES += gateway/libsftp.a
+gateway_libsftp_a_SOURCES = \
+	gateway/sftp_config.c gateway/sftp_config.h \
+	gateway/sftp_inbox.c gateway/sftp_inbox.h \
+	gateway/sftp_client.c gateway/sftp_client.h \
+	gateway/sftp_service.c gateway/sftp_service.h
+gateway_libsftp_a_CFLAGS = $(AM_CFLAGS) $(LIBXML_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(JANSSON_CFLAGS) $(PTHREAD_CFLAGS) $(LIBSSH2_CFLAGS) $(OPENSSL_CFLAGS)
+SFTP_LIBS = gateway/libsftp.a translators/libtranslators.a $(LIBXML_LIBS) \
+	$(JANSSON_LIBS) $(LIBSSH2_LIBS) $(OPENSSL_LIBS)
+gateway_edigate_SOURCES += gateway/cmd_sftp.c
+gateway_edigate_LDADD += $(SFTP_LIBS) $(DAEMON_LIBS)
+gateway_edigated_LDADD += $(SFTP_LIBS) $(DAEMON_LIBS)
 
 # The inbound pipeline every transport hands stored payloads to
 # (validate, acknowledge, translate, store canonical, route) and the
@@ -126,6 +141,7 @@ gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS) \
 	$(OPENSSL_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(PTHREAD_CFLAGS)
 INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
 	$(LIBXML_LIBS) $(JANSSON_LIBS)
+EXTRA_DIST += docs/sftp.md
 
 # AS2 receive in edigated: the POST handler, unwrap, MDN.
 gateway_edigated_SOURCES += gateway/as2_receive.c gateway/as2_receive.h

@@ -281,6 +281,22 @@ tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/rewrite.sh
 dist_noinst_SCRIPTS += tests/integration/rewrite.sh
 
+# SFTP: a private sshd with partner chroots, uploads with the sftp
+# command line, edigated's inbox, push and pull with libssh2.
+TESTS += tests/integration/sftp.sh
+dist_noinst_SCRIPTS += tests/integration/sftp.sh
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_sftp
+TESTS += tests/unit/test_sftp
+endif
+tests_unit_test_sftp_SOURCES = tests/unit/test_sftp.c
+tests_unit_test_sftp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_sftp_LDADD = $(SFTP_LIBS) $(STORE_LIBS) $(DAEMON_LIBS) \
+	$(CMOCKA_LIBS)
+# AS2 receive in edigated against openssl cms + curl as the peer.
+TESTS += tests/integration/as2_receive.sh
+dist_noinst_SCRIPTS += tests/integration/as2_receive.sh
+
 # The outbound HTTP client against a local evhttp server (plain and TLS).
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_http_client

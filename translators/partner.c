@@ -97,6 +97,204 @@ is(xmlNodePtr n, const char *name)
 	    && strcmp((const char *)n->name, name) == 0;
 }
 
+/* ---- SFTP transport (<transport><sftp>) ---------------------------------- */
+
+static char *
+resolve(const char *dir, char *v)
+{
+	if (v == NULL || v[0] == '/')
+		return v;
+	size_t n = strlen(dir) + strlen(v) + 2;
+	char *full = malloc(n);
+	if (full)
+		snprintf(full, n, "%s/%s", dir, v);
+	free(v);
+	return full;
+}
+
+static unsigned
+uint_prop(xmlNodePtr n, const char *name, unsigned dflt)
+{
+	char *v = prop(n, name);
+	unsigned u = v ? (unsigned)strtoul(v, NULL, 10) : dflt;
+	free(v);
+	return u;
+}
+
+static partner_sftp_remote *
+read_sftp_remote(partner *p, xmlNodePtr n, const char *dir, int pull, report *r)
+{
+	partner_sftp_remote *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return NULL;
+	const char *what = pull ? "pull" : "push";
+	x->line = xmlGetLineNo(n);
+	x->host = prop(n, "host");
+	x->port = uint_prop(n, "port", 22);
+	x->user = prop(n, "user");
+	x->key_file = resolve(dir, prop(n, "key-file"));
+	x->key_passphrase_file = resolve(dir, prop(n, "key-passphrase-file"));
+	x->password_file = resolve(dir, prop(n, "password-file"));
+	x->remote_dir = prop(n, "remote-dir");
+	if (x->remote_dir == NULL)
+		x->remote_dir = strdup(".");
+	x->temp_prefix = prop(n, "temp-prefix");
+	if (x->temp_prefix == NULL)
+		x->temp_prefix = strdup(".edigate-");
+	x->poll_seconds = uint_prop(n, "poll-seconds", 300);
+	char *after = prop(n, "after-download");
+	x->after_move = after && strcmp(after, "move") == 0;
+	free(after);
+	x->move_to = prop(n, "move-to");
+	if ((x->key_file == NULL) == (x->password_file == NULL))
+		add(r, p->file, x->line, "sftp %s: give exactly one of key-file "
+		    "and password-file", what);
+	if (x->key_passphrase_file && x->key_file == NULL)
+		add(r, p->file, x->line, "sftp %s: key-passphrase-file needs "
+		    "key-file", what);
+	if (pull && x->after_move && (x->move_to == NULL || x->move_to[0] == '\0'))
+		add(r, p->file, x->line, "sftp pull: after-download=\"move\" needs "
+		    "move-to (the remote folder fetched files go to)");
+	if (pull && !x->after_move && x->move_to)
+		add(r, p->file, x->line, "sftp pull: move-to is set but "
+		    "after-download is not \"move\"");
+	if (strchr(x->remote_dir, '\n') || (x->move_to && strchr(x->move_to, '\n')))
+		add(r, p->file, x->line, "sftp %s: a remote folder must not "
+		    "contain a line break", what);
+	for (xmlNodePtr k = n->children; k; k = k->next) {
+		if (!is(k, "host-key"))
+			continue;
+		int line = xmlGetLineNo(k);
+		copy_prop(k, "type", x->host_key_type, sizeof(x->host_key_type));
+		x->host_key_base64 = prop(k, "base64");
+		x->host_key_fingerprint = prop(k, "fingerprint");
+		int full = x->host_key_type[0] && x->host_key_base64;
+		int half = (x->host_key_type[0] != 0) != (x->host_key_base64 != NULL);
+		if (half)
+			add(r, p->file, line, "sftp %s host-key: type and base64 go "
+			    "together (as in known_hosts)", what);
+		else if (full == (x->host_key_fingerprint != NULL))
+			add(r, p->file, line, "sftp %s host-key: give either type and "
+			    "base64, or fingerprint (SHA256:...), not both or neither",
+			    what);
+	}
+	return x;
+}
+
+static void
+free_sftp_remote(partner_sftp_remote *x)
+{
+	if (x == NULL)
+		return;
+	free(x->host);
+	free(x->user);
+	free(x->key_file);
+	free(x->key_passphrase_file);
+	free(x->password_file);
+	free(x->remote_dir);
+	free(x->temp_prefix);
+	free(x->host_key_base64);
+	free(x->host_key_fingerprint);
+	free(x->move_to);
+	free(x);
+}
+
+static void
+free_sftp(partner_sftp *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->key_count; i++)
+		free(s->keys[i]);
+	free(s->keys);
+	free_sftp_remote(s->push);
+	free_sftp_remote(s->pull);
+	free(s);
+}
+
+/* Trims the blanks XML indentation leaves around a key. */
+static char *
+key_line(xmlNodePtr k)
+{
+	xmlChar *t = xmlNodeGetContent(k);
+	if (t == NULL)
+		return NULL;
+	const char *a = (const char *)t;
+	while (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r')
+		a++;
+	size_t n = strlen(a);
+	while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t' || a[n - 1] == '\n'
+	    || a[n - 1] == '\r'))
+		n--;
+	char *s = strndup(a, n);
+	xmlFree(t);
+	return s;
+}
+
+static void
+read_sftp(partner *p, xmlNodePtr transport, const char *dir, report *r)
+{
+	for (xmlNodePtr n = transport->children; n; n = n->next) {
+		if (!is(n, "sftp"))
+			continue;
+		if (p->sftp) {
+			add(r, p->file, xmlGetLineNo(n), "<sftp> is given twice");
+			continue;
+		}
+		partner_sftp *s = p->sftp = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return;
+		s->line = xmlGetLineNo(n);
+		s->stable_seconds = 10;
+		snprintf(s->temp_suffix, sizeof(s->temp_suffix), ".part");
+		for (xmlNodePtr c = n->children; c; c = c->next) {
+			if (is(c, "inbound")) {
+				s->inbound = 1;
+				char *user = prop(c, "user");
+				if (user)
+					snprintf(s->user, sizeof(s->user), "%s", user);
+				else if (p->id && strlen(p->id) + 4 < sizeof(s->user))
+					snprintf(s->user, sizeof(s->user), "edi-%s", p->id);
+				else
+					add(r, p->file, xmlGetLineNo(c), "sftp inbound: the "
+					    "partner id is too long for a login name: set "
+					    "user=\"...\" (32 characters at most)");
+				free(user);
+				char *up = prop(c, "upload");
+				s->upload = up == NULL || strcmp(up, "rename") == 0
+				    ? PARTNER_SFTP_RENAME : strcmp(up, "close") == 0
+				    ? PARTNER_SFTP_CLOSE : PARTNER_SFTP_STABLE;
+				free(up);
+				char *suffix = prop(c, "temp-suffix");
+				if (suffix)
+					snprintf(s->temp_suffix, sizeof(s->temp_suffix), "%s", suffix);
+				free(suffix);
+				s->stable_seconds = uint_prop(c, "stable-seconds", 10);
+				for (xmlNodePtr k = c->children; k; k = k->next) {
+					if (!is(k, "key"))
+						continue;
+					char *line = key_line(k);
+					char **ks = realloc(s->keys, (s->key_count + 1) * sizeof(*ks));
+					if (line == NULL || ks == NULL) {
+						free(line);
+						return;
+					}
+					s->keys = ks;
+					for (size_t i = 0; i < s->key_count; i++)
+						if (strcmp(ks[i], line) == 0)
+							add(r, p->file, xmlGetLineNo(k), "sftp "
+							    "inbound: this key is listed twice");
+					ks[s->key_count++] = line;
+				}
+			} else if (is(c, "push")) {
+				s->push = read_sftp_remote(p, c, dir, 0, r);
+			} else if (is(c, "pull")) {
+				s->pull = read_sftp_remote(p, c, dir, 1, r);
+			}
+		}
+	}
+}
+
 static int
 bool_prop(xmlNodePtr n, const char *name, int dflt)
 {
@@ -325,6 +523,7 @@ read_profile(partner *p, xmlNodePtr root, map_loader *maps, report *r)
 				else
 					read_as2(p, t, d, r);
 			}
+			read_sftp(p, c, d, r);
 		} else if (is(c, "xref")) {
 			for (xmlNodePtr x = c->children; x; x = x->next) {
 				if (x->type != XML_ELEMENT_NODE)
@@ -434,6 +633,7 @@ partner_free(partner *p)
 	}
 	free(p->messages);
 	free(p->xrefs);
+	free_sftp(p->sftp);
 	free(p->id);
 	free(p->name);
 	free(p->file);

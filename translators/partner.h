@@ -37,6 +37,46 @@ typedef struct partner_xref {
 	char *ours;
 } partner_xref;
 
+/* SFTP transport: <transport><sftp> (docs/sftp.md). */
+typedef enum partner_sftp_upload {
+	PARTNER_SFTP_RENAME,  /* uploaded under a temporary name, then renamed */
+	PARTNER_SFTP_CLOSE,   /* complete when the writer closes it */
+	PARTNER_SFTP_STABLE   /* complete when unchanged for stable_seconds */
+} partner_sftp_upload;
+
+/* A partner's server we push to or pull from. Paths are resolved against
+ * the profile's folder; the files are read only when connecting. */
+typedef struct partner_sftp_remote {
+	char *host;
+	unsigned port;
+	char *user;
+	char *key_file;             /* exactly one of key_file and password_file */
+	char *key_passphrase_file;  /* or NULL */
+	char *password_file;
+	char *remote_dir;
+	char *temp_prefix;          /* push: upload as prefix+name, then rename */
+	char host_key_type[24];     /* "ssh-ed25519"... with host_key_base64 */
+	char *host_key_base64;      /* or NULL */
+	char *host_key_fingerprint; /* "SHA256:..." or NULL; one of the two is set */
+	unsigned poll_seconds;      /* pull */
+	int after_move;             /* pull: 1 move to move_to, 0 delete */
+	char *move_to;
+	int line;
+} partner_sftp_remote;
+
+typedef struct partner_sftp {
+	int inbound;                /* an <inbound> element is present */
+	char user[33];              /* login on our sshd (default edi-ID) */
+	partner_sftp_upload upload;
+	char temp_suffix[17];
+	unsigned stable_seconds;
+	char **keys;                /* authorized public keys, one line each */
+	size_t key_count;
+	partner_sftp_remote *push;  /* NULL when absent */
+	partner_sftp_remote *pull;
+	int line;
+} partner_sftp;
+
 /* <transport><as2>: how the partner talks AS2 with us (RFC 4130). Paths
  * are resolved against the profile's folder; the files are opened by the
  * AS2 module, not here. */
@@ -88,6 +128,7 @@ typedef struct partner {
 	unsigned sla_hours;
 	partner_xref *xrefs;
 	size_t xref_count;
+	partner_sftp *sftp;  /* NULL: no SFTP transport */
 	partner_as2 *as2;    /* NULL: no AS2 with this partner */
 } partner;
 
