@@ -58,6 +58,20 @@ struct config_listener {
 	unsigned line;         /* line of the section header */
 };
 
+/* One `key = value` of a module section. */
+struct config_entry {
+	char *key;
+	char *value;           /* unquoted, comment removed */
+	unsigned line;
+};
+
+struct config_section {
+	char *name;            /* "webhook.erp", "api" */
+	unsigned line;         /* line of the section header */
+	struct config_entry *entries;
+	size_t nentries;
+};
+
 struct config {
 	char *path;            /* the file as given */
 	char *state_dir;
@@ -79,6 +93,11 @@ struct config {
 	unsigned write_timeout_ms; /* idle time while writing a response */
 	struct config_listener *listeners;
 	size_t nlisteners;
+	/* Sections other modules own ([api], [delivery], [webhook.NAME],
+	 * [route.NAME], [token.NAME]): kept as written, in file order; the
+	 * owning module checks its keys and reports file:line itself. */
+	struct config_section *sections;
+	size_t nsections;
 };
 
 struct config_error {
@@ -106,5 +125,12 @@ void config_error_format(const struct config_error *err, char *buf,
 /* The listener named name, or NULL. */
 const struct config_listener *config_listener_find(const struct config *cfg,
     const char *name);
+
+/* The module section called name ("api", "webhook.erp"), or NULL. */
+const struct config_section *config_section_find(const struct config *cfg,
+    const char *name);
+/* The entry for key in sec, or NULL (sec may be NULL). */
+const struct config_entry *config_section_entry(
+    const struct config_section *sec, const char *key);
 
 #endif
