@@ -81,3 +81,12 @@ gateway_libas2_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)
 
 gateway_edigate_SOURCES += gateway/cmd_rewrite.c
+
+# The ERP/WMS bridge: routing of canonical documents, webhook delivery
+# from the store's queue, the REST API.
+noinst_LIBRARIES += gateway/libbridge.a
+gateway_libbridge_a_SOURCES = \
+	gateway/route.h gateway/deliver.h gateway/deliver_sign.c
+gateway_libbridge_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) \
+	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBXML_CFLAGS)
+BRIDGE_LIBS = gateway/libbridge.a

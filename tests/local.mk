@@ -277,3 +277,12 @@ tests_unit_test_edi_writer_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_edi_writer_LDADD = translators/libtranslators.a $(CMOCKA_LIBS)
 TESTS += tests/integration/rewrite.sh
 dist_noinst_SCRIPTS += tests/integration/rewrite.sh
+
+# The bridge: delivery helpers (keys, signatures, backoff, breaker).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_deliver
+TESTS += tests/unit/test_deliver
+endif
+tests_unit_test_deliver_SOURCES = tests/unit/test_deliver.c
+tests_unit_test_deliver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_deliver_LDADD = $(BRIDGE_LIBS) $(OPENSSL_LIBS) $(CMOCKA_LIBS)
