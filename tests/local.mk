@@ -286,3 +286,28 @@ endif
 tests_unit_test_deliver_SOURCES = tests/unit/test_deliver.c
 tests_unit_test_deliver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_deliver_LDADD = $(BRIDGE_LIBS) $(OPENSSL_LIBS) $(CMOCKA_LIBS)
+
+# JSON Schema validator.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_jschema
+TESTS += tests/unit/test_jschema
+endif
+tests_unit_test_jschema_SOURCES = tests/unit/test_jschema.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_jschema_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_jschema_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+
+# The JSON Schema validator reads what the API receives: a fuzz target.
+FUZZ_TARGETS += tests/fuzz/fuzz_jschema
+FUZZ_JSCHEMA_OBJECTS = tests/fuzz/jschema.fuzz.o
+tests/fuzz/jschema.fuzz.o: $(srcdir)/translators/jschema.c \
+	$(srcdir)/translators/jschema.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer-no-link -c -o $@ $(srcdir)/translators/jschema.c
+tests/fuzz/fuzz_jschema: $(srcdir)/tests/fuzz/fuzz_jschema.c \
+	$(srcdir)/translators/jschema.h $(FUZZ_JSCHEMA_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_jschema.c \
+	  $(FUZZ_JSCHEMA_OBJECTS) $(JANSSON_LIBS)
+CLEANFILES += $(FUZZ_JSCHEMA_OBJECTS)
+EXTRA_DIST += tests/fuzz/fuzz_jschema.c

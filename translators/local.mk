@@ -34,3 +34,6 @@ translators_libtranslators_a_SOURCES += \
 	translators/edi_writer.c translators/edi_writer.h \
 	translators/edi_builder.c translators/edi_builder.h \
 	translators/edi_rewrite.c translators/edi_rewrite.h
+
+# JSON Schema validation of canonical documents (the subset our schemas use).
+translators_libtranslators_a_SOURCES += translators/jschema.c translators/jschema.h
