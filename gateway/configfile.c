@@ -32,7 +32,7 @@ enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN,
  * in '.' is a prefix: [webhook.erp]. One line per module.
  */
 static const char *const module_sections[] = {
-	"api", "delivery", "webhook.", "route.", "token.",
+	"api", "delivery", "route", "webhook.", "route.", "token.",
 	NULL
 };
 #define CONFIG_MAX_SECTIONS 256
@@ -481,7 +481,7 @@ open_section(struct parser *p, char *name)
 	} else
 		return fail(p, p->line, "unknown section [%s] (expected "
 		    "[store], [limits], [tls], [listen.NAME], [api], "
-		    "[delivery], [webhook.NAME], [route.NAME] or "
+		    "[delivery], [route], [webhook.NAME], [route.NAME] or "
 		    "[token.NAME])", name);
 	return 0;
 }

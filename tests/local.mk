@@ -311,3 +311,13 @@ tests/fuzz/fuzz_jschema: $(srcdir)/tests/fuzz/fuzz_jschema.c \
 	  $(FUZZ_JSCHEMA_OBJECTS) $(JANSSON_LIBS)
 CLEANFILES += $(FUZZ_JSCHEMA_OBJECTS)
 EXTRA_DIST += tests/fuzz/fuzz_jschema.c
+
+# Routing: rules, default flows, data quality, queuing in a real store.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_route
+TESTS += tests/unit/test_route
+endif
+tests_unit_test_route_SOURCES = tests/unit/test_route.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_route_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_route_LDADD = $(BRIDGE_LIBS) gateway/libdaemon.a $(STORE_LIBS) $(MAP_LIBS) \
+	$(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
