@@ -86,7 +86,8 @@ gateway_edigate_SOURCES += gateway/cmd_rewrite.c
 # from the store's queue, the REST API.
 noinst_LIBRARIES += gateway/libbridge.a
 gateway_libbridge_a_SOURCES = \
-	gateway/route.h gateway/route.c gateway/deliver.h gateway/deliver_sign.c
+	gateway/route.h gateway/route.c gateway/deliver.h gateway/deliver_sign.c \
+	gateway/api.h gateway/api.c
 gateway_libbridge_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBXML_CFLAGS)
 BRIDGE_LIBS = gateway/libbridge.a
