@@ -1106,6 +1106,85 @@ run_checks(struct route *r, const struct route_rule *rule,
 	return rc;
 }
 
+/*
+ * Stores what one target receives as its own message (the EDI interchange
+ * for a partner, the canonical document for a webhook) so a delivery
+ * always points at the exact bytes to send, and queues its delivery.
+ */
+static int
+queue_one(struct route *r, const struct route_table *t, struct store *st,
+    const struct route_document *doc, json_t *root, struct route_target *tg,
+    const char *endpoint, const char *key, struct route_result *res)
+{
+	struct store_message m;
+	struct store_error se;
+	struct spool_error spe;
+	struct buf out = { NULL, 0, 0 };
+	char control[3][16], err[512] = "", detail[256];
+	const char *bytes = doc->json;
+	size_t len = doc->json_len;
+
+	memset(&m, 0, sizeof(m));
+	m.direction = STORE_OUT;
+	snprintf(m.partner, sizeof(m.partner), "%s", doc->partner ?
+	    doc->partner : "");
+	snprintf(m.state, sizeof(m.state), "queued");
+	snprintf(m.correlation_id, sizeof(m.correlation_id), "%s",
+	    doc->correlation_id ? doc->correlation_id : "");
+	if (tg->kind == ROUTE_TARGET_PARTNER) {
+		partner *p;
+		int rc;
+
+		pthread_mutex_lock(&r->edi_mu);
+		p = load_partner(r, tg->name, err, sizeof(err));
+		rc = p ? produce_x12(r, t, st, p, tg->edi_message, root, &out,
+		    control, err, sizeof(err)) : -1;
+		pthread_mutex_unlock(&r->edi_mu);
+		partner_free(p);
+		if (rc) {
+			free(out.data);
+			snprintf(res->message, sizeof(res->message), "%s", err);
+			return res->status = rc == -2 ? ROUTE_ESTORE :
+			    ROUTE_ETRANSLATE;
+		}
+		snprintf(m.partner, sizeof(m.partner), "%s", tg->name);
+		snprintf(m.transport, sizeof(m.transport), "edi");
+		snprintf(m.message_type, sizeof(m.message_type), "%s",
+		    tg->edi_message);
+		snprintf(m.interchange_control, sizeof(m.interchange_control),
+		    "%s", control[0]);
+		snprintf(m.group_control, sizeof(m.group_control), "%s",
+		    control[1]);
+		snprintf(m.set_control, sizeof(m.set_control), "%s",
+		    control[2]);
+		bytes = out.data;
+		len = out.len;
+	} else {
+		snprintf(m.transport, sizeof(m.transport), "webhook");
+		snprintf(m.message_type, sizeof(m.message_type), "%s",
+		    tg->document_type);
+	}
+	m.size = (int64_t)len;
+	if (store_spool(st) == NULL || spool_put(store_spool(st), bytes, len,
+	    m.payload_hash, &spe) != 0) {
+		free(out.data);
+		snprintf(res->message, sizeof(res->message), "spool: %s",
+		    store_spool(st) ? spe.message : "no spool");
+		return res->status = ROUTE_ESTORE;
+	}
+	free(out.data);
+	snprintf(detail, sizeof(detail), "{\"source_message_id\":%lld,"
+	    "\"endpoint\":\"%s\"}", (long long)doc->message_id, endpoint);
+	if (store_message_put(st, &m, detail, &se) != STORE_OK ||
+	    store_delivery_enqueue(st, m.id, endpoint, key, store_now_us(),
+	    &tg->delivery_id, &tg->existed, &se) != STORE_OK) {
+		snprintf(res->message, sizeof(res->message), "%s", se.message);
+		return res->status = ROUTE_ESTORE;
+	}
+	tg->outbound_message_id = m.id;
+	return ROUTE_OK;
+}
+
 static int
 queue_targets(struct route *r, const struct route_table *t, struct store *st,
     const struct route_document *doc, json_t *root, struct route_result *res)
@@ -1116,8 +1195,9 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 	for (i = 0; i < res->ntargets; i++) {
 		struct route_target *tg = &res->targets[i];
 		char endpoint[ROUTE_NAME_MAX + 16], key[DELIVER_KEY_MAX + 1];
-		int64_t msg_id = doc->message_id;
-		int existed = 0;
+		char hash[SPOOL_HASH_HEX + 1], *prev = NULL, body[96];
+		enum store_idem_outcome oc;
+		int status = 0;
 
 		snprintf(endpoint, sizeof(endpoint), "%s:%s",
 		    tg->kind == ROUTE_TARGET_WEBHOOK ? "webhook" : "partner",
@@ -1126,113 +1206,38 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 		    doc->partner : doc->system, doc->interchange_control,
 		    doc->group_control, doc->set_control, endpoint, doc->json,
 		    doc->json_len, key);
-		if (tg->kind == ROUTE_TARGET_PARTNER) {
-			enum store_idem_outcome oc;
-			char hash[SPOOL_HASH_HEX + 1], *prev = NULL;
-			int status = 0;
-
-			/* The same document routed again must not take new
-			 * control numbers nor store a second interchange: the
-			 * key remembers what the first routing produced. */
-			store_sha256_hex(doc->json, doc->json_len, hash);
-			if (store_idempotency_begin(st, "route", key, hash, &oc,
-			    &status, &prev, &se) != 0) {
-				snprintf(res->message, sizeof(res->message),
-				    "%s", se.message);
-				return res->status = ROUTE_ESTORE;
-			}
-			if (oc == STORE_IDEM_REPLAY && prev) {
-				long long d = 0, mm = 0;
-				sscanf(prev, "{\"delivery_id\":%lld,\"message_id\""
-				    ":%lld}", &d, &mm);
-				free(prev);
-				tg->delivery_id = d;
-				tg->outbound_message_id = mm;
-				tg->existed = 1;
-				continue;
-			}
-			free(prev);
-		}
-		if (tg->kind == ROUTE_TARGET_PARTNER) {
-			struct buf out = { NULL, 0, 0 };
-			char control[3][16], err[512] = "";
-			struct store_message m;
-			struct spool_error spe;
-			partner *p;
-			int rc;
-
-			pthread_mutex_lock(&r->edi_mu);
-			p = load_partner(r, tg->name, err, sizeof(err));
-			rc = p ? produce_x12(r, t, st, p, tg->edi_message, root,
-			    &out, control, err, sizeof(err)) : -1;
-			pthread_mutex_unlock(&r->edi_mu);
-			partner_free(p);
-			if (rc) {
-				free(out.data);
-				snprintf(res->message, sizeof(res->message),
-				    "%s", err);
-				return res->status = rc == -2 ? ROUTE_ESTORE :
-				    ROUTE_ETRANSLATE;
-			}
-			memset(&m, 0, sizeof(m));
-			m.direction = STORE_OUT;
-			snprintf(m.partner, sizeof(m.partner), "%s", tg->name);
-			snprintf(m.transport, sizeof(m.transport), "edi");
-			snprintf(m.message_type, sizeof(m.message_type), "%s",
-			    tg->edi_message);
-			snprintf(m.state, sizeof(m.state), "queued");
-			snprintf(m.correlation_id, sizeof(m.correlation_id),
-			    "%s", doc->correlation_id ? doc->correlation_id :
-			    "");
-			snprintf(m.interchange_control,
-			    sizeof(m.interchange_control), "%s", control[0]);
-			snprintf(m.group_control, sizeof(m.group_control), "%s",
-			    control[1]);
-			snprintf(m.set_control, sizeof(m.set_control), "%s",
-			    control[2]);
-			m.size = (int64_t)out.len;
-			if (store_spool(st) == NULL || spool_put(store_spool(st),
-			    out.data, out.len, m.payload_hash, &spe) != 0) {
-				free(out.data);
-				snprintf(res->message, sizeof(res->message),
-				    "spool: %s", store_spool(st) ? spe.message :
-				    "no spool");
-				return res->status = ROUTE_ESTORE;
-			}
-			free(out.data);
-			{
-				char detail[256];
-				snprintf(detail, sizeof(detail), "{\"source_"
-				    "message_id\":%lld}",
-				    (long long)doc->message_id);
-				if (store_message_put(st, &m, detail, &se)) {
-					snprintf(res->message,
-					    sizeof(res->message), "%s",
-					    se.message);
-					return res->status = ROUTE_ESTORE;
-				}
-			}
-			tg->outbound_message_id = m.id;
-			msg_id = m.id;
-		}
-		if (store_delivery_enqueue(st, msg_id, endpoint, key,
-		    store_now_us(), &tg->delivery_id, &existed, &se)) {
+		/* The same document routed again must not take new control
+		 * numbers nor store a second copy: the key remembers what
+		 * the first routing queued. */
+		store_sha256_hex(doc->json, doc->json_len, hash);
+		if (store_idempotency_begin(st, "route", key, hash, &oc,
+		    &status, &prev, &se) != 0) {
 			snprintf(res->message, sizeof(res->message), "%s",
 			    se.message);
 			return res->status = ROUTE_ESTORE;
 		}
-		tg->existed = existed;
-		if (tg->kind == ROUTE_TARGET_PARTNER) {
-			char body[96];
-			snprintf(body, sizeof(body), "{\"delivery_id\":%lld,"
-			    "\"message_id\":%lld}", (long long)tg->delivery_id,
-			    (long long)tg->outbound_message_id);
-			if (store_idempotency_finish(st, "route", key, 200, body,
-			    &se) != 0) {
-				snprintf(res->message, sizeof(res->message),
-				    "%s", se.message);
-				return res->status = ROUTE_ESTORE;
-			}
+		if (oc == STORE_IDEM_REPLAY && prev) {
+			long long d = 0, mm = 0;
+			sscanf(prev, "{\"delivery_id\":%lld,\"message_id\":%lld}",
+			    &d, &mm);
+			free(prev);
+			tg->delivery_id = d;
+			tg->outbound_message_id = mm;
+			tg->existed = 1;
+			continue;
+		}
+		free(prev);
+		if (queue_one(r, t, st, doc, root, tg, endpoint, key, res) !=
+		    ROUTE_OK)
+			return res->status;
+		snprintf(body, sizeof(body), "{\"delivery_id\":%lld,"
+		    "\"message_id\":%lld}", (long long)tg->delivery_id,
+		    (long long)tg->outbound_message_id);
+		if (store_idempotency_finish(st, "route", key, 200, body,
+		    &se) != 0) {
+			snprintf(res->message, sizeof(res->message), "%s",
+			    se.message);
+			return res->status = ROUTE_ESTORE;
 		}
 	}
 	return ROUTE_OK;

@@ -358,7 +358,7 @@ test_invoice_is_queued_as_an_810_once(void **state)
 }
 
 static void
-test_webhook_target_is_queued_against_the_source_message(void **state)
+test_webhook_target_gets_a_stored_copy_of_the_document(void **state)
 {
 	struct route *r = route_from("");
 	struct route_document d;
@@ -383,6 +383,22 @@ test_webhook_target_is_queued_against_the_source_message(void **state)
 	assert_int_equal(store_delivery_get(st, res.targets[0].delivery_id,
 	    &del, &se), STORE_OK);
 	assert_string_equal(del.endpoint, "webhook:erp");
+	assert_int_equal(del.message_id, res.targets[0].outbound_message_id);
+	{
+		struct store_message m;
+		void *buf;
+		size_t len;
+		assert_int_equal(store_message_get(st, del.message_id, &m, &se),
+		    STORE_OK);
+		assert_string_equal(m.transport, "webhook");
+		assert_string_equal(m.message_type, "order");
+		assert_int_equal(m.direction, STORE_OUT);
+		assert_int_equal(spool_read_all(store_spool(st), m.payload_hash,
+		    &buf, &len, NULL), SPOOL_OK);
+		assert_int_equal(len, strlen(json));
+		assert_memory_equal(buf, json, len);
+		free(buf);
+	}
 	deliver_idempotency_key("acme-retail", "000000101", "101", "0001",
 	    "webhook:erp", json, strlen(json), key);
 	assert_string_equal(del.idempotency_key, key);
@@ -404,7 +420,7 @@ main(void)
 		cmocka_unit_test(test_bad_rules_name_file_and_line),
 		cmocka_unit_test(test_data_quality_rejects_with_the_path),
 		cmocka_unit_test(test_invoice_is_queued_as_an_810_once),
-		cmocka_unit_test(test_webhook_target_is_queued_against_the_source_message),
+		cmocka_unit_test(test_webhook_target_gets_a_stored_copy_of_the_document),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
