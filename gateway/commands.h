@@ -22,6 +22,8 @@ int cmd_translate(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_partner(int argc, char **argv);
 int cmd_rewrite(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_resend(int argc, char **argv);
 
 /*
  * Streams one file ("-" is standard input) through the reader in 1 MiB

@@ -29,6 +29,8 @@ static const struct command commands[] = {
 	{ "map", cmd_map, "map check FILE...: check map and override files" },
 	{ "partner", cmd_partner, "partner check FILE...: check partner profiles" },
 	{ "rewrite", cmd_rewrite, "write interchanges again with other delimiters" },
+	{ "send", cmd_send, "send --partner ID FILE: queue FILE for AS2 delivery" },
+	{ "resend", cmd_resend, "resend ID: put a failed AS2 message back in the queue" },
 };
 
 static void

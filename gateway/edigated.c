@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "as2_send.h"
 #include "configfile.h"
 #include "daemon.h"
 #include "log.h"
@@ -137,6 +138,7 @@ main(int argc, char **argv)
 	struct timeval probe_every = { STORE_PROBE_SECONDS, 0 };
 	char err[1024];
 	int c, check = 0, rc;
+	struct as2_sender *as2_out;
 
 	while ((c = getopt_long(argc, argv, "c:tfh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -191,9 +193,16 @@ main(int argc, char **argv)
 	}
 	/* Modules register their routes, health checks and reload hooks
 	 * here, before the listeners open. */
+	as2_out = as2_sender_new(d, err, sizeof(err));
+	if (as2_out == NULL) {
+		log_error("cannot start AS2 sending", "error", err, NULL);
+		daemon_free(d);
+		return 1;
+	}
 	if (daemon_listen(d, err, sizeof(err)) != 0 ||
 	    daemon_drop_privileges(d, err, sizeof(err)) != 0) {
 		log_error("cannot start", "error", err, NULL);
+		as2_sender_free(as2_out);
 		daemon_free(d);
 		return 1;
 	}
@@ -220,6 +229,13 @@ main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	if (as2_sender_start(as2_out, 0) != 0) {
+		as2_sender_free(as2_out);
+		event_free(probe.timer);
+		daemon_free(d);
+		store_close(st);
+		return 1;
+	}
 	rc = daemon_run(d);
 	if (daemon_cut_short(d)) {
 		/* Worker threads are still running; everything durable is
@@ -227,6 +243,7 @@ main(int argc, char **argv)
 		fflush(stderr);
 		_exit(rc);
 	}
+	as2_sender_free(as2_out);
 	event_free(probe.timer);
 	daemon_free(d);        /* waits for a probe still running */
 	store_close(st);

@@ -36,6 +36,9 @@
  *   a large message needs a generous one). Either running out gives
  *   HTTP_CLIENT_ERR_TIMEOUT. 0 takes the defaults below.
  *
+ * The process must ignore SIGPIPE (edigated and edigate do): a peer that
+ * closes while we write is an error result, not a signal.
+ *
  * NEVER
  *   Follows redirects, retries (the caller's delivery queue decides that),
  *   blocks the loop (names are resolved with evdns), or logs: it reports.

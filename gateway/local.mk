@@ -91,3 +91,29 @@ gateway_libbridge_a_SOURCES = \
 gateway_libbridge_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBXML_CFLAGS)
 BRIDGE_LIBS = gateway/libbridge.a
+# The outbound HTTP client (AS2 send, async MDNs, webhooks).
+gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h
+
+# The inbound pipeline every transport hands stored payloads to
+# (validate, acknowledge, translate, store canonical, route) and the
+# loaded partner profiles the daemon's modules look partners up in.
+noinst_LIBRARIES += gateway/libinbound.a
+gateway_libinbound_a_SOURCES = \
+	gateway/partner_set.c gateway/partner_set.h \
+	gateway/inbound.h
+gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
+	$(LIBXML_LIBS) $(JANSSON_LIBS)
+
+# AS2 send: build, sign, encrypt, post, follow to the MDN; the delivery
+# worker and POST /as2/mdn in edigated; `edigate send` and `resend`.
+noinst_LIBRARIES += gateway/libas2send.a
+gateway_libas2send_a_SOURCES = gateway/as2_send.c gateway/as2_send.h
+gateway_libas2send_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(LIBXML_CFLAGS)
+AS2SEND_LIBS = gateway/libas2send.a $(INBOUND_LIBS) $(AS2_LIBS) \
+	$(DAEMON_LIBS) $(STORE_LIBS) $(JANSSON_LIBS)
+gateway_edigated_LDADD += $(AS2SEND_LIBS)
+gateway_edigated_CFLAGS += $(JANSSON_CFLAGS)
+gateway_edigate_SOURCES += gateway/cmd_as2.c
+gateway_edigate_LDADD += $(AS2SEND_LIBS)

@@ -321,3 +321,12 @@ tests_unit_test_route_SOURCES = tests/unit/test_route.c tests/unit/test_util.c t
 tests_unit_test_route_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 tests_unit_test_route_LDADD = $(BRIDGE_LIBS) gateway/libdaemon.a $(STORE_LIBS) $(MAP_LIBS) \
 	$(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
+# The outbound HTTP client against a local evhttp server (plain and TLS).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_client
+TESTS += tests/unit/test_http_client
+endif
+tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
+tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)

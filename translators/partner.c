@@ -96,6 +96,137 @@ is(xmlNodePtr n, const char *name)
 	    && strcmp((const char *)n->name, name) == 0;
 }
 
+static int
+bool_prop(xmlNodePtr n, const char *name, int dflt)
+{
+	char *v = prop(n, name);
+	int b = dflt;
+	if (v)
+		b = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+	free(v);
+	return b;
+}
+
+/* A number of seconds ("0.5", "60"; the schema checked the form) times
+ * scale, or an integer count with scale 1. */
+static unsigned long
+ms_prop(xmlNodePtr n, const char *name, unsigned long dflt,
+    unsigned long scale)
+{
+	char *v = prop(n, name);
+	unsigned long whole = 0, frac = 0, div = 1;
+	const char *s;
+
+	if (v == NULL)
+		return dflt;
+	for (s = v; *s >= '0' && *s <= '9'; s++)
+		whole = whole * 10 + (unsigned long)(*s - '0');
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9' && div < 1000; s++) {
+			frac = frac * 10 + (unsigned long)(*s - '0');
+			div *= 10;
+		}
+	free(v);
+	return whole * scale + frac * scale / div;
+}
+
+/* A file named in the profile, resolved against its folder. It must
+ * exist now: a rotation that names a file not yet copied is refused at
+ * check time rather than at the first message. */
+static char *
+profile_file(xmlNodePtr n, const char *attr, const char *dir,
+    const char *file, report *r)
+{
+	char *v = prop(n, attr);
+	if (v == NULL)
+		return NULL;
+	char full[8192];
+	snprintf(full, sizeof(full), "%s%s%s", v[0] == '/' ? "" : dir,
+	    v[0] == '/' ? "" : "/", v);
+	FILE *f = fopen(full, "r");
+	if (f == NULL)
+		add(r, file, xmlGetLineNo(n), "%s %s cannot be read", attr, v);
+	else
+		fclose(f);
+	free(v);
+	return strdup(full);
+}
+
+static void
+read_as2(partner *p, xmlNodePtr n, const char *dir, report *r)
+{
+	partner_as2 *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return;
+	p->as2 = a;
+	a->line = xmlGetLineNo(n);
+	a->id = prop(n, "id");
+	a->our_id = prop(n, "our-id");
+	a->url = prop(n, "url");
+	a->require_signed = bool_prop(n, "require-signed", 1);
+	a->require_encrypted = bool_prop(n, "require-encrypted", 0);
+	a->async_mdn = bool_prop(n, "async-mdn", 1);
+	a->compress = bool_prop(n, "compress", 0);
+	copy_prop(n, "mdn-signing", a->mdn_signing, sizeof(a->mdn_signing));
+	if (a->mdn_signing[0] == '\0')
+		snprintf(a->mdn_signing, sizeof(a->mdn_signing), "as-requested");
+	copy_prop(n, "ack-transport", a->ack_transport, sizeof(a->ack_transport));
+	copy_prop(n, "sign", a->sign, sizeof(a->sign));
+	copy_prop(n, "encrypt", a->encrypt, sizeof(a->encrypt));
+	copy_prop(n, "request-mdn", a->request_mdn, sizeof(a->request_mdn));
+	if (a->request_mdn[0] == '\0')
+		snprintf(a->request_mdn, sizeof(a->request_mdn), "sync");
+	copy_prop(n, "mdn-micalg", a->mdn_micalg, sizeof(a->mdn_micalg));
+	a->receipt_url = prop(n, "receipt-url");
+	a->retry_attempts = (unsigned)ms_prop(n, "retry-attempts", 10, 1);
+	a->retry_delay_ms = (unsigned)ms_prop(n, "retry-delay", 60000, 1000);
+	a->retry_max_delay_ms = (unsigned)ms_prop(n, "retry-max-delay", 3600000,
+	    1000);
+	a->timeout_ms = (unsigned)ms_prop(n, "timeout", 300000, 1000);
+	if (a->timeout_ms == 0)
+		a->timeout_ms = 300000;
+	if (xmlHasProp(n, (const xmlChar *)"tls-ca"))
+		a->tls_ca = profile_file(n, "tls-ca", dir, p->file, r);
+	for (xmlNodePtr c = n->children; c; c = c->next) {
+		if (is(c, "their-certificate")) {
+			char **t = realloc(a->their_certs,
+			    (a->their_cert_count + 1) * sizeof(*t));
+			if (t == NULL)
+				return;
+			a->their_certs = t;
+			t[a->their_cert_count] = profile_file(c, "file", dir, p->file, r);
+			if (t[a->their_cert_count])
+				a->their_cert_count++;
+		} else if (is(c, "our-certificate")) {
+			char **ce = realloc(a->our_certs, (a->our_count + 1) * sizeof(*ce));
+			if (ce == NULL)
+				return;
+			a->our_certs = ce;
+			char **ke = realloc(a->our_keys, (a->our_count + 1) * sizeof(*ke));
+			if (ke == NULL)
+				return;
+			a->our_keys = ke;
+			ce[a->our_count] = profile_file(c, "file", dir, p->file, r);
+			ke[a->our_count] = profile_file(c, "key", dir, p->file, r);
+			if (ce[a->our_count] && ke[a->our_count])
+				a->our_count++;
+			else {
+				free(ce[a->our_count]);
+				free(ke[a->our_count]);
+			}
+		}
+	}
+	if (a->require_encrypted && a->our_count == 0)
+		add(r, p->file, a->line,
+		    "as2 require-encrypted=\"true\" needs an <our-certificate> to decrypt with");
+	if (strcmp(a->mdn_signing, "always") == 0 && a->our_count == 0)
+		add(r, p->file, a->line,
+		    "as2 mdn-signing=\"always\" needs an <our-certificate> to sign with");
+	if (a->url == NULL && strcmp(a->ack_transport, "as2") == 0)
+		add(r, p->file, a->line,
+		    "as2 ack-transport=\"as2\" needs a url to send the acknowledgments to");
+}
+
 static void
 read_profile(partner *p, xmlNodePtr root, map_loader *maps, report *r)
 {
@@ -186,6 +317,16 @@ read_profile(partner *p, xmlNodePtr root, map_loader *maps, report *r)
 			p->sla_hours = sla ? (unsigned)strtoul(sla, NULL, 10) : 24;
 			free(ta1);
 			free(sla);
+		} else if (is(c, "transport")) {
+			for (xmlNodePtr t = c->children; t; t = t->next) {
+				if (!is(t, "as2"))
+					continue;
+				if (p->as2)
+					add(r, p->file, xmlGetLineNo(t),
+					    "<as2> is given twice; one per partner");
+				else
+					read_as2(p, t, d, r);
+			}
 		} else if (is(c, "xref")) {
 			for (xmlNodePtr x = c->children; x; x = x->next) {
 				if (x->type != XML_ELEMENT_NODE)
@@ -274,6 +415,24 @@ partner_free(partner *p)
 	for (size_t i = 0; i < p->xref_count; i++) {
 		free(p->xrefs[i].theirs);
 		free(p->xrefs[i].ours);
+	}
+	if (p->as2) {
+		partner_as2 *a = p->as2;
+		for (size_t i = 0; i < a->their_cert_count; i++)
+			free(a->their_certs[i]);
+		for (size_t i = 0; i < a->our_count; i++) {
+			free(a->our_certs[i]);
+			free(a->our_keys[i]);
+		}
+		free(a->their_certs);
+		free(a->our_certs);
+		free(a->our_keys);
+		free(a->id);
+		free(a->our_id);
+		free(a->url);
+		free(a->receipt_url);
+		free(a->tls_ca);
+		free(a);
 	}
 	free(p->messages);
 	free(p->xrefs);

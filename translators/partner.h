@@ -37,6 +37,42 @@ typedef struct partner_xref {
 	char *ours;
 } partner_xref;
 
+/* <transport><as2>: how the partner talks AS2 with us (RFC 4130). Paths
+ * are resolved against the profile's folder; the files are opened by the
+ * AS2 module, not here. */
+typedef struct partner_as2 {
+	char *id;               /* the partner's AS2 name (AS2-From it sends) */
+	char *our_id;           /* our AS2 name towards it (its AS2-To); NULL:
+	                           any name this daemon answers to */
+	char *url;              /* where we POST to it; NULL: we only receive */
+	char **their_certs;     /* PEM files: verify its signatures, encrypt to
+	                           it; several during a rotation */
+	size_t their_cert_count;
+	char **our_certs;       /* PEM certificate + key pairs: decrypt what it
+	                           sends, sign our MDNs and messages */
+	char **our_keys;
+	size_t our_count;
+	int require_signed;     /* unsigned message: authentication-failed */
+	int require_encrypted;  /* plain message: decryption-failed */
+	char mdn_signing[16];   /* "as-requested", "always", "never" */
+	int async_mdn;          /* an asynchronous MDN may be asked for */
+	char ack_transport[16]; /* transport for 997/999/CONTRL; "" as arrived */
+	/* outbound (what we send it) */
+	char sign[16];          /* digest: "sha256" ..., "" unsigned */
+	char encrypt[16];       /* cipher: "aes256-cbc" ..., "" unencrypted */
+	int compress;
+	char request_mdn[8];    /* "sync", "async", "none" */
+	char mdn_micalg[16];    /* digest asked for a signed MDN; "" unsigned */
+	/* sending: retries, timeout, async MDN URL (docs/as2-send.md) */
+	char *receipt_url;      /* our URL for its async MDNs; NULL: none */
+	unsigned retry_attempts;        /* deliveries tried before "failed" */
+	unsigned retry_delay_ms;        /* first wait, doubled per attempt */
+	unsigned retry_max_delay_ms;    /* the longest wait */
+	unsigned timeout_ms;            /* one POST, MDN included */
+	char *tls_ca;           /* CA file for its HTTPS server; NULL: system */
+	unsigned line;          /* of the <as2> element */
+} partner_as2;
+
 typedef struct partner {
 	char *id;
 	char *name;
@@ -52,6 +88,7 @@ typedef struct partner {
 	unsigned sla_hours;
 	partner_xref *xrefs;
 	size_t xref_count;
+	partner_as2 *as2;    /* NULL: no AS2 with this partner */
 } partner;
 
 /* xsd_path is partners/partner.xsd; maps (may be NULL) checks overrides. */
