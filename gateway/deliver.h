@@ -1,16 +1,19 @@
 /*
- * deliver - works the store's delivery queue (prefix deliver_).
- *
- * Every delivery route.h queued is claimed here, one at a time per
- * endpoint, and handed to its sender:
+ * deliver - sends the webhook deliveries of the store's delivery queue
+ * (prefix deliver_).
  *
  *   "webhook:NAME"  POST of the canonical document to the URL of
  *                   [webhook.NAME], in a CloudEvents 1.0 JSON envelope,
  *                   signed (see SIGNATURE), with X-Correlation-Id, W3C
  *                   traceparent and Idempotency-Key.
- *   "partner:ID"    the outbound EDI message, handed to the sender the
- *                   outbound transport registered with
- *                   deliver_partner_sender_set() (AS2 or SFTP).
+ *
+ * Deliveries to partners are queued by route.h as "<transport>:<id>"
+ * ("as2:acme-retail") and sent by that transport's own queue worker. The
+ * queue is shared and claimed oldest first, so a worker that claims an
+ * entry of another endpoint kind gives it back at once (due 200 ms later,
+ * its last_error untouched); the store's attempt counter then counts those
+ * claims too, which is why this module keeps its own attempt count in
+ * last_error ("[3] HTTP 503 ...").
  *
  * RETRIES
  *   At least once: a delivery leaves the queue only when its sender
@@ -112,24 +115,30 @@ enum deliver_outcome deliver_outcome_of_status(int status);
 
 struct deliver;
 
-/* Reads [delivery] and [webhook.*] from the daemon's configuration. */
+/*
+ * Reads [delivery] and [webhook.*] from the daemon's configuration and
+ * opens its own store connection (call after privileges were dropped).
+ * NULL with "file:line: what" in err.
+ */
 struct deliver *deliver_new(struct daemon *d, char *err, size_t errsize);
+/* Cancels requests in flight (their leases expire and another claim
+ * sends them again, under the same key) and frees. */
 void deliver_free(struct deliver *dl);
 /* Starts polling the queue on the loop. */
 int deliver_start(struct deliver *dl);
 
-/*
- * The outbound transport's sender for "partner:ID" endpoints. Called on
- * the loop thread with the delivery and its outbound message; it must call
- * done(token, outcome, error) exactly once, on the loop thread, when the
- * partner took the message (or did not).
- */
-typedef void (*deliver_done_fn)(void *token, enum deliver_outcome outcome,
-    const char *error);
-typedef void (*deliver_partner_fn)(void *ctx,
-    const struct store_delivery *delivery, const struct store_message *msg,
-    deliver_done_fn done, void *token);
-void deliver_partner_sender_set(struct deliver *dl, deliver_partner_fn fn,
-    void *ctx);
+/* The attempt count kept in last_error ("[n] ..."), 0 when none; a count
+ * above store_attempts means a replay reset the store's counter since. */
+int deliver_attempts_of(const char *last_error, int store_attempts);
+
+/* The CloudEvents 1.0 envelope posted for a document (malloc'd JSON):
+ * specversion, id (the idempotency key), source "/edigate/<sender>",
+ * type "com.edigate.<document type>", subject (partner), time,
+ * datacontenttype application/json, correlationid, data (the document;
+ * a payload that is not JSON goes as data_base64). */
+char *deliver_cloudevent(const char *key, const char *sender,
+    const char *document_type, const char *partner,
+    const char *correlation_id, int64_t time_us, const void *doc,
+    size_t doclen);
 
 #endif

@@ -63,6 +63,10 @@ struct route_table {
 	char isa_id[16];
 	char gs_id[16];
 	int test;
+	char transport[16];            /* default transport of partners */
+	char **tp_ids;                 /* transport.ID overrides */
+	char **tp_names;
+	size_t ntp;
 	char **webhooks;       /* names of [webhook.*] */
 	size_t nwebhooks;
 };
@@ -114,6 +118,12 @@ table_free(struct route_table *t)
 			free(r->checks[j].path);
 		}
 	}
+	for (i = 0; i < t->ntp; i++) {
+		free(t->tp_ids[i]);
+		free(t->tp_names[i]);
+	}
+	free(t->tp_ids);
+	free(t->tp_names);
 	for (i = 0; i < t->nwebhooks; i++)
 		free(t->webhooks[i]);
 	free(t->webhooks);
@@ -372,12 +382,47 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 		    "wms_partner", "isa_qualifier", "isa_id", "gs_id", "test",
 		    NULL };
 		size_t k;
+		if (!strcmp(e->key, "transport") ||
+		    !strncmp(e->key, "transport.", 10)) {
+			char **ni, **nn;
+			if (strcmp(e->value, "as2") && strcmp(e->value, "sftp")) {
+				cfail(err, errsize, cfg->path, e->line, "%s: "
+				    "expected as2 or sftp, found \"%s\"", e->key,
+				    e->value);
+				table_free(t);
+				return NULL;
+			}
+			if (e->key[9] == '\0') {
+				snprintf(t->transport, sizeof(t->transport),
+				    "%s", e->value);
+				continue;
+			}
+			ni = realloc(t->tp_ids, (t->ntp + 1) * sizeof(*ni));
+			if (ni)
+				t->tp_ids = ni;
+			nn = ni ? realloc(t->tp_names, (t->ntp + 1) *
+			    sizeof(*nn)) : NULL;
+			if (nn)
+				t->tp_names = nn;
+			if (ni == NULL || nn == NULL ||
+			    (ni[t->ntp] = strdup(e->key + 10)) == NULL ||
+			    (nn[t->ntp] = strdup(e->value)) == NULL) {
+				if (ni && nn)
+					free(ni[t->ntp]);
+				table_free(t);
+				snprintf(err, errsize, "out of memory");
+				return NULL;
+			}
+			t->ntp++;
+			continue;
+		}
 		for (k = 0; keys[k] && strcmp(keys[k], e->key); k++)
 			;
 		if (keys[k] == NULL) {
 			cfail(err, errsize, cfg->path, e->line, "unknown key "
 			    "\"%s\" in [route] (expected erp, wms, wms_partner, "
-			    "isa_qualifier, isa_id, gs_id, test)", e->key);
+			    "isa_qualifier, isa_id, gs_id, test, transport, "
+			    "transport.ID)", e->key);
 			table_free(t);
 			return NULL;
 		}
@@ -391,6 +436,8 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 			return NULL;
 		}
 	}
+	if (t->transport[0] == '\0')
+		snprintf(t->transport, sizeof(t->transport), "as2");
 	copy_setting(g, "erp", t->erp, sizeof(t->erp), "erp");
 	copy_setting(g, "wms", t->wms, sizeof(t->wms), "wms");
 	copy_setting(g, "wms_partner", t->wms_partner, sizeof(t->wms_partner),
@@ -1185,6 +1232,17 @@ queue_one(struct route *r, const struct route_table *t, struct store *st,
 	return ROUTE_OK;
 }
 
+static const char *
+transport_of(const struct route_table *t, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < t->ntp; i++)
+		if (!strcmp(t->tp_ids[i], id))
+			return t->tp_names[i];
+	return t->transport;
+}
+
 static int
 queue_targets(struct route *r, const struct route_table *t, struct store *st,
     const struct route_document *doc, json_t *root, struct route_result *res)
@@ -1199,6 +1257,8 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 		enum store_idem_outcome oc;
 		int status = 0;
 
+		/* The key names the target, not the transport, so moving a
+		 * partner from SFTP to AS2 does not make old documents new. */
 		snprintf(endpoint, sizeof(endpoint), "%s:%s",
 		    tg->kind == ROUTE_TARGET_WEBHOOK ? "webhook" : "partner",
 		    tg->name);
@@ -1206,6 +1266,9 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 		    doc->partner : doc->system, doc->interchange_control,
 		    doc->group_control, doc->set_control, endpoint, doc->json,
 		    doc->json_len, key);
+		if (tg->kind == ROUTE_TARGET_PARTNER)
+			snprintf(endpoint, sizeof(endpoint), "%s:%s",
+			    transport_of(t, tg->name), tg->name);
 		/* The same document routed again must not take new control
 		 * numbers nor store a second copy: the key remembers what
 		 * the first routing queued. */

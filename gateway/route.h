@@ -15,9 +15,10 @@
  *                   in a CloudEvents envelope.
  *   partner target  the document translated to the partner's EDI (810,
  *                   855, 856, 940 ... through the maps), stored as an
- *                   outbound message, endpoint "partner:ID"; the outbound
- *                   transport (AS2 or SFTP) sends it when deliver.h hands
- *                   it over.
+ *                   outbound message (state "queued"), endpoint
+ *                   "<transport>:ID" ("as2:acme-retail"; [route]
+ *                   transport, or transport.ID for one partner); that
+ *                   transport's queue worker sends it.
  *
  * DEFAULT FLOWS (when no [route.*] rule matches)
  *   order (850/ORDERS from a partner)      -> webhook "erp"

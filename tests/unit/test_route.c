@@ -334,7 +334,7 @@ test_invoice_is_queued_as_an_810_once(void **state)
 
 	assert_int_equal(store_delivery_get(st, res.targets[0].delivery_id,
 	    &del, &se), STORE_OK);
-	assert_string_equal(del.endpoint, "partner:acme-retail");
+	assert_string_equal(del.endpoint, "as2:acme-retail");
 	assert_int_equal(del.message_id, res.targets[0].outbound_message_id);
 	deliver_idempotency_key("erp", NULL, NULL, NULL, "partner:acme-retail",
 	    json, strlen(json), key);
