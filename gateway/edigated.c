@@ -19,10 +19,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "as2_send.h"
 #include "configfile.h"
 #include "daemon.h"
+#include "deliver.h"
 #include "log.h"
+#include "route.h"
 #include "store.h"
 
 #include <event2/event.h>
@@ -139,6 +142,9 @@ main(int argc, char **argv)
 	char err[1024];
 	int c, check = 0, rc;
 	struct as2_sender *as2_out;
+	struct route *route = NULL;
+	struct api *api = NULL;
+	struct deliver *webhooks = NULL;
 
 	while ((c = getopt_long(argc, argv, "c:tfh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -229,6 +235,22 @@ main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	/* The bridge: routing, the REST API and the webhook worker, each
+	 * with its own store connection, opened as the unprivileged user. */
+	if ((route = route_new(daemon_config(d), err, sizeof(err))) == NULL ||
+	    (api = api_new(d, route, err, sizeof(err))) == NULL ||
+	    (webhooks = deliver_new(d, err, sizeof(err))) == NULL ||
+	    deliver_start(webhooks) != 0) {
+		log_error("cannot start the ERP/WMS bridge", "error", err, NULL);
+		deliver_free(webhooks);
+		api_free(api);
+		route_free(route);
+		as2_sender_free(as2_out);
+		event_free(probe.timer);
+		daemon_free(d);
+		store_close(st);
+		return 1;
+	}
 	if (as2_sender_start(as2_out, 0) != 0) {
 		as2_sender_free(as2_out);
 		event_free(probe.timer);
@@ -244,6 +266,9 @@ main(int argc, char **argv)
 		_exit(rc);
 	}
 	as2_sender_free(as2_out);
+	deliver_free(webhooks);
+	api_free(api);
+	route_free(route);
 	event_free(probe.timer);
 	daemon_free(d);        /* waits for a probe still running */
 	store_close(st);

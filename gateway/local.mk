@@ -87,7 +87,7 @@ gateway_edigate_SOURCES += gateway/cmd_rewrite.c
 noinst_LIBRARIES += gateway/libbridge.a
 gateway_libbridge_a_SOURCES = \
 	gateway/route.h gateway/route.c gateway/deliver.h gateway/deliver_sign.c \
-	gateway/api.h gateway/api.c
+	gateway/api.h gateway/api.c gateway/deliver.c
 gateway_libbridge_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBXML_CFLAGS)
 BRIDGE_LIBS = gateway/libbridge.a
@@ -117,3 +117,8 @@ gateway_edigated_LDADD += $(AS2SEND_LIBS)
 gateway_edigated_CFLAGS += $(JANSSON_CFLAGS)
 gateway_edigate_SOURCES += gateway/cmd_as2.c
 gateway_edigate_LDADD += $(AS2SEND_LIBS)
+
+# edigated runs the bridge: routing needs the maps, the API and the webhook
+# worker the store and the HTTP client.
+gateway_edigated_LDADD += $(BRIDGE_LIBS) $(AS2SEND_LIBS) $(STORE_LIBS) $(MAP_LIBS) $(DAEMON_LIBS)
+gateway_edigated_CFLAGS += $(LIBXML_CFLAGS)
