@@ -557,8 +557,9 @@ tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	while (dl->inflight < DELIVER_MAX_INFLIGHT) {
-		int rc = store_delivery_claim(dl->st, dl->worker, store_now_us(),
-		    dl->lease_us, &del, &se);
+		int rc = store_delivery_claim_prefix(dl->st, dl->worker,
+		    DELIVER_ENDPOINT_PREFIX, store_now_us(), dl->lease_us, &del,
+		    &se);
 		if (rc == STORE_ENOTFOUND)
 			break;
 		if (rc != STORE_OK) {

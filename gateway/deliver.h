@@ -8,12 +8,11 @@
  *                   traceparent and Idempotency-Key.
  *
  * Deliveries to partners are queued by route.h as "<transport>:<id>"
- * ("as2:acme-retail") and sent by that transport's own queue worker. The
- * queue is shared and claimed oldest first, so a worker that claims an
- * entry of another endpoint kind gives it back at once (due 200 ms later,
- * its last_error untouched); the store's attempt counter then counts those
- * claims too, which is why this module keeps its own attempt count in
- * last_error ("[3] HTTP 503 ...").
+ * ("as2:acme-retail") and sent by that transport's own queue worker.
+ * This worker claims only "webhook:" entries (store_delivery_claim_prefix).
+ * A worker that claims from the whole queue gives foreign entries back
+ * but bumps the store's attempt counter doing so, which is why this
+ * module keeps its own attempt count in last_error ("[3] HTTP 503 ...").
  *
  * RETRIES
  *   At least once: a delivery leaves the queue only when its sender

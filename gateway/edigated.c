@@ -112,6 +112,19 @@ store_health(void *ctx, char *detail, size_t size)
 	return 1;
 }
 
+/* The API runs when a token may use it, the webhook worker when there is
+ * a webhook: a transport-only node needs neither. */
+static int
+has_section(const struct config *cfg, const char *prefix)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nsections; i++)
+		if (!strncmp(cfg->sections[i].name, prefix, strlen(prefix)))
+			return 1;
+	return 0;
+}
+
 static void
 usage(FILE *out)
 {
@@ -238,9 +251,11 @@ main(int argc, char **argv)
 	/* The bridge: routing, the REST API and the webhook worker, each
 	 * with its own store connection, opened as the unprivileged user. */
 	if ((route = route_new(daemon_config(d), err, sizeof(err))) == NULL ||
-	    (api = api_new(d, route, err, sizeof(err))) == NULL ||
-	    (webhooks = deliver_new(d, err, sizeof(err))) == NULL ||
-	    deliver_start(webhooks) != 0) {
+	    (has_section(daemon_config(d), "token.") &&
+	    (api = api_new(d, route, err, sizeof(err))) == NULL) ||
+	    (has_section(daemon_config(d), "webhook.") &&
+	    ((webhooks = deliver_new(d, err, sizeof(err))) == NULL ||
+	    deliver_start(webhooks) != 0))) {
 		log_error("cannot start the ERP/WMS bridge", "error", err, NULL);
 		deliver_free(webhooks);
 		api_free(api);

@@ -330,3 +330,9 @@ tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
 tests_unit_test_http_client_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+
+# The ERP/WMS bridge end to end: API, routing, webhooks (tests/integration/
+# webhook_receiver.py checks the signatures), openapi.yaml routes.
+TESTS += tests/integration/bridge.sh
+dist_noinst_SCRIPTS += tests/integration/bridge.sh tests/integration/webhook_receiver.py
+EXTRA_DIST += deploy/openapi.yaml

@@ -410,6 +410,37 @@ test_webhook_target_gets_a_stored_copy_of_the_document(void **state)
 	route_free(r);
 }
 
+static void
+test_claim_by_prefix_leaves_other_kinds_alone(void **state)
+{
+	struct store *st;
+	struct store_error se;
+	struct store_delivery d;
+	char dir[] = "/tmp/edigate-route-XXXXXX", db[256];
+	int64_t as2, hook;
+	int existed;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/edigate.db", dir);
+	assert_int_equal(store_open(&st, db, NULL, &se), STORE_OK);
+	assert_int_equal(store_delivery_enqueue(st, 0, "as2:acme-retail", "k1",
+	    1, &as2, &existed, &se), STORE_OK);
+	assert_int_equal(store_delivery_enqueue(st, 0, "webhook:erp", "k2", 2,
+	    &hook, &existed, &se), STORE_OK);
+	assert_int_equal(store_delivery_claim_prefix(st, "w", "webhook:",
+	    store_now_us(), 1000000, &d, &se), STORE_OK);
+	assert_int_equal(d.id, hook);
+	assert_int_equal(store_delivery_claim_prefix(st, "w", "webhook:",
+	    store_now_us(), 1000000, &d, &se), STORE_ENOTFOUND);
+	/* The older AS2 entry was never touched. */
+	assert_int_equal(store_delivery_get(st, as2, &d, &se), STORE_OK);
+	assert_int_equal(d.attempts, 0);
+	assert_int_equal(d.state, STORE_DELIVERY_QUEUED);
+	store_close(st);
+	snprintf(db, sizeof(db), "rm -rf '%s'", dir);
+	assert_int_equal(system(db), 0);
+}
+
 int
 main(void)
 {
@@ -421,6 +452,7 @@ main(void)
 		cmocka_unit_test(test_data_quality_rejects_with_the_path),
 		cmocka_unit_test(test_invoice_is_queued_as_an_810_once),
 		cmocka_unit_test(test_webhook_target_gets_a_stored_copy_of_the_document),
+		cmocka_unit_test(test_claim_by_prefix_leaves_other_kinds_alone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
