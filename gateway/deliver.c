@@ -477,10 +477,13 @@ start(struct deliver *dl, const struct store_delivery *del)
 		return;
 	}
 	if (!deliver_breaker_allow(&j->hook->breaker, now, dl->breaker_open_us)) {
-		/* Open circuit: wait for the half-open probe without spending
-		 * an attempt. */
-		give_back(dl, del, j->hook->breaker.opened_us +
-		    dl->breaker_open_us + 1000);
+		/* Open circuit, or half-open with the probe still out: wait
+		 * without spending an attempt, and never due in the past, or
+		 * the next claim would find the same delivery again. */
+		int64_t due = j->hook->breaker.opened_us + dl->breaker_open_us;
+		if (due < now + (int64_t)dl->poll_ms * 1000)
+			due = now + (int64_t)dl->poll_ms * 1000;
+		give_back(dl, del, due);
 		free(j);
 		return;
 	}
@@ -556,7 +559,10 @@ tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while (dl->inflight < DELIVER_MAX_INFLIGHT) {
+	/* Bounded per tick, so the loop keeps answering whatever the queue
+	 * holds. */
+	for (int claims = 0; claims < 4 * DELIVER_MAX_INFLIGHT &&
+	    dl->inflight < DELIVER_MAX_INFLIGHT; claims++) {
 		int rc = store_delivery_claim_prefix(dl->st, dl->worker,
 		    DELIVER_ENDPOINT_PREFIX, store_now_us(), dl->lease_us, &del,
 		    &se);
