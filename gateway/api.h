@@ -46,7 +46,7 @@ struct api *api_new(struct daemon *d, struct route *r, char *err,
 void api_free(struct api *a);
 
 /* Lowercase hex SHA-256 of a token, as [token.NAME] hash wants it
- * (edigate api-token prints it). out holds 65 bytes. */
+ * (`printf %s TOKEN | sha256sum` gives the same). out holds 65 bytes. */
 void api_token_hash(const char *token, char out[65]);
 
 #endif
