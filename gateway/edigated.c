@@ -125,6 +125,28 @@ has_section(const struct config *cfg, const char *prefix)
 	return 0;
 }
 
+/* SIGHUP: a new rule table, or none if it has an error (the old stays). */
+static int
+route_reload_prepare(void *ctx, const struct config *cfg, void **pending,
+    char *err, size_t errsize)
+{
+	*pending = route_prepare(ctx, cfg, err, errsize);
+	return *pending == NULL;
+}
+
+static void
+route_reload_commit(void *ctx, void *pending)
+{
+	route_commit(ctx, pending);
+}
+
+static void
+route_reload_abort(void *ctx, void *pending)
+{
+	(void)ctx;
+	route_discard(pending);
+}
+
 static void
 usage(FILE *out)
 {
@@ -250,7 +272,12 @@ main(int argc, char **argv)
 	}
 	/* The bridge: routing, the REST API and the webhook worker, each
 	 * with its own store connection, opened as the unprivileged user. */
+	static const struct daemon_reload_hook route_hook_def = {
+		"route", route_reload_prepare, route_reload_commit,
+		route_reload_abort
+	};
 	if ((route = route_new(daemon_config(d), err, sizeof(err))) == NULL ||
+	    daemon_reload_hook_add(d, &route_hook_def, route) != 0 ||
 	    (has_section(daemon_config(d), "token.") &&
 	    (api = api_new(d, route, err, sizeof(err))) == NULL) ||
 	    (has_section(daemon_config(d), "webhook.") &&

@@ -376,7 +376,7 @@ test_mutated_files_never_crash(void **state)
 {
 	static const char alphabet[] = "=#[]\"\n\r\t :.-_/aZ09KMGs\0\xff";
 	char path[4096], *text, *copy;
-	size_t len, i;
+	size_t len, i, lines;
 	unsigned seed = 12345;
 	int round, k, ok = 0;
 	FILE *f;
@@ -391,6 +391,9 @@ test_mutated_files_never_crash(void **state)
 	len = fread(text, 1, 1 << 16, f);
 	fclose(f);
 	copy = malloc(len + 1);
+	/* Errors point into the file: at most its number of lines. */
+	for (i = 0, lines = 1; i < len; i++)
+		lines += text[i] == '\n';
 	for (round = 0; round < 3000; round++) {
 		memcpy(copy, text, len);
 		for (k = 0; k < 1 + round % 5; k++) {
@@ -404,7 +407,7 @@ test_mutated_files_never_crash(void **state)
 			ok++;
 			config_free(c);
 		} else
-			assert_true(err.line <= 200 && err.message[0] != '\0');
+			assert_true(err.line <= lines && err.message[0] != '\0');
 	}
 	assert_true(ok > 0);
 	free(copy);
