@@ -15,6 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <jansson.h>
+#include <time.h>
 
 #include "deliver.h"
 
@@ -217,3 +219,78 @@ deliver_outcome_of_status(int status)
 		return DELIVER_RETRY;
 	return DELIVER_PERMANENT;
 }
+
+
+int
+deliver_attempts_of(const char *last_error, int store_attempts)
+{
+	int n = 0;
+
+	if (last_error == NULL || last_error[0] != '[' ||
+	    sscanf(last_error, "[%d]", &n) != 1 || n < 0)
+		return 0;
+	return n > store_attempts ? 0 : n;
+}
+
+char *
+deliver_cloudevent(const char *key, const char *sender,
+    const char *document_type, const char *partner,
+    const char *correlation_id, int64_t time_us, const void *doc,
+    size_t doclen)
+{
+	json_t *o = json_object(), *data;
+	char t[40], src[160], type[96];
+	time_t secs = (time_t)(time_us / 1000000);
+	struct tm tm;
+	char *out;
+
+	gmtime_r(&secs, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(t + strlen(t), sizeof(t) - strlen(t), ".%06dZ",
+	    (int)(time_us % 1000000));
+	snprintf(src, sizeof(src), "/edigate/%s", sender && sender[0] ? sender :
+	    "edigate");
+	snprintf(type, sizeof(type), "com.edigate.%s", document_type);
+	json_object_set_new(o, "specversion", json_string("1.0"));
+	json_object_set_new(o, "id", json_string(key));
+	json_object_set_new(o, "source", json_string(src));
+	json_object_set_new(o, "type", json_string(type));
+	if (partner && partner[0])
+		json_object_set_new(o, "subject", json_string(partner));
+	json_object_set_new(o, "time", json_string(t));
+	json_object_set_new(o, "datacontenttype",
+	    json_string("application/json"));
+	if (correlation_id && correlation_id[0])
+		json_object_set_new(o, "correlationid",
+		    json_string(correlation_id));
+	data = json_loadb(doc, doclen, JSON_DECODE_ANY, NULL);
+	if (data)
+		json_object_set_new(o, "data", data);
+	else {
+		/* Not JSON (should not happen for canonical documents): keep
+		 * the bytes rather than drop them. */
+		static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+		const unsigned char *p = doc;
+		char *e = malloc(4 * ((doclen + 2) / 3) + 1);
+		size_t i, o2 = 0;
+		for (i = 0; e && i < doclen; i += 3) {
+			unsigned v = (unsigned)p[i] << 16 | (i + 1 < doclen ?
+			    (unsigned)p[i + 1] << 8 : 0) | (i + 2 < doclen ?
+			    p[i + 2] : 0);
+			e[o2++] = b64[v >> 18 & 63];
+			e[o2++] = b64[v >> 12 & 63];
+			e[o2++] = i + 1 < doclen ? b64[v >> 6 & 63] : '=';
+			e[o2++] = i + 2 < doclen ? b64[v & 63] : '=';
+		}
+		if (e) {
+			e[o2] = '\0';
+			json_object_set_new(o, "data_base64", json_string(e));
+			free(e);
+		}
+	}
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return out;
+}
+

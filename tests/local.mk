@@ -284,8 +284,8 @@ check_PROGRAMS += tests/unit/test_deliver
 TESTS += tests/unit/test_deliver
 endif
 tests_unit_test_deliver_SOURCES = tests/unit/test_deliver.c
-tests_unit_test_deliver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS)
-tests_unit_test_deliver_LDADD = $(BRIDGE_LIBS) $(OPENSSL_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_deliver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_deliver_LDADD = $(BRIDGE_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(CMOCKA_LIBS)
 
 # JSON Schema validator.
 if HAVE_CMOCKA

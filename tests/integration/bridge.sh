@@ -11,7 +11,7 @@ top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 src=$(cd "$top_srcdir" && pwd)
-PLAN=31
+PLAN=32
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -84,6 +84,9 @@ partners_dir = $src/partners
 
 [listen.api]
 address = 127.0.0.1:$1
+
+[api]
+max_body_size = 4K
 
 [route]
 isa_id = DISTRIB
@@ -247,6 +250,13 @@ check "malformed JSON is 400 with line and column" \
 curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ERP_TOKEN" \
 	-H 'Idempotency-Key: k' -X POST "$base/documents" > "$tmp/status"
 check "POST without a body is 400" test "$(status)" = 400
+python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+d['notes'] = [{'text': ['x' * 100]} for _ in range(60)]
+json.dump(d, open(sys.argv[2], 'w'))" "$tmp/invoice.json" "$tmp/big.json"
+post "$ERP_TOKEN" big-1 "$tmp/big.json"
+check "a document over [api] max_body_size is 413" test "$(status)" = 413
 curl -s -H "Authorization: Bearer $ERP_TOKEN" \
 	"$base/documents?partner=acme-retail&type=invoice&limit=10" > "$tmp/list"
 check "GET /documents filters by partner and type" \

@@ -11,7 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 #include <cmocka.h>
+
+#include <jansson.h>
 
 #include "deliver.h"
 
@@ -147,6 +150,54 @@ test_status_classes(void **state)
 	assert_int_equal(deliver_outcome_of_status(301), DELIVER_PERMANENT);
 }
 
+static void
+test_cloudevent_envelope_carries_the_document(void **state)
+{
+	/* 2026-11-23T10:00:00.123456Z */
+	char *s = deliver_cloudevent("edg-1", "acme-retail", "order",
+	    "acme-retail", "corr-7", 1795428000123456LL,
+	    "{\"type\":\"order\",\"order_number\":\"PO1\"}", 37);
+	json_t *e = json_loads(s, 0, NULL);
+
+	assert_non_null(e);
+	assert_string_equal(json_string_value(json_object_get(e, "specversion")),
+	    "1.0");
+	assert_string_equal(json_string_value(json_object_get(e, "id")), "edg-1");
+	assert_string_equal(json_string_value(json_object_get(e, "source")),
+	    "/edigate/acme-retail");
+	assert_string_equal(json_string_value(json_object_get(e, "type")),
+	    "com.edigate.order");
+	assert_string_equal(json_string_value(json_object_get(e, "time")),
+	    "2026-11-23T10:00:00.123456Z");
+	assert_string_equal(json_string_value(json_object_get(e,
+	    "correlationid")), "corr-7");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e,
+	    "data"), "order_number")), "PO1");
+	json_decref(e);
+	free(s);
+	/* Bytes that are not JSON travel as data_base64: "EDI" -> "RURJ". */
+	s = deliver_cloudevent("k", "", "order", NULL, NULL, 0, "EDI", 3);
+	e = json_loads(s, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(e, "data_base64")),
+	    "RURJ");
+	assert_string_equal(json_string_value(json_object_get(e, "source")),
+	    "/edigate/edigate");
+	json_decref(e);
+	free(s);
+}
+
+static void
+test_attempt_count_survives_foreign_claims_and_resets_on_replay(void **state)
+{
+	assert_int_equal(deliver_attempts_of("", 0), 0);
+	assert_int_equal(deliver_attempts_of(NULL, 3), 0);
+	assert_int_equal(deliver_attempts_of("HTTP 503", 3), 0);
+	/* Our count stays 2 although other workers claimed it 5 times. */
+	assert_int_equal(deliver_attempts_of("[2] HTTP 503", 7), 2);
+	/* A replay reset the store's counter below ours: start over. */
+	assert_int_equal(deliver_attempts_of("[4] HTTP 400", 1), 0);
+}
+
 int
 main(void)
 {
@@ -158,6 +209,8 @@ main(void)
 		cmocka_unit_test(test_backoff_doubles_to_the_ceiling_and_jitter_only_shortens),
 		cmocka_unit_test(test_breaker_opens_after_threshold_and_probes_once),
 		cmocka_unit_test(test_status_classes),
+		cmocka_unit_test(test_cloudevent_envelope_carries_the_document),
+		cmocka_unit_test(test_attempt_count_survives_foreign_claims_and_resets_on_replay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
