@@ -1849,7 +1849,8 @@ delivery_claim(struct store *st, const char *worker, const char *prefix,
 	         " OR (state = 'claimed' AND lease_until_us < $2))%s"
 	         " ORDER BY next_attempt_us, id LIMIT 1%s)"
 	         " RETURNING " DELIVERY_COLS,
-	         prefix ? " AND substr(endpoint, 1, length($4)) = $4" : "",
+	         prefix ? " AND substr(endpoint, 1, length(CAST($4 AS TEXT)))"
+	                  " = CAST($4 AS TEXT)" : "",
 	         st->backend == STORE_BACKEND_POSTGRESQL ? " FOR UPDATE SKIP LOCKED" : "");
 	if ((rc = tx_begin(st, err)))
 		return rc;
