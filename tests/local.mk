@@ -335,4 +335,4 @@ tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
 # webhook_receiver.py checks the signatures), openapi.yaml routes.
 TESTS += tests/integration/bridge.sh
 dist_noinst_SCRIPTS += tests/integration/bridge.sh tests/integration/webhook_receiver.py
-EXTRA_DIST += deploy/openapi.yaml
+EXTRA_DIST += docs/api.md docs/routing.md
