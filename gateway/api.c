@@ -64,8 +64,12 @@ struct api {
 	jschema_set *schemas;
 	char *partners_dir;
 	size_t max_body;
-	struct api_token tokens[API_MAX_TOKENS];
-	size_t ntokens;
+	struct token_set *tokens;
+};
+
+struct token_set {
+	struct api_token t[API_MAX_TOKENS];
+	size_t n;
 };
 
 void
@@ -274,9 +278,9 @@ authenticate(struct api *a, struct daemon_request *r)
 		return NULL;
 	api_token_hash(h, hash);
 	/* Every hash is compared, so the time does not say which matched. */
-	for (i = 0; i < a->ntokens; i++)
-		if (CRYPTO_memcmp(hash, a->tokens[i].hash, 64) == 0)
-			found = &a->tokens[i];
+	for (i = 0; i < a->tokens->n; i++)
+		if (CRYPTO_memcmp(hash, a->tokens->t[i].hash, 64) == 0)
+			found = &a->tokens->t[i];
 	return found;
 }
 
@@ -1417,6 +1421,84 @@ handle(struct daemon_request *r, void *ctx)
 
 /* ---- life cycle -------------------------------------------------------- */
 
+static void
+tokens_free(struct token_set *ts)
+{
+	size_t i;
+
+	if (ts == NULL)
+		return;
+	for (i = 0; i < ts->n; i++)
+		token_clear(&ts->t[i]);
+	free(ts);
+}
+
+static struct token_set *
+tokens_load(const struct config *cfg, char *err, size_t errsize)
+{
+	struct token_set *ts = calloc(1, sizeof(*ts));
+	size_t i;
+
+	if (ts == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < cfg->nsections; i++) {
+		if (strncmp(cfg->sections[i].name, "token.", 6))
+			continue;
+		if (ts->n >= API_MAX_TOKENS) {
+			cfgfail(err, errsize, cfg, cfg->sections[i].line,
+			    "at most 64 [token.NAME] sections", NULL);
+			tokens_free(ts);
+			return NULL;
+		}
+		if (load_token(&ts->t[ts->n++], cfg, &cfg->sections[i], err,
+		    errsize)) {
+			tokens_free(ts);
+			return NULL;
+		}
+	}
+	return ts;
+}
+
+/* SIGHUP: tokens can be added, revoked or rotated without a restart. A
+ * token that stays keeps its rate-limit bucket. Loop thread only, like
+ * the handlers, so no lock is needed. */
+static int
+tokens_prepare(void *ctx, const struct config *cfg, void **pending,
+    char *err, size_t errsize)
+{
+	(void)ctx;
+	*pending = tokens_load(cfg, err, errsize);
+	return *pending == NULL;
+}
+
+static void
+tokens_commit(void *ctx, void *pending)
+{
+	struct api *a = ctx;
+	struct token_set *ts = pending;
+	size_t i, j;
+
+	for (i = 0; i < ts->n; i++)
+		for (j = 0; j < a->tokens->n; j++)
+			if (!strcmp(ts->t[i].name, a->tokens->t[j].name)) {
+				ts->t[i].tokens = a->tokens->t[j].tokens;
+				ts->t[i].refilled_us = a->tokens->t[j].refilled_us;
+				if (ts->t[i].tokens > ts->t[i].burst)
+					ts->t[i].tokens = ts->t[i].burst;
+			}
+	tokens_free(a->tokens);
+	a->tokens = ts;
+}
+
+static void
+tokens_abort(void *ctx, void *pending)
+{
+	(void)ctx;
+	tokens_free(pending);
+}
+
 struct api *
 api_new(struct daemon *d, struct route *route, char *err, size_t errsize)
 {
@@ -1452,18 +1534,8 @@ api_new(struct daemon *d, struct route *route, char *err, size_t errsize)
 			goto fail;
 		}
 	}
-	for (i = 0; i < cfg->nsections; i++) {
-		if (strncmp(cfg->sections[i].name, "token.", 6))
-			continue;
-		if (a->ntokens >= API_MAX_TOKENS) {
-			cfgfail(err, errsize, cfg, cfg->sections[i].line,
-			    "at most 64 [token.NAME] sections", NULL);
-			goto fail;
-		}
-		if (load_token(&a->tokens[a->ntokens++], cfg, &cfg->sections[i],
-		    err, errsize))
-			goto fail;
-	}
+	if ((a->tokens = tokens_load(cfg, err, errsize)) == NULL)
+		goto fail;
 	if (schemas && schemas[0] != '/' && strrchr(cfg->path, '/'))
 		snprintf(dir, sizeof(dir), "%.*s/%s", (int)(strrchr(cfg->path,
 		    '/') - cfg->path), cfg->path, schemas);
@@ -1482,7 +1554,11 @@ api_new(struct daemon *d, struct route *route, char *err, size_t errsize)
 		    se.message);
 		goto fail;
 	}
-	if (daemon_route_add(d, NULL, API_PREFIX, handle, a) != 0) {
+	static const struct daemon_reload_hook hook = {
+		"api-tokens", tokens_prepare, tokens_commit, tokens_abort
+	};
+	if (daemon_route_add(d, NULL, API_PREFIX, handle, a) != 0 ||
+	    daemon_reload_hook_add(d, &hook, a) != 0) {
 		snprintf(err, errsize, "cannot register " API_PREFIX);
 		goto fail;
 	}
@@ -1495,12 +1571,9 @@ fail:
 void
 api_free(struct api *a)
 {
-	size_t i;
-
 	if (a == NULL)
 		return;
-	for (i = 0; i < a->ntokens; i++)
-		token_clear(&a->tokens[i]);
+	tokens_free(a->tokens);
 	jschema_set_free(a->schemas);
 	store_close(a->st);
 	free(a->partners_dir);

@@ -11,7 +11,7 @@ top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 src=$(cd "$top_srcdir" && pwd)
-PLAN=32
+PLAN=33
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -416,6 +416,20 @@ done)
 routes=$(grep -c '^  /' "$src/deploy/openapi.yaml")
 check "every route in deploy/openapi.yaml answers ($routes paths)" \
 	bash -c "test -z '$missing' && test $routes -ge 8"
+
+# A token added to the file works after SIGHUP, without a restart.
+LATE_TOKEN=late-secret-token-6
+printf '\n[token.late]\nhash = sha256:%s\npartners = *\naccess = read\n' \
+	"$(hash $LATE_TOKEN)" >> "$tmp/edigate.conf"
+before=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $LATE_TOKEN" "$base/partners")
+kill -HUP "$pid"
+for _ in $(seq 1 30); do
+	after=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $LATE_TOKEN" "$base/partners")
+	[ "$after" = 200 ] && break
+	sleep 0.1
+done
+check "a token added to the configuration works after SIGHUP (401 before, 200 after)" \
+	test "$before.$after" = "401.200"
 
 check "edigated is still running and logged no crash" kill -0 "$pid"
 if [ "$fails" -gt 0 ]; then
