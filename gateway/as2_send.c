@@ -1356,30 +1356,23 @@ tick(evutil_socket_t fd, short what, void *arg)
 	struct as2_sender *s = arg;
 	struct store_delivery dl;
 	struct store_error e;
-	int dead;
 
 	(void)fd;
 	(void)what;
 	if (!s->st || !s->ps || s->hosted)
 		return;
 	while (s->inflight < SENDER_MAX_INFLIGHT) {
-		int rc = store_delivery_claim(s->st, s->worker, store_now_us(),
-		    SENDER_LEASE_US, &dl, &e);
+		/* Only "as2:" entries: webhooks and SFTP have their own
+		 * workers on the same queue. */
+		int rc = store_delivery_claim_prefix(s->st, s->worker,
+		    AS2_ENDPOINT_PREFIX, store_now_us(), SENDER_LEASE_US, &dl,
+		    &e);
 
 		if (rc == STORE_ENOTFOUND)
 			break;
 		if (rc != STORE_OK) {
 			log_error("as2 send: cannot claim", "error", e.message,
 			    NULL);
-			break;
-		}
-		if (strncmp(dl.endpoint, AS2_ENDPOINT_PREFIX,
-		    strlen(AS2_ENDPOINT_PREFIX)) != 0) {
-			/* Another transport's entry: give it back untouched
-			 * but for the claim count. */
-			store_delivery_fail(s->st, dl.id, s->worker,
-			    dl.last_error, store_now_us() + SENDER_NOT_OURS_US,
-			    1 << 30, &dead, &e);
 			break;
 		}
 		start_delivery(s, &dl, NULL, NULL, NULL);

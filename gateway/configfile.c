@@ -24,7 +24,19 @@
 #define CONFIG_MAX_LISTENERS 32
 
 enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN,
-	SEC_SFTP, SEC_AS2 };
+	SEC_SFTP, SEC_AS2, SEC_MODULE };
+
+/*
+ * Sections other modules own: the parser keeps their keys as written and
+ * the module checks them (with file:line from the entries). A name ending
+ * in '.' is a prefix: [webhook.erp]. One line per module.
+ */
+static const char *const module_sections[] = {
+	"api", "delivery", "route", "webhook.", "route.", "token.",
+	NULL
+};
+#define CONFIG_MAX_SECTIONS 256
+#define CONFIG_MAX_SECTION_ENTRIES 256
 
 enum type {
 	T_PATH, T_STRING, T_BOOL, T_UINT, T_SIZE, T_DURATION, T_LOGLEVEL,
@@ -97,7 +109,7 @@ static const struct key keys[] = {
 
 static const char *const section_names[] = {
 	"general settings", "[store]", "[limits]", "[tls]", "[listen.*]",
-	"[sftp]", "[as2]"
+	"[sftp]", "[as2]", "a module section"
 };
 
 struct parser {
@@ -109,6 +121,7 @@ struct parser {
 	unsigned line;
 	enum section section;
 	struct config_listener *listener; /* current [listen.NAME] */
+	struct config_section *module;    /* current module section */
 	unsigned seen[NKEYS];    /* line a key was set on, per section */
 };
 
@@ -357,12 +370,86 @@ set_value(struct parser *p, const struct key *k, const char *v)
 }
 
 static int
+open_module_section(struct parser *p, const char *name)
+{
+	struct config_section *ns;
+	size_t i;
+
+	if (strlen(name) > 96)
+		return fail(p, p->line, "[%s]: section name too long", name);
+	for (i = 0; name[i]; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= '0' && name[i] <= '9') || name[i] == '_' ||
+		    name[i] == '-' || name[i] == '.'))
+			return fail(p, p->line, "[%s]: section names use a-z, "
+			    "0-9, _, - and .", name);
+	for (i = 0; i < p->cfg->nsections; i++)
+		if (!strcmp(p->cfg->sections[i].name, name))
+			return fail(p, p->line, "[%s]: section already defined "
+			    "at line %u", name, p->cfg->sections[i].line);
+	if (p->cfg->nsections >= CONFIG_MAX_SECTIONS)
+		return fail(p, p->line, "[%s]: at most %d such sections", name,
+		    CONFIG_MAX_SECTIONS);
+	ns = realloc(p->cfg->sections, (p->cfg->nsections + 1) * sizeof(*ns));
+	if (ns == NULL)
+		return fail(p, p->line, "out of memory");
+	p->cfg->sections = ns;
+	p->module = &ns[p->cfg->nsections++];
+	memset(p->module, 0, sizeof(*p->module));
+	p->module->line = p->line;
+	if ((p->module->name = strdup(name)) == NULL)
+		return fail(p, p->line, "out of memory");
+	p->section = SEC_MODULE;
+	return 0;
+}
+
+static int
+module_entry(struct parser *p, const char *key, const char *value)
+{
+	struct config_section *sec = p->module;
+	struct config_entry *ne;
+	size_t i;
+
+	for (i = 0; i < sec->nentries; i++)
+		if (!strcmp(sec->entries[i].key, key))
+			return fail(p, p->line, "%s: already set at line %u",
+			    key, sec->entries[i].line);
+	if (sec->nentries >= CONFIG_MAX_SECTION_ENTRIES)
+		return fail(p, p->line, "[%s]: at most %d keys", sec->name,
+		    CONFIG_MAX_SECTION_ENTRIES);
+	ne = realloc(sec->entries, (sec->nentries + 1) * sizeof(*ne));
+	if (ne == NULL)
+		return fail(p, p->line, "out of memory");
+	sec->entries = ne;
+	ne = &ne[sec->nentries];
+	ne->line = p->line;
+	ne->key = strdup(key);
+	ne->value = strdup(value);
+	if (ne->key == NULL || ne->value == NULL) {
+		free(ne->key);
+		free(ne->value);
+		return fail(p, p->line, "out of memory");
+	}
+	sec->nentries++;
+	return 0;
+}
+
+static int
 open_section(struct parser *p, char *name)
 {
 	const char *id;
 	size_t i;
 
 	p->listener = NULL;
+	p->module = NULL;
+	for (i = 0; module_sections[i]; i++) {
+		size_t n = strlen(module_sections[i]);
+		int prefix = module_sections[i][n - 1] == '.';
+		if (prefix ? strncmp(name, module_sections[i], n) != 0 ||
+		    name[n] == '\0' : strcmp(name, module_sections[i]) != 0)
+			continue;
+		return open_module_section(p, name);
+	}
 	if (!strcmp(name, "store"))
 		p->section = SEC_STORE;
 	else if (!strcmp(name, "limits"))
@@ -410,7 +497,9 @@ open_section(struct parser *p, char *name)
 				p->seen[i] = 0;
 	} else
 		return fail(p, p->line, "unknown section [%s] (expected "
-		    "[store], [limits], [tls], [as2] or [listen.NAME])", name);
+		    "[store], [limits], [tls], [listen.NAME], [as2], [sftp], "
+		    "[api], [delivery], [route], [webhook.NAME], [route.NAME] or "
+		    "[token.NAME])", name);
 	return 0;
 }
 
@@ -468,6 +557,8 @@ parse_line(struct parser *p, char *line)
 				break;
 			}
 	}
+	if (p->section == SEC_MODULE)
+		return module_entry(p, key, value);
 	for (i = 0; i < NKEYS; i++) {
 		if (keys[i].section != p->section || strcmp(keys[i].name, key))
 			continue;
@@ -681,6 +772,16 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlisteners; i++)
 		listener_clear(&cfg->listeners[i]);
 	free(cfg->listeners);
+	for (i = 0; i < cfg->nsections; i++) {
+		size_t j;
+		for (j = 0; j < cfg->sections[i].nentries; j++) {
+			free(cfg->sections[i].entries[j].key);
+			free(cfg->sections[i].entries[j].value);
+		}
+		free(cfg->sections[i].entries);
+		free(cfg->sections[i].name);
+	}
+	free(cfg->sections);
 	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->as2_path);
@@ -711,5 +812,29 @@ config_listener_find(const struct config *cfg, const char *name)
 	for (i = 0; i < cfg->nlisteners; i++)
 		if (!strcmp(cfg->listeners[i].name, name))
 			return &cfg->listeners[i];
+	return NULL;
+}
+
+const struct config_section *
+config_section_find(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nsections; i++)
+		if (!strcmp(cfg->sections[i].name, name))
+			return &cfg->sections[i];
+	return NULL;
+}
+
+const struct config_entry *
+config_section_entry(const struct config_section *sec, const char *key)
+{
+	size_t i;
+
+	if (sec == NULL)
+		return NULL;
+	for (i = 0; i < sec->nentries; i++)
+		if (!strcmp(sec->entries[i].key, key))
+			return &sec->entries[i];
 	return NULL;
 }

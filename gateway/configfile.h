@@ -59,6 +59,20 @@ struct config_listener {
 	unsigned line;         /* line of the section header */
 };
 
+/* One `key = value` of a module section. */
+struct config_entry {
+	char *key;
+	char *value;           /* unquoted, comment removed */
+	unsigned line;
+};
+
+struct config_section {
+	char *name;            /* "webhook.erp", "api" */
+	unsigned line;         /* line of the section header */
+	struct config_entry *entries;
+	size_t nentries;
+};
+
 struct config {
 	char *path;            /* the file as given */
 	char *state_dir;
@@ -91,6 +105,11 @@ struct config {
 	unsigned as2_async_mdn_retry_ms;   /* first retry delay, doubling;
 	                                      default 10 s */
 	unsigned as2_async_mdn_timeout_ms; /* per attempt, default 60 s */
+	/* Sections other modules own ([api], [delivery], [webhook.NAME],
+	 * [route.NAME], [token.NAME]): kept as written, in file order; the
+	 * owning module checks its keys and reports file:line itself. */
+	struct config_section *sections;
+	size_t nsections;
 };
 
 struct config_error {
@@ -118,5 +137,12 @@ void config_error_format(const struct config_error *err, char *buf,
 /* The listener named name, or NULL. */
 const struct config_listener *config_listener_find(const struct config *cfg,
     const char *name);
+
+/* The module section called name ("api", "webhook.erp"), or NULL. */
+const struct config_section *config_section_find(const struct config *cfg,
+    const char *name);
+/* The entry for key in sec, or NULL (sec may be NULL). */
+const struct config_entry *config_section_entry(
+    const struct config_section *sec, const char *key);
 
 #endif

@@ -19,12 +19,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "as2_receive.h"
 #include "as2_send.h"
 #include "configfile.h"
 #include "daemon.h"
+#include "deliver.h"
 #include "inbound.h"
 #include "log.h"
+#include "route.h"
 #include "store.h"
 #include "ack_track.h"
 #include "sftp_service.h"
@@ -205,6 +208,79 @@ sftp_stored(void *ctx, const char *partner_id, int64_t message_id)
 	}
 }
 
+/* The API runs when a token may use it, the webhook worker when there is
+ * a webhook: a transport-only node needs neither. */
+static int
+has_section(const struct config *cfg, const char *prefix)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nsections; i++)
+		if (!strncmp(cfg->sections[i].name, prefix, strlen(prefix)))
+			return 1;
+	return 0;
+}
+
+/* SIGHUP: a new rule table, or none if it has an error (the old stays). */
+static int
+route_reload_prepare(void *ctx, const struct config *cfg, void **pending,
+    char *err, size_t errsize)
+{
+	*pending = route_prepare(ctx, cfg, err, errsize);
+	return *pending == NULL;
+}
+
+static void
+route_reload_commit(void *ctx, void *pending)
+{
+	route_commit(ctx, pending);
+}
+
+static void
+route_reload_abort(void *ctx, void *pending)
+{
+	(void)ctx;
+	route_discard(pending);
+}
+
+/* The inbound pipeline's documents go to routing (route.h) like the
+ * API's: same rules, same delivery queue. */
+static int
+route_inbound(void *ctx, struct store *st, const struct inbound_document *in,
+    char *err, size_t errsize)
+{
+	json_t *meta = json_object_get(in->doc, "meta");
+	char *text = json_dumps(in->doc, JSON_COMPACT | JSON_SORT_KEYS);
+	struct route_document doc;
+	struct route_result res;
+	int rc;
+
+	if (text == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return -1;
+	}
+	memset(&doc, 0, sizeof(doc));
+	doc.origin = ROUTE_FROM_PARTNER;
+	doc.partner = in->partner;
+	doc.document_type = in->document_type;
+	doc.json = text;
+	doc.json_len = strlen(text);
+	doc.message_id = in->message_id;
+	doc.correlation_id = in->correlation_id;
+	doc.interchange_control = json_string_value(json_object_get(meta,
+	    "interchange"));
+	doc.group_control = json_string_value(json_object_get(meta, "group"));
+	doc.set_control = json_string_value(json_object_get(meta, "set"));
+	memset(&res, 0, sizeof(res));
+	rc = route_document(ctx, st, &doc, &res);
+	free(text);
+	if (rc == ROUTE_OK)
+		return 0;
+	snprintf(err, errsize, "%s%s%s", res.path, res.path[0] ? ": " : "",
+	    res.message);
+	return -1;
+}
+
 static int
 collect_id(void *ud, const struct store_message *m)
 {
@@ -296,6 +372,9 @@ main(int argc, char **argv)
 	char err[1024];
 	int c, check = 0, rc;
 	struct as2_sender *as2_out;
+	struct route *route = NULL;
+	struct api *api = NULL;
+	struct deliver *webhooks = NULL;
 
 	while ((c = getopt_long(argc, argv, "c:tfh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -423,6 +502,36 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	/* The bridge: routing, the REST API and the webhook worker, each
+	 * with its own store connection, opened as the unprivileged user.
+	 * Documents from partners reach routing through the inbound
+	 * pipeline's route hook. */
+	static const struct daemon_reload_hook route_hook_def = {
+		"route", route_reload_prepare, route_reload_commit,
+		route_reload_abort
+	};
+	if ((route = route_new(daemon_config(d), err, sizeof(err))) == NULL ||
+	    daemon_reload_hook_add(d, &route_hook_def, route) != 0 ||
+	    inbound_route_register(inbound, route_inbound, route) != 0 ||
+	    (has_section(daemon_config(d), "token.") &&
+	    (api = api_new(d, route, err, sizeof(err))) == NULL) ||
+	    (has_section(daemon_config(d), "webhook.") &&
+	    ((webhooks = deliver_new(d, err, sizeof(err))) == NULL ||
+	    deliver_start(webhooks) != 0))) {
+		log_error("cannot start the ERP/WMS bridge", "error", err, NULL);
+		deliver_free(webhooks);
+		api_free(api);
+		route_free(route);
+		as2_sender_free(as2_out);
+		event_free(probe.timer);
+		event_free(overdue.timer);
+		daemon_free(d);
+		store_close(overdue.st);
+		as2_receive_free(as2rx);
+		inbound_free(inbound);
+		store_close(st);
+		return 1;
+	}
 	if (as2_sender_start(as2_out, 0) != 0) {
 		as2_sender_free(as2_out);
 		event_free(probe.timer);
@@ -477,6 +586,8 @@ main(int argc, char **argv)
 		_exit(rc);
 	}
 	as2_sender_free(as2_out);
+	deliver_free(webhooks);
+	api_free(api);
 	event_free(probe.timer);
 	event_free(overdue.timer);
 	as2_receive_stop(as2rx);
@@ -486,6 +597,7 @@ main(int argc, char **argv)
 	sftp_service_free(sftp); /* after the workers: their jobs use it */
 	as2_receive_free(as2rx);
 	inbound_free(inbound);
+	route_free(route); /* after the workers: the route hook uses it */
 	store_close(st);
 	return rc;
 }

@@ -84,6 +84,16 @@ AS2_LIBS = gateway/libas2.a $(OPENSSL_LIBS) $(ZLIB_LIBS)
 
 gateway_edigate_SOURCES += gateway/cmd_rewrite.c
 
+# The ERP/WMS bridge: routing of canonical documents, webhook delivery
+# from the store's queue, the REST API.
+noinst_LIBRARIES += gateway/libbridge.a
+gateway_libbridge_a_SOURCES = \
+	gateway/route.h gateway/route.c gateway/deliver.h gateway/deliver_sign.c \
+	gateway/api.h gateway/api.c gateway/deliver.c
+gateway_libbridge_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) \
+	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBXML_CFLAGS)
+BRIDGE_LIBS = gateway/libbridge.a
+
 # AS2 send: build, sign, encrypt, post, follow to the MDN; the delivery
 # worker and POST /as2/mdn in edigated; `edigate send` and `resend`.
 noinst_LIBRARIES += gateway/libas2send.a
@@ -152,3 +162,7 @@ gateway_edigated_LDADD += $(INBOUND_LIBS) $(AS2_LIBS) gateway/libdaemon.a \
 
 # The outbound HTTP client (AS2 send, async MDNs, webhooks).
 gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h
+# edigated runs the bridge: routing needs the maps, the API and the webhook
+# worker the store and the HTTP client.
+gateway_edigated_LDADD += $(BRIDGE_LIBS) $(AS2SEND_LIBS) $(STORE_LIBS) $(MAP_LIBS) $(DAEMON_LIBS)
+gateway_edigated_CFLAGS += $(LIBXML_CFLAGS)

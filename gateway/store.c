@@ -1893,14 +1893,16 @@ store_delivery_enqueue(struct store *st, int64_t message_id, const char *endpoin
 	return STORE_OK;
 }
 
-int
-store_delivery_claim(struct store *st, const char *worker, int64_t now_us,
-                     int64_t lease_us, struct store_delivery *out,
-                     struct store_error *err)
+static int
+delivery_claim(struct store *st, const char *worker, const char *prefix,
+               int64_t now_us, int64_t lease_us, struct store_delivery *out,
+               struct store_error *err)
 {
 	char sql[1024];
 	int rc;
-	if ((rc = check_text(err, "worker", worker, STORE_PARTNER_MAX, 0)))
+	if ((rc = check_text(err, "worker", worker, STORE_PARTNER_MAX, 0)) ||
+	    (prefix && (rc = check_text(err, "endpoint prefix", prefix,
+	                                STORE_ENDPOINT_MAX, 0))))
 		return rc;
 	/* A claimed row whose lease ran out belongs to a worker that died:
 	 * it is due again, so a crashed node's work is picked up elsewhere. */
@@ -1908,15 +1910,18 @@ store_delivery_claim(struct store *st, const char *worker, int64_t now_us,
 	         "UPDATE deliveries SET state = 'claimed', claimed_by = $1,"
 	         " lease_until_us = $3, attempts = attempts + 1, updated_us = $2"
 	         " WHERE id = (SELECT id FROM deliveries"
-	         " WHERE (state = 'queued' AND next_attempt_us <= $2)"
-	         " OR (state = 'claimed' AND lease_until_us < $2)"
+	         " WHERE ((state = 'queued' AND next_attempt_us <= $2)"
+	         " OR (state = 'claimed' AND lease_until_us < $2))%s"
 	         " ORDER BY next_attempt_us, id LIMIT 1%s)"
 	         " RETURNING " DELIVERY_COLS,
+	         prefix ? " AND substr(endpoint, 1, length(CAST($4 AS TEXT)))"
+	                  " = CAST($4 AS TEXT)" : "",
 	         st->backend == STORE_BACKEND_POSTGRESQL ? " FOR UPDATE SKIP LOCKED" : "");
 	if ((rc = tx_begin(st, err)))
 		return rc;
-	struct store_param p[] = { P_TEXT(worker), P_INT(now_us), P_INT(now_us + lease_us) };
-	rc = db_one(st, sql, p, 3, delivery_from_row, out, err);
+	struct store_param p[] = { P_TEXT(worker), P_INT(now_us), P_INT(now_us + lease_us),
+		                   P_TEXT(prefix ? prefix : "") };
+	rc = db_one(st, sql, p, prefix ? 4 : 3, delivery_from_row, out, err);
 	if (rc == STORE_ENOTFOUND) {
 		tx_abort(st, 0);
 		return store_fail(err, rc, "no delivery is due");
@@ -1925,6 +1930,24 @@ store_delivery_claim(struct store *st, const char *worker, int64_t now_us,
 	                               json_pack("{s:s}", "worker", worker), err)))
 		return tx_abort(st, rc);
 	return tx_commit(st, err);
+}
+
+int
+store_delivery_claim(struct store *st, const char *worker, int64_t now_us,
+                     int64_t lease_us, struct store_delivery *out,
+                     struct store_error *err)
+{
+	return delivery_claim(st, worker, NULL, now_us, lease_us, out, err);
+}
+
+int
+store_delivery_claim_prefix(struct store *st, const char *worker,
+                            const char *endpoint_prefix, int64_t now_us,
+                            int64_t lease_us, struct store_delivery *out,
+                            struct store_error *err)
+{
+	return delivery_claim(st, worker, endpoint_prefix, now_us, lease_us, out,
+	                      err);
 }
 
 /* Locks a delivery and checks worker still holds its claim. */

@@ -479,6 +479,13 @@ int store_delivery_enqueue(struct store *st, int64_t message_id,
 int store_delivery_claim(struct store *st, const char *worker, int64_t now_us,
                          int64_t lease_us, struct store_delivery *out,
                          struct store_error *err);
+/* The same, among deliveries whose endpoint starts with endpoint_prefix
+ * ("webhook:"), so each sender claims only its own kind and never holds
+ * up another's. */
+int store_delivery_claim_prefix(struct store *st, const char *worker,
+                                const char *endpoint_prefix, int64_t now_us,
+                                int64_t lease_us, struct store_delivery *out,
+                                struct store_error *err);
 /* Success. worker must still hold the claim, else STORE_ECONFLICT. */
 int store_delivery_done(struct store *st, int64_t id, const char *worker,
                         struct store_error *err);

@@ -297,6 +297,49 @@ tests_unit_test_sftp_LDADD = $(SFTP_LIBS) $(STORE_LIBS) $(DAEMON_LIBS) \
 TESTS += tests/integration/as2_receive.sh
 dist_noinst_SCRIPTS += tests/integration/as2_receive.sh
 
+# The bridge: delivery helpers (keys, signatures, backoff, breaker).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_deliver
+TESTS += tests/unit/test_deliver
+endif
+tests_unit_test_deliver_SOURCES = tests/unit/test_deliver.c
+tests_unit_test_deliver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_deliver_LDADD = $(BRIDGE_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(CMOCKA_LIBS)
+
+# JSON Schema validator.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_jschema
+TESTS += tests/unit/test_jschema
+endif
+tests_unit_test_jschema_SOURCES = tests/unit/test_jschema.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_jschema_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_jschema_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+
+# The JSON Schema validator reads what the API receives: a fuzz target.
+FUZZ_TARGETS += tests/fuzz/fuzz_jschema
+FUZZ_JSCHEMA_OBJECTS = tests/fuzz/jschema.fuzz.o
+tests/fuzz/jschema.fuzz.o: $(srcdir)/translators/jschema.c \
+	$(srcdir)/translators/jschema.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer-no-link -c -o $@ $(srcdir)/translators/jschema.c
+tests/fuzz/fuzz_jschema: $(srcdir)/tests/fuzz/fuzz_jschema.c \
+	$(srcdir)/translators/jschema.h $(FUZZ_JSCHEMA_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_jschema.c \
+	  $(FUZZ_JSCHEMA_OBJECTS) $(JANSSON_LIBS)
+CLEANFILES += $(FUZZ_JSCHEMA_OBJECTS)
+EXTRA_DIST += tests/fuzz/fuzz_jschema.c
+
+# Routing: rules, default flows, data quality, queuing in a real store.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_route
+TESTS += tests/unit/test_route
+endif
+tests_unit_test_route_SOURCES = tests/unit/test_route.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_route_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_route_LDADD = $(BRIDGE_LIBS) gateway/libdaemon.a $(STORE_LIBS) $(MAP_LIBS) \
+	$(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
 # The outbound HTTP client against a local evhttp server (plain and TLS).
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_http_client
@@ -377,9 +420,6 @@ dist_noinst_SCRIPTS += tests/integration/ack_report.sh
 EXTRA_DIST += docs/acks-tracking.md
 TESTS += tests/integration/translate_out.sh
 dist_noinst_SCRIPTS += tests/integration/translate_out.sh
-# AS2 receive in edigated against openssl cms + curl as the peer.
-TESTS += tests/integration/as2_receive.sh
-dist_noinst_SCRIPTS += tests/integration/as2_receive.sh
 
 # Partner profiles as a set, with their <as2> settings.
 if HAVE_CMOCKA
@@ -434,3 +474,8 @@ bench-as2: gateway/edigated$(EXEEXT)
 	  --builddir '$(abs_top_builddir)'
 .PHONY: bench-as2
 EXTRA_DIST += tests/bench/as2_bench.sh
+# The ERP/WMS bridge end to end: API, routing, webhooks (tests/integration/
+# webhook_receiver.py checks the signatures), openapi.yaml routes.
+TESTS += tests/integration/bridge.sh
+dist_noinst_SCRIPTS += tests/integration/bridge.sh tests/integration/webhook_receiver.py
+EXTRA_DIST += docs/api.md docs/routing.md

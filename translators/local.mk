@@ -47,3 +47,5 @@ nobase_dist_pkgdata_DATA += \
 	maps/edifact/ORDRSP.D96A.xml maps/edifact/ORDRSP.D01B.xml \
 	maps/edifact/DESADV.D96A.xml maps/edifact/DESADV.D01B.xml \
 	maps/edifact/INVOIC.D96A.xml maps/edifact/INVOIC.D01B.xml
+# JSON Schema validation of canonical documents (the subset our schemas use).
+translators_libtranslators_a_SOURCES += translators/jschema.c translators/jschema.h

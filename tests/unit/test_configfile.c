@@ -166,7 +166,48 @@ test_unknown_section_is_rejected_at_its_line(void **state)
 
 	parse_err("state_dir = /x\n[listener.api]\n", msg, sizeof(msg));
 	assert_string_equal(msg, "site.conf:2: unknown section [listener.api] "
-	    "(expected [store], [limits], [tls], [as2] or [listen.NAME])");
+	    "(expected [store], [limits], [tls], [listen.NAME], [as2], [sftp], "
+	    "[api], [delivery], [route], [webhook.NAME], [route.NAME] or [token.NAME])");
+}
+
+static void
+test_module_sections_keep_their_keys_and_lines(void **state)
+{
+	struct config *c = parse_ok(MINIMAL
+	    "[webhook.erp]\nurl = http://127.0.0.1:9/hook # the ERP\n"
+	    "secret = \"a # b\"\n[api]\nmax_body_size = 1M\n");
+	const struct config_section *w = config_section_find(c, "webhook.erp");
+
+	assert_non_null(w);
+	assert_int_equal(w->line, 4);
+	assert_int_equal(w->nentries, 2);
+	assert_string_equal(config_section_entry(w, "url")->value,
+	    "http://127.0.0.1:9/hook");
+	assert_int_equal(config_section_entry(w, "url")->line, 5);
+	assert_string_equal(config_section_entry(w, "secret")->value, "a # b");
+	assert_null(config_section_entry(w, "timeout"));
+	assert_non_null(config_section_find(c, "api"));
+	assert_null(config_section_find(c, "webhook.wms"));
+	config_free(c);
+}
+
+static void
+test_module_section_errors_name_the_line(void **state)
+{
+	char msg[1200];
+
+	parse_err(MINIMAL "[route.a]\nmatch = x\nmatch = y\n", msg,
+	    sizeof(msg));
+	assert_string_equal(msg, "site.conf:6: match: already set at line 5");
+	parse_err(MINIMAL "[webhook.]\n", msg, sizeof(msg));
+	assert_true(strstr(msg, "site.conf:4: unknown section [webhook.]")
+	    == msg);
+	parse_err(MINIMAL "[route.a]\n[route.a]\n", msg, sizeof(msg));
+	assert_string_equal(msg, "site.conf:5: [route.a]: section already "
+	    "defined at line 4");
+	parse_err(MINIMAL "[token.A B]\n", msg, sizeof(msg));
+	assert_string_equal(msg, "site.conf:4: [token.A B]: section names use "
+	    "a-z, 0-9, _, - and .");
 }
 
 static void
@@ -360,7 +401,7 @@ test_mutated_files_never_crash(void **state)
 {
 	static const char alphabet[] = "=#[]\"\n\r\t :.-_/aZ09KMGs\0\xff";
 	char path[4096], *text, *copy;
-	size_t len, i;
+	size_t len, i, lines;
 	unsigned seed = 12345;
 	int round, k, ok = 0;
 	FILE *f;
@@ -375,6 +416,9 @@ test_mutated_files_never_crash(void **state)
 	len = fread(text, 1, 1 << 16, f);
 	fclose(f);
 	copy = malloc(len + 1);
+	/* Errors point into the file: at most its number of lines. */
+	for (i = 0, lines = 1; i < len; i++)
+		lines += text[i] == '\n';
 	for (round = 0; round < 3000; round++) {
 		memcpy(copy, text, len);
 		for (k = 0; k < 1 + round % 5; k++) {
@@ -388,7 +432,7 @@ test_mutated_files_never_crash(void **state)
 			ok++;
 			config_free(c);
 		} else
-			assert_true(err.line <= 200 && err.message[0] != '\0');
+			assert_true(err.line <= lines && err.message[0] != '\0');
 	}
 	assert_true(ok > 0);
 	free(copy);
@@ -403,6 +447,8 @@ main(void)
 		cmocka_unit_test(test_every_setting_is_read),
 		cmocka_unit_test(test_unknown_key_names_file_line_and_section),
 		cmocka_unit_test(test_unknown_section_is_rejected_at_its_line),
+		cmocka_unit_test(test_module_sections_keep_their_keys_and_lines),
+		cmocka_unit_test(test_module_section_errors_name_the_line),
 		cmocka_unit_test(test_as2_path_defaults_to_slash_as2),
 		cmocka_unit_test(test_as2_path_must_be_an_absolute_path),
 		cmocka_unit_test(test_bad_values_name_the_key_and_value),
