@@ -75,12 +75,21 @@ OPS_TOKEN=ops-secret-token-3
 SLOW_TOKEN=slow-secret-token-4
 OTHER_TOKEN=nordic-only-token-5
 
+# The demo partners with DEMO certificates made here: their profiles
+# name AS2 certificates that edigated opens at start. Overrides refer to
+# their base maps as ../maps/, so the maps sit beside them.
+mkdir -p "$tmp/partners"
+cp "$src"/partners/*.xml "$src/partners/partner.xsd" "$tmp/partners/"
+ln -s "$src/maps" "$tmp/maps"
+sh "$src/deploy/demo_keys.sh" "$tmp/partners" >/dev/null
+chmod -R a+rX "$tmp/partners"
+
 write_config() { # write_config API_PORT
 	cat > "$tmp/edigate.conf" <<CONF
 state_dir = state
 $user_line
 maps_dir = $src/maps
-partners_dir = $src/partners
+partners_dir = $tmp/partners
 
 [listen.api]
 address = 127.0.0.1:$1
@@ -375,9 +384,9 @@ assert len(ok) == len(set(ok)), ok
 PY
 
 # ---- operations --------------------------------------------------------------
-curl -s -H "Authorization: Bearer $READ_TOKEN" "$base/partners" > "$tmp/partners"
+curl -s -H "Authorization: Bearer $READ_TOKEN" "$base/partners" > "$tmp/partners.json"
 check "GET /partners lists the profiles" \
-	bash -c "test \"\$(python3 -c \"import json; print([p['id'] for p in json.load(open('$tmp/partners'))['items']])\")\" = \"['acme-retail', 'nordic-dist']\""
+	bash -c "test \"\$(python3 -c \"import json; print([p['id'] for p in json.load(open('$tmp/partners.json'))['items']])\")\" = \"['acme-retail', 'nordic-dist']\""
 curl -s -H "Authorization: Bearer $READ_TOKEN" "$base/partners/acme-retail" > "$tmp/partner"
 check "GET /partners/{id} shows the messages of the profile" \
 	bash -c "grep -q '\"type\":\"810\"' '$tmp/partner' && grep -q '\"name\":\"ACME Retail Stores\"' '$tmp/partner'"
