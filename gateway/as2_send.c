@@ -796,6 +796,26 @@ fail:
 }
 
 int
+as2_send_queue_message(struct store *st, int64_t message_id,
+    const char *partner_id, char *err, size_t errsize)
+{
+	struct store_error e;
+	char key[64], endpoint[STORE_ENDPOINT_MAX + 1];
+	int64_t did;
+	int existed;
+
+	idem_key(message_id, key, sizeof key);
+	snprintf(endpoint, sizeof endpoint, AS2_ENDPOINT_PREFIX "%s", partner_id);
+	/* The key makes a second call for the same message a no-op. */
+	if (store_delivery_enqueue(st, message_id, endpoint, key,
+	    store_now_us(), &did, &existed, &e) != STORE_OK) {
+		snprintf(err, errsize, "store: %s", e.message);
+		return -1;
+	}
+	return 0;
+}
+
+int
 as2_send_resend(struct store *st, int64_t message_id, const char *who,
     char *err, size_t errsize)
 {

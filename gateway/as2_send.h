@@ -163,6 +163,11 @@ int64_t as2_send_backoff_us(unsigned attempt, unsigned base_ms,
 int as2_send_queue_file(struct store *st, const char *partner,
     const char *path, const char *message_type, int64_t *message_id,
     char *err, size_t errsize);
+/* Queues the delivery of a message already stored for partner (direction
+ * out, transport "as2", state "queued"), e.g. the 997 the inbound
+ * pipeline built. Queueing the same message again changes nothing. */
+int as2_send_queue_message(struct store *st, int64_t message_id,
+    const char *partner_id, char *err, size_t errsize);
 /* Puts a failed (or mdn-failed, or sent) message back in the queue due
  * now, with an "as2.resend" event naming who. */
 int as2_send_resend(struct store *st, int64_t message_id, const char *who,

@@ -281,6 +281,18 @@ route_inbound(void *ctx, struct store *st, const struct inbound_document *in,
 	return -1;
 }
 
+/* Acknowledgments the inbound pipeline built for AS2 partners go out
+ * through the AS2 sender's queue, with the partner's signing and
+ * encryption, like any outbound interchange. */
+static int
+ack_by_as2(void *ctx, struct store *st, const struct inbound_ack *ack,
+    char *err, size_t errsize)
+{
+	(void)ctx;
+	return as2_send_queue_message(st, ack->message_id, ack->partner->id,
+	    err, errsize);
+}
+
 static int
 collect_id(void *ud, const struct store_message *m)
 {
@@ -513,6 +525,8 @@ main(int argc, char **argv)
 	if ((route = route_new(daemon_config(d), err, sizeof(err))) == NULL ||
 	    daemon_reload_hook_add(d, &route_hook_def, route) != 0 ||
 	    inbound_route_register(inbound, route_inbound, route) != 0 ||
+	    inbound_ack_transport_register(inbound, "as2", ack_by_as2,
+	    as2_out) != 0 ||
 	    (has_section(daemon_config(d), "token.") &&
 	    (api = api_new(d, route, err, sizeof(err))) == NULL) ||
 	    (has_section(daemon_config(d), "webhook.") &&

@@ -527,9 +527,33 @@ hand_ack(struct run *r, const struct pending_ack *pa)
 	    "this transport"));
 }
 
+/* The document's meta names the partner profile, the correlation id of
+ * the message it came in (what the ERP sees in X-Correlation-Id and in
+ * every event) and when that arrived. The translator shares one meta
+ * among the documents of an interchange, so each gets its own copy. */
+static void
+own_meta(struct run *r, json_t *doc)
+{
+	json_t *meta = json_copy(json_object_get(doc, "meta"));
+	time_t t = (time_t)(r->m.created_us / 1000000);
+	struct tm tm;
+	char at[32];
+
+	if (meta == NULL)
+		return;
+	json_object_set_new(meta, "partner", json_string(r->p->id));
+	json_object_set_new(meta, "correlation_id",
+	    json_string(r->m.correlation_id));
+	if (gmtime_r(&t, &tm) && strftime(at, sizeof(at),
+	    "%Y-%m-%dT%H:%M:%SZ", &tm))
+		json_object_set_new(meta, "received_at", json_string(at));
+	json_object_set_new(doc, "meta", meta);
+}
+
 static void
 store_document(struct run *r, json_t *doc, size_t index)
 {
+	own_meta(r, doc);
 	json_t *meta = json_object_get(doc, "meta");
 	const char *type = json_string_value(json_object_get(doc, "type"));
 	const char *message = json_string_value(json_object_get(meta,

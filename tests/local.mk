@@ -479,3 +479,8 @@ EXTRA_DIST += tests/bench/as2_bench.sh
 TESTS += tests/integration/bridge.sh
 dist_noinst_SCRIPTS += tests/integration/bridge.sh tests/integration/webhook_receiver.py
 EXTRA_DIST += docs/api.md docs/routing.md
+
+# The walk-through of the README end to end: an 850 by AS2, the MDN, the
+# 997 back to the retailer's AS2 server, the order at the ERP webhook.
+TESTS += tests/integration/order_flow.sh
+dist_noinst_SCRIPTS += tests/integration/order_flow.sh
