@@ -4,10 +4,10 @@
 # never run.
 
 # To build edigate and its unit tests, and for the quick start (curl,
-# openssl) to talk to the demo daemon.
+# openssl, python3 for the demo ERP and retailer) to talk to the demo daemon.
 EDIGATE_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
 libxml2-dev libssl-dev libevent-dev libssh2-1-dev libpq-dev libsqlite3-dev
-zlib1g-dev libjansson-dev libcmocka-dev curl openssl"
+zlib1g-dev libjansson-dev libcmocka-dev curl openssl python3"
 
 # Also needed by the full test run: libFuzzer, the servers the integration
 # tests start on loopback, the command-line peers they talk to (python3 runs

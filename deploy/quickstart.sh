@@ -72,6 +72,47 @@ show_cli() {
 as2_port=${EDIGATE_AS2_PORT:-4080}
 api_port=${EDIGATE_API_PORT:-8080}
 
+# Two stand-ins from the test suite play the other sides on loopback: the
+# ERP (records the webhooks it receives, checks their signature) and the
+# retailer's own AS2 server (decrypts and verifies what edigated sends,
+# answers a signed MDN). Started again on every run.
+retailer_port=${EDIGATE_RETAILER_PORT:-4081}
+
+stop_pidfile() {
+	if [ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null; then
+		sleep 0.3
+	fi
+	rm -f "$1"
+}
+
+start_standins() {
+	stop_pidfile "$demo_dir/erp.pid"
+	stop_pidfile "$demo_dir/retailer.pid"
+	mkdir -p "$demo_dir/erp" "$demo_dir/retailer"
+	if [ ! -s "$demo_dir/webhook.secret" ]; then
+		openssl rand -hex 24 >"$demo_dir/webhook.secret"
+	fi
+	secret=$(cat "$demo_dir/webhook.secret")
+	rm -f "$demo_dir/erp/port"
+	python3 tests/integration/webhook_receiver.py "$demo_dir/erp" "$secret" \
+	    >/dev/null 2>"$demo_dir/erp.log" &
+	echo $! >"$demo_dir/erp.pid"
+	keys=$demo_dir/partners/demo-keys
+	python3 tests/integration/as2_peer.py --dir "$demo_dir/retailer" \
+	    --cert "$keys/acme-retail.pem" --key "$keys/acme-retail.key" \
+	    --sender-cert "$keys/edigate-demo.pem" --port "$retailer_port" \
+	    --port-file "$demo_dir/retailer/port" \
+	    >/dev/null 2>"$demo_dir/retailer.log" &
+	echo $! >"$demo_dir/retailer.pid"
+	for _ in $(seq 50); do
+		[ -s "$demo_dir/erp/port" ] && break
+		sleep 0.1
+	done
+	erp_port=$(cat "$demo_dir/erp/port")
+	sed -i "s|url=\"http://127.0.0.1:[0-9]*/as2\"|url=\"http://127.0.0.1:$retailer_port/as2\"|" \
+	    "$demo_dir/partners/acme-retail.xml"
+}
+
 start_daemon() {
 	step "starting edigated with the demo partners"
 	if [ "$(id -u)" -eq 0 ]; then
@@ -92,6 +133,7 @@ start_daemon() {
 	cp -R maps "$demo_dir/maps"
 	# DEMO certificates and keys, made here, never in the source tree.
 	sh deploy/demo_keys.sh "$demo_dir/partners"
+	start_standins
 	conf=$demo_dir/edigate.conf
 	cat >"$conf" <<CONF
 # Written by deploy/quickstart.sh: a demo on loopback, not for production.
@@ -113,6 +155,14 @@ protocol = http
 [listen.api]
 address = 127.0.0.1:$api_port
 protocol = http
+
+# The demo ERP: canonical documents from partners arrive here, signed.
+[webhook.erp]
+url = http://127.0.0.1:$erp_port/erp
+secret = $secret
+
+[delivery]
+poll = 200ms
 CONF
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R edigate: "$demo_dir"
@@ -159,7 +209,7 @@ edigated is running on loopback with the demo partners (acme-retail: X12
   REST API, health  http://127.0.0.1:$api_port/  (GET /healthz, GET /metrics)
   configuration     $conf
   log               $log   (JSON lines)
-  stop it           kill \$(cat $pidfile)
+  stop it           kill \$(cat $pidfile) \$(cat $demo_dir/erp.pid) \$(cat $demo_dir/retailer.pid)
 
 Send a first purchase order by AS2 as the demo retailer (unsigned, which
 its demo profile allows; the MDN comes back in the response):
@@ -171,8 +221,13 @@ its demo profile allows; the MDN comes back in the response):
     -H 'Content-Type: application/edi-x12' \\
     --data-binary @$demo
 
-The answer is the MDN; see the message with
-  build/gateway/edigate store info --store $demo_dir/state/edigate.db
+The answer is the MDN. Within a second edigated has validated the order,
+sent the 997 back to the retailer's AS2 server (signed and encrypted) and
+posted the canonical order to the ERP webhook:
+
+  demo ERP, what it received   $demo_dir/erp/requests.jsonl
+  demo retailer, the 997       $demo_dir/retailer/ (req-1.json, req-1.content)
+  every message and its state  build/gateway/edigate store info --store $demo_dir/state/edigate.db
 
 The CLI works on files without the daemon (build/gateway/edigate --help):
 
