@@ -33,6 +33,7 @@
 #include "ack_report.h"
 #include "ack_track.h"
 #include "partner.h"
+#include "report_text.h"
 #include "store.h"
 
 #ifndef EDIGATE_STATEDIR
@@ -80,66 +81,10 @@ default_store(void)
 	return env && *env ? env : EDIGATE_STATEDIR "/edigate.db";
 }
 
-/* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS[.ffffff]]" with an optional "Z"
- * or "+00:00", as UTC, into microseconds since 1970. 0 on success. */
-static int
-parse_time(const char *s, int64_t *us_out)
-{
-	struct tm tm = { 0 };
-	long frac = 0;
-	int fdigits = 0, n = 0;
-	const char *p = s;
-	if (!s || strlen(s) < 10 ||
-	    sscanf(p, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) != 3 ||
-	    n != 10)
-		return -1;
-	p += 10;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		if (sscanf(p + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &n) != 2 || n != 5)
-			return -1;
-		p += 1 + n;
-		if (*p == ':') {
-			if (sscanf(p + 1, "%2d%n", &tm.tm_sec, &n) != 1 || n != 2)
-				return -1;
-			p += 3;
-			if (*p == '.') {
-				p++;
-				while (*p >= '0' && *p <= '9') {
-					if (fdigits < 6) {
-						frac = frac * 10 + (*p - '0');
-						fdigits++;
-					}
-					p++;
-				}
-				if (fdigits == 0)
-					return -1;
-				for (; fdigits < 6; fdigits++)
-					frac *= 10;
-			}
-		}
-		if (*p == 'Z' || *p == 'z')
-			p++;
-		else if (strcmp(p, "+00:00") == 0)
-			p += 6;
-	}
-	if (*p != '\0')
-		return -1;
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*us_out = (int64_t)t * 1000000 + frac;
-	return 0;
-}
-
 static int
 time_option(const char *name, const char *value, int64_t *out)
 {
-	if (parse_time(value, out)) {
+	if (report_text_parse_utc(value, out)) {
 		fprintf(stderr, "edigate: --%s %s is not a UTC date or time"
 		        " (2026-11-23 or 2026-11-23T10:00:00Z)\n", name, value);
 		return -1;

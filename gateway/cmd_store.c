@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "report_text.h"
 #include "store.h"
 
 #ifndef EDIGATE_STATEDIR
@@ -66,64 +67,6 @@ open_store(const struct common *c, struct store **st)
 		fprintf(stderr, "edigate: cannot open the store: %s\n", err.message);
 		return 2;
 	}
-	return 0;
-}
-
-/* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS[.ffffff]]" with an optional "Z"
- * or "+00:00", as UTC, into microseconds since 1970. 0 on success. */
-static int
-parse_time(const char *s, long long *us_out)
-{
-	struct tm tm = { 0 };
-	long frac = 0;
-	int fdigits = 0;
-	const char *p = s;
-	if (!s || sscanf(p, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 ||
-	    strlen(p) < 10)
-		return -1;
-	p += 10;
-	if (*p == 'T' || *p == ' ') {
-		int n = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &n) != 2 || n != 5)
-			return -1;
-		p += 1 + n;
-		if (*p == ':') {
-			if (sscanf(p + 1, "%2d%n", &tm.tm_sec, &n) != 1 || n != 2)
-				return -1;
-			p += 3;
-			if (*p == '.') {
-				p++;
-				while (*p >= '0' && *p <= '9') {
-					if (fdigits < 6) {
-						frac = frac * 10 + (*p - '0');
-						fdigits++;
-					}
-					p++;
-				}
-				if (fdigits == 0)
-					return -1;
-				while (fdigits < 6) {
-					frac *= 10;
-					fdigits++;
-				}
-			}
-		}
-		if (*p == 'Z')
-			p++;
-		else if (strcmp(p, "+00:00") == 0)
-			p += 6;
-	}
-	if (*p != '\0')
-		return -1;
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*us_out = (long long)t * 1000000 + frac;
 	return 0;
 }
 
@@ -332,24 +275,6 @@ struct export_ctx {
 	int csv;
 };
 
-/* RFC 4180: quoted when it holds a comma, quote, CR or LF. */
-static void
-csv_field(FILE *out, const char *s, int last)
-{
-	if (strpbrk(s, ",\"\r\n")) {
-		fputc('"', out);
-		for (; *s; s++) {
-			if (*s == '"')
-				fputc('"', out);
-			fputc(*s, out);
-		}
-		fputc('"', out);
-	} else {
-		fputs(s, out);
-	}
-	fputs(last ? "\r\n" : ",", out);
-}
-
 /* The CSV form of an event: the same fields as the JSON lines, detail
  * as the exact stored text the hash covers. */
 static int
@@ -361,15 +286,15 @@ export_one_csv(struct export_ctx *x, const struct store_event *ev)
 	snprintf(t, sizeof t, "%" PRId64, ev->time_us);
 	if (ev->message_id)
 		snprintf(mid, sizeof mid, "%" PRId64, ev->message_id);
-	csv_field(x->out, id, 0);
-	csv_field(x->out, when, 0);
-	csv_field(x->out, t, 0);
-	csv_field(x->out, mid, 0);
-	csv_field(x->out, ev->correlation_id, 0);
-	csv_field(x->out, ev->kind, 0);
-	csv_field(x->out, ev->detail, 0);
-	csv_field(x->out, ev->prev_hash, 0);
-	csv_field(x->out, ev->hash, 1);
+	report_text_csv_field(x->out, id, 0);
+	report_text_csv_field(x->out, when, 0);
+	report_text_csv_field(x->out, t, 0);
+	report_text_csv_field(x->out, mid, 0);
+	report_text_csv_field(x->out, ev->correlation_id, 0);
+	report_text_csv_field(x->out, ev->kind, 0);
+	report_text_csv_field(x->out, ev->detail, 0);
+	report_text_csv_field(x->out, ev->prev_hash, 0);
+	report_text_csv_field(x->out, ev->hash, 1);
 	if (ferror(x->out)) {
 		x->failed = 1;
 		return 1;
@@ -411,20 +336,20 @@ audit_export_cmd(const struct common *c, const char *since, const char *until,
                  const char *output, const char *format)
 {
 	struct store_event_filter f = { 0 };
-	long long us;
+	int64_t us;
 	if (format && strcmp(format, "jsonl") != 0 && strcmp(format, "csv") != 0) {
 		fprintf(stderr, "edigate: --format is jsonl or csv\n");
 		return 2;
 	}
 	if (since) {
-		if (parse_time(since, &us)) {
+		if (report_text_parse_utc(since, &us)) {
 			fprintf(stderr, "edigate: --since %s is not a UTC date or time\n", since);
 			return 2;
 		}
 		f.since_us = us;
 	}
 	if (until) {
-		if (parse_time(until, &us)) {
+		if (report_text_parse_utc(until, &us)) {
 			fprintf(stderr, "edigate: --until %s is not a UTC date or time\n", until);
 			return 2;
 		}

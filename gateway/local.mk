@@ -115,7 +115,8 @@ gateway_edigate_SOURCES += gateway/cmd_ack.c
 noinst_LIBRARIES += gateway/libacktrack.a
 gateway_libacktrack_a_SOURCES = \
 	gateway/ack_track.c gateway/ack_track.h \
-	gateway/ack_report.c gateway/ack_report.h
+	gateway/ack_report.c gateway/ack_report.h \
+	gateway/report_text.c gateway/report_text.h
 gateway_libacktrack_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 ACKTRACK_LIBS = gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS)
 gateway_edigate_SOURCES += gateway/cmd_acks.c

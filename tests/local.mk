@@ -26,7 +26,8 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_cmd_store
 TESTS += tests/unit/test_cmd_store
 endif
-tests_unit_test_cmd_store_SOURCES = tests/unit/test_cmd_store.c gateway/cmd_store.c
+tests_unit_test_cmd_store_SOURCES = tests/unit/test_cmd_store.c gateway/cmd_store.c \
+	gateway/report_text.c
 tests_unit_test_cmd_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) \
 	$(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_cmd_store_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)

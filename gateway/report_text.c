@@ -1,0 +1,86 @@
+/*
+ * report_text - small text conventions the reports and exports share:
+ * times given on the command line, CSV fields.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "report_text.h"
+
+/* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS[.ffffff]]" with an optional "Z"
+ * or "+00:00", as UTC, into microseconds since 1970. 0 on success. */
+int
+report_text_parse_utc(const char *s, int64_t *us_out)
+{
+	struct tm tm = { 0 };
+	long frac = 0;
+	int fdigits = 0, n = 0;
+	const char *p = s;
+	if (!s || strlen(s) < 10 ||
+	    sscanf(p, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) != 3 ||
+	    n != 10)
+		return -1;
+	p += 10;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		if (sscanf(p + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &n) != 2 || n != 5)
+			return -1;
+		p += 1 + n;
+		if (*p == ':') {
+			if (sscanf(p + 1, "%2d%n", &tm.tm_sec, &n) != 1 || n != 2)
+				return -1;
+			p += 3;
+			if (*p == '.') {
+				p++;
+				while (*p >= '0' && *p <= '9') {
+					if (fdigits < 6) {
+						frac = frac * 10 + (*p - '0');
+						fdigits++;
+					}
+					p++;
+				}
+				if (fdigits == 0)
+					return -1;
+				for (; fdigits < 6; fdigits++)
+					frac *= 10;
+			}
+		}
+		if (*p == 'Z' || *p == 'z')
+			p++;
+		else if (strcmp(p, "+00:00") == 0)
+			p += 6;
+	}
+	if (*p != '\0')
+		return -1;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*us_out = (int64_t)t * 1000000 + frac;
+	return 0;
+}
+
+/* RFC 4180: quoted when it holds a comma, quote, CR or LF. */
+void
+report_text_csv_field(FILE *out, const char *s, int last)
+{
+	if (strpbrk(s, ",\"\r\n")) {
+		fputc('"', out);
+		for (; *s; s++) {
+			if (*s == '"')
+				fputc('"', out);
+			fputc(*s, out);
+		}
+		fputc('"', out);
+	} else {
+		fputs(s, out);
+	}
+	fputs(last ? "\r\n" : ",", out);
+}
