@@ -14,7 +14,7 @@ top_srcdir=${top_srcdir:-.}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 SSHD=${SSHD:-/usr/sbin/sshd}
-PLAN=12
+PLAN=14
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -153,19 +153,26 @@ cat > "$work/partners/gamma.xml" <<XML
 <?xml version="1.0" encoding="UTF-8"?>
 <partner id="gamma" name="SFTP server partner gamma">
   <identity><x12 isa-qualifier="ZZ" isa-id="GAMMA" gs-id="GAMMA"/></identity>
-  <messages><message direction="out" standard="x12" version="004010" type="810"/></messages>
+  <messages>
+    <message direction="in" standard="x12" version="004010" type="850"/>
+    <message direction="out" standard="x12" version="004010" type="810"/>
+  </messages>
+  <acknowledgment type="997"/>
   <transport>
     <sftp>
       <push host="127.0.0.1" port="$port" user="$ub" key-file="$work/keys/beta" remote-dir="/exchange">
         <host-key fingerprint="$fingerprint"/>
       </push>
+      <pull host="127.0.0.1" port="$port" user="$ub" key-file="$work/keys/beta" remote-dir="/fromgamma" poll-seconds="1">
+        <host-key fingerprint="$fingerprint"/>
+      </pull>
     </sftp>
   </transport>
 </partner>
 XML
 server=$root/beta/exchange
-mkdir -m 0700 "$server"
-chown "$ub" "$server"
+mkdir -m 0700 "$server" "$root/beta/fromgamma"
+chown "$ub" "$server" "$root/beta/fromgamma"
 
 TOKEN=erp-secret-token-1
 dport=
@@ -294,6 +301,33 @@ check "exactly once: one file for it on the server, two in all" \
 	bash -c "test \"\$(ls -A '$server' | wc -l)\" = 2 &&
 		test \"\$(ls '$server' | grep -c '^810-$g2\.edi$')\" = 1 &&
 		test \"\$(sqlite3 '$db' \"SELECT count(*) FROM events WHERE message_id = ${g2:-0} AND kind = 'sftp.sent'\")\" = 1"
+
+# ---- an ack for a push partner goes through the same queue ------------------
+# gamma's 850 is pulled from its server; the 997 is pushed back there.
+{
+	printf 'ISA*00*          *00*          *ZZ*GAMMA          *ZZ*DISTRIB        *261123*1015*U*00401*000000077*0*P*>~\n'
+	printf 'GS*PO*GAMMA*DISTRIB*20261123*1015*77*X*004010~\nST*850*0001~\n'
+	printf 'BEG*00*SA*PO77**20261123~\nPO1*1*12*EA*3.50**VN*SKU1~\nCTT*1~\nSE*5*0001~\n'
+	printf 'GE*1*77~\nIEA*1*000000077~\n'
+} > "$root/beta/fromgamma/po77.edi"
+pulled() { [ "$(sql "SELECT count(*) FROM messages WHERE partner = 'gamma' AND transport = 'sftp'")" = 1 ]; }
+wait_for 15 pulled || echo "# gamma's 850 was not pulled"
+# A pulled file reaches the inbound pipeline when edigated starts (it
+# takes every message still "received"), so restart it.
+kill -TERM "$edigated_pid"
+wait "$edigated_pid"
+edigated_pid=
+start_edigated || echo "# edigated did not start again"
+acked() { compgen -G "$server/997-*.edi" >/dev/null; }
+check "gamma's 850, pulled by edigated, is answered with a 997 pushed to its server" \
+	wait_for 30 acked
+ack=$(ls "$server"/997-*.edi 2>/dev/null | head -n 1)
+ack_id=$(basename "${ack:-997-0.edi}" .edi | cut -d- -f2)
+check "the pushed 997 went through the queue once (sftp:gamma, delivered)" \
+	bash -c "grep -q 'AK1\*PO\*77' '$ack' &&
+		test \"\$(ls '$server' | grep -c '^997-')\" = 1 &&
+		test \"\$(sqlite3 '$db' \"SELECT endpoint, state FROM deliveries WHERE message_id = $ack_id\")\" = 'sftp:gamma|delivered' &&
+		test \"\$(sqlite3 '$db' \"SELECT state FROM messages WHERE id = $ack_id\")\" = delivered"
 
 kill -TERM "$edigated_pid"
 wait "$edigated_pid"
