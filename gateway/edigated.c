@@ -31,6 +31,7 @@
 #include "store.h"
 #include "ack_track.h"
 #include "sftp_service.h"
+#include "sftp_deliver.h"
 
 #include <event2/event.h>
 
@@ -375,6 +376,7 @@ main(int argc, char **argv)
 	struct store_error serr;
 	struct store_probe probe;
 	struct sftp_service *sftp = NULL;
+	struct sftp_deliver *sftp_out = NULL;
 	struct inbound *inbound;
 	struct inbound_options iopts;
 	struct as2_receive *as2rx;
@@ -575,6 +577,11 @@ main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	/* SFTP: the "sftp:" deliveries (documents and pushed acks). */
+	if ((sftp_out = sftp_deliver_start(d, sftp, 0, err, sizeof(err)))
+	    == NULL)
+		log_error("SFTP deliveries not started; they wait in the queue",
+		    "error", err, NULL);
 	/* Messages a transport stored (and answered) before a crash or a
 	 * stop, but that the pipeline did not take yet, are taken now:
 	 * durable before acknowledged, processed after restart. */
@@ -605,8 +612,10 @@ main(int argc, char **argv)
 	event_free(probe.timer);
 	event_free(overdue.timer);
 	as2_receive_stop(as2rx);
+	sftp_deliver_stop(sftp_out); /* its timer, before the event base */
 	sftp_service_stop(sftp); /* its events, before the event base goes */
 	daemon_free(d);        /* waits for a probe still running */
+	sftp_deliver_free(sftp_out); /* after the workers: their jobs use it */
 	store_close(overdue.st);
 	sftp_service_free(sftp); /* after the workers: their jobs use it */
 	as2_receive_free(as2rx);

@@ -132,7 +132,8 @@ gateway_libsftp_a_SOURCES = \
 	gateway/sftp_config.c gateway/sftp_config.h \
 	gateway/sftp_inbox.c gateway/sftp_inbox.h \
 	gateway/sftp_client.c gateway/sftp_client.h \
-	gateway/sftp_service.c gateway/sftp_service.h
+	gateway/sftp_service.c gateway/sftp_service.h \
+	gateway/sftp_deliver.c gateway/sftp_deliver.h
 gateway_libsftp_a_CFLAGS = $(AM_CFLAGS) $(LIBXML_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(JANSSON_CFLAGS) $(PTHREAD_CFLAGS) $(LIBSSH2_CFLAGS) $(OPENSSL_CFLAGS)
 SFTP_LIBS = gateway/libsftp.a translators/libtranslators.a $(LIBXML_LIBS) \

@@ -382,6 +382,15 @@ sftp_service_send(struct sftp_service *s, struct store *st,
     const char *partner_id, const char *name, const char *hash,
     char *err, size_t errsize)
 {
+	return sftp_service_send_attempts(s, st, partner_id, name, hash, 0,
+	    err, errsize);
+}
+
+int
+sftp_service_send_attempts(struct sftp_service *s, struct store *st,
+    const char *partner_id, const char *name, const char *hash,
+    unsigned attempts, char *err, size_t errsize)
+{
 	struct profiles *p;
 	const partner *pt = NULL;
 	struct sftp_client_error cerr;
@@ -412,7 +421,8 @@ sftp_service_send(struct sftp_service *s, struct store *st,
 			snprintf(err, errsize, "spool: %s", strerror(errno));
 		} else {
 			rc = sftp_client_push_retry(pt->sftp->push, fd, name,
-			    s->push_attempts, 1000, &p->breakers[i], &cerr);
+			    attempts ? attempts : s->push_attempts, 1000,
+			    &p->breakers[i], &cerr);
 			close(fd);
 			if (rc != 0)
 				snprintf(err, errsize, "%s", cerr.message);
@@ -425,6 +435,29 @@ sftp_service_send(struct sftp_service *s, struct store *st,
 	 * replaced set may be dropped here, which frees plain memory only. */
 	profiles_unref(p);
 	return rc;
+}
+
+/* 1 when the partner's files go to its own server (no outbox here). */
+static int
+sftp_service_pushes(struct sftp_service *s, const char *partner_id)
+{
+	struct profiles *p;
+	int push = 0;
+
+	pthread_mutex_lock(&s->cur_lock);
+	p = s->cur ? profiles_ref(s->cur) : NULL;
+	pthread_mutex_unlock(&s->cur_lock);
+	if (p == NULL)
+		return 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->list[i]->id, partner_id) == 0) {
+			const partner_sftp *sf = p->list[i]->sftp;
+
+			push = sf && sf->push && !(sf->inbound && s->root);
+			break;
+		}
+	profiles_unref(p);
+	return push;
 }
 
 int
@@ -442,6 +475,25 @@ sftp_service_send_ack(void *ctx, struct store *st,
 	if (store_message_get(st, ack->message_id, &m, &ste) != STORE_OK) {
 		snprintf(err, errsize, "store: %.400s", ste.message);
 		return -1;
+	}
+	/* A push may retry for a minute or more: the delivery worker does
+	 * it from the queue (with backoff, one attempt per claim) instead
+	 * of this worker thread. Its file name is the same as ours. */
+	if (sftp_service_pushes(ctx, ack->partner->id)) {
+		struct store_error qe;
+		char key[64], endpoint[STORE_ENDPOINT_MAX + 1];
+		int64_t did;
+		int existed;
+
+		snprintf(key, sizeof(key), "sftp:%" PRId64, ack->message_id);
+		snprintf(endpoint, sizeof(endpoint), "sftp:%s",
+		    ack->partner->id);
+		if (store_delivery_enqueue(st, ack->message_id, endpoint, key,
+		    store_now_us(), &did, &existed, &qe) != STORE_OK) {
+			snprintf(err, errsize, "store: %.400s", qe.message);
+			return -1;
+		}
+		return 0;
 	}
 	snprintf(name, sizeof(name), "%s-%" PRId64 ".edi", ack->ack_type,
 	    ack->message_id);

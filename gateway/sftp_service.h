@@ -14,7 +14,8 @@
  *   A partner that uploads to us (<inbound>) finds our files in its
  *   outbox/; a partner with a server of its own (<push>) gets them
  *   uploaded there, with [sftp] push_attempts attempts and backoff, on
- *   the calling worker thread.
+ *   the calling worker thread (sftp_service_send_attempts: as many as
+ *   asked). Queued "sftp:" deliveries are sent by sftp_deliver.h.
  *
  * THREADS
  *   start, free and the stored callback: loop thread. send: any worker
@@ -54,8 +55,17 @@ int sftp_service_send(struct sftp_service *s, struct store *st,
     const char *partner_id, const char *name, const char *hash,
     char *err, size_t errsize);
 
+/* The same with attempts pushes (0: [sftp] push_attempts) before it
+ * gives up; the delivery worker (sftp_deliver.h) makes one per claim. */
+int sftp_service_send_attempts(struct sftp_service *s, struct store *st,
+    const char *partner_id, const char *name, const char *hash,
+    unsigned attempts, char *err, size_t errsize);
+
 /* An inbound_ack_fn (inbound.h) for transport "sftp"; ctx is the
- * service. The file is named "<ack type>-<message id>.edi". */
+ * service. The file is named "<ack type>-<message id>.edi". A partner
+ * that uploads to us gets it in its outbox at once; for a push partner
+ * it is queued as an "sftp:<partner>" delivery (sftp_deliver.h), so no
+ * worker thread waits through push retries. */
 int sftp_service_send_ack(void *ctx, struct store *st,
     const struct inbound_ack *ack, char *err, size_t errsize);
 

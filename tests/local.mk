@@ -286,6 +286,8 @@ dist_noinst_SCRIPTS += tests/integration/rewrite.sh
 # command line, edigated's inbox, push and pull with libssh2.
 TESTS += tests/integration/sftp.sh
 dist_noinst_SCRIPTS += tests/integration/sftp.sh
+TESTS += tests/integration/sftp_out.sh
+dist_noinst_SCRIPTS += tests/integration/sftp_out.sh
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_sftp
 TESTS += tests/unit/test_sftp

@@ -23,6 +23,7 @@
 #include "partner.h"
 #include "sftp_client.h"
 #include "sftp_config.h"
+#include "sftp_deliver.h"
 #include "sftp_inbox.h"
 #include "store.h"
 
@@ -452,6 +453,22 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The queue waits 1 s after the first failed attempt and doubles from
+ * there: 1, 2, 4, 8, 16, 32 s, then stays at the 60 s cap. */
+static void
+test_delivery_backoff_doubles_from_one_second_up_to_the_cap(void **state)
+{
+	(void)state;
+	assert_int_equal(sftp_deliver_backoff_us(1, 1000, 60000), 1000000);
+	assert_int_equal(sftp_deliver_backoff_us(2, 1000, 60000), 2000000);
+	assert_int_equal(sftp_deliver_backoff_us(3, 1000, 60000), 4000000);
+	assert_int_equal(sftp_deliver_backoff_us(6, 1000, 60000), 32000000);
+	assert_int_equal(sftp_deliver_backoff_us(7, 1000, 60000), 60000000);
+	assert_int_equal(sftp_deliver_backoff_us(1000, 1000, 60000), 60000000);
+	/* Attempt 0 (a lease that expired before counting) is the first. */
+	assert_int_equal(sftp_deliver_backoff_us(0, 1000, 60000), 1000000);
+}
+
 int
 main(void)
 {
@@ -468,6 +485,7 @@ main(void)
 		cmocka_unit_test(test_ingest_never_follows_a_symbolic_link),
 		cmocka_unit_test(test_outbox_gets_whole_files_under_their_name_only),
 		cmocka_unit_test(test_fingerprint_is_what_ssh_keygen_prints),
+		cmocka_unit_test(test_delivery_backoff_doubles_from_one_second_up_to_the_cap),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
