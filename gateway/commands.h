@@ -23,6 +23,7 @@ int cmd_map(int argc, char **argv);
 int cmd_partner(int argc, char **argv);
 int cmd_rewrite(int argc, char **argv);
 int cmd_send(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
 int cmd_resend(int argc, char **argv);
 int cmd_ack(int argc, char **argv);
 int cmd_ack_track(int argc, char **argv);
