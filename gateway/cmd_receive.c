@@ -60,8 +60,8 @@ static const char receive_usage[] =
 	"JSON line per file. Exit 0 all accepted, 1 something rejected, 2 usage\n"
 	"or I/O error. See docs/receive.md.\n";
 
-static const char *
-dir_default(const char *given, const char *env_name, const char *probe,
+const char *
+cli_default_dir(const char *given, const char *env_name, const char *probe,
     const char *local, const char *installed)
 {
 	const char *env = getenv(env_name);
@@ -258,9 +258,9 @@ parse(int argc, char **argv, struct recv_opts *o)
 		const char *env = getenv("EDIGATE_STORE");
 		o->store = env && *env ? env : EDIGATE_STATEDIR "/edigate.db";
 	}
-	o->maps = dir_default(o->maps, "EDIGATE_MAPS", "maps/map.xsd", "maps",
+	o->maps = cli_default_dir(o->maps, "EDIGATE_MAPS", "maps/map.xsd", "maps",
 	    EDIGATE_DATADIR "/maps");
-	o->partners = dir_default(o->partners, "EDIGATE_PARTNERS",
+	o->partners = cli_default_dir(o->partners, "EDIGATE_PARTNERS",
 	    "partners/partner.xsd", "partners", EDIGATE_DATADIR "/partners");
 	if (!o->transport)
 		o->transport = "cli";

@@ -167,5 +167,5 @@ gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h
 gateway_edigated_LDADD += $(BRIDGE_LIBS) $(AS2SEND_LIBS) $(STORE_LIBS) $(MAP_LIBS) $(DAEMON_LIBS)
 gateway_edigated_CFLAGS += $(LIBXML_CFLAGS)
 # receive: the inbound path on files in hand, without a network.
-gateway_edigate_SOURCES += gateway/cmd_receive.c
+gateway_edigate_SOURCES += gateway/cmd_receive.c gateway/cmd_send_doc.c
 gateway_edigate_LDADD += $(INBOUND_LIBS) gateway/libacktrack.a $(STORE_LIBS)
