@@ -325,7 +325,8 @@ receive_one(struct store *st, struct inbound *in, const struct recv_opts *o,
 		json_object_set_new(line, "acks", json_pack("{s:i, s:i, s:i}",
 		    "documents", (int)asum.documents, "matched",
 		    (int)asum.matched, "unmatched", (int)asum.unmatched));
-		rc = 0;
+		/* An ack for nothing we sent is recorded, and worth a look. */
+		rc = asum.unmatched ? EXIT_INVALID : 0;
 		goto print;
 	}
 	struct inbound_result res;

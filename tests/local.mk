@@ -484,3 +484,7 @@ EXTRA_DIST += docs/api.md docs/routing.md
 # 997 back to the retailer's AS2 server, the order at the ERP webhook.
 TESTS += tests/integration/order_flow.sh
 dist_noinst_SCRIPTS += tests/integration/order_flow.sh
+
+# edigate receive and send: the inbound path and the ack loop without a network.
+TESTS += tests/integration/receive_cli.sh
+dist_noinst_SCRIPTS += tests/integration/receive_cli.sh
