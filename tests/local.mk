@@ -488,3 +488,11 @@ dist_noinst_SCRIPTS += tests/integration/order_flow.sh
 # edigate receive and send: the inbound path and the ack loop without a network.
 TESTS += tests/integration/receive_cli.sh
 dist_noinst_SCRIPTS += tests/integration/receive_cli.sh
+
+# edigate receive throughput on SQLite and PostgreSQL against validate and
+# translate of the same files (not a timed test): make bench-receive
+bench-receive: gateway/edigate$(EXEEXT)
+	top_srcdir='$(abs_top_srcdir)' $(SHELL) $(srcdir)/tests/bench/bench_receive.sh \
+	  --builddir '$(abs_top_builddir)' $(BENCH_N)
+.PHONY: bench-receive
+EXTRA_DIST += tests/bench/bench_receive.sh
