@@ -169,3 +169,4 @@ gateway_edigated_CFLAGS += $(LIBXML_CFLAGS)
 # receive: the inbound path on files in hand, without a network.
 gateway_edigate_SOURCES += gateway/cmd_receive.c gateway/cmd_send_doc.c
 gateway_edigate_LDADD += $(INBOUND_LIBS) gateway/libacktrack.a $(STORE_LIBS)
+EXTRA_DIST += docs/receive.md
