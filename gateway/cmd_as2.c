@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ack_track.h"
 #include "as2_send.h"
 #include "configfile.h"
 #include "partner.h"
@@ -43,6 +44,7 @@ struct as2_opts {
 	const char *store;
 	const char *spool;
 	const char *partners;
+	const char *maps;
 	const char *partner;
 	const char *type;
 	const char *by;
@@ -51,10 +53,12 @@ struct as2_opts {
 
 static const char send_usage[] =
 	"usage: edigate send --partner ID [-c CONF | --store URL|PATH]\n"
-	"                    [--partners DIR] [--type TYPE] FILE\n"
+	"                    [--partners DIR] [--maps DIR] [--type TYPE] FILE\n"
 	"Queues FILE (\"-\": standard input) for AS2 delivery to partner ID; the\n"
 	"running edigated signs, encrypts, posts it and follows it to its MDN,\n"
-	"with retries. Prints the message id. See docs/as2-send.md.\n";
+	"with retries. A canonical JSON document is first built into the\n"
+	"partner's interchange (control numbers from the store) and the acks it\n"
+	"needs are recorded. Prints the message id. See docs/as2-send.md.\n";
 
 static const char resend_usage[] =
 	"usage: edigate resend [-c CONF | --store URL|PATH] [--by NAME] ID\n"
@@ -69,6 +73,7 @@ parse(int argc, char **argv, struct as2_opts *o, const char *usage)
 		{ "store", required_argument, NULL, 's' },
 		{ "spool", required_argument, NULL, 'S' },
 		{ "partners", required_argument, NULL, 'P' },
+		{ "maps", required_argument, NULL, 'm' },
 		{ "partner", required_argument, NULL, 'p' },
 		{ "type", required_argument, NULL, 't' },
 		{ "by", required_argument, NULL, 'b' },
@@ -87,6 +92,7 @@ parse(int argc, char **argv, struct as2_opts *o, const char *usage)
 		case 's': o->store = optarg; break;
 		case 'S': o->spool = optarg; break;
 		case 'P': o->partners = optarg; break;
+		case 'm': o->maps = optarg; break;
 		case 'p': o->partner = optarg; break;
 		case 't': o->type = optarg; break;
 		case 'b': o->by = optarg; break;
@@ -135,6 +141,78 @@ open_store(struct as2_opts *o, struct store **st)
 	return 0;
 }
 
+#ifndef EDIGATE_DATADIR
+#define EDIGATE_DATADIR "/usr/share/edigate"
+#endif
+
+/*
+ * A canonical document: the partner's interchange is built, checked for
+ * the acks it needs, queued, and its expectations recorded against the
+ * queued message, so `report acks` follows it from the start.
+ */
+static int
+send_document(const struct as2_opts *o, struct store *st, const char *path)
+{
+	const char *pdir = cli_default_dir(o->partners, "EDIGATE_PARTNERS",
+	    "partners/partner.xsd", "partners", EDIGATE_DATADIR "/partners");
+	const char *mdir = cli_default_dir(o->maps, "EDIGATE_MAPS",
+	    "maps/map.xsd", "maps", EDIGATE_DATADIR "/maps");
+	struct ack_track_profile prof;
+	struct ack_track_expect_summary sum;
+	struct store_error se;
+	char *edi = NULL, tmp[4096], err[600];
+	const char *dir = getenv("TMPDIR");
+	size_t len;
+	int64_t id;
+	int invalid, fd, rc = EXIT_USAGE;
+
+	memset(&prof, 0, sizeof prof);
+	if (cli_build_outbound(path, o->partner, pdir, mdir, st, &edi, &len,
+	    &prof, &invalid) != 0)
+		return invalid ? EXIT_INVALID : EXIT_USAGE;
+	/* Refuse before queuing what could not be tracked. */
+	if (ack_track_expect(NULL, &prof, 0, edi, len, 0, &sum, &se)
+	    != STORE_OK) {
+		fprintf(stderr, "edigate: %s: %s\n", path, se.message);
+		free(edi);
+		return EXIT_INVALID;
+	}
+	snprintf(tmp, sizeof tmp, "%s/edigate-send-XXXXXX",
+	    dir && *dir ? dir : "/tmp");
+	fd = mkstemp(tmp);
+	if (fd < 0 || write(fd, edi, len) != (ssize_t)len || close(fd) != 0) {
+		fprintf(stderr, "edigate: %s: cannot write the interchange\n",
+		    tmp);
+		if (fd >= 0)
+			unlink(tmp);
+		free(edi);
+		return EXIT_USAGE;
+	}
+	if (as2_send_queue_file(st, o->partner, tmp, o->type ? o->type :
+	    (sum.message_type[0] ? sum.message_type : NULL), &id, err,
+	    sizeof err) != 0) {
+		fprintf(stderr, "edigate: %s\n", err);
+		goto out;
+	}
+	if (ack_track_expect(st, &prof, id, edi, len, 0, &sum, &se)
+	    != STORE_OK) {
+		fprintf(stderr, "edigate: message %" PRId64 " queued, but its "
+		    "ack expectations were not recorded: %s\n", id,
+		    se.message);
+		goto out;
+	}
+	printf("%" PRId64 "\n", id);
+	fprintf(stderr, "edigate: message %" PRId64 " (%s, interchange %s) "
+	    "queued for AS2 delivery to %s, %u ack expectation%s\n", id,
+	    sum.message_type, sum.interchange_control, o->partner,
+	    sum.expectations, sum.expectations == 1 ? "" : "s");
+	rc = 0;
+out:
+	unlink(tmp);
+	free(edi);
+	return rc;
+}
+
 int
 cmd_send(int argc, char **argv)
 {
@@ -177,6 +255,10 @@ cmd_send(int argc, char **argv)
 	}
 	if (open_store(&o, &st) != 0)
 		goto out;
+	if (strcmp(argv[i], "-") != 0 && cli_is_json_file(argv[i])) {
+		rc = send_document(&o, st, argv[i]);
+		goto out;
+	}
 	if (as2_send_queue_file(st, o.partner, argv[i], o.type, &id, err,
 	    sizeof err) != 0) {
 		fprintf(stderr, "edigate: %s\n", err);

@@ -23,6 +23,7 @@ int cmd_map(int argc, char **argv);
 int cmd_partner(int argc, char **argv);
 int cmd_rewrite(int argc, char **argv);
 int cmd_send(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
 int cmd_resend(int argc, char **argv);
 int cmd_ack(int argc, char **argv);
 int cmd_ack_track(int argc, char **argv);
@@ -50,5 +51,27 @@ struct partner;
 int cli_open_maps(const char *maps_dir, const char *partners_dir,
     const char *partner_id, struct map_loader **loader, struct xlate_maps **maps,
     struct partner **profile);
+
+/* given, else $env_name when set, else local when probe is readable,
+ * else installed: how --maps and --partners find their folder. */
+const char *cli_default_dir(const char *given, const char *env_name,
+    const char *probe, const char *local, const char *installed);
+
+/*
+ * Builds the outbound interchange for partner_id from the canonical JSON
+ * document(s) in path, control numbers from st's per-partner counters.
+ * On success 0, *edi malloc'd (*len bytes) and *ack_profile filled for
+ * ack_track_expect(); -1 after printing why (*invalid set when the
+ * document or profile is at fault rather than I/O).
+ */
+struct ack_track_profile;
+struct store;
+int cli_build_outbound(const char *path, const char *partner_id,
+    const char *partners_dir, const char *maps_dir, struct store *st,
+    char **edi, size_t *len, struct ack_track_profile *ack_profile,
+    int *invalid);
+
+/* 1 when the file's first non-blank byte opens a JSON object or array. */
+int cli_is_json_file(const char *path);
 
 #endif

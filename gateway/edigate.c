@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{ "partner", cmd_partner, "partner check FILE...: check partner profiles" },
 	{ "rewrite", cmd_rewrite, "write interchanges again with other delimiters" },
 	{ "send", cmd_send, "send --partner ID FILE: queue FILE for AS2 delivery" },
+	{ "receive", cmd_receive, "receive --partner ID FILE...: the inbound path without a network" },
 	{ "resend", cmd_resend, "resend ID: put a failed AS2 message back in the queue" },
 	{ "ack", cmd_ack, "print the TA1/997/999/CONTRL for a file; --read parses one" },
 	{ "ack-track", cmd_ack_track, "record expected acks, reconcile inbound ones, duplicates" },

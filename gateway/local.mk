@@ -168,3 +168,7 @@ gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h
 # worker the store and the HTTP client.
 gateway_edigated_LDADD += $(BRIDGE_LIBS) $(AS2SEND_LIBS) $(STORE_LIBS) $(MAP_LIBS) $(DAEMON_LIBS)
 gateway_edigated_CFLAGS += $(LIBXML_CFLAGS)
+# receive: the inbound path on files in hand, without a network.
+gateway_edigate_SOURCES += gateway/cmd_receive.c gateway/cmd_send_doc.c
+gateway_edigate_LDADD += $(INBOUND_LIBS) gateway/libacktrack.a $(STORE_LIBS)
+EXTRA_DIST += docs/receive.md

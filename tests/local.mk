@@ -487,3 +487,15 @@ EXTRA_DIST += docs/api.md docs/routing.md
 # 997 back to the retailer's AS2 server, the order at the ERP webhook.
 TESTS += tests/integration/order_flow.sh
 dist_noinst_SCRIPTS += tests/integration/order_flow.sh
+
+# edigate receive and send: the inbound path and the ack loop without a network.
+TESTS += tests/integration/receive_cli.sh
+dist_noinst_SCRIPTS += tests/integration/receive_cli.sh
+
+# edigate receive throughput on SQLite and PostgreSQL against validate and
+# translate of the same files (not a timed test): make bench-receive
+bench-receive: gateway/edigate$(EXEEXT)
+	top_srcdir='$(abs_top_srcdir)' $(SHELL) $(srcdir)/tests/bench/bench_receive.sh \
+	  --builddir '$(abs_top_builddir)' $(BENCH_N)
+.PHONY: bench-receive
+EXTRA_DIST += tests/bench/bench_receive.sh
