@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "ack_report.h"
+#include "report_text.h"
 
 static int
 fail(struct store_error *err, enum store_status code, const char *msg)
@@ -403,22 +404,10 @@ ack_report_write_json(FILE *out, const struct ack_report *r)
 
 /* ---- CSV ------------------------------------------------------------------ */
 
-/* RFC 4180: quoted when it holds a comma, quote, CR or LF. */
 static void
 csv_field(FILE *out, const char *s, int last)
 {
-	if (strpbrk(s, ",\"\r\n")) {
-		fputc('"', out);
-		for (; *s; s++) {
-			if (*s == '"')
-				fputc('"', out);
-			fputc(*s, out);
-		}
-		fputc('"', out);
-	} else {
-		fputs(s, out);
-	}
-	fputs(last ? "\r\n" : ",", out);
+	report_text_csv(out, s, last);
 }
 
 static void
@@ -534,27 +523,7 @@ ack_report_write_csv(FILE *out, const struct ack_report *r)
 static void
 html_text(FILE *out, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '"':
-			fputs("&quot;", out);
-			break;
-		case '\'':
-			fputs("&#39;", out);
-			break;
-		default:
-			fputc(*s, out);
-		}
-	}
+	report_text_html(out, s);
 }
 
 static void

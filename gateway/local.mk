@@ -166,3 +166,8 @@ gateway_libdaemon_a_SOURCES += gateway/http_client.c gateway/http_client.h
 # worker the store and the HTTP client.
 gateway_edigated_LDADD += $(BRIDGE_LIBS) $(AS2SEND_LIBS) $(STORE_LIBS) $(MAP_LIBS) $(DAEMON_LIBS)
 gateway_edigated_CFLAGS += $(LIBXML_CFLAGS)
+
+# Order reconciliation (report reconcile) and the escaping all reports share.
+gateway_libacktrack_a_SOURCES += gateway/report_text.c gateway/report_text.h \
+	gateway/reconcile.c gateway/reconcile.h
+gateway_edigate_SOURCES += gateway/cmd_reconcile.c

@@ -1,0 +1,29 @@
+/*
+ * report_text - the escaping every edigate report shares: HTML text and
+ * attribute values, RFC 4180 CSV fields, and the frame of a
+ * self-contained HTML page.
+ *
+ * OWNS
+ *   How partner-supplied text reaches a report file: HTML entity-escaped,
+ *   CSV quoted when it must be.
+ *
+ * NEVER
+ *   Writes a byte of its input unescaped into HTML, emits scripts or
+ *   external references in a page, or allocates.
+ */
+#ifndef EDIGATE_REPORT_TEXT_H
+#define EDIGATE_REPORT_TEXT_H
+
+#include <stdio.h>
+
+/* &, <, >, " and ' as entities; safe in text and quoted attributes. */
+void report_text_html(FILE *out, const char *s);
+/* s as one CSV field, quoted when it holds a comma, quote, CR or LF,
+ * followed by "," or, when last, by CRLF. */
+void report_text_csv(FILE *out, const char *s, int last);
+/* "<!DOCTYPE html>" up to "<body>": charset, the escaped title, and style
+ * (trusted CSS, never partner data) inline. */
+void report_text_page_begin(FILE *out, const char *title, const char *style);
+void report_text_page_end(FILE *out);
+
+#endif
