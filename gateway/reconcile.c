@@ -12,6 +12,8 @@
 
 #include "report_text.h"
 
+#define HOUR_US ((int64_t)3600 * 1000000)
+
 static const char *const kind_names[RECONCILE_KIND_COUNT] = {
 	"order", "order_response", "shipment", "invoice"
 };
@@ -55,6 +57,13 @@ reconcile_reason_name(enum reconcile_reason r)
 }
 
 /* ---- building ------------------------------------------------------------- */
+
+/* Canonical type names are lowercase words; EDI ones digits or capitals. */
+static int
+is_canonical_type(const char *t)
+{
+	return *t >= 'a' && *t <= 'z';
+}
 
 static int
 cmp_doc(const void *a, const void *b)
@@ -133,10 +142,18 @@ chain(struct builder *b, const struct reconcile_doc *const *docs, size_t n)
 {
 	const struct reconcile_options *o = &b->r->opts;
 	const struct reconcile_doc *first[RECONCILE_KIND_COUNT] = { 0 };
-	for (size_t i = 0; i < n; i++)
-		if (!first[docs[i]->kind])
-			first[docs[i]->kind] = docs[i];
+	const struct reconcile_doc *edi[RECONCILE_KIND_COUNT] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		enum reconcile_kind k = docs[i]->kind;
+		if (!first[k])
+			first[k] = docs[i];
+		if (!edi[k] && !is_canonical_type(docs[i]->message_type))
+			edi[k] = docs[i];
+	}
+	/* Times run from the earliest document; a row names the EDI message
+	 * the partner knows when there is one, not its canonical twin. */
 	const struct reconcile_doc *order = first[RECONCILE_ORDER];
+	const struct reconcile_doc *order_ref = edi[RECONCILE_ORDER] ? edi[RECONCILE_ORDER] : order;
 	if (!order || (o->since_us && order->created_us < o->since_us) ||
 	    (o->until_us && order->created_us >= o->until_us))
 		return 0;
@@ -150,13 +167,13 @@ chain(struct builder *b, const struct reconcile_doc *const *docs, size_t n)
 	p->shipped += first[RECONCILE_SHIPMENT] != NULL;
 	p->invoiced += first[RECONCILE_INVOICE] != NULL;
 	if (!first[RECONCILE_RESPONSE] && t0 + o->response_us <= o->now_us) {
-		if (add_exception(b, order, RECONCILE_NO_RESPONSE, RECONCILE_RESPONSE, t0,
+		if (add_exception(b, order_ref, RECONCILE_NO_RESPONSE, RECONCILE_RESPONSE, t0,
 		                  t0 + o->response_us))
 			return -1;
 		p->no_response++;
 	}
 	if (!first[RECONCILE_SHIPMENT] && t0 + o->ship_us <= o->now_us) {
-		if (add_exception(b, order, RECONCILE_NO_SHIPMENT, RECONCILE_SHIPMENT, t0,
+		if (add_exception(b, order_ref, RECONCILE_NO_SHIPMENT, RECONCILE_SHIPMENT, t0,
 		                  t0 + o->ship_us))
 			return -1;
 		p->no_shipment++;
@@ -164,7 +181,8 @@ chain(struct builder *b, const struct reconcile_doc *const *docs, size_t n)
 	const struct reconcile_doc *ship = first[RECONCILE_SHIPMENT];
 	if (ship && !first[RECONCILE_INVOICE] &&
 	    ship->created_us + o->invoice_us <= o->now_us) {
-		if (add_exception(b, ship, RECONCILE_NO_INVOICE, RECONCILE_INVOICE,
+		if (add_exception(b, edi[RECONCILE_SHIPMENT] ? edi[RECONCILE_SHIPMENT] : ship,
+		                  RECONCILE_NO_INVOICE, RECONCILE_INVOICE,
 		                  ship->created_us, ship->created_us + o->invoice_us))
 			return -1;
 		p->no_invoice++;
@@ -282,9 +300,7 @@ take_message(void *ud, const struct store_message *m)
 	r->id = m->id;
 	r->dir = m->direction;
 	r->kind = kind;
-	/* Canonical type names are lowercase words; EDI ones are digits or
-	 * uppercase. */
-	r->canonical = kind >= 0 && m->message_type[0] >= 'a' && m->message_type[0] <= 'z';
+	r->canonical = kind >= 0 && is_canonical_type(m->message_type);
 	memcpy(r->partner, m->partner, sizeof r->partner);
 	memcpy(r->type, m->message_type, sizeof r->type);
 	memcpy(r->corr, m->correlation_id, sizeof r->corr);
@@ -407,10 +423,12 @@ reconcile_collect(struct store *st, const char *partner, int64_t ack_us,
 	struct store_ack_filter af = { .partner = mf.partner };
 	/* order numbers by correlation id and kind: {"corr": {"order": [..]}} */
 	json_t *by_corr = json_object();
+	/* correlation ids an outbound 997/999/CONTRL carries */
+	json_t *acks_sent = json_object();
 	int rc = -1;
 	*docs_out = NULL;
 	*n_out = 0;
-	if (!by_corr)
+	if (!by_corr || !acks_sent)
 		goto nomem;
 	if (store_message_list(st, &mf, take_message, &rs, err) && !rs.nomem)
 		goto out;
@@ -418,6 +436,9 @@ reconcile_collect(struct store *st, const char *partner, int64_t ack_us,
 		goto out;
 	if (rs.nomem || xs.nomem)
 		goto nomem;
+	for (size_t i = 0; i < rs.n; i++)
+		if (rs.v[i].kind < 0 && *rs.v[i].corr)
+			json_object_set_new(acks_sent, rs.v[i].corr, json_true());
 	for (size_t i = 0; i < rs.n; i++) {
 		if (!rs.v[i].canonical)
 			continue;
@@ -451,11 +472,8 @@ reconcile_collect(struct store *st, const char *partner, int64_t ack_us,
 			list = json_object_get(c, "any");
 		int ack_done = 0;
 		int64_t due = r->created_us + ack_us;
-		if (r->dir == STORE_IN) {
-			for (size_t k = 0; k < rs.n && !ack_done; k++)
-				ack_done = rs.v[k].kind < 0 && strcmp(rs.v[k].corr, r->corr) == 0 &&
-				           strcmp(rs.v[k].partner, r->partner) == 0;
-		}
+		if (r->dir == STORE_IN)
+			ack_done = json_object_get(acks_sent, r->corr) != NULL;
 		int required = r->dir == STORE_IN;
 		if (r->dir == STORE_OUT) {
 			for (size_t k = 0; k < xs.n; k++) {
@@ -490,6 +508,7 @@ nomem:
 	snprintf(err->message, sizeof err->message, "out of memory collecting documents");
 out:
 	json_decref(by_corr);
+	json_decref(acks_sent);
 	free(rs.v);
 	free(xs.v);
 	free(d.v);
@@ -513,7 +532,7 @@ fmt_time(int64_t us, char out[32])
 static int64_t
 hours_late(const struct reconcile_report *r, const struct reconcile_exception *e)
 {
-	return (r->opts.now_us - e->due_us) / 3600000000LL;
+	return (r->opts.now_us - e->due_us) / HOUR_US;
 }
 
 static void
@@ -579,9 +598,9 @@ reconcile_write_json(FILE *out, const struct reconcile_report *r)
 	    "until", json_time(r->opts.until_us),
 	    "partner", *r->partner_filter ? json_string(r->partner_filter) : json_null(),
 	    "sla_hours",
-	    "response", (json_int_t)(r->opts.response_us / 3600000000LL),
-	    "shipment", (json_int_t)(r->opts.ship_us / 3600000000LL),
-	    "invoice", (json_int_t)(r->opts.invoice_us / 3600000000LL));
+	    "response", (json_int_t)(r->opts.response_us / HOUR_US),
+	    "shipment", (json_int_t)(r->opts.ship_us / HOUR_US),
+	    "invoice", (json_int_t)(r->opts.invoice_us / HOUR_US));
 	json_t *ps = json_array(), *es = json_array();
 	if (!root || !ps || !es) {
 		json_decref(root);
@@ -670,8 +689,8 @@ reconcile_write_html(FILE *out, const struct reconcile_report *r)
 	fputs(". Partner: ", out);
 	report_text_html(out, *r->partner_filter ? r->partner_filter : "all");
 	fprintf(out, ". SLAs: response %" PRId64 " h, shipment %" PRId64 " h, invoice %"
-	        PRId64 " h after shipment.</p>\n", r->opts.response_us / 3600000000LL,
-	        r->opts.ship_us / 3600000000LL, r->opts.invoice_us / 3600000000LL);
+	        PRId64 " h after shipment.</p>\n", (int64_t)(r->opts.response_us / HOUR_US),
+	        (int64_t)(r->opts.ship_us / HOUR_US), (int64_t)(r->opts.invoice_us / HOUR_US));
 
 	fputs("<h2>Per partner</h2>\n<table>\n<thead><tr><th>Partner</th><th>Orders</th>"
 	      "<th>Responded</th><th>Shipped</th><th>Invoiced</th><th>Complete</th>"
