@@ -486,8 +486,8 @@ reconcile_collect(struct store *st, const char *partner, int64_t ack_us,
 					break; /* one open group is enough to be missing */
 			}
 		}
-		/* Without an order number the EDI document still counts when its
-		 * own number is unknown: it cannot join a chain, so it is left out. */
+		/* No canonical document with its correlation id: its order number
+		 * is unknown, so it joins no chain. */
 		for (size_t k = 0; k < json_array_size(list); k++) {
 			struct reconcile_doc *doc =
 			    new_doc(&d, r, json_string_value(json_array_get(list, k)));
