@@ -405,11 +405,17 @@ ack_report_write_json(FILE *out, const struct ack_report *r)
 /* ---- CSV ------------------------------------------------------------------ */
 
 static void
+csv_field(FILE *out, const char *s, int last)
+{
+	report_text_csv(out, s, last);
+}
+
+static void
 csv_int(FILE *out, int64_t v, int last)
 {
 	char b[24];
 	snprintf(b, sizeof b, "%" PRId64, v);
-	report_text_csv_field(out, b, last);
+	csv_field(out, b, last);
 }
 
 static void
@@ -418,7 +424,7 @@ csv_seconds(FILE *out, int64_t us, int have, int last)
 	char b[32] = "";
 	if (have)
 		ack_report_seconds(us, b);
-	report_text_csv_field(out, b, last);
+	csv_field(out, b, last);
 }
 
 static void
@@ -426,7 +432,7 @@ csv_time(FILE *out, int64_t us, int last)
 {
 	char b[32];
 	ack_report_time(us, b);
-	report_text_csv_field(out, b, last);
+	csv_field(out, b, last);
 }
 
 int
@@ -437,7 +443,7 @@ ack_report_write_csv(FILE *out, const struct ack_report *r)
 	      "mean_latency_s,p95_latency_s\r\n", out);
 	for (size_t i = 0; i < r->partner_count; i++) {
 		const struct ack_report_partner *p = &r->partners[i];
-		report_text_csv_field(out, p->partner, 0);
+		csv_field(out, p->partner, 0);
 		int64_t v[] = { p->sent, p->within_sla, p->late, p->accepted,
 			        p->accepted_with_errors, p->partially_accepted, p->rejected,
 			        p->pending, p->overdue, p->unmatched, p->acknowledged };
@@ -452,28 +458,28 @@ ack_report_write_csv(FILE *out, const struct ack_report *r)
 	for (size_t i = 0; i < r->row_count; i++) {
 		const struct store_ack_expectation *e = &r->rows[i].e;
 		csv_int(out, e->id, 0);
-		report_text_csv_field(out, e->partner, 0);
-		report_text_csv_field(out, e->ack_type, 0);
-		report_text_csv_field(out, e->interchange_control, 0);
-		report_text_csv_field(out, e->group_control, 0);
-		report_text_csv_field(out, e->functional_id, 0);
+		csv_field(out, e->partner, 0);
+		csv_field(out, e->ack_type, 0);
+		csv_field(out, e->interchange_control, 0);
+		csv_field(out, e->group_control, 0);
+		csv_field(out, e->functional_id, 0);
 		csv_int(out, e->set_count, 0);
 		csv_time(out, e->created_us, 0);
 		csv_time(out, e->deadline_us, 0);
-		report_text_csv_field(out, store_ack_state_name(e->state), 0);
+		csv_field(out, store_ack_state_name(e->state), 0);
 		csv_time(out, e->acked_us, 0);
 		csv_seconds(out, e->acked_us - e->created_us, e->acked_us != 0, 0);
-		report_text_csv_field(out, e->acked_us > e->deadline_us ? "yes" : "no", 0);
+		csv_field(out, e->acked_us > e->deadline_us ? "yes" : "no", 0);
 		csv_time(out, e->overdue_us, 0);
-		report_text_csv_field(out, e->ack_code, 0);
+		csv_field(out, e->ack_code, 0);
 		if (e->message_id)
 			csv_int(out, e->message_id, 0);
 		else
-			report_text_csv_field(out, "", 0);
+			csv_field(out, "", 0);
 		if (e->ack_message_id)
 			csv_int(out, e->ack_message_id, 0);
 		else
-			report_text_csv_field(out, "", 0);
+			csv_field(out, "", 0);
 		/* "0001 856 A; 0002 856 R {detail}": the detail only where
 		 * there is something to say. */
 		char *sets = NULL;
@@ -489,7 +495,7 @@ ack_report_write_csv(FILE *out, const struct ack_report *r)
 				fprintf(m, " %s", s->detail_json);
 		}
 		fclose(m);
-		report_text_csv_field(out, sets ? sets : "", 1);
+		csv_field(out, sets ? sets : "", 1);
 		free(sets);
 	}
 	fputs("\r\nunmatched,partner,ack_type,interchange,group,received_at,"
@@ -498,16 +504,16 @@ ack_report_write_csv(FILE *out, const struct ack_report *r)
 		const struct store_ack_unmatched_row *u = &r->unmatched[i].u;
 		char reason[256];
 		csv_int(out, u->id, 0);
-		report_text_csv_field(out, u->partner, 0);
-		report_text_csv_field(out, u->ack_type, 0);
-		report_text_csv_field(out, u->interchange_control, 0);
-		report_text_csv_field(out, u->group_control, 0);
+		csv_field(out, u->partner, 0);
+		csv_field(out, u->ack_type, 0);
+		csv_field(out, u->interchange_control, 0);
+		csv_field(out, u->group_control, 0);
 		csv_time(out, u->received_us, 0);
 		if (u->ack_message_id)
 			csv_int(out, u->ack_message_id, 0);
 		else
-			report_text_csv_field(out, "", 0);
-		report_text_csv_field(out, reason_of(&r->unmatched[i], reason, sizeof reason), 1);
+			csv_field(out, "", 0);
+		csv_field(out, reason_of(&r->unmatched[i], reason, sizeof reason), 1);
 	}
 	return ferror(out) ? -1 : 0;
 }
@@ -517,27 +523,7 @@ ack_report_write_csv(FILE *out, const struct ack_report *r)
 static void
 html_text(FILE *out, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '"':
-			fputs("&quot;", out);
-			break;
-		case '\'':
-			fputs("&#39;", out);
-			break;
-		default:
-			fputc(*s, out);
-		}
-	}
+	report_text_html(out, s);
 }
 
 static void

@@ -65,7 +65,8 @@ static const char ack_track_usage[] =
 	"URL (default $EDIGATE_STORE or " EDIGATE_STATEDIR "/edigate.db).\n";
 
 static const char report_usage[] =
-	"usage: edigate report acks [--partner ID] [--since T] [--until T]\n"
+	"usage: edigate report reconcile --help\n"
+	"       edigate report acks [--partner ID] [--since T] [--until T]\n"
 	"                           [--format csv|json|html] [--now T]\n"
 	"                           [--output FILE] [--store S]\n"
 	"Per partner: groups sent, acknowledged within the SLA, late, accepted,\n"
@@ -90,6 +91,12 @@ time_option(const char *name, const char *value, int64_t *out)
 		return -1;
 	}
 	return 0;
+}
+
+int
+cmd_acks_time(const char *name, const char *value, int64_t *out)
+{
+	return time_option(name, value, out);
 }
 
 static int
@@ -664,6 +671,8 @@ cmd_report(int argc, char **argv)
 		fputs(report_usage, stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "reconcile") == 0)
+		return cmd_report_reconcile(argc - 1, argv + 1);
 	if (strcmp(argv[1], "acks") != 0) {
 		fprintf(stderr, "edigate: unknown report %s\n%s", argv[1], report_usage);
 		return 2;

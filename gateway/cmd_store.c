@@ -286,15 +286,15 @@ export_one_csv(struct export_ctx *x, const struct store_event *ev)
 	snprintf(t, sizeof t, "%" PRId64, ev->time_us);
 	if (ev->message_id)
 		snprintf(mid, sizeof mid, "%" PRId64, ev->message_id);
-	report_text_csv_field(x->out, id, 0);
-	report_text_csv_field(x->out, when, 0);
-	report_text_csv_field(x->out, t, 0);
-	report_text_csv_field(x->out, mid, 0);
-	report_text_csv_field(x->out, ev->correlation_id, 0);
-	report_text_csv_field(x->out, ev->kind, 0);
-	report_text_csv_field(x->out, ev->detail, 0);
-	report_text_csv_field(x->out, ev->prev_hash, 0);
-	report_text_csv_field(x->out, ev->hash, 1);
+	report_text_csv(x->out, id, 0);
+	report_text_csv(x->out, when, 0);
+	report_text_csv(x->out, t, 0);
+	report_text_csv(x->out, mid, 0);
+	report_text_csv(x->out, ev->correlation_id, 0);
+	report_text_csv(x->out, ev->kind, 0);
+	report_text_csv(x->out, ev->detail, 0);
+	report_text_csv(x->out, ev->prev_hash, 0);
+	report_text_csv(x->out, ev->hash, 1);
 	if (ferror(x->out)) {
 		x->failed = 1;
 		return 1;

@@ -28,6 +28,11 @@ int cmd_resend(int argc, char **argv);
 int cmd_ack(int argc, char **argv);
 int cmd_ack_track(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+/* `report reconcile`; argv[0] is "reconcile". */
+int cmd_report_reconcile(int argc, char **argv);
+/* --NAME T as UTC microseconds (2026-11-23 or 2026-11-23T10:00:00Z);
+ * 0, or -1 after a message. */
+int cmd_acks_time(const char *name, const char *value, int64_t *out);
 int cmd_sftp_config(int argc, char **argv);
 int cmd_sftp_push(int argc, char **argv);
 int cmd_sftp_pull(int argc, char **argv);

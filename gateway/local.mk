@@ -172,3 +172,7 @@ gateway_edigated_CFLAGS += $(LIBXML_CFLAGS)
 gateway_edigate_SOURCES += gateway/cmd_receive.c gateway/cmd_send_doc.c
 gateway_edigate_LDADD += $(INBOUND_LIBS) gateway/libacktrack.a $(STORE_LIBS)
 EXTRA_DIST += docs/receive.md
+
+# Order reconciliation (report reconcile) and the escaping all reports share.
+gateway_libacktrack_a_SOURCES += gateway/reconcile.c gateway/reconcile.h
+gateway_edigate_SOURCES += gateway/cmd_reconcile.c

@@ -1,15 +1,69 @@
-/*
- * report_text - small text conventions the reports and exports share:
- * times given on the command line, CSV fields.
- */
 #include "config.h"
 
-#include <stdint.h>
-#include <stdio.h>
+#include "report_text.h"
+
 #include <string.h>
 #include <time.h>
 
-#include "report_text.h"
+void
+report_text_html(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&#39;", out);
+			break;
+		default:
+			fputc(*s, out);
+		}
+	}
+}
+
+void
+report_text_csv(FILE *out, const char *s, int last)
+{
+	if (strpbrk(s, ",\"\r\n")) {
+		fputc('"', out);
+		for (; *s; s++) {
+			if (*s == '"')
+				fputc('"', out);
+			fputc(*s, out);
+		}
+		fputc('"', out);
+	} else {
+		fputs(s, out);
+	}
+	fputs(last ? "\r\n" : ",", out);
+}
+
+void
+report_text_page_begin(FILE *out, const char *title, const char *style)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+	      "<title>", out);
+	report_text_html(out, title);
+	fputs("</title>\n<style>", out);
+	fputs(style, out);
+	fputs("</style>\n</head>\n<body>\n", out);
+}
+
+void
+report_text_page_end(FILE *out)
+{
+	fputs("</body>\n</html>\n", out);
+}
 
 /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS[.ffffff]]" with an optional "Z"
  * or "+00:00", as UTC, into microseconds since 1970. 0 on success. */
@@ -65,22 +119,4 @@ report_text_parse_utc(const char *s, int64_t *us_out)
 		return -1;
 	*us_out = (int64_t)t * 1000000 + frac;
 	return 0;
-}
-
-/* RFC 4180: quoted when it holds a comma, quote, CR or LF. */
-void
-report_text_csv_field(FILE *out, const char *s, int last)
-{
-	if (strpbrk(s, ",\"\r\n")) {
-		fputc('"', out);
-		for (; *s; s++) {
-			if (*s == '"')
-				fputc('"', out);
-			fputc(*s, out);
-		}
-		fputc('"', out);
-	} else {
-		fputs(s, out);
-	}
-	fputs(last ? "\r\n" : ",", out);
 }

@@ -1,9 +1,15 @@
 /*
- * report_text - the text conventions edigate's reports and exports share,
- * so that every command reads times and writes CSV the same way.
+ * report_text - the escaping every edigate report shares: HTML text and
+ * attribute values, RFC 4180 CSV fields, and the frame of a
+ * self-contained HTML page.
+ *
+ * OWNS
+ *   How partner-supplied text reaches a report file: HTML entity-escaped,
+ *   CSV quoted when it must be.
  *
  * NEVER
- *   Interprets a time in a local time zone: everything is UTC.
+ *   Writes a byte of its input unescaped into HTML, emits scripts or
+ *   external references in a page, or allocates.
  */
 #ifndef EDIGATE_REPORT_TEXT_H
 #define EDIGATE_REPORT_TEXT_H
@@ -11,13 +17,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* &, <, >, " and ' as entities; safe in text and quoted attributes. */
+void report_text_html(FILE *out, const char *s);
+/* s as one CSV field, quoted when it holds a comma, quote, CR or LF,
+ * followed by "," or, when last, by CRLF. */
+void report_text_csv(FILE *out, const char *s, int last);
+/* "<!DOCTYPE html>" up to "<body>": charset, the escaped title, and style
+ * (trusted CSS, never partner data) inline. */
+void report_text_page_begin(FILE *out, const char *title, const char *style);
+void report_text_page_end(FILE *out);
+
 /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS[.ffffff]]" with an optional "Z"
  * or "+00:00", as UTC, into microseconds since 1970. 0 on success, -1
  * when s is not such a time. */
 int report_text_parse_utc(const char *s, int64_t *us_out);
-
-/* One CSV field (RFC 4180: quoted when it holds a comma, quote, CR or
- * LF), then "," or, for the last field of a row, CRLF. */
-void report_text_csv_field(FILE *out, const char *s, int last);
 
 #endif

@@ -499,3 +499,20 @@ bench-receive: gateway/edigate$(EXEEXT)
 	  --builddir '$(abs_top_builddir)' $(BENCH_N)
 .PHONY: bench-receive
 EXTRA_DIST += tests/bench/bench_receive.sh
+# Order chain reconciliation: the rules over hand-built chains, and the
+# report through the CLI over a store the seed helper fills.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_reconcile
+TESTS += tests/unit/test_reconcile
+endif
+tests_unit_test_reconcile_SOURCES = tests/unit/test_reconcile.c
+tests_unit_test_reconcile_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -I$(srcdir)/gateway \
+	$(JANSSON_CFLAGS)
+tests_unit_test_reconcile_LDADD = $(ACKTRACK_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/integration/reconcile_seed
+tests_integration_reconcile_seed_SOURCES = tests/integration/reconcile_seed.c
+tests_integration_reconcile_seed_CFLAGS = $(AM_CFLAGS) -I$(srcdir)/gateway
+tests_integration_reconcile_seed_LDADD = $(STORE_LIBS)
+TESTS += tests/integration/reconcile.sh
+dist_noinst_SCRIPTS += tests/integration/reconcile.sh
+EXTRA_DIST += docs/reconcile.md
