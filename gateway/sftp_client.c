@@ -561,8 +561,11 @@ fetch_one(struct conn *c, const partner_sftp_remote *r, const char *partner_id,
 	    f->mtime_ns, hash, &message_id, rerr, sizeof(rerr));
 	if (rec == SFTP_INGEST_FAILED)
 		return fail(err, 1, "%s", rerr);
-	if (rec == SFTP_INGEST_STORED)
+	if (rec == SFTP_INGEST_STORED) {
 		res->stored++;
+		if (res->new_count < SFTP_PULL_MAX_NEW)
+			res->new_ids[res->new_count++] = message_id;
+	}
 	else
 		res->duplicates++;
 	/* Committed: now the remote copy may go. */
@@ -631,7 +634,7 @@ sftp_client_pull(const partner_sftp_remote *r, const char *partner_id,
 	}
 	libssh2_sftp_closedir(dir);
 	res->listed = (unsigned)nfiles;
-	for (i = 0; i < nfiles; i++) {
+	for (i = 0; i < nfiles && res->new_count < SFTP_PULL_MAX_NEW; i++) {
 		if (fetch_one(&c, r, partner_id, st, &files[i], res, err) != 0) {
 			/* The connection is likely gone: the rest waits for
 			 * the next poll. */

@@ -81,11 +81,17 @@ int sftp_client_push_retry(const partner_sftp_remote *r, int fd,
     const char *name, unsigned attempts, unsigned base_delay_ms,
     struct sftp_breaker *breaker, struct sftp_client_error *err);
 
+#define SFTP_PULL_MAX_NEW 256
+
 struct sftp_pull_result {
 	unsigned listed;      /* regular files seen */
 	unsigned stored;      /* new messages */
 	unsigned duplicates;  /* already stored before; cleaned up remotely */
 	unsigned failed;      /* not fetched this time */
+	/* The messages stored, for the inbound pipeline. A poll fetches at
+	 * most SFTP_PULL_MAX_NEW new files; the rest wait for the next. */
+	int64_t new_ids[SFTP_PULL_MAX_NEW];
+	unsigned new_count;
 };
 
 /* One poll of r for partner partner_id into st (which has a spool).

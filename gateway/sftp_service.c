@@ -175,6 +175,8 @@ pull_work(void *arg)
 	    j->p->list[j->i]->id, st, &j->res, &j->err);
 }
 
+static void inbox_stored(void *ctx, const char *partner_id, int64_t message_id);
+
 static void
 pull_done(void *arg, int cancelled)
 {
@@ -186,6 +188,9 @@ pull_done(void *arg, int cancelled)
 	j->p->next_pull_us[j->i] = now_us() +
 	    (int64_t)pt->sftp->pull->poll_seconds * 1000000;
 	if (!cancelled) {
+		/* Pulled files go to the inbound pipeline like uploads. */
+		for (unsigned k = 0; k < j->res.new_count; k++)
+			inbox_stored(j->s, pt->id, j->res.new_ids[k]);
 		snprintf(counts, sizeof(counts), "%u/%u/%u/%u", j->res.listed,
 		    j->res.stored, j->res.duplicates, j->res.failed);
 		if (j->rc != 0)

@@ -109,8 +109,7 @@ CONF
 
 pid=
 start_daemon() {
-	local try
-	for try in 1 2 3 4 5 6 7 8; do
+	for _ in 1 2 3 4 5 6 7 8; do
 		as2_port=$((20000 + RANDOM % 20000))
 		write_config "$as2_port"
 		"$EDIGATED" -f -c "$tmp/edigate.conf" >/dev/null 2>>"$tmp/log" &

@@ -431,14 +431,20 @@ check "the next poll stores it once, whole, and deletes it remotely" \
 rm -f "$work/partners/gamma.xml" "$work/partners/delta.xml" "$work/partners/wrong.xml"
 client_profile epsilon "fingerprint=\"$fingerprint\""
 sed -i 's/poll-seconds="60"/poll-seconds="1"/' "$work/partners/epsilon.xml"
-rm -f "$outbox"/*
+rm -rf "${outbox:?}"/*
+# Pulled documents are acknowledged at once: the 997 goes to a folder of
+# its own, not back into the one the pulls read.
+mkdir -m 0700 "$outbox/acks"
+chown "$ub" "$outbox/acks"
+sed -i 's|<push \(.*\) remote-dir="/exchange">|<push \1 remote-dir="/exchange/acks">|' "$work/partners/epsilon.xml"
+sched_sql=$uploads_sql
 kill -HUP "$edigated_pid"
 doc 31 > "$outbox/sched31.edi"
 check "edigated pulls a partner's server on its schedule after a reload" \
-	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) $uploads_sql WHERE m.partner = 'epsilon'\")\" = 1 && test ! -e '$outbox/sched31.edi'"
+	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) $sched_sql WHERE m.partner = 'epsilon'\")\" = 1 && test ! -e '$outbox/sched31.edi'"
 doc 32 > "$outbox/sched32.edi"
 check "the next poll takes the next file, each exactly once" \
-	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) $uploads_sql WHERE m.partner = 'epsilon'\")\" = 2 && test ! -e '$outbox/sched32.edi'"
+	wait_for 15 bash -c "test \"\$(sqlite3 '$db' \"SELECT count(*) $sched_sql WHERE m.partner = 'epsilon'\")\" = 2 && test ! -e '$outbox/sched32.edi'"
 
 # ---- shutdown ----------------------------------------------------------------
 kill -TERM "$edigated_pid"
