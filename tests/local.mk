@@ -329,6 +329,7 @@ tests/fuzz/jschema.fuzz.o: $(srcdir)/translators/jschema.c \
 tests/fuzz/fuzz_jschema: $(srcdir)/tests/fuzz/fuzz_jschema.c \
 	$(srcdir)/translators/jschema.h $(FUZZ_JSCHEMA_OBJECTS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -DFUZZ_MAPS_DIR='"$(abs_top_srcdir)/maps"' \
 	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_jschema.c \
 	  $(FUZZ_JSCHEMA_OBJECTS) $(JANSSON_LIBS)
 CLEANFILES += $(FUZZ_JSCHEMA_OBJECTS)

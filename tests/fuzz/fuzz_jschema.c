@@ -28,6 +28,10 @@ static const char *const names[] = {
 	"functional_ack.schema.json"
 };
 
+#ifndef FUZZ_MAPS_DIR
+#define FUZZ_MAPS_DIR "maps"
+#endif
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -41,7 +45,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *maps = getenv("EDIGATE_MAPS");
 		const char *t = getenv("FUZZ_TARGET");
 		schema_target = t && !strcmp(t, "schema");
-		snprintf(dir, sizeof(dir), "%s/canonical", maps ? maps : "maps");
+		/* The source tree's maps unless EDIGATE_MAPS names others,
+		 * so the target runs from any directory (deploy/test.sh runs
+		 * it in build/). */
+		snprintf(dir, sizeof(dir), "%s/canonical", maps ? maps :
+		    FUZZ_MAPS_DIR);
 		if (!schema_target &&
 		    (shipped = jschema_set_load(dir, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "fuzz_jschema: %s\n", err);
