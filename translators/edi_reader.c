@@ -1263,7 +1263,10 @@ fast_body(edi_reader *r, const char *data, size_t n)
 				start = i + 1;
 				break;
 			case FAST_RELEASE:
-				if (i + 1 >= n)
+				/* A released line break is a line of its own:
+				 * the slow path counts it. */
+				if (i + 1 >= n || u[i + 1] == '\n' ||
+				    u[i + 1] == '\r')
 					return seg_start;
 				flags |= EDI_SEGMENT_RELEASED;
 				released = i + 1;
