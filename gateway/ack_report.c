@@ -293,14 +293,7 @@ ack_report_seconds(int64_t us, char out[32])
 void
 ack_report_time(int64_t us, char out[32])
 {
-	if (us == 0) {
-		out[0] = '\0';
-		return;
-	}
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	report_text_time(us, out);
 }
 
 static const char *
@@ -526,28 +519,6 @@ html_text(FILE *out, const char *s)
 	report_text_html(out, s);
 }
 
-static void
-html_cell(FILE *out, const char *s)
-{
-	fputs("<td>", out);
-	html_text(out, s);
-	fputs("</td>", out);
-}
-
-static void
-html_num(FILE *out, int64_t v)
-{
-	fprintf(out, "<td class=\"n\">%" PRId64 "</td>", v);
-}
-
-static void
-html_time(FILE *out, int64_t us)
-{
-	char b[32];
-	ack_report_time(us, b);
-	html_cell(out, b);
-}
-
 /* "2 h 05 min 07 s" for a person; "" when there is no value. */
 static void
 html_duration(FILE *out, int64_t us, int have)
@@ -616,17 +587,17 @@ ack_report_write_html(FILE *out, const struct ack_report *r)
 	for (size_t i = 0; i < r->partner_count; i++) {
 		const struct ack_report_partner *p = &r->partners[i];
 		fputs("<tr>", out);
-		html_cell(out, p->partner);
-		html_num(out, p->sent);
-		html_num(out, p->within_sla);
-		html_num(out, p->late);
-		html_num(out, p->accepted);
-		html_num(out, p->accepted_with_errors);
-		html_num(out, p->partially_accepted);
-		html_num(out, p->rejected);
-		html_num(out, p->pending);
-		html_num(out, p->overdue);
-		html_num(out, p->unmatched);
+		report_text_html_cell(out, p->partner);
+		report_text_html_num(out, p->sent);
+		report_text_html_num(out, p->within_sla);
+		report_text_html_num(out, p->late);
+		report_text_html_num(out, p->accepted);
+		report_text_html_num(out, p->accepted_with_errors);
+		report_text_html_num(out, p->partially_accepted);
+		report_text_html_num(out, p->rejected);
+		report_text_html_num(out, p->pending);
+		report_text_html_num(out, p->overdue);
+		report_text_html_num(out, p->unmatched);
 		html_duration(out, p->mean_latency_us, p->acknowledged > 0);
 		html_duration(out, p->p95_latency_us, p->acknowledged > 0);
 		fputs("</tr>\n", out);
@@ -646,23 +617,23 @@ ack_report_write_html(FILE *out, const struct ack_report *r)
 		snprintf(grp, sizeof grp, "%s%s%s", e->group_control,
 		         *e->functional_id ? " " : "", e->functional_id);
 		fprintf(out, "<tr class=\"%s\">", store_ack_state_name(e->state));
-		html_num(out, e->id);
-		html_cell(out, e->partner);
-		html_cell(out, e->ack_type);
-		html_cell(out, e->interchange_control);
-		html_cell(out, grp);
-		html_num(out, e->set_count);
-		html_time(out, e->created_us);
-		html_time(out, e->deadline_us);
+		report_text_html_num(out, e->id);
+		report_text_html_cell(out, e->partner);
+		report_text_html_cell(out, e->ack_type);
+		report_text_html_cell(out, e->interchange_control);
+		report_text_html_cell(out, grp);
+		report_text_html_num(out, e->set_count);
+		report_text_html_time(out, e->created_us);
+		report_text_html_time(out, e->deadline_us);
 		fputs("<td class=\"s\">", out);
 		html_text(out, store_ack_state_name(e->state));
 		if (e->acked_us > e->deadline_us)
 			fputs(" (late)", out);
 		fputs("</td>", out);
-		html_time(out, e->acked_us);
+		report_text_html_time(out, e->acked_us);
 		html_duration(out, e->acked_us - e->created_us, e->acked_us != 0);
-		html_time(out, e->overdue_us);
-		html_cell(out, e->ack_code);
+		report_text_html_time(out, e->overdue_us);
+		report_text_html_cell(out, e->ack_code);
 		fputs("<td>", out);
 		if (r->rows[i].set_count) {
 			fputs("<ul class=\"sets\">", out);
@@ -696,13 +667,13 @@ ack_report_write_html(FILE *out, const struct ack_report *r)
 		const struct store_ack_unmatched_row *u = &r->unmatched[i].u;
 		char reason[256];
 		fputs("<tr>", out);
-		html_num(out, u->id);
-		html_cell(out, u->partner);
-		html_cell(out, u->ack_type);
-		html_cell(out, u->interchange_control);
-		html_cell(out, u->group_control);
-		html_time(out, u->received_us);
-		html_cell(out, reason_of(&r->unmatched[i], reason, sizeof reason));
+		report_text_html_num(out, u->id);
+		report_text_html_cell(out, u->partner);
+		report_text_html_cell(out, u->ack_type);
+		report_text_html_cell(out, u->interchange_control);
+		report_text_html_cell(out, u->group_control);
+		report_text_html_time(out, u->received_us);
+		report_text_html_cell(out, reason_of(&r->unmatched[i], reason, sizeof reason));
 		fputs("</tr>\n", out);
 	}
 	if (r->unmatched_count == 0)

@@ -518,16 +518,6 @@ out:
 /* ---- writing --------------------------------------------------------------- */
 
 /* "2026-11-23T10:00:00Z"; "" for 0. */
-static void
-fmt_time(int64_t us, char out[32])
-{
-	struct tm tm;
-	time_t t = (time_t)(us / 1000000);
-	out[0] = '\0';
-	if (us && gmtime_r(&t, &tm))
-		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Whole hours late, rounded down: what a person chases by. */
 static int64_t
 hours_late(const struct reconcile_report *r, const struct reconcile_exception *e)
@@ -547,7 +537,7 @@ static void
 csv_time(FILE *out, int64_t us, int last)
 {
 	char b[32];
-	fmt_time(us, b);
+	report_text_time(us, b);
 	report_text_csv(out, b, last);
 }
 
@@ -585,7 +575,7 @@ static json_t *
 json_time(int64_t us)
 {
 	char b[32];
-	fmt_time(us, b);
+	report_text_time(us, b);
 	return *b ? json_string(b) : json_null();
 }
 
@@ -639,28 +629,6 @@ reconcile_write_json(FILE *out, const struct reconcile_report *r)
 	return ferror(out) ? -1 : 0;
 }
 
-static void
-html_cell(FILE *out, const char *s)
-{
-	fputs("<td>", out);
-	report_text_html(out, s);
-	fputs("</td>", out);
-}
-
-static void
-html_num(FILE *out, int64_t v)
-{
-	fprintf(out, "<td class=\"n\">%" PRId64 "</td>", v);
-}
-
-static void
-html_time(FILE *out, int64_t us)
-{
-	char b[32];
-	fmt_time(us, b);
-	html_cell(out, b);
-}
-
 static const char html_style[] =
 	"body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em;"
 	"color:#1d232a;background:#fff}"
@@ -676,9 +644,9 @@ int
 reconcile_write_html(FILE *out, const struct reconcile_report *r)
 {
 	char t1[32], t2[32], t3[32];
-	fmt_time(r->opts.now_us, t1);
-	fmt_time(r->opts.since_us, t2);
-	fmt_time(r->opts.until_us, t3);
+	report_text_time(r->opts.now_us, t1);
+	report_text_time(r->opts.since_us, t2);
+	report_text_time(r->opts.until_us, t3);
 	report_text_page_begin(out, "edigate order reconciliation", html_style);
 	fputs("<h1>Order reconciliation</h1>\n<p class=\"meta\">As of ", out);
 	report_text_html(out, t1);
@@ -699,16 +667,16 @@ reconcile_write_html(FILE *out, const struct reconcile_report *r)
 	for (size_t i = 0; i < r->partner_count; i++) {
 		const struct reconcile_partner *p = &r->partners[i];
 		fputs("<tr>", out);
-		html_cell(out, p->partner);
-		html_num(out, p->orders);
-		html_num(out, p->responded);
-		html_num(out, p->shipped);
-		html_num(out, p->invoiced);
-		html_num(out, p->complete);
-		html_num(out, p->no_response);
-		html_num(out, p->no_shipment);
-		html_num(out, p->no_invoice);
-		html_num(out, p->no_ack);
+		report_text_html_cell(out, p->partner);
+		report_text_html_num(out, p->orders);
+		report_text_html_num(out, p->responded);
+		report_text_html_num(out, p->shipped);
+		report_text_html_num(out, p->invoiced);
+		report_text_html_num(out, p->complete);
+		report_text_html_num(out, p->no_response);
+		report_text_html_num(out, p->no_shipment);
+		report_text_html_num(out, p->no_invoice);
+		report_text_html_num(out, p->no_ack);
 		fputs("</tr>\n", out);
 	}
 	if (r->partner_count == 0)
@@ -721,17 +689,17 @@ reconcile_write_html(FILE *out, const struct reconcile_report *r)
 	for (size_t i = 0; i < r->exception_count; i++) {
 		const struct reconcile_exception *e = &r->exceptions[i];
 		fputs("<tr>", out);
-		html_cell(out, e->partner);
-		html_cell(out, e->order_number);
+		report_text_html_cell(out, e->partner);
+		report_text_html_cell(out, e->order_number);
 		fputs("<td class=\"bad\">", out);
 		report_text_html(out, reconcile_reason_name(e->reason));
 		fputs("</td>", out);
-		html_cell(out, reconcile_kind_name(e->kind));
-		html_num(out, e->message_id);
-		html_cell(out, e->message_type);
-		html_time(out, e->since_us);
-		html_time(out, e->due_us);
-		html_num(out, hours_late(r, e));
+		report_text_html_cell(out, reconcile_kind_name(e->kind));
+		report_text_html_num(out, e->message_id);
+		report_text_html_cell(out, e->message_type);
+		report_text_html_time(out, e->since_us);
+		report_text_html_time(out, e->due_us);
+		report_text_html_num(out, hours_late(r, e));
 		fputs("</tr>\n", out);
 	}
 	if (r->exception_count == 0)

@@ -2,6 +2,7 @@
 
 #include "report_text.h"
 
+#include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
@@ -119,4 +120,38 @@ report_text_parse_utc(const char *s, int64_t *us_out)
 		return -1;
 	*us_out = (int64_t)t * 1000000 + frac;
 	return 0;
+}
+
+void
+report_text_time(int64_t us, char out[32])
+{
+	struct tm tm;
+	time_t t = (time_t)(us / 1000000);
+
+	out[0] = '\0';
+	if (us && gmtime_r(&t, &tm))
+		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+report_text_html_cell(FILE *out, const char *s)
+{
+	fputs("<td>", out);
+	report_text_html(out, s);
+	fputs("</td>", out);
+}
+
+void
+report_text_html_num(FILE *out, int64_t v)
+{
+	fprintf(out, "<td class=\"n\">%" PRId64 "</td>", v);
+}
+
+void
+report_text_html_time(FILE *out, int64_t us)
+{
+	char b[32];
+
+	report_text_time(us, b);
+	report_text_html_cell(out, b);
 }

@@ -27,6 +27,13 @@ void report_text_csv(FILE *out, const char *s, int last);
 void report_text_page_begin(FILE *out, const char *title, const char *style);
 void report_text_page_end(FILE *out);
 
+/* us (microseconds since 1970) as "YYYY-MM-DDTHH:MM:SSZ"; "" for 0. */
+void report_text_time(int64_t us, char out[32]);
+/* Table cells: escaped text, a number (class "n"), a time. */
+void report_text_html_cell(FILE *out, const char *s);
+void report_text_html_num(FILE *out, int64_t v);
+void report_text_html_time(FILE *out, int64_t us);
+
 /* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS[.ffffff]]" with an optional "Z"
  * or "+00:00", as UTC, into microseconds since 1970. 0 on success, -1
  * when s is not such a time. */
