@@ -517,3 +517,9 @@ tests_integration_reconcile_seed_LDADD = $(STORE_LIBS)
 TESTS += tests/integration/reconcile.sh
 dist_noinst_SCRIPTS += tests/integration/reconcile.sh
 EXTRA_DIST += docs/reconcile.md
+
+# Several edigated nodes on one PostgreSQL and one spool (docs/cluster.md):
+# AS2 to both, duplicates across nodes, webhooks once, a node killed
+# while it holds delivery claims.
+TESTS += tests/integration/multinode.sh
+dist_noinst_SCRIPTS += tests/integration/multinode.sh
