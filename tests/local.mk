@@ -523,3 +523,5 @@ EXTRA_DIST += docs/reconcile.md
 # while it holds delivery claims.
 TESTS += tests/integration/multinode.sh
 dist_noinst_SCRIPTS += tests/integration/multinode.sh
+TESTS += tests/integration/nginx_conf.sh
+dist_noinst_SCRIPTS += tests/integration/nginx_conf.sh
