@@ -120,7 +120,7 @@ sed -i "s|url=\"http://127.0.0.1:[0-9]*/as2\"|url=\"http://127.0.0.1:$peer_port/
 	"$tmp/partners/acme-retail.xml"
 chmod -R a+rX "$tmp/partners"
 
-LEASE_S=3
+LEASE_S=4
 write_config() { # write_config NODE PORT
 	cat > "$tmp/$1/edigate.conf" <<CONF
 state_dir = $tmp/$1
@@ -139,7 +139,7 @@ address = 127.0.0.1:$2
 [webhook.erp]
 url = http://127.0.0.1:$hook_port/erp
 secret = $SECRET
-timeout = 1s
+timeout = 2s
 
 [delivery]
 poll = 100ms
@@ -333,13 +333,13 @@ wait_for 30 all_done
 acks_all() { test "$(acks_out "AND state = 'delivered'")" = "$((N + 1 + M))"; }
 wait_for 60 acks_all
 # held_by PID [FRESH_US]: the webhook claims of that node's worker (taken
-# within the last FRESH_US: their request is far from its 1 s timeout, so
+# within the last FRESH_US: their request is far from its 2 s timeout, so
 # the worker cannot give them back before the kill lands).
 held_by() {
 	sql "SELECT id || ' ' || lease_until_us FROM deliveries WHERE endpoint = 'webhook:erp' AND state = 'claimed' AND claimed_by LIKE 'webhook@%:$1' AND lease_until_us > ${2:+(extract(epoch FROM clock_timestamp()) * 1000000)::bigint + ${LEASE_S}000000 - }${2:-0}" > "$tmp/out/held"
 	test -s "$tmp/out/held"
 }
-if wait_for 30 held_by "$pid_a" 400000; then
+if wait_for 30 held_by "$pid_a" 1000000; then
 	kill -KILL "$pid_a"
 	wait "$pid_a" 2>/dev/null
 	# A may have claimed one more between the query and the kill.
