@@ -787,6 +787,11 @@ check_duplicates(struct run *r, size_t i)
 	struct store_error serr;
 	int64_t window = r->in->duplicate_window_us;
 
+	/* The partner profile may agree another time frame (partner.xsd
+	 * checked its form). */
+	if (r->p->duplicate_window[0] &&
+	    inbound_parse_window(r->p->duplicate_window, &window) != 0)
+		window = r->in->duplicate_window_us;
 	if (window == INBOUND_DUPLICATES_OFF)
 		return 0;
 	if (ack_track_check_interchange(r->st, r->m.partner, ir, r->m.id, 0,

@@ -185,6 +185,21 @@ setup(void **state)
 	    "  <identity><x12 isa-qualifier=\"ZZ\" isa-id=\"ACMEBUYER\" gs-id=\"ACMEBUYER\"/></identity>\n"
 	    "  <messages><message direction=\"in\" standard=\"x12\" version=\"005010\" type=\"850\"/></messages>\n"
 	    "</partner>\n");
+	/* gamma's profile agrees no duplicate check; delta's a day. */
+	write_file(pdir, "gamma.xml",
+	    "<?xml version=\"1.0\"?>\n"
+	    "<partner id=\"gamma\" name=\"Gamma\">\n"
+	    "  <identity><x12 isa-qualifier=\"ZZ\" isa-id=\"ACMEBUYER\" gs-id=\"ACMEBUYER\"/></identity>\n"
+	    "  <messages><message direction=\"in\" standard=\"x12\" version=\"004010\" type=\"850\"/></messages>\n"
+	    "  <acknowledgment type=\"997\" duplicate-window=\"off\"/>\n"
+	    "</partner>\n");
+	write_file(pdir, "delta.xml",
+	    "<?xml version=\"1.0\"?>\n"
+	    "<partner id=\"delta\" name=\"Delta\">\n"
+	    "  <identity><x12 isa-qualifier=\"ZZ\" isa-id=\"ACMEBUYER\" gs-id=\"ACMEBUYER\"/></identity>\n"
+	    "  <messages><message direction=\"in\" standard=\"x12\" version=\"004010\" type=\"850\"/></messages>\n"
+	    "  <acknowledgment duplicate-window=\"1d\"/>\n"
+	    "</partner>\n");
 	snprintf(xsd, sizeof(xsd), "%s/partners/partner.xsd", top);
 	fx->ps = partner_set_load(pdir, xsd, NULL, &perr);
 	if (fx->ps == NULL)
@@ -733,6 +748,47 @@ test_window_off_checks_nothing(void **state)
 	inbound_free(off);
 }
 
+static void
+test_partner_profile_window_wins_over_the_daemon_one(void **state)
+{
+	struct fixture *fx = *state;
+	struct inbound_result res;
+
+	/* gamma: duplicate-window="off" although the daemon checks 90 days. */
+	process(fx, NULL, receive(fx, "gamma", x12_4010("000001101", "1101",
+	    "PO1101")), &res);
+	process(fx, NULL, receive(fx, "gamma", x12_4010("000001101", "1101",
+	    "PO1102")), &res);
+	assert_int_equal(res.duplicates, 0);
+	assert_string_equal(res.final_state, "processed");
+	assert_int_equal(routed, 2);
+	/* delta: a day. Seen two days ago is new; an hour ago a duplicate. */
+	process(fx, NULL, receive(fx, "delta", x12_4010("000001201", "1201",
+	    "PO1201")), &res);
+	raw_sql(fx, "UPDATE duplicate_keys SET seen_us = seen_us - "
+	    "2 * 86400000000 WHERE sender = 'delta'");
+	int64_t second = receive(fx, "delta", x12_4010("000001201", "1201",
+	    "PO1202"));
+	process(fx, NULL, second, &res);
+	assert_string_equal(res.final_state, "processed");
+	raw_sql(fx, "UPDATE duplicate_keys SET seen_us = seen_us - "
+	    "3600000000 WHERE sender = 'delta'");
+	int64_t third = receive(fx, "delta", x12_4010("000001201", "1201",
+	    "PO1203"));
+	process(fx, NULL, third, &res);
+	assert_string_equal(res.final_state, "duplicate");
+	/* The sighting that fell out of the window was taken over by the
+	 * second message, which the repeat now names. */
+	char expect[64];
+	snprintf(expect, sizeof(expect), "\"first_message_id\":%lld,",
+	    (long long)second);
+	assert_non_null(strstr(event_of(fx, third, "inbound.duplicate").detail,
+	    expect));
+	assert_non_null(strstr(event_of(fx, third, "inbound.duplicate").detail,
+	    "\"window_seconds\":86400"));
+	assert_int_equal(routed, 4);
+}
+
 /* ---- what is not a duplicate ------------------------------------------ */
 
 static void
@@ -830,6 +886,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_window_off_checks_nothing,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_partner_profile_window_wins_over_the_daemon_one, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rejected_interchange_may_come_again_under_its_number,
 		    setup, teardown),
