@@ -10,14 +10,13 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <ctype.h>
-#include <errno.h>
 
 #include "ack.h"
 #include "ack_track.h"
