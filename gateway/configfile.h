@@ -108,7 +108,7 @@ struct config {
 	                                      default 10 s */
 	unsigned as2_async_mdn_timeout_ms; /* per attempt, default 60 s */
 	/* Sections other modules own ([api], [delivery], [webhook.NAME],
-	 * [route.NAME], [token.NAME]): kept as written, in file order; the
+	 * [route.NAME], [token.NAME], [inbound]): kept as written, in file order; the
 	 * owning module checks its keys and reports file:line itself. */
 	struct config_section *sections;
 	size_t nsections;

@@ -267,25 +267,35 @@ test_processes_opening_a_fresh_store_at_once_migrate_it_once(void **state)
 	struct store_error err;
 	struct store_info info;
 	pid_t pids[4];
-	for (int r = 0; r < 4; r++) {
-		pids[r] = fork();
-		assert_true(pids[r] >= 0);
-		if (pids[r] == 0) {
-			struct store *st;
-			struct store_options o = { .spool_dir = fx->spool };
-			if (store_open(&st, fx->url, &o, &err)) {
-				fprintf(stderr, "open: %s\n", err.message);
-				_exit(3);
+	/* The race is in the first moments of a new file, so SQLite gets
+	 * several fresh files in a row; the last one is the fixture's. */
+	int rounds = fx->pg ? 1 : 10;
+	for (int round = 0; round < rounds; round++) {
+		char url[sizeof fx->url];
+		if (round == rounds - 1)
+			snprintf(url, sizeof url, "%s", fx->url);
+		else
+			snprintf(url, sizeof url, "%s/round%d/edigate.db", fx->dir, round);
+		for (int r = 0; r < 4; r++) {
+			pids[r] = fork();
+			assert_true(pids[r] >= 0);
+			if (pids[r] == 0) {
+				struct store *st;
+				struct store_options o = { .spool_dir = fx->spool };
+				if (store_open(&st, url, &o, &err)) {
+					fprintf(stderr, "open: %s\n", err.message);
+					_exit(3);
+				}
+				store_close(st);
+				_exit(0);
 			}
-			store_close(st);
-			_exit(0);
 		}
-	}
-	for (int r = 0; r < 4; r++) {
-		int status;
-		waitpid(pids[r], &status, 0);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+		for (int r = 0; r < 4; r++) {
+			int status;
+			waitpid(pids[r], &status, 0);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
 	}
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
