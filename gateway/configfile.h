@@ -101,6 +101,7 @@ struct config {
 	/* [as2] */
 	char *as2_path;        /* route of AS2 receive, default /as2 */
 	size_t as2_max_decompressed; /* decompressed payload limit, default 1G */
+	size_t as2_unwrap_in_memory; /* larger bodies unwrap from a file, 1M */
 	unsigned as2_async_mdn_attempts;   /* default 6 */
 	unsigned as2_async_mdn_retry_ms;   /* first retry delay, doubling;
 	                                      default 10 s */

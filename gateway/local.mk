@@ -158,6 +158,7 @@ EXTRA_DIST += docs/sftp.md
 # AS2 receive in edigated: the POST handler, unwrap, MDN.
 gateway_edigated_SOURCES += gateway/as2_receive.c gateway/as2_receive.h
 gateway_libas2_a_SOURCES += gateway/as2_unwrap.c gateway/as2_unwrap.h
+gateway_libas2_a_SOURCES += gateway/as2_stream.c gateway/as2_stream.h
 gateway_edigated_CFLAGS += $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 gateway_edigated_LDADD += $(INBOUND_LIBS) $(AS2_LIBS) gateway/libdaemon.a \
 	$(STORE_LIBS) $(LIBEVENT_LIBS) $(PTHREAD_LIBS)

@@ -517,3 +517,7 @@ tests_integration_reconcile_seed_LDADD = $(STORE_LIBS)
 TESTS += tests/integration/reconcile.sh
 dist_noinst_SCRIPTS += tests/integration/reconcile.sh
 EXTRA_DIST += docs/reconcile.md
+
+# AS2 receive with every body unwrapped from a file (as2_stream).
+TESTS += tests/integration/as2_receive_stream.sh
+dist_noinst_SCRIPTS += tests/integration/as2_receive_stream.sh

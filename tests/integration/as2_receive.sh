@@ -118,6 +118,7 @@ workers = 2
 [limits]
 max_body_size = 512K
 [as2]
+${AS2_UNWRAP_IN_MEMORY:+unwrap_in_memory = $AS2_UNWRAP_IN_MEMORY}
 async_mdn_retry = 300ms
 async_mdn_attempts = 10
 [tls]
