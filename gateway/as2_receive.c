@@ -1355,7 +1355,11 @@ rx_handle(struct daemon_request *r, void *ctx)
 	j->cte = header_copy(r, "Content-Transfer-Encoding");
 	j->disposition = header_copy(r, "Content-Disposition");
 	j->as2_version = header_copy(r, "AS2-Version");
-	/* The body moves (no copy) into a buffer only this job touches. */
+	/* A large body on a streaming listener is in a file already; the
+	 * job takes the descriptor. */
+	j->body_fd = daemon_request_body_file(r, &j->body_len);
+	/* Else the body moves (no copy) into a buffer only this job
+	 * touches. */
 	j->body = evbuffer_new();
 	if (j->body == NULL || evbuffer_add_buffer(j->body,
 	    daemon_request_body(r)) != 0) {

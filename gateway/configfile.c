@@ -91,6 +91,8 @@ static const struct key keys[] = {
 	{ SEC_LISTEN, "min_tls_version", T_TLSVERSION, L(min_tls_version),
 	    0, 0 },
 	{ SEC_LISTEN, "routes", T_ROUTES, L(routes), 0, 0 },
+	{ SEC_LISTEN, "stream_bodies", T_BOOL, L(stream_bodies), 0, 0 },
+	{ SEC_LIMITS, "body_in_memory", T_SIZE, C(body_in_memory), 0, 0 },
 	{ SEC_SFTP, "root", T_PATH, C(sftp_root), 0, 0 },
 	{ SEC_SFTP, "scan_interval", T_DURATION, C(sftp_scan_interval_ms),
 	    100, 86400000 },
@@ -691,6 +693,7 @@ config_parse(const char *file, const char *text, size_t len,
 	p.cfg->max_body_size = 64 * 1024 * 1024;
 	p.cfg->as2_max_decompressed = 1024UL * 1024 * 1024;
 	p.cfg->as2_unwrap_in_memory = 1024UL * 1024;
+	p.cfg->body_in_memory = 1024UL * 1024;
 	p.cfg->as2_async_mdn_attempts = 6;
 	p.cfg->as2_async_mdn_retry_ms = 10000;
 	p.cfg->as2_async_mdn_timeout_ms = 60000;

@@ -56,6 +56,8 @@ struct config_listener {
 	int min_tls_version;   /* 12 or 13: TLS 1.2 or 1.3 */
 	char *routes;          /* NULL: every route; else the route prefixes
 	                          this listener serves, blank-separated */
+	int stream_bodies;     /* request bodies read by our own HTTP reader,
+	                          large ones straight to a file */
 	unsigned line;         /* line of the section header */
 };
 
@@ -92,6 +94,8 @@ struct config {
 	size_t max_header_size;/* default 64K, headers and request line */
 	unsigned read_timeout_ms;  /* idle time while reading a request */
 	unsigned write_timeout_ms; /* idle time while writing a response */
+	size_t body_in_memory; /* stream_bodies: larger bodies go to a file
+	                          in state_dir, default 1M */
 	struct config_listener *listeners;
 	size_t nlisteners;
 	/* [sftp] */

@@ -177,3 +177,6 @@ EXTRA_DIST += docs/receive.md
 # Order reconciliation (report reconcile) and the escaping all reports share.
 gateway_libacktrack_a_SOURCES += gateway/reconcile.c gateway/reconcile.h
 gateway_edigate_SOURCES += gateway/cmd_reconcile.c
+
+# Streaming listeners (stream_bodies = yes): our own HTTP/1.1 request reader.
+gateway_libdaemon_a_SOURCES += gateway/http_reader.c gateway/http_reader.h

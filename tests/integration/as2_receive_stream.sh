@@ -4,4 +4,4 @@
 # the same MDNs, MICs, dispositions and stored payloads are expected.
 # Prints TAP (the cases of as2_receive.sh).
 here=$(dirname "$0")
-AS2_UNWRAP_IN_MEMORY=0 exec bash "$here/as2_receive.sh"
+AS2_STREAM_BODIES=1 AS2_UNWRAP_IN_MEMORY=0 exec bash "$here/as2_receive.sh"
