@@ -116,16 +116,20 @@ new_file(struct as2_streamed *u, const char *tmpdir)
 	return fd;
 }
 
+/* Writes to a file through a buffer: the MIME splitter hands its bytes
+ * out in small pieces (down to one line), and a write per piece would
+ * make a large message crawl. */
 struct fd_sink {
 	int fd;
 	uint64_t written;
 	int error;      /* errno of a failed write */
+	size_t n;
+	unsigned char buf[CHUNK];
 };
 
 static int
-fd_sink(void *ctx, const void *data, size_t len)
+write_out(struct fd_sink *s, const void *data, size_t len)
 {
-	struct fd_sink *s = ctx;
 	const char *p = data;
 
 	while (len > 0) {
@@ -138,9 +142,46 @@ fd_sink(void *ctx, const void *data, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
-		s->written += (uint64_t)n;
 	}
 	return 0;
+}
+
+static int
+fd_sink_flush(struct fd_sink *s)
+{
+	size_t n = s->n;
+
+	s->n = 0;
+	return write_out(s, s->buf, n);
+}
+
+static int
+fd_sink(void *ctx, const void *data, size_t len)
+{
+	struct fd_sink *s = ctx;
+
+	s->written += len;
+	if (s->n + len > sizeof(s->buf) && fd_sink_flush(s) != 0)
+		return -1;
+	if (len >= sizeof(s->buf))
+		return write_out(s, data, len);
+	memcpy(s->buf + s->n, data, len);
+	s->n += len;
+	return 0;
+}
+
+static struct fd_sink *
+fd_sink_new(int fd)
+{
+	struct fd_sink *s = malloc(sizeof(*s));
+
+	if (s != NULL) {
+		s->fd = fd;
+		s->written = 0;
+		s->error = 0;
+		s->n = 0;
+	}
+	return s;
 }
 
 /* The whole of file fd as a slice. */
@@ -178,8 +219,9 @@ decode_body(struct as2_streamed *u, const char *tmpdir, const char *cte,
 	mime_cte c = mime_cte_parse(cte);
 	mime_decoder dec;
 	mime_error merr;
-	struct fd_sink fs = { -1, 0, 0 };
+	struct fd_sink *fs;
 	struct decode_ctx dc = { &dec, &merr };
+	int fd;
 
 	if (c == MIME_CTE_UNKNOWN)
 		return fail_with(u, AS2_ERR_UNSUPPORTED,
@@ -188,21 +230,27 @@ decode_body(struct as2_streamed *u, const char *tmpdir, const char *cte,
 		*out = *in;
 		return 0;
 	}
-	if ((fs.fd = new_file(u, tmpdir)) < 0)
+	if ((fd = new_file(u, tmpdir)) < 0)
 		return -1;
+	if ((fs = fd_sink_new(fd)) == NULL)
+		return fail_with(u, AS2_ERR_NOMEM, "out of memory");
 	merr.message[0] = '\0';
-	mime_decoder_init(&dec, c, fd_sink, &fs);
+	mime_decoder_init(&dec, c, fd_sink, fs);
 	if (as2_stream_read(in, decode_feed, &dc) != 0 ||
-	    mime_decoder_finish(&dec, &merr) != MIME_OK) {
-		if (fs.error)
+	    mime_decoder_finish(&dec, &merr) != MIME_OK ||
+	    fd_sink_flush(fs) != 0) {
+		int e = fs->error;
+		free(fs);
+		if (e)
 			return fail_with(u, AS2_ERR_IO, "temporary file: %s",
-			    strerror(fs.error));
+			    strerror(e));
 		return fail_with(u, AS2_ERR_FORMAT, "body: %s",
 		    merr.message[0] ? merr.message : "read error");
 	}
-	out->fd = fs.fd;
+	out->fd = fd;
 	out->off = 0;
-	out->len = fs.written;
+	out->len = fs->written;
+	free(fs);
 	return 0;
 }
 
@@ -372,36 +420,43 @@ signed_layer(struct as2_streamed *u, const struct as2_unwrap_keys *peer,
 {
 	mime_signed s;
 	mime_error merr;
-	struct fd_sink fs = { -1, 0, 0 };
+	struct fd_sink *fs;
 	struct signed_feed sf = { &s, &merr };
 	as2_verify_result vr;
 	as2_error aerr;
 	as2_status st;
 	BIO *content;
-	int rc;
+	int fd, e;
 
-	if ((fs.fd = new_file(u, tmpdir)) < 0)
+	if ((fd = new_file(u, tmpdir)) < 0)
 		return -1;
+	if ((fs = fd_sink_new(fd)) == NULL)
+		return fail_with(u, AS2_ERR_NOMEM, "out of memory");
 	merr.message[0] = '\0';
-	if (mime_signed_init(&s, ct, fd_sink, &fs, 0, &merr) != MIME_OK) {
+	if (mime_signed_init(&s, ct, fd_sink, fs, 0, &merr) != MIME_OK) {
 		mime_signed_free(&s);
+		free(fs);
 		return fail_with(u, AS2_ERR_FORMAT, "multipart/signed: %s",
 		    merr.message);
 	}
 	if (as2_stream_read(body, signed_feed, &sf) != 0 ||
-	    mime_signed_finish(&s, &merr) != MIME_OK) {
+	    mime_signed_finish(&s, &merr) != MIME_OK ||
+	    fd_sink_flush(fs) != 0) {
 		mime_signed_free(&s);
-		if (fs.error)
+		e = fs->error;
+		free(fs);
+		if (e)
 			return fail_with(u, AS2_ERR_IO, "temporary file: %s",
-			    strerror(fs.error));
+			    strerror(e));
 		return fail_with(u, AS2_ERR_FORMAT, "multipart/signed: %s",
 		    merr.message[0] ? merr.message : "read error");
 	}
 	if (s.micalg[0])
 		mime_micalg_parse(s.micalg, strlen(s.micalg), &u->sign_style);
-	entity->fd = fs.fd;
+	entity->fd = fd;
 	entity->off = 0;
-	entity->len = fs.written;
+	entity->len = fs->written;
+	free(fs);
 	memset(&aerr, 0, sizeof(aerr));
 	if (peer->theirs == NULL || sk_X509_num(peer->theirs) == 0) {
 		st = AS2_ERR_AUTHENTICATION;
@@ -424,8 +479,7 @@ signed_layer(struct as2_streamed *u, const struct as2_unwrap_keys *peer,
 	}
 	u->is_signed = 1;
 	u->sign_alg = vr.digest;
-	rc = 0;
-	return rc;
+	return 0;
 }
 
 int
