@@ -521,3 +521,27 @@ EXTRA_DIST += docs/reconcile.md
 # AS2 receive with every body unwrapped from a file (as2_stream).
 TESTS += tests/integration/as2_receive_stream.sh
 dist_noinst_SCRIPTS += tests/integration/as2_receive_stream.sh
+
+# Large AS2 messages (200 MB) through a streaming listener with flat
+# memory; skipped under ASan (see the script).
+TESTS += tests/integration/as2_large.sh
+dist_noinst_SCRIPTS += tests/integration/as2_large.sh
+
+# 1 GB signed+encrypted AS2 message: MB/s and edigated's peak RSS beside
+# openssl cms -decrypt of the same file (not a timed test):
+# make bench-as2-large [AS2_LARGE_MB=1024]
+AS2_LARGE_MB = 1024
+bench-as2-large: gateway/edigated$(EXEEXT) tests/bench/bench_rusage$(EXEEXT)
+	AS2_LARGE_MB=$(AS2_LARGE_MB) BENCH=1 top_srcdir='$(abs_top_srcdir)' \
+	  top_builddir='$(abs_top_builddir)' \
+	  $(SHELL) $(srcdir)/tests/integration/as2_large.sh
+.PHONY: bench-as2-large
+
+# HTTP/1.1 request framing of the streaming listeners.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_reader
+TESTS += tests/unit/test_http_reader
+endif
+tests_unit_test_http_reader_SOURCES = tests/unit/test_http_reader.c
+tests_unit_test_http_reader_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_http_reader_LDADD = gateway/libdaemon.a $(CMOCKA_LIBS)
