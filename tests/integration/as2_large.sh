@@ -287,9 +287,17 @@ if [ -n "${BENCH:-}" ]; then
 	else
 		ref_s=0; ref_kb=0
 	fi
-	python3 - "$body" "$t1" "$t2" "$hwm" "$base_rss" "$ref_s" "$ref_kb" <<'PY'
+	# The disk's own write rate, same run: what the spool is bound by.
+	dd_s=
+	if /usr/bin/env time -f %e -o "$P/dd.time" dd if=/dev/zero of="$tmp/state/dd.test" \
+		bs=1M count=512 conv=fsync 2>/dev/null; then
+		dd_s=$(tail -1 "$P/dd.time")
+	fi
+	rm -f "$tmp/state/dd.test"
+	python3 - "$body" "$t1" "$t2" "$hwm" "$base_rss" "$ref_s" "$ref_kb" "${dd_s:-0}" <<'PY'
 import sys
-body, t1, t2, hwm, base, ref_s, ref_kb = sys.argv[1:]
+body, t1, t2, hwm, base, ref_s, ref_kb, dd_s = sys.argv[1:]
+dd_s = float(dd_s) if dd_s.replace('.', '', 1).isdigit() else 0.0
 body = int(body); secs = float(t2) - float(t1); hwm = int(hwm); base = int(base)
 ref_s = float(ref_s); ref_kb = int(ref_kb)
 mb = body / 1e6
@@ -299,6 +307,12 @@ print('# %-44s %10.1f %9.1f %14.1f %12s' % ('edigated receive, signed+encrypted 
 if ref_s > 0:
     print('# %-44s %10.1f %9.1f %14.1f %12s' % ('openssl cms -decrypt, same file (reference)', mb,
           mb / ref_s, ref_kb / 1024, '%.2fx edigated' % ((mb / ref_s) / (mb / secs))))
+if dd_s > 0:
+    dd = 512 * 1048576 / 1e6 / dd_s
+    print('# %-44s %10.1f %9.1f %14s %12s' % ('disk write, dd with fsync (reference)', 536.9, dd,
+          '-', '%.2f of dd' % (5 * mb / secs / dd)))
 print('# edigated RSS before the request: %.1f MiB; wall time of the POST incl. MDN: %.1f s' % (base / 1024, secs))
+print('# the last ratio counts the five writes of the message (body, decrypted and signed')
+print('# entities, payload and raw body in the spool) against the disk rate')
 PY
 fi
