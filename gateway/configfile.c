@@ -69,6 +69,7 @@ static const struct key keys[] = {
 	    0, 3600000 },
 	{ SEC_GENERAL, "debug_endpoints", T_BOOL, C(debug_endpoints), 0, 0 },
 	{ SEC_STORE, "url", T_STRING, C(store_url), 0, 0 },
+	{ SEC_STORE, "spool_dir", T_PATH, C(spool_dir), 0, 0 },
 	{ SEC_LIMITS, "max_body_size", T_SIZE, C(max_body_size),
 	    1024, 0 },
 	{ SEC_LIMITS, "max_header_size", T_SIZE, C(max_header_size),
@@ -614,6 +615,12 @@ finish(struct parser *p)
 	    (c->store_url == NULL &&
 	    !(c->store_url = default_path(c->state_dir, "edigate.db"))))
 		return fail(p, 0, "out of memory");
+	/* PostgreSQL holds no payloads: they go to a spool directory, which
+	 * nodes sharing the database must share too (docs/cluster.md). */
+	if (c->spool_dir == NULL && (!strncmp(c->store_url, "postgresql://", 13) ||
+	    !strncmp(c->store_url, "postgres://", 11)) &&
+	    !(c->spool_dir = default_path(c->state_dir, "spool")))
+		return fail(p, 0, "out of memory");
 	if (c->group && !c->user)
 		return fail(p, 0, "group: set without user");
 	if (c->as2_path == NULL && (c->as2_path = strdup("/as2")) == NULL)
@@ -794,6 +801,7 @@ config_free(struct config *cfg)
 	free(cfg->maps_dir);
 	free(cfg->sftp_root);
 	free(cfg->store_url);
+	free(cfg->spool_dir);
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg);

@@ -81,6 +81,8 @@ struct config {
 	char *partners_dir;    /* default: <state_dir>/partners */
 	char *maps_dir;        /* default: <state_dir>/maps */
 	char *store_url;       /* default: <state_dir>/edigate.db (SQLite) */
+	char *spool_dir;       /* [store] spool_dir; default: beside the SQLite
+	                        * file, <state_dir>/spool on PostgreSQL */
 	char *user;            /* NULL: keep running as we are */
 	char *group;           /* NULL: the user's primary group */
 	int allow_root;

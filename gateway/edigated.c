@@ -442,6 +442,13 @@ main(int argc, char **argv)
 		log_error("cannot start", "error", err, NULL);
 		return 1;
 	}
+	/* Every store connection opened from here on, in any module or
+	 * thread, attaches the same spool: on PostgreSQL the only one. */
+	if (store_set_default_spool(daemon_config(d)->spool_dir, &serr) != 0) {
+		log_error("cannot start", "error", serr.message, NULL);
+		daemon_free(d);
+		return 1;
+	}
 	/* Modules register their routes, health checks and reload hooks
 	 * here, before the listeners open. Partner keys are read now, while
 	 * still privileged, so they may be readable by root only. */

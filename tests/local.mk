@@ -581,3 +581,11 @@ tests/fuzz/fuzz_as2_stream: $(srcdir)/tests/fuzz/fuzz_as2_stream.c \
 fuzz: tests/fuzz/fuzz_as2_stream
 CLEANFILES += tests/fuzz/as2_stream.fuzz.o
 EXTRA_DIST += tests/fuzz/fuzz_as2_stream.c
+
+# Several edigated nodes on one PostgreSQL and one spool (docs/cluster.md):
+# AS2 to both, duplicates across nodes, webhooks once, a node killed
+# while it holds delivery claims.
+TESTS += tests/integration/multinode.sh
+dist_noinst_SCRIPTS += tests/integration/multinode.sh
+TESTS += tests/integration/nginx_conf.sh
+dist_noinst_SCRIPTS += tests/integration/nginx_conf.sh
