@@ -766,7 +766,6 @@ static int
 raw_on_head(void *ctx, struct http_reader *rd)
 {
 	struct rawconn *c = ctx;
-	struct daemon *d = c->l->d;
 
 	for (size_t i = 0; i < rd->nfields; i++)
 		if (evhttp_add_header(&c->headers, rd->fields[i].name,
@@ -780,7 +779,6 @@ raw_on_head(void *ctx, struct http_reader *rd)
 	 * checked Content-Length), so a refused body is never sent. */
 	if (rd->expect_continue && (rd->chunked || rd->content_length > 0))
 		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	(void)d;
 	return 0;
 }
 
@@ -801,6 +799,11 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/*
+ * Body bytes as they arrive. The write to the file happens on the loop
+ * thread: it lands in the page cache at memory speed, but on a disk that
+ * cannot keep up the kernel throttles it and the loop waits with it.
+ */
 static int
 raw_on_body(void *ctx, const void *data, size_t len)
 {
