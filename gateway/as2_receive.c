@@ -8,12 +8,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -23,6 +25,7 @@
 #include "as2_cms.h"
 #include "as2_mdn.h"
 #include "as2_receive.h"
+#include "as2_stream.h"
 #include "as2_unwrap.h"
 #include "configfile.h"
 #include "daemon.h"
@@ -189,6 +192,7 @@ struct as2_receive {
 	struct as2_state *state;       /* loop thread */
 	char *store_url;
 	size_t max_decompressed;
+	size_t unwrap_in_memory;       /* larger bodies unwrap from a file */
 	pthread_key_t store_key;
 	int key_made;
 	struct metrics_family *received; /* edigate_as2_received_total */
@@ -232,6 +236,8 @@ struct rx_job {
 	char *as2_from_raw, *as2_to_raw, *message_id, *dnt, *dno, *rdo;
 	char *content_type, *cte, *disposition, *as2_version;
 	struct evbuffer *body;
+	int body_fd;                       /* -1, or the body in a file */
+	uint64_t body_len;
 	/* answer */
 	int status;
 	char *resp_type;
@@ -273,6 +279,8 @@ job_free(struct rx_job *j)
 	free(j->as2_version);
 	if (j->body)
 		evbuffer_free(j->body);
+	if (j->body_fd >= 0)
+		close(j->body_fd);
 	free(j->resp_type);
 	free(j->resp_body);
 	state_unref(j->state);
@@ -370,8 +378,8 @@ build_mdn(struct rx_job *j, const struct as2_peer *peer,
 /* The MIC in the algorithm the sender asked for (signed-receipt-micalg),
  * else the signature's, else SHA-1 (RFC 4130 section 7.3.1). */
 static int
-compute_mic(struct rx_job *j, const struct as2_unwrapped *u, char *out,
-    size_t cap)
+compute_mic(struct rx_job *j, const struct as2_unwrapped *u,
+    const struct as2_streamed *su, char *out, size_t cap)
 {
 	mime_dno dno;
 	mime_error merr;
@@ -389,7 +397,13 @@ compute_mic(struct rx_job *j, const struct as2_unwrapped *u, char *out,
 		    u->sign_alg : MIME_MICALG_SHA1;
 	if (as2_mic_init(&mic, alg, &aerr) != AS2_OK)
 		return -1;
-	as2_mic_update(&mic, u->mic_source.p, u->mic_source.len);
+	if (su != NULL) {
+		if (as2_stream_read(&su->mic_source, as2_mic_sink, &mic) != 0) {
+			as2_mic_free(&mic);
+			return -1;
+		}
+	} else
+		as2_mic_update(&mic, u->mic_source.p, u->mic_source.len);
 	if (as2_mic_final(&mic, style, out, cap, &aerr) != AS2_OK) {
 		as2_mic_free(&mic);
 		return -1;
@@ -401,18 +415,114 @@ compute_mic(struct rx_job *j, const struct as2_unwrapped *u, char *out,
 /* ---- store ------------------------------------------------------------ */
 
 static const char *
-detect_type(const struct as2_buf *b)
+detect_type(const unsigned char *p, size_t len)
 {
 	size_t i = 0;
-	while (i < b->len && (b->p[i] == ' ' || b->p[i] == '\r' ||
-	    b->p[i] == '\n' || b->p[i] == '\t'))
+	while (i < len && (p[i] == ' ' || p[i] == '\r' ||
+	    p[i] == '\n' || p[i] == '\t'))
 		i++;
-	if (b->len - i >= 3 && memcmp(b->p + i, "ISA", 3) == 0)
+	if (len - i >= 3 && memcmp(p + i, "ISA", 3) == 0)
 		return "x12";
-	if (b->len - i >= 3 && (memcmp(b->p + i, "UNA", 3) == 0 ||
-	    memcmp(b->p + i, "UNB", 3) == 0))
+	if (len - i >= 3 && (memcmp(p + i, "UNA", 3) == 0 ||
+	    memcmp(p + i, "UNB", 3) == 0))
 		return "edifact";
 	return "binary";
+}
+
+/* The type of a payload in a file, from its first bytes (leading white
+ * space included, as detect_type skips it). */
+static const char *
+detect_type_slice(const struct as2_slice *s)
+{
+	unsigned char head[4096];
+	long n = as2_stream_peek(s, head, sizeof(head));
+	return detect_type(head, n > 0 ? (size_t)n : 0);
+}
+
+struct writer_sink {
+	struct spool_writer *w;
+	struct spool_error *err;
+};
+
+static int
+writer_sink(void *ctx, const void *data, size_t len)
+{
+	struct writer_sink *ws = ctx;
+	return spool_writer_feed(ws->w, data, len, ws->err) != SPOOL_OK;
+}
+
+/* Streams the bytes of s into the spool: flat memory for any size. */
+static int
+spool_put_slice(struct spool *sp, const struct as2_slice *s,
+    char hash[SPOOL_HASH_HEX + 1], struct spool_error *err)
+{
+	struct spool_writer *w;
+	struct writer_sink ws;
+	uint64_t size;
+
+	if (spool_writer_new(sp, &w, err) != SPOOL_OK)
+		return -1;
+	ws.w = w;
+	ws.err = err;
+	if (as2_stream_read(s, writer_sink, &ws) != 0) {
+		if (err->message[0] == '\0')
+			snprintf(err->message, sizeof(err->message),
+			    "cannot read the body file: %s", strerror(errno));
+		spool_writer_abort(w);
+		return -1;
+	}
+	return spool_writer_commit(w, hash, &size, err) == SPOOL_OK ? 0 : -1;
+}
+
+/* The raw request body into the spool, wherever it lives. */
+static int
+spool_put_raw(struct rx_job *j, struct spool *sp,
+    char hash[SPOOL_HASH_HEX + 1], struct spool_error *err)
+{
+	if (j->body_fd >= 0) {
+		struct as2_slice raw = { j->body_fd, 0, j->body_len };
+		memset(err, 0, sizeof(*err));
+		return spool_put_slice(sp, &raw, hash, err);
+	}
+	{
+		unsigned char *raw = evbuffer_pullup(j->body, -1);
+		size_t len = evbuffer_get_length(j->body);
+		return spool_put(sp, raw ? raw : (unsigned char *)"", len,
+		    hash, err) == SPOOL_OK ? 0 : -1;
+	}
+}
+
+static uint64_t
+raw_len(const struct rx_job *j)
+{
+	return j->body_fd >= 0 ? j->body_len :
+	    (uint64_t)evbuffer_get_length(j->body);
+}
+
+/* Moves a body held in memory to an anonymous file in the spool's
+ * temporary directory, so the rest of the job streams: the buffer is
+ * freed at once. */
+static int
+spill_body(struct rx_job *j, struct spool *sp)
+{
+	char dir[4096];
+	int fd;
+	uint64_t len = evbuffer_get_length(j->body);
+
+	snprintf(dir, sizeof(dir), "%s/tmp", spool_dir(sp));
+	fd = as2_stream_tmpfile(dir);
+	if (fd < 0)
+		return -1;
+	while (evbuffer_get_length(j->body) > 0)
+		if (evbuffer_write(j->body, fd) < 0 && errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	evbuffer_free(j->body);
+	j->body = NULL;
+	j->body_fd = fd;
+	j->body_len = len;
+	return 0;
 }
 
 /* The "as2.mdn" event naming the kept MDN (hash from mdn_keep). */
@@ -550,14 +660,13 @@ store_refused(struct rx_job *j, struct store *st, const struct as2_peer *peer,
 	struct store_message m;
 	struct store_error serr;
 	struct spool_error perr;
-	unsigned char *raw = evbuffer_pullup(j->body, -1);
-	size_t len = evbuffer_get_length(j->body);
+	uint64_t len = raw_len(j);
 	json_t *d;
 	char *text;
 
 	memset(&m, 0, sizeof(m));
-	if (store_spool(st) == NULL || spool_put(store_spool(st), raw ? raw :
-	    (unsigned char *)"", len, m.payload_hash, &perr) != SPOOL_OK)
+	if (store_spool(st) == NULL || spool_put_raw(j, store_spool(st),
+	    m.payload_hash, &perr) != 0)
 		return 0;
 	m.direction = STORE_IN;
 	snprintf(m.partner, sizeof(m.partner), "%s", peer->p->id);
@@ -619,11 +728,13 @@ rx_work(void *arg)
 	struct store *st;
 	const struct as2_peer *peer;
 	struct as2_unwrapped u;
+	struct as2_streamed su, *sup = NULL;   /* set: unwrapped from a file */
 	char mic[AS2_MIC_MAX] = "";
 	char err[512];
 	mime_error merr;
 
 	memset(&u, 0, sizeof(u));
+	memset(&su, 0, sizeof(su));
 	snprintf(j->outcome, sizeof(j->outcome), "error");
 	if (j->as2_from_raw == NULL || j->as2_to_raw == NULL ||
 	    j->message_id == NULL) {
@@ -687,19 +798,57 @@ rx_work(void *arg)
 		goto store_failed;
 	}
 
+	/* A large body is unwrapped from a file, layer by layer, with flat
+	 * memory (as2_stream.h); a small one in memory. Both walks follow
+	 * the same rules, so the outcome does not depend on the size. */
+	if (j->body_fd < 0 && store_spool(st) != NULL &&
+	    evbuffer_get_length(j->body) > rx->unwrap_in_memory &&
+	    spill_body(j, store_spool(st)) != 0)
+		log_warn("cannot move a large AS2 body to a file; unwrapping "
+		    "it in memory", "correlation_id", j->cid, "error",
+		    strerror(errno), NULL);
 	{
 		struct as2_unwrap_keys keys = { peer->theirs, peer->ours,
 		    peer->nours };
-		size_t rawlen = evbuffer_get_length(j->body);
-		unsigned char *raw = evbuffer_pullup(j->body, -1);
+		const char *ctype = j->content_type ? j->content_type :
+		    "application/octet-stream";
+		int unwrapped;
 
-		if (rawlen && raw == NULL) {
-			snprintf(j->reason, sizeof(j->reason), "out of memory");
-			goto store_failed;
+		if (j->body_fd >= 0) {
+			char dir[4096];
+			sup = &su;
+			snprintf(dir, sizeof(dir), "%s/tmp",
+			    store_spool(st) ? spool_dir(store_spool(st)) :
+			    "/tmp");
+			unwrapped = as2_stream_unwrap(&su, &keys,
+			    rx->max_decompressed, dir, ctype, j->cte,
+			    j->body_fd, j->body_len) == 0;
+			/* The flags and the outcome, where the code below
+			 * reads them; the bytes stay in su's files. */
+			u.is_signed = su.is_signed;
+			u.is_encrypted = su.is_encrypted;
+			u.is_compressed = su.is_compressed;
+			u.sign_alg = su.sign_alg;
+			u.sign_style = su.sign_style;
+			u.cipher = su.cipher;
+			memcpy(u.filename, su.filename, sizeof(u.filename));
+			memcpy(u.payload_type, su.payload_type,
+			    sizeof(u.payload_type));
+			u.fail = su.fail;
+			memcpy(u.reason, su.reason, sizeof(u.reason));
+		} else {
+			size_t rawlen = evbuffer_get_length(j->body);
+			unsigned char *raw = evbuffer_pullup(j->body, -1);
+
+			if (rawlen && raw == NULL) {
+				snprintf(j->reason, sizeof(j->reason),
+				    "out of memory");
+				goto store_failed;
+			}
+			unwrapped = as2_unwrap(&u, &keys, rx->max_decompressed,
+			    ctype, j->cte, raw, rawlen) == 0;
 		}
-		if (as2_unwrap(&u, &keys, rx->max_decompressed,
-		    j->content_type ? j->content_type :
-		    "application/octet-stream", j->cte, raw, rawlen) == 0) {
+		if (unwrapped) {
 			if (peer->p->as2->require_encrypted && !u.is_encrypted) {
 				u.fail = AS2_ERR_DECRYPTION;
 				snprintf(u.reason, sizeof(u.reason), "the partner "
@@ -736,7 +885,7 @@ rx_work(void *arg)
 		}
 		goto out;
 	}
-	if (compute_mic(j, &u, mic, sizeof(mic)) != 0)
+	if (compute_mic(j, &u, sup, mic, sizeof(mic)) != 0)
 		mic[0] = '\0';
 
 	{
@@ -744,8 +893,8 @@ rx_work(void *arg)
 		struct store_error serr;
 		struct spool_error perr;
 		char raw_hash[SPOOL_HASH_HEX + 1];
-		unsigned char *raw = evbuffer_pullup(j->body, -1);
-		size_t rawlen = evbuffer_get_length(j->body);
+		uint64_t rawlen = raw_len(j);
+		uint64_t payload_len = sup ? su.payload.len : u.payload.len;
 		int dup = 0, same, kept = -1;
 		int64_t first_id = 0, first_us = 0;
 		char mdn_hash[SPOOL_HASH_HEX + 1];
@@ -759,13 +908,21 @@ rx_work(void *arg)
 			goto store_failed;
 		}
 		/* A plain message is its own raw body: one file, one fsync. */
-		same = rawlen == u.payload.len && (rawlen == 0 ||
-		    memcmp(raw, u.payload.p, rawlen) == 0);
-		if (spool_put(store_spool(st), u.payload.p ? u.payload.p :
-		    (unsigned char *)"", u.payload.len, m.payload_hash, &perr)
-		    != SPOOL_OK || (!same && spool_put(store_spool(st), raw ?
-		    raw : (unsigned char *)"", rawlen, raw_hash, &perr)
-		    != SPOOL_OK)) {
+		if (sup)
+			same = su.payload.fd == j->body_fd &&
+			    su.payload.off == 0 && su.payload.len == rawlen;
+		else {
+			unsigned char *raw = evbuffer_pullup(j->body, -1);
+			same = rawlen == u.payload.len && (rawlen == 0 ||
+			    memcmp(raw, u.payload.p, rawlen) == 0);
+		}
+		memset(&perr, 0, sizeof(perr));
+		if ((sup ? spool_put_slice(store_spool(st), &su.payload,
+		    m.payload_hash, &perr) != 0 : spool_put(store_spool(st),
+		    u.payload.p ? u.payload.p : (unsigned char *)"",
+		    u.payload.len, m.payload_hash, &perr) != SPOOL_OK) ||
+		    (!same && spool_put_raw(j, store_spool(st), raw_hash,
+		    &perr) != 0)) {
 			snprintf(j->reason, sizeof(j->reason), "spool: %s",
 			    perr.message);
 			goto store_failed;
@@ -776,11 +933,12 @@ rx_work(void *arg)
 		snprintf(m.partner, sizeof(m.partner), "%s", peer->p->id);
 		snprintf(m.transport, sizeof(m.transport), "as2");
 		snprintf(m.message_type, sizeof(m.message_type), "%s",
-		    detect_type(&u.payload));
+		    sup ? detect_type_slice(&su.payload) :
+		    detect_type(u.payload.p, u.payload.len));
 		snprintf(m.state, sizeof(m.state), "received");
 		snprintf(m.correlation_id, sizeof(m.correlation_id), "%s",
 		    j->cid);
-		m.size = (int64_t)u.payload.len;
+		m.size = (int64_t)payload_len;
 		d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:s,"
 		    " s:I, s:s}", "as2_message_id", j->message_id,
 		    "as2_from", j->from, "as2_to", j->to, "mic", mic,
@@ -833,7 +991,8 @@ rx_work(void *arg)
 		    m.message_type);
 		snprintf(j->outcome, sizeof(j->outcome), "processed");
 		snprintf(j->reason, sizeof(j->reason), "stored as message "
-		    "%lld (%zu bytes)", (long long)m.id, u.payload.len);
+		    "%lld (%llu bytes)", (long long)m.id,
+		    (unsigned long long)payload_len);
 		/* Stored. Without an MDN (none asked for, or it could not
 		 * be made) the answer is a plain 200. */
 		j->status = 200;
@@ -854,6 +1013,7 @@ store_failed:
 	}
 out:
 	as2_unwrapped_free(&u);
+	as2_stream_free(&su);
 }
 
 /* ---- asynchronous MDNs ---------------------------------------------- */
@@ -1181,6 +1341,7 @@ rx_handle(struct daemon_request *r, void *ctx)
 	}
 	j->rx = rx;
 	j->req = r;
+	j->body_fd = -1;
 	j->state = state_ref(rx->state);
 	snprintf(j->cid, sizeof(j->cid), "%s",
 	    daemon_request_correlation_id(r));
@@ -1194,7 +1355,11 @@ rx_handle(struct daemon_request *r, void *ctx)
 	j->cte = header_copy(r, "Content-Transfer-Encoding");
 	j->disposition = header_copy(r, "Content-Disposition");
 	j->as2_version = header_copy(r, "AS2-Version");
-	/* The body moves (no copy) into a buffer only this job touches. */
+	/* A large body on a streaming listener is in a file already; the
+	 * job takes the descriptor. */
+	j->body_fd = daemon_request_body_file(r, &j->body_len);
+	/* Else the body moves (no copy) into a buffer only this job
+	 * touches. */
 	j->body = evbuffer_new();
 	if (j->body == NULL || evbuffer_add_buffer(j->body,
 	    daemon_request_body(r)) != 0) {
@@ -1256,6 +1421,7 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 	rx->d = d;
 	rx->in = in;
 	rx->max_decompressed = cfg->as2_max_decompressed;
+	rx->unwrap_in_memory = cfg->as2_unwrap_in_memory;
 	rx->store_url = strdup(cfg->store_url);
 	if (rx->store_url == NULL ||
 	    pthread_key_create(&rx->store_key, close_store) != 0) {

@@ -62,9 +62,13 @@
  *   from the MIC stored with the message.
  *
  * MEMORY
- *   Bodies are buffered by the daemon up to [limits] max_body_size;
- *   unwrapping holds a few copies of the body. Decompressed output is
- *   bounded by [as2] max_decompressed_size.
+ *   On a listener with stream_bodies = yes a large body arrives in a
+ *   file (daemon.h) and is unwrapped from files (as2_stream.h): memory
+ *   does not grow with the message. A body buffered by evhttp (up to
+ *   [limits] max_body_size) is moved to a file when it is larger than
+ *   [as2] unwrap_in_memory, else unwrapped in memory (as2_unwrap.h, a
+ *   few copies). Decompressed output is bounded by [as2]
+ *   max_decompressed_size either way.
  *
  * THREADS
  *   The handler runs on the loop thread and hands the request to a worker

@@ -93,6 +93,8 @@ static const struct key keys[] = {
 	{ SEC_LISTEN, "min_tls_version", T_TLSVERSION, L(min_tls_version),
 	    0, 0 },
 	{ SEC_LISTEN, "routes", T_ROUTES, L(routes), 0, 0 },
+	{ SEC_LISTEN, "stream_bodies", T_BOOL, L(stream_bodies), 0, 0 },
+	{ SEC_LIMITS, "body_in_memory", T_SIZE, C(body_in_memory), 0, 0 },
 	{ SEC_SFTP, "root", T_PATH, C(sftp_root), 0, 0 },
 	{ SEC_SFTP, "scan_interval", T_DURATION, C(sftp_scan_interval_ms),
 	    100, 86400000 },
@@ -100,6 +102,7 @@ static const struct key keys[] = {
 	{ SEC_AS2, "path", T_STRING, C(as2_path), 0, 0 },
 	{ SEC_AS2, "max_decompressed_size", T_SIZE, C(as2_max_decompressed),
 	    1024, 0 },
+	{ SEC_AS2, "unwrap_in_memory", T_SIZE, C(as2_unwrap_in_memory), 0, 0 },
 	{ SEC_AS2, "async_mdn_attempts", T_UINT, C(as2_async_mdn_attempts),
 	    1, 100 },
 	{ SEC_AS2, "async_mdn_retry", T_DURATION, C(as2_async_mdn_retry_ms),
@@ -697,6 +700,8 @@ config_parse(const char *file, const char *text, size_t len,
 	p.cfg->sftp_push_attempts = 5;
 	p.cfg->max_body_size = 64 * 1024 * 1024;
 	p.cfg->as2_max_decompressed = 1024UL * 1024 * 1024;
+	p.cfg->as2_unwrap_in_memory = 1024UL * 1024;
+	p.cfg->body_in_memory = 1024UL * 1024;
 	p.cfg->as2_async_mdn_attempts = 6;
 	p.cfg->as2_async_mdn_retry_ms = 10000;
 	p.cfg->as2_async_mdn_timeout_ms = 60000;
