@@ -175,6 +175,10 @@ struct xlate {
 	char group_sender[40], group_receiver[40], functional_id[8];
 	char version[24];
 	edi_delimiters delimiters;
+	/* Tree mode: meta's "envelope" and "delimiters" as jansson values,
+	 * converted once per interchange (or group) and shared by each
+	 * document's meta; they were a quarter of a small message's values. */
+	json_t *c_envelope, *c_delimiters;
 	/* Current message, in the engine's arena */
 	jtree *doc;
 	jtree *meta;
@@ -205,6 +209,15 @@ xlate_new(xlate_maps *maps, const char *partner_id, const char *received_at,
 	return x;
 }
 
+/* A new interchange or group: the shared meta parts are converted anew. */
+static void
+forget_envelope(xlate *x)
+{
+	json_decref(x->c_envelope);
+	json_decref(x->c_delimiters);
+	x->c_envelope = x->c_delimiters = NULL;
+}
+
 void
 xlate_set_text(xlate *x, int on)
 {
@@ -216,6 +229,7 @@ xlate_free(xlate *x)
 {
 	if (x == NULL)
 		return;
+	forget_envelope(x);
 	free(x->error);
 	free(x->out);
 	map_in_free(x->engine);
@@ -236,6 +250,39 @@ text(const edi_segment *s, size_t el, size_t comp, char *out, size_t cap)
 	while (n > 0 && out[n - 1] == ' ')
 		n--;
 	out[n] = '\0';
+}
+
+/* The document as a jansson tree, meta's shared parts by reference. */
+static json_t *
+doc_to_json(xlate *x, const jtree *doc)
+{
+	json_t *d = json_object();
+	for (const jtree_member *m = doc->u.object.first; d && m; m = m->next) {
+		json_t *v;
+		if (m->value == x->meta) {
+			v = json_object();
+			for (const jtree_member *k = x->meta->u.object.first; v && k; k = k->next) {
+				json_t **cache = strcmp(k->key, "envelope") == 0 ? &x->c_envelope
+				    : strcmp(k->key, "delimiters") == 0 ? &x->c_delimiters : NULL;
+				json_t *kv;
+				if (cache && *cache)
+					kv = json_incref(*cache);
+				else if ((kv = jtree_to_json(k->value)) != NULL && cache)
+					*cache = json_incref(kv);
+				if (kv == NULL || json_object_setn_new_nocheck(v, k->key, k->key_len, kv) != 0) {
+					json_decref(v);
+					v = NULL;
+				}
+			}
+		} else {
+			v = jtree_to_json(m->value);
+		}
+		if (v == NULL || json_object_setn_new_nocheck(d, m->key, m->key_len, v) != 0) {
+			json_decref(d);
+			return NULL;
+		}
+	}
+	return d;
 }
 
 static const char out_of_memory[] = "out of memory building the document";
@@ -261,7 +308,7 @@ deliver(xlate *x)
 		r.text = x->out;
 		r.text_len = x->out_len;
 	} else {
-		tree = jtree_to_json(x->doc);
+		tree = doc_to_json(x, x->doc);
 		if (tree == NULL)
 			r.error = out_of_memory;
 		else if (x->maps->partner)
@@ -428,6 +475,7 @@ xlate_segment(xlate *x, const edi_segment *s)
 		text(s, 7, 0, x->receiver_qualifier, sizeof(x->receiver_qualifier));
 		text(s, 8, 0, x->receiver, sizeof(x->receiver));
 		x->group[0] = x->functional_id[0] = '\0';
+		forget_envelope(x);
 		return 0;
 	}
 	if (edi_slice_eq(tag, "UNA"))
@@ -441,9 +489,11 @@ xlate_segment(xlate *x, const edi_segment *s)
 		text(s, 3, 1, x->receiver, sizeof(x->receiver));
 		text(s, 3, 2, x->receiver_qualifier, sizeof(x->receiver_qualifier));
 		x->group[0] = x->functional_id[0] = '\0';
+		forget_envelope(x);
 		return 0;
 	}
 	if (edi_slice_eq(tag, "GS")) {
+		forget_envelope(x);
 		text(s, 1, 0, x->functional_id, sizeof(x->functional_id));
 		text(s, 2, 0, x->group_sender, sizeof(x->group_sender));
 		text(s, 3, 0, x->group_receiver, sizeof(x->group_receiver));
@@ -452,6 +502,7 @@ xlate_segment(xlate *x, const edi_segment *s)
 		return 0;
 	}
 	if (edi_slice_eq(tag, "UNG")) {
+		forget_envelope(x);
 		text(s, 5, 0, x->group, sizeof(x->group));
 		return 0;
 	}

@@ -56,7 +56,10 @@ void xlate_maps_use_partner(xlate_maps *maps, const struct partner *p);
  * to keep (json_incref) or let go. In text mode (xlate_set_text) doc is
  * NULL and text holds the document as compact JSON (no newline), valid
  * during the callback: exactly what json_dumps(doc, JSON_COMPACT |
- * JSON_PRESERVE_ORDER) gives for the tree. issues are the guide's
+ * JSON_PRESERVE_ORDER) gives for the tree. A tree's meta "envelope"
+ * and "delimiters" are one JSON value shared by every document of the
+ * interchange (or group): change them only in a copy (json_deep_copy),
+ * or replace the key rather than edit what it holds. issues are the guide's
  * findings. error is set (and doc and text NULL) when the message could
  * not be translated at all. */
 typedef struct xlate_result {
