@@ -179,6 +179,10 @@ struct xlate {
 	 * converted once per interchange (or group) and shared by each
 	 * document's meta; they were a quarter of a small message's values. */
 	json_t *c_envelope, *c_delimiters;
+	/* Counts envelope changes; a document uses the shared parts only
+	 * when its meta was built under the current envelope (a set left
+	 * open by a missing SE is delivered after the next ISA or UNB). */
+	unsigned long envelope_gen, doc_gen;
 	/* Current message, in the engine's arena */
 	jtree *doc;
 	jtree *meta;
@@ -216,6 +220,7 @@ forget_envelope(xlate *x)
 	json_decref(x->c_envelope);
 	json_decref(x->c_delimiters);
 	x->c_envelope = x->c_delimiters = NULL;
+	x->envelope_gen++;
 }
 
 void
@@ -262,7 +267,8 @@ doc_to_json(xlate *x, const jtree *doc)
 		if (m->value == x->meta) {
 			v = json_object();
 			for (const jtree_member *k = x->meta->u.object.first; v && k; k = k->next) {
-				json_t **cache = strcmp(k->key, "envelope") == 0 ? &x->c_envelope
+				json_t **cache = x->doc_gen != x->envelope_gen ? NULL
+				    : strcmp(k->key, "envelope") == 0 ? &x->c_envelope
 				    : strcmp(k->key, "delimiters") == 0 ? &x->c_delimiters : NULL;
 				json_t *kv;
 				if (cache && *cache)
@@ -436,6 +442,7 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 		set_string(a, meta, "received_at", x->received_at);
 	jtree_object_set(a, x->doc, "meta", meta);
 	x->meta = meta;
+	x->doc_gen = x->envelope_gen;
 	map_in_begin(x->engine, x->m, x->doc);
 }
 
