@@ -603,3 +603,16 @@ tests_unit_test_inbound_duplicates_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 tests_unit_test_inbound_duplicates_LDADD = $(INBOUND_LIBS) $(STORE_LIBS) \
 	gateway/libdaemon.a $(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
 dist_noinst_SCRIPTS += tests/integration/inbound_duplicates_pg.sh
+# The map engine builds its documents in a jtree arena.
+FUZZ_MAP_OBJECTS += tests/fuzz/jtree.fuzz.o
+tests/fuzz/jtree.fuzz.o: $(srcdir)/translators/jtree.c $(srcdir)/translators/jtree.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer-no-link -c -o $@ $(srcdir)/translators/jtree.c
+
+# The arena JSON tree and its text (the EDI -> canonical fast path).
+check_PROGRAMS += tests/unit/test_jtree
+TESTS += tests/unit/test_jtree
+tests_unit_test_jtree_SOURCES = tests/unit/test_jtree.c
+tests_unit_test_jtree_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_jtree_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
