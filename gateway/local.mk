@@ -176,3 +176,7 @@ EXTRA_DIST += docs/receive.md
 # Order reconciliation (report reconcile) and the escaping all reports share.
 gateway_libacktrack_a_SOURCES += gateway/reconcile.c gateway/reconcile.h
 gateway_edigate_SOURCES += gateway/cmd_reconcile.c
+
+# Certificate expiry of the AS2 partners: gauges and log warnings.
+gateway_libinbound_a_SOURCES += gateway/cert_watch.c gateway/cert_watch.h
+gateway_libinbound_a_CFLAGS += $(LIBEVENT_CFLAGS)

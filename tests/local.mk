@@ -517,3 +517,14 @@ tests_integration_reconcile_seed_LDADD = $(STORE_LIBS)
 TESTS += tests/integration/reconcile.sh
 dist_noinst_SCRIPTS += tests/integration/reconcile.sh
 EXTRA_DIST += docs/reconcile.md
+# AS2 certificates: rotation and expiry metrics/warnings.
+TESTS += tests/integration/as2_certs.sh
+dist_noinst_SCRIPTS += tests/integration/as2_certs.sh
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_cert_watch
+TESTS += tests/unit/test_cert_watch
+endif
+tests_unit_test_cert_watch_SOURCES = tests/unit/test_cert_watch.c
+tests_unit_test_cert_watch_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBXML_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_cert_watch_LDADD = $(INBOUND_LIBS) $(DAEMON_LIBS) $(CMOCKA_LIBS)
