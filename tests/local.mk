@@ -528,3 +528,6 @@ tests_unit_test_cert_watch_SOURCES = tests/unit/test_cert_watch.c
 tests_unit_test_cert_watch_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBXML_CFLAGS) \
 	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_cert_watch_LDADD = $(INBOUND_LIBS) $(DAEMON_LIBS) $(CMOCKA_LIBS)
+# AS2 send: the wait for an asynchronous MDN.
+TESTS += tests/integration/as2_mdn_wait.sh
+dist_noinst_SCRIPTS += tests/integration/as2_mdn_wait.sh
