@@ -180,3 +180,5 @@ gateway_edigate_SOURCES += gateway/cmd_reconcile.c
 # Certificate expiry of the AS2 partners: gauges and log warnings.
 gateway_libinbound_a_SOURCES += gateway/cert_watch.c gateway/cert_watch.h
 gateway_libinbound_a_CFLAGS += $(LIBEVENT_CFLAGS)
+# Group commit: one durable sync shared by concurrent requests.
+gateway_libdaemon_a_SOURCES += gateway/group_sync.c gateway/group_sync.h

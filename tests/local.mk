@@ -531,3 +531,11 @@ tests_unit_test_cert_watch_LDADD = $(INBOUND_LIBS) $(DAEMON_LIBS) $(CMOCKA_LIBS)
 # AS2 send: the wait for an asynchronous MDN.
 TESTS += tests/integration/as2_mdn_wait.sh
 dist_noinst_SCRIPTS += tests/integration/as2_mdn_wait.sh
+# Group commit: group_sync, unsynced spool writes, deferred store commits.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_group_sync
+TESTS += tests/unit/test_group_sync
+endif
+tests_unit_test_group_sync_SOURCES = tests/unit/test_group_sync.c
+tests_unit_test_group_sync_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(PTHREAD_CFLAGS)
+tests_unit_test_group_sync_LDADD = $(DAEMON_LIBS) $(STORE_LIBS) $(CMOCKA_LIBS)
