@@ -190,6 +190,7 @@ struct as2_receive {
 	struct inbound *in;
 	struct as2_state *state;       /* loop thread */
 	char *store_url;
+	char *spool_dir;               /* PostgreSQL: <state_dir>/spool */
 	size_t max_decompressed;
 	pthread_key_t store_key;
 	int key_made;
@@ -220,7 +221,9 @@ thread_store(struct as2_receive *rx, char *err, size_t errsize)
 
 	if (st != NULL)
 		return st;
-	if (store_open(&st, rx->store_url, NULL, &serr) != STORE_OK) {
+	struct store_options so = { .spool_dir = rx->spool_dir };
+
+	if (store_open(&st, rx->store_url, &so, &serr) != STORE_OK) {
 		snprintf(err, errsize, "store: %.400s", serr.message);
 		return NULL;
 	}
@@ -1353,6 +1356,18 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 		return NULL;
 	}
 	rx->key_made = 1;
+	/* SQLite keeps its spool beside the database; PostgreSQL has no
+	 * folder of its own, so payloads go to the state directory's. */
+	if (strncmp(cfg->store_url, "postgresql://", 13) == 0 ||
+	    strncmp(cfg->store_url, "postgres://", 11) == 0) {
+		size_t n = strlen(cfg->state_dir) + sizeof("/spool");
+		if ((rx->spool_dir = malloc(n)) == NULL) {
+			snprintf(err, errsize, "out of memory");
+			as2_receive_free(rx);
+			return NULL;
+		}
+		snprintf(rx->spool_dir, n, "%s/spool", cfg->state_dir);
+	}
 	rx->durable = group_sync_new(durable_sync, rx);
 	if (rx->durable == NULL) {
 		snprintf(err, errsize, "out of memory");
@@ -1434,6 +1449,7 @@ as2_receive_free(struct as2_receive *rx)
 	if (rx->key_made)
 		pthread_key_delete(rx->store_key);
 	group_sync_free(rx->durable);
+	free(rx->spool_dir);
 	free(rx->store_url);
 	free(rx);
 }

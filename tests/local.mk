@@ -539,3 +539,6 @@ endif
 tests_unit_test_group_sync_SOURCES = tests/unit/test_group_sync.c
 tests_unit_test_group_sync_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(PTHREAD_CFLAGS)
 tests_unit_test_group_sync_LDADD = $(DAEMON_LIBS) $(STORE_LIBS) $(CMOCKA_LIBS)
+# AS2 receive with group commit on the PostgreSQL store.
+TESTS += tests/integration/as2_receive_pg.sh
+dist_noinst_SCRIPTS += tests/integration/as2_receive_pg.sh
