@@ -29,9 +29,11 @@
 #include "as2_unwrap.h"
 #include "configfile.h"
 #include "daemon.h"
+#include "group_sync.h"
 #include "http_client.h"
 #include "inbound.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 #include "partner.h"
 #include "partner_set.h"
@@ -191,6 +193,7 @@ struct as2_receive {
 	struct inbound *in;
 	struct as2_state *state;       /* loop thread */
 	char *store_url;
+	char *spool_dir;               /* [store] spool_dir, or NULL */
 	size_t max_decompressed;
 	size_t unwrap_in_memory;       /* larger bodies unwrap from a file */
 	pthread_key_t store_key;
@@ -200,6 +203,11 @@ struct as2_receive {
 	struct http_client *http;        /* asynchronous MDNs */
 	struct async_mdn *pending;       /* being sent or waiting to retry */
 	unsigned async_attempts, async_retry_ms, async_timeout_ms;
+	/* Group commit: jobs write without fsync and share one store_sync()
+	 * before they answer (see rx_durable). */
+	struct group_sync *durable;
+	struct metrics_family *syncs;    /* edigate_as2_durable_syncs_total */
+	struct metrics_family *sync_waits; /* ..._sync_waits_total */
 };
 
 static void
@@ -217,12 +225,51 @@ thread_store(struct as2_receive *rx, char *err, size_t errsize)
 
 	if (st != NULL)
 		return st;
-	if (store_open(&st, rx->store_url, NULL, &serr) != STORE_OK) {
+	struct store_options so = { .spool_dir = rx->spool_dir };
+
+	if (store_open(&st, rx->store_url, &so, &serr) != STORE_OK) {
 		snprintf(err, errsize, "store: %.400s", serr.message);
+		return NULL;
+	}
+	/* Commits on this connection become durable through rx_durable,
+	 * shared by every job that committed meanwhile. */
+	if (store_set_deferred_durability(st, 1, &serr) != STORE_OK) {
+		snprintf(err, errsize, "store: %.400s", serr.message);
+		store_close(st);
 		return NULL;
 	}
 	pthread_setspecific(rx->store_key, st);
 	return st;
+}
+
+/* The sync function of the group commit: runs on one waiting worker for
+ * all of them. */
+static int
+durable_sync(void *ctx, char *err, size_t errsize)
+{
+	struct as2_receive *rx = ctx;
+	struct store_error serr;
+	struct store *st = thread_store(rx, err, errsize);
+
+	if (st == NULL)
+		return -1;
+	if (rx->syncs)
+		metrics_counter_add(rx->syncs, NULL, 1);
+	if (store_sync(st, &serr) != STORE_OK) {
+		snprintf(err, errsize, "%.400s", serr.message);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns once everything this thread wrote to the spool and committed
+ * to the store is durable: the MDN may be sent. */
+static int
+rx_durable(struct as2_receive *rx, char *err, size_t errsize)
+{
+	if (rx->sync_waits)
+		metrics_counter_add(rx->sync_waits, NULL, 1);
+	return group_sync_wait(rx->durable, err, errsize);
 }
 
 /* ---- the job ---------------------------------------------------------- */
@@ -249,6 +296,7 @@ struct rx_job {
 	char async_url[1024];              /* "": synchronous MDN */
 	int64_t mdn_message_id;            /* message the MDN belongs to */
 	int64_t submit_id;                 /* for the inbound pipeline */
+	int wrote;                         /* committed without a sync yet */
 	char partner_id[STORE_PARTNER_MAX + 1];
 	char message_type[STORE_NAME_MAX + 1];
 	char outcome[64];                  /* for logs and metrics */
@@ -451,9 +499,10 @@ writer_sink(void *ctx, const void *data, size_t len)
 	return spool_writer_feed(ws->w, data, len, ws->err) != SPOOL_OK;
 }
 
-/* Streams the bytes of s into the spool: flat memory for any size. */
+/* Streams the bytes of s into the spool: flat memory for any size.
+ * Unless synced, the file is durable only after the next rx_durable. */
 static int
-spool_put_slice(struct spool *sp, const struct as2_slice *s,
+spool_put_slice(struct spool *sp, const struct as2_slice *s, int synced,
     char hash[SPOOL_HASH_HEX + 1], struct spool_error *err)
 {
 	struct spool_writer *w;
@@ -471,24 +520,28 @@ spool_put_slice(struct spool *sp, const struct as2_slice *s,
 		spool_writer_abort(w);
 		return -1;
 	}
-	return spool_writer_commit(w, hash, &size, err) == SPOOL_OK ? 0 : -1;
+	return (synced ? spool_writer_commit(w, hash, &size, err) :
+	    spool_writer_commit_unsynced(w, hash, &size, err)) == SPOOL_OK ?
+	    0 : -1;
 }
 
 /* The raw request body into the spool, wherever it lives. */
 static int
-spool_put_raw(struct rx_job *j, struct spool *sp,
+spool_put_raw(struct rx_job *j, struct spool *sp, int synced,
     char hash[SPOOL_HASH_HEX + 1], struct spool_error *err)
 {
 	if (j->body_fd >= 0) {
 		struct as2_slice raw = { j->body_fd, 0, j->body_len };
 		memset(err, 0, sizeof(*err));
-		return spool_put_slice(sp, &raw, hash, err);
+		return spool_put_slice(sp, &raw, synced, hash, err);
 	}
 	{
 		unsigned char *raw = evbuffer_pullup(j->body, -1);
 		size_t len = evbuffer_get_length(j->body);
-		return spool_put(sp, raw ? raw : (unsigned char *)"", len,
-		    hash, err) == SPOOL_OK ? 0 : -1;
+		const unsigned char *p = raw ? raw : (unsigned char *)"";
+		return (synced ? spool_put(sp, p, len, hash, err) :
+		    spool_put_unsynced(sp, p, len, hash, err)) == SPOOL_OK ?
+		    0 : -1;
 	}
 }
 
@@ -553,14 +606,16 @@ mdn_event(struct rx_job *j, struct store *st, int64_t message_id,
 }
 
 /* Puts the MDN we send in the spool: non-repudiation, and the answer to
- * a duplicate, byte for byte. */
+ * a duplicate, byte for byte. Unsynced: rx_durable follows before the
+ * metadata naming it is committed. */
 static int
 mdn_keep(struct rx_job *j, struct store *st, char hash[SPOOL_HASH_HEX + 1])
 {
 	struct spool_error perr;
 
-	if (store_spool(st) == NULL || spool_put(store_spool(st), j->resp_body,
-	    j->resp_len, hash, &perr) != SPOOL_OK) {
+	j->wrote = 1;
+	if (store_spool(st) == NULL || spool_put_unsynced(store_spool(st),
+	    j->resp_body, j->resp_len, hash, &perr) != SPOOL_OK) {
 		log_warn("cannot keep the MDN", "correlation_id", j->cid, NULL);
 		return -1;
 	}
@@ -572,8 +627,11 @@ record_mdn(struct rx_job *j, struct store *st, int64_t message_id,
     const char *disposition)
 {
 	char hash[SPOOL_HASH_HEX + 1];
+	char err[256];
 
-	if (mdn_keep(j, st, hash) == 0)
+	/* The kept MDN is durable before the event that names it. */
+	if (mdn_keep(j, st, hash) == 0 && rx_durable(j->rx, err,
+	    sizeof(err)) == 0)
 		mdn_event(j, st, message_id, disposition, hash);
 }
 
@@ -665,7 +723,8 @@ store_refused(struct rx_job *j, struct store *st, const struct as2_peer *peer,
 	char *text;
 
 	memset(&m, 0, sizeof(m));
-	if (store_spool(st) == NULL || spool_put_raw(j, store_spool(st),
+	/* Synced: the refusal is committed at once below. */
+	if (store_spool(st) == NULL || spool_put_raw(j, store_spool(st), 1,
 	    m.payload_hash, &perr) != 0)
 		return 0;
 	m.direction = STORE_IN;
@@ -680,6 +739,7 @@ store_refused(struct rx_job *j, struct store *st, const struct as2_peer *peer,
 	    "disposition", disposition, "reason", j->reason);
 	text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(d);
+	j->wrote = 1;
 	if (store_message_put(st, &m, text, &serr) != STORE_OK) {
 		log_error("cannot keep a refused AS2 message",
 		    "correlation_id", j->cid, "error", serr.message, NULL);
@@ -708,9 +768,15 @@ refuse_unknown(struct rx_job *j, struct store *st, const char *why)
 		    "reason", why);
 		text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(d);
-		if (text)
-			store_event_append(st, 0, j->cid, "as2.refused", text,
-			    NULL, &serr);
+		if (text) {
+			char err[256];
+			/* Recorded (durably) before the refusal goes out. */
+			if (store_event_append(st, 0, j->cid, "as2.refused",
+			    text, NULL, &serr) == STORE_OK &&
+			    rx_durable(j->rx, err, sizeof(err)) != 0)
+				log_warn("refusal not durable", "correlation_id",
+				    j->cid, "error", err, NULL);
+		}
 		free(text);
 	}
 	if (j->dnt == NULL || build_mdn(j, NULL, AS2_DISPOSITION_ERROR,
@@ -916,13 +982,16 @@ rx_work(void *arg)
 			same = rawlen == u.payload.len && (rawlen == 0 ||
 			    memcmp(raw, u.payload.p, rawlen) == 0);
 		}
+		/* Unsynced: one rx_durable below covers these files, the
+		 * MDN's and those of every job writing meanwhile. */
+		j->wrote = 1;
 		memset(&perr, 0, sizeof(perr));
-		if ((sup ? spool_put_slice(store_spool(st), &su.payload,
-		    m.payload_hash, &perr) != 0 : spool_put(store_spool(st),
-		    u.payload.p ? u.payload.p : (unsigned char *)"",
-		    u.payload.len, m.payload_hash, &perr) != SPOOL_OK) ||
-		    (!same && spool_put_raw(j, store_spool(st), raw_hash,
-		    &perr) != 0)) {
+		if ((sup ? spool_put_slice(store_spool(st), &su.payload, 0,
+		    m.payload_hash, &perr) != 0 : spool_put_unsynced(
+		    store_spool(st), u.payload.p ? u.payload.p :
+		    (unsigned char *)"", u.payload.len, m.payload_hash, &perr)
+		    != SPOOL_OK) || (!same && spool_put_raw(j, store_spool(st),
+		    0, raw_hash, &perr) != 0)) {
 			snprintf(j->reason, sizeof(j->reason), "spool: %s",
 			    perr.message);
 			goto store_failed;
@@ -958,6 +1027,14 @@ rx_work(void *arg)
 		if (j->dnt != NULL && build_mdn(j, peer,
 		    AS2_DISPOSITION_PROCESSED, NULL, mic, NULL) == 0)
 			kept = mdn_keep(j, st, mdn_hash);
+		/* The payload files are durable before any commit names them
+		 * (spool.h); the commit itself is made durable after it. */
+		if (rx_durable(rx, err, sizeof(err)) != 0) {
+			free(text);
+			snprintf(j->reason, sizeof(j->reason), "sync: %.400s",
+			    err);
+			goto store_failed;
+		}
 		/* The message and its duplicate key in one step: a resend
 		 * after a crash is either a duplicate of a committed
 		 * message or a first delivery, never both. */
@@ -985,6 +1062,16 @@ rx_work(void *arg)
 			    serr.message);
 			goto store_failed;
 		}
+		/* Durable before it is acknowledged: no MDN, no 200, and no
+		 * hand-over to the pipeline before the sync that covers
+		 * this commit. */
+		if (rx_durable(rx, err, sizeof(err)) != 0) {
+			j->wrote = 0;
+			snprintf(j->reason, sizeof(j->reason), "sync: %.400s",
+			    err);
+			goto store_failed;
+		}
+		j->wrote = 0;
 		j->submit_id = m.id;
 		snprintf(j->partner_id, sizeof(j->partner_id), "%s", m.partner);
 		snprintf(j->message_type, sizeof(j->message_type), "%s",
@@ -1012,6 +1099,15 @@ store_failed:
 		j->mdn = 0;
 	}
 out:
+	/* Whatever was committed on the way to this answer (a refused
+	 * message, a duplicate's MDN, an event) is durable before it. */
+	if (j->wrote && rx_durable(rx, err, sizeof(err)) != 0) {
+		log_error("AS2 answer not durable", "correlation_id", j->cid,
+		    "error", err, NULL);
+		j->mdn = 0;
+		j->status = 503;
+		snprintf(j->outcome, sizeof(j->outcome), "store-failed");
+	}
 	as2_unwrapped_free(&u);
 	as2_stream_free(&su);
 }
@@ -1431,6 +1527,21 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 		return NULL;
 	}
 	rx->key_made = 1;
+	/* The configured spool ([store] spool_dir; on PostgreSQL it defaults
+	 * to <state_dir>/spool), so every module of every node reads the
+	 * payloads this one writes. NULL: SQLite's, beside the database. */
+	if (cfg->spool_dir != NULL &&
+	    (rx->spool_dir = strdup(cfg->spool_dir)) == NULL) {
+		snprintf(err, errsize, "out of memory");
+		as2_receive_free(rx);
+		return NULL;
+	}
+	rx->durable = group_sync_new(durable_sync, rx);
+	if (rx->durable == NULL) {
+		snprintf(err, errsize, "out of memory");
+		as2_receive_free(rx);
+		return NULL;
+	}
 	rx->state = state_load(cfg, err, errsize);
 	if (rx->state == NULL) {
 		as2_receive_free(rx);
@@ -1444,6 +1555,13 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 	rx->async = metrics_counter(daemon_metrics(d),
 	    "edigate_as2_async_mdn_total",
 	    "Asynchronous MDNs, by partner AS2 name and outcome", labels);
+	/* waits / syncs is the batch size of the group commit. */
+	rx->syncs = metrics_counter(daemon_metrics(d),
+	    "edigate_as2_durable_syncs_total",
+	    "Durable syncs (store and spool) run for AS2 receive", NULL);
+	rx->sync_waits = metrics_counter(daemon_metrics(d),
+	    "edigate_as2_durable_sync_waits_total",
+	    "AS2 receive steps that waited for a durable sync", NULL);
 	rx->async_attempts = cfg->as2_async_mdn_attempts;
 	rx->async_retry_ms = cfg->as2_async_mdn_retry_ms;
 	rx->async_timeout_ms = cfg->as2_async_mdn_timeout_ms;
@@ -1498,6 +1616,8 @@ as2_receive_free(struct as2_receive *rx)
 	 * destructor on their connections. */
 	if (rx->key_made)
 		pthread_key_delete(rx->store_key);
+	group_sync_free(rx->durable);
+	free(rx->spool_dir);
 	free(rx->store_url);
 	free(rx);
 }

@@ -61,6 +61,20 @@
  *   (a crash between the commit and the MDN), a new processed MDN is made
  *   from the MIC stored with the message.
  *
+ * DURABILITY (group commit)
+ *   A job writes the payload, the raw body and the MDN to the spool
+ *   without fsync, waits for a shared sync (group_sync.h: one syncfs()
+ *   for every job that wrote meanwhile), commits message, duplicate key
+ *   and MDN event in one transaction on a connection with deferred
+ *   durability (store.h), and waits for a second shared sync before it
+ *   answers. So nothing names a payload before the payload is durable,
+ *   and no MDN, no 200 and no hand-over to the pipeline happen before
+ *   the commit is. A failed sync answers like a failed store (the sender
+ *   tries again; a commit that did reach the disk makes that a
+ *   duplicate, answered with the kept MDN). Under load many jobs share
+ *   each sync, so [general] workers should exceed the cores: a job
+ *   waiting for the sync holds a thread but no core.
+ *
  * MEMORY
  *   On a listener with stream_bodies = yes a large body arrives in a
  *   file (daemon.h) and is unwrapped from files (as2_stream.h): memory

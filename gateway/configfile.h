@@ -112,6 +112,11 @@ struct config {
 	unsigned as2_async_mdn_retry_ms;   /* first retry delay, doubling;
 	                                      default 10 s */
 	unsigned as2_async_mdn_timeout_ms; /* per attempt, default 60 s */
+	unsigned as2_cert_warning_days;    /* warn this long before a
+	                                      certificate expires, default 30 */
+	unsigned as2_cert_check_interval_ms; /* expiry check, default 24h */
+	unsigned as2_mdn_wait_ms;  /* sent, async MDN awaited: mdn-failed
+	                              after this, default 24h */
 	/* Sections other modules own ([api], [delivery], [webhook.NAME],
 	 * [route.NAME], [token.NAME], [inbound]): kept as written, in file order; the
 	 * owning module checks its keys and reports file:line itself. */

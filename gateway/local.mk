@@ -181,3 +181,8 @@ gateway_edigate_SOURCES += gateway/cmd_reconcile.c
 
 # Streaming listeners (stream_bodies = yes): our own HTTP/1.1 request reader.
 gateway_libdaemon_a_SOURCES += gateway/http_reader.c gateway/http_reader.h
+# Certificate expiry of the AS2 partners: gauges and log warnings.
+gateway_libinbound_a_SOURCES += gateway/cert_watch.c gateway/cert_watch.h
+gateway_libinbound_a_CFLAGS += $(LIBEVENT_CFLAGS)
+# Group commit: one durable sync shared by concurrent requests.
+gateway_libdaemon_a_SOURCES += gateway/group_sync.c gateway/group_sync.h

@@ -616,3 +616,28 @@ TESTS += tests/unit/test_jtree
 tests_unit_test_jtree_SOURCES = tests/unit/test_jtree.c
 tests_unit_test_jtree_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_jtree_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+# AS2 certificates: rotation and expiry metrics/warnings.
+TESTS += tests/integration/as2_certs.sh
+dist_noinst_SCRIPTS += tests/integration/as2_certs.sh
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_cert_watch
+TESTS += tests/unit/test_cert_watch
+endif
+tests_unit_test_cert_watch_SOURCES = tests/unit/test_cert_watch.c
+tests_unit_test_cert_watch_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBXML_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_cert_watch_LDADD = $(INBOUND_LIBS) $(DAEMON_LIBS) $(CMOCKA_LIBS)
+# AS2 send: the wait for an asynchronous MDN.
+TESTS += tests/integration/as2_mdn_wait.sh
+dist_noinst_SCRIPTS += tests/integration/as2_mdn_wait.sh
+# Group commit: group_sync, unsynced spool writes, deferred store commits.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_group_sync
+TESTS += tests/unit/test_group_sync
+endif
+tests_unit_test_group_sync_SOURCES = tests/unit/test_group_sync.c
+tests_unit_test_group_sync_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(PTHREAD_CFLAGS)
+tests_unit_test_group_sync_LDADD = $(DAEMON_LIBS) $(STORE_LIBS) $(CMOCKA_LIBS)
+# AS2 receive with group commit on the PostgreSQL store.
+TESTS += tests/integration/as2_receive_pg.sh
+dist_noinst_SCRIPTS += tests/integration/as2_receive_pg.sh
