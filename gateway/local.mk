@@ -176,3 +176,9 @@ EXTRA_DIST += docs/receive.md
 # Order reconciliation (report reconcile) and the escaping all reports share.
 gateway_libacktrack_a_SOURCES += gateway/reconcile.c gateway/reconcile.h
 gateway_edigate_SOURCES += gateway/cmd_reconcile.c
+# Routing records the ack expectations of the interchanges it produces.
+gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
+	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)
+# The inbound pipeline reconciles a partner's acks (gateway/libacktrack.a).
+INBOUND_LIBS += gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS) \
+	$(LIBXML_LIBS) $(JANSSON_LIBS)

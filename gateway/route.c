@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "ack_track.h"
 #include "configfile.h"
 #include "deliver.h"
 #include "edi_builder.h"
@@ -762,7 +763,7 @@ decide(const struct route_table *t, const struct route_document *doc,
 			    "shipment");
 			if (rc == 0)
 				rc = add_target(res, ROUTE_TARGET_PARTNER,
-				    doc->partner, type);
+				    doc->partner, "shipment");
 		} else {
 			snprintf(res->message, sizeof(res->message), "no rule "
 			    "and no default flow for a %s from %s", type,
@@ -1074,6 +1075,80 @@ done:
 	return rc;
 }
 
+/* ---- the WMS's shipment advice as a shipment ----------------------------- */
+
+static void
+copy_key(json_t *to, const char *tokey, json_t *from, const char *fromkey)
+{
+	json_t *v = json_object_get(from, fromkey);
+
+	if (v != NULL)
+		json_object_set(to, tokey, v);
+}
+
+/*
+ * The WMS reports a shipment as a warehouse_shipment (945: one shipping
+ * order, lines with what left the dock); the ERP and the retailer expect a
+ * shipment (856: shipment / order / pack / item). The retailer's order is
+ * the warehouse order's order_number; each line with an SSCC becomes a
+ * pack of its own, lines without one hang under the order directly.
+ * Returns a new reference.
+ */
+static json_t *
+shipment_from_warehouse(json_t *ws)
+{
+	json_t *sh = json_object(), *order = json_object();
+	json_t *packs = json_array(), *items = json_array(), *orders, *v;
+	json_t *lines = json_object_get(ws, "lines");
+	static const char *const line_keys[] = { "line_number", "item",
+	    "quantity_shipped", "unit", "quantity_ordered", "description",
+	    "lot", NULL };
+	size_t i, k;
+
+	json_object_set_new(sh, "type", json_string("shipment"));
+	copy_key(sh, "meta", ws, "meta");
+	json_object_set_new(sh, "purpose", json_string("original"));
+	copy_key(sh, "shipment_id", ws, "shipment_id");
+	if (json_object_get(sh, "shipment_id") == NULL)
+		copy_key(sh, "shipment_id", ws, "shipping_order_number");
+	copy_key(sh, "shipment_date", ws, "ship_date");
+	if (json_object_get(sh, "shipment_date") == NULL &&
+	    (v = json_object_get(json_object_get(ws, "dates"),
+	    "shipped_date")) != NULL)
+		json_object_set(sh, "shipment_date", v);
+	copy_key(sh, "status", ws, "status");
+	copy_key(sh, "parties", ws, "parties");
+	copy_key(sh, "references", ws, "references");
+	copy_key(sh, "totals", ws, "totals");
+	copy_key(order, "order_number", ws, "order_number");
+	if (json_object_get(order, "order_number") == NULL)
+		copy_key(order, "order_number", ws, "depositor_order_number");
+	json_array_foreach(lines, i, v) {
+		json_t *item = json_object(), *sscc;
+		for (k = 0; line_keys[k]; k++)
+			copy_key(item, line_keys[k], v, line_keys[k]);
+		sscc = json_object_get(v, "sscc");
+		if (json_is_string(sscc)) {
+			json_t *pack = json_object(), *pi = json_array();
+			json_object_set(pack, "sscc", sscc);
+			json_array_append_new(pi, item);
+			json_object_set_new(pack, "items", pi);
+			json_array_append_new(packs, pack);
+		} else
+			json_array_append_new(items, item);
+	}
+	if (json_array_size(packs))
+		json_object_set(order, "packs", packs);
+	if (json_array_size(items))
+		json_object_set(order, "items", items);
+	json_decref(packs);
+	json_decref(items);
+	orders = json_array();
+	json_array_append_new(orders, order);
+	json_object_set_new(sh, "orders", orders);
+	return sh;
+}
+
 /* ---- queuing ----------------------------------------------------------- */
 
 static void
@@ -1161,15 +1236,33 @@ run_checks(struct route *r, const struct route_rule *rule,
 static int
 queue_one(struct route *r, const struct route_table *t, struct store *st,
     const struct route_document *doc, json_t *root, struct route_target *tg,
-    const char *endpoint, const char *key, struct route_result *res)
+    const char *endpoint, const char *key, struct buf *edi,
+    struct route_result *res)
 {
 	struct store_message m;
 	struct store_error se;
 	struct spool_error spe;
 	struct buf out = { NULL, 0, 0 };
-	char control[3][16], err[512] = "", detail[256];
+	char control[3][16], err[512] = "", detail[256], *conv_text = NULL;
 	const char *bytes = doc->json;
 	size_t len = doc->json_len;
+	json_t *conv = NULL;
+
+	if (!strcmp(doc->document_type, "warehouse_shipment") &&
+	    !strcmp(tg->document_type, "shipment")) {
+		conv = shipment_from_warehouse(root);
+		root = conv;
+		if (tg->kind == ROUTE_TARGET_WEBHOOK) {
+			conv_text = json_dumps(conv, JSON_COMPACT |
+			    JSON_PRESERVE_ORDER);
+			if (conv_text == NULL) {
+				json_decref(conv);
+				return res->status = ROUTE_ENOMEM;
+			}
+			bytes = conv_text;
+			len = strlen(conv_text);
+		}
+	}
 
 	memset(&m, 0, sizeof(m));
 	m.direction = STORE_OUT;
@@ -1190,6 +1283,7 @@ queue_one(struct route *r, const struct route_table *t, struct store *st,
 		partner_free(p);
 		if (rc) {
 			free(out.data);
+			json_decref(conv);
 			snprintf(res->message, sizeof(res->message), "%s", err);
 			return res->status = rc == -2 ? ROUTE_ESTORE :
 			    ROUTE_ETRANSLATE;
@@ -1212,14 +1306,23 @@ queue_one(struct route *r, const struct route_table *t, struct store *st,
 		    tg->document_type);
 	}
 	m.size = (int64_t)len;
+	json_decref(conv);
 	if (store_spool(st) == NULL || spool_put(store_spool(st), bytes, len,
 	    m.payload_hash, &spe) != 0) {
 		free(out.data);
+		free(conv_text);
 		snprintf(res->message, sizeof(res->message), "spool: %s",
 		    store_spool(st) ? spe.message : "no spool");
 		return res->status = ROUTE_ESTORE;
 	}
-	free(out.data);
+	free(conv_text);
+	/* The caller records the ack expectations of the interchange once
+	 * the transaction is committed. */
+	if (edi != NULL && out.data != NULL) {
+		free(edi->data);
+		*edi = out;
+	} else
+		free(out.data);
 	snprintf(detail, sizeof(detail), "{\"source_message_id\":%lld,"
 	    "\"endpoint\":\"%s\"}", (long long)doc->message_id, endpoint);
 	if (store_message_put(st, &m, detail, &se) != STORE_OK ||
@@ -1245,7 +1348,8 @@ transport_of(const struct route_table *t, const char *id)
 
 static int
 queue_targets(struct route *r, const struct route_table *t, struct store *st,
-    const struct route_document *doc, json_t *root, struct route_result *res)
+    const struct route_document *doc, json_t *root, struct buf *edi,
+    struct route_result *res)
 {
 	struct store_error se;
 	size_t i;
@@ -1290,8 +1394,8 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 			continue;
 		}
 		free(prev);
-		if (queue_one(r, t, st, doc, root, tg, endpoint, key, res) !=
-		    ROUTE_OK)
+		if (queue_one(r, t, st, doc, root, tg, endpoint, key, &edi[i],
+		    res) != ROUTE_OK)
 			return res->status;
 		snprintf(body, sizeof(body), "{\"delivery_id\":%lld,"
 		    "\"message_id\":%lld}", (long long)tg->delivery_id,
@@ -1306,6 +1410,49 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 	return ROUTE_OK;
 }
 
+/*
+ * Every interchange we send expects its functional ack (997/999/CONTRL,
+ * the partner's SLA): recorded here, after the routing transaction, for
+ * the interchanges this routing produced (a repeat produced none). A
+ * failure to record is logged as an event and does not undo the routing:
+ * the document is queued and will be sent; only the ack watch is missing.
+ */
+static void
+expect_acks(struct route *r, struct store *st, const struct route_result *res,
+    const struct buf *edi)
+{
+	struct ack_track_profile prof;
+	struct ack_track_expect_summary sum;
+	struct store_error se;
+	char err[512], detail[700];
+	size_t i;
+
+	for (i = 0; i < res->ntargets; i++) {
+		const struct route_target *tg = &res->targets[i];
+		partner *p;
+		if (tg->kind != ROUTE_TARGET_PARTNER || tg->existed ||
+		    edi[i].data == NULL)
+			continue;
+		pthread_mutex_lock(&r->edi_mu);
+		p = load_partner(r, tg->name, err, sizeof(err));
+		pthread_mutex_unlock(&r->edi_mu);
+		if (p == NULL)
+			continue;
+		ack_track_profile_from_partner(&prof, p);
+		partner_free(p);
+		if (ack_track_expect(st, &prof, tg->outbound_message_id,
+		    edi[i].data, edi[i].len, 0, &sum, &se) != 0) {
+			json_t *o = json_pack("{s:s}", "error", se.message);
+			char *d = o ? json_dumps(o, JSON_COMPACT) : NULL;
+			snprintf(detail, sizeof(detail), "%s", d ? d : "{}");
+			free(d);
+			json_decref(o);
+			(void)store_event_append(st, tg->outbound_message_id,
+			    NULL, "ack.expect-failed", detail, NULL, &se);
+		}
+	}
+}
+
 int
 route_document(struct route *r, struct store *st,
     const struct route_document *doc, struct route_result *res)
@@ -1313,11 +1460,14 @@ route_document(struct route *r, struct store *st,
 	struct route_table *t;
 	const struct route_rule *rule = NULL;
 	struct store_error se;
+	struct buf edi[ROUTE_TARGETS_MAX];
 	char detail[4096];
 	json_t *root = parse_doc(doc, res);
+	size_t i;
 
 	if (root == NULL)
 		return res->status;
+	memset(edi, 0, sizeof(edi));
 	t = table_acquire(r);
 	if (decide(t, doc, root, res, &rule) == ROUTE_OK &&
 	    run_checks(r, rule, doc, root, res) == 0) {
@@ -1325,7 +1475,8 @@ route_document(struct route *r, struct store *st,
 			snprintf(res->message, sizeof(res->message), "%s",
 			    se.message);
 			res->status = ROUTE_ESTORE;
-		} else if (queue_targets(r, t, st, doc, root, res) != ROUTE_OK) {
+		} else if (queue_targets(r, t, st, doc, root, edi, res) !=
+		    ROUTE_OK) {
 			store_tx_rollback(st);
 			/* The targets were not queued: do not report them. */
 			res->ntargets = 0;
@@ -1339,9 +1490,12 @@ route_document(struct route *r, struct store *st,
 				    "%s", se.message);
 				res->status = ROUTE_ESTORE;
 				res->ntargets = 0;
-			}
+			} else
+				expect_acks(r, st, res, edi);
 		}
 	}
+	for (i = 0; i < ROUTE_TARGETS_MAX; i++)
+		free(edi[i].data);
 	if (res->status != ROUTE_OK && res->status != ROUTE_ESTORE) {
 		event_detail(res, detail, sizeof(detail));
 		(void)store_event_append(st, doc->message_id,

@@ -517,3 +517,10 @@ tests_integration_reconcile_seed_LDADD = $(STORE_LIBS)
 TESTS += tests/integration/reconcile.sh
 dist_noinst_SCRIPTS += tests/integration/reconcile.sh
 EXTRA_DIST += docs/reconcile.md
+# Routing records ack expectations (gateway/libacktrack.a).
+tests_unit_test_route_LDADD += gateway/libacktrack.a translators/libtranslators.a \
+	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)
+# The whole order-to-cash loop: 850 in, 855/856/810 out by AS2, the
+# retailer's 997s reconciled, ERP and WMS webhooks, report reconcile.
+TESTS += tests/integration/order_to_cash.sh
+dist_noinst_SCRIPTS += tests/integration/order_to_cash.sh
