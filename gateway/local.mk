@@ -182,3 +182,6 @@ gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 # The inbound pipeline reconciles a partner's acks (gateway/libacktrack.a).
 INBOUND_LIBS += gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS) \
 	$(LIBXML_LIBS) $(JANSSON_LIBS)
+# Deliveries kept in order per business key.
+STORE_SQL_SQLITE += deploy/sql/sqlite/0003_delivery_order.sql
+STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0003_delivery_order.sql

@@ -39,6 +39,8 @@ struct route_check {
 	char *path;
 };
 
+#define ROUTE_ORDERED_MAX 64
+
 struct route_rule {
 	char name[ROUTE_NAME_MAX + 1];
 	unsigned line;
@@ -51,6 +53,7 @@ struct route_rule {
 	size_t ntargets;
 	struct route_check checks[RULE_CHECKS];
 	size_t nchecks;
+	int ordered;           /* -1: as [route] ordered says; 0 no; 1 yes */
 };
 
 struct route_table {
@@ -70,6 +73,8 @@ struct route_table {
 	size_t ntp;
 	char **webhooks;       /* names of [webhook.*] */
 	size_t nwebhooks;
+	char *ordered[ROUTE_ORDERED_MAX]; /* [route] ordered: partner ids, "*" */
+	size_t nordered;
 };
 
 struct route {
@@ -125,6 +130,8 @@ table_free(struct route_table *t)
 	}
 	free(t->tp_ids);
 	free(t->tp_names);
+	for (i = 0; i < t->nordered; i++)
+		free(t->ordered[i]);
 	for (i = 0; i < t->nwebhooks; i++)
 		free(t->webhooks[i]);
 	free(t->webhooks);
@@ -226,6 +233,7 @@ parse_rule(struct route_table *t, const struct config *cfg,
 	snprintf(r->name, sizeof(r->name), "%s", sec->name + 6);
 	r->line = sec->line;
 	r->origin = -1;
+	r->ordered = -1;
 	for (i = 0; i < sec->nentries; i++) {
 		const struct config_entry *e = &sec->entries[i];
 		if (!strcmp(e->key, "type")) {
@@ -298,6 +306,12 @@ parse_rule(struct route_table *t, const struct config *cfg,
 				    "[webhook.NAME] section, partner:ID nor "
 				    "partner", tg);
 			}
+		} else if (!strcmp(e->key, "ordered")) {
+			if (strcmp(e->value, "yes") && strcmp(e->value, "no"))
+				return cfail(err, errsize, cfg->path, e->line,
+				    "ordered: expected yes or no, found \"%s\"",
+				    e->value);
+			r->ordered = e->value[0] == 'y';
 		} else if (!strcmp(e->key, "require") ||
 		    !strcmp(e->key, "xref")) {
 			char *w[RULE_CHECKS];
@@ -417,13 +431,24 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 			t->ntp++;
 			continue;
 		}
+		if (!strcmp(e->key, "ordered")) {
+			if (words(e->value, t->ordered, ROUTE_ORDERED_MAX,
+			    &t->nordered)) {
+				cfail(err, errsize, cfg->path, e->line,
+				    "ordered: at most %d partner ids",
+				    ROUTE_ORDERED_MAX);
+				table_free(t);
+				return NULL;
+			}
+			continue;
+		}
 		for (k = 0; keys[k] && strcmp(keys[k], e->key); k++)
 			;
 		if (keys[k] == NULL) {
 			cfail(err, errsize, cfg->path, e->line, "unknown key "
 			    "\"%s\" in [route] (expected erp, wms, wms_partner, "
 			    "isa_qualifier, isa_id, gs_id, test, transport, "
-			    "transport.ID)", e->key);
+			    "transport.ID, ordered)", e->key);
 			table_free(t);
 			return NULL;
 		}
@@ -1236,8 +1261,8 @@ run_checks(struct route *r, const struct route_rule *rule,
 static int
 queue_one(struct route *r, const struct route_table *t, struct store *st,
     const struct route_document *doc, json_t *root, struct route_target *tg,
-    const char *endpoint, const char *key, struct buf *edi,
-    struct route_result *res)
+    const char *endpoint, const char *key, const char *order_key,
+    struct buf *edi, struct route_result *res)
 {
 	struct store_message m;
 	struct store_error se;
@@ -1326,8 +1351,8 @@ queue_one(struct route *r, const struct route_table *t, struct store *st,
 	snprintf(detail, sizeof(detail), "{\"source_message_id\":%lld,"
 	    "\"endpoint\":\"%s\"}", (long long)doc->message_id, endpoint);
 	if (store_message_put(st, &m, detail, &se) != STORE_OK ||
-	    store_delivery_enqueue(st, m.id, endpoint, key, store_now_us(),
-	    &tg->delivery_id, &tg->existed, &se) != STORE_OK) {
+	    store_delivery_enqueue_ordered(st, m.id, endpoint, key, order_key,
+	    store_now_us(), &tg->delivery_id, &tg->existed, &se) != STORE_OK) {
 		snprintf(res->message, sizeof(res->message), "%s", se.message);
 		return res->status = ROUTE_ESTORE;
 	}
@@ -1346,18 +1371,54 @@ transport_of(const struct route_table *t, const char *id)
 	return t->transport;
 }
 
+/*
+ * The business key documents are kept in order by: the order number
+ * (order, order_response, invoice, warehouse documents) or the first
+ * order of a shipment. NULL when the document has none.
+ */
+static const char *
+business_key(json_t *root)
+{
+	const char *k = json_string_value(json_object_get(root,
+	    "order_number"));
+
+	if (k == NULL || k[0] == '\0')
+		k = json_string_value(json_object_get(json_array_get(
+		    json_object_get(root, "orders"), 0), "order_number"));
+	return k && k[0] ? k : NULL;
+}
+
+/* Whether doc keeps business-key order: the deciding rule's ordered =,
+ * else [route] ordered (partner ids or "*"). */
+static int
+is_ordered(const struct route_table *t, const struct route_rule *rule,
+    const struct route_document *doc)
+{
+	size_t i;
+
+	if (rule && rule->ordered >= 0)
+		return rule->ordered;
+	for (i = 0; i < t->nordered; i++)
+		if (!strcmp(t->ordered[i], "*") || (doc->partner &&
+		    !strcmp(t->ordered[i], doc->partner)))
+			return 1;
+	return 0;
+}
+
 static int
 queue_targets(struct route *r, const struct route_table *t, struct store *st,
     const struct route_document *doc, json_t *root, struct buf *edi,
-    struct route_result *res)
+    int ordered, struct route_result *res)
 {
 	struct store_error se;
+	const char *bkey = ordered ? business_key(root) : NULL;
 	size_t i;
 
 	for (i = 0; i < res->ntargets; i++) {
 		struct route_target *tg = &res->targets[i];
 		char endpoint[ROUTE_NAME_MAX + 16], key[DELIVER_KEY_MAX + 1];
 		char hash[SPOOL_HASH_HEX + 1], *prev = NULL, body[96];
+		char okey[STORE_ORDER_KEY_MAX + 1];
 		enum store_idem_outcome oc;
 		int status = 0;
 
@@ -1394,8 +1455,11 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 			continue;
 		}
 		free(prev);
-		if (queue_one(r, t, st, doc, root, tg, endpoint, key, &edi[i],
-		    res) != ROUTE_OK)
+		if (bkey)
+			snprintf(okey, sizeof(okey), "%s|%s|%s", endpoint,
+			    doc->partner ? doc->partner : "", bkey);
+		if (queue_one(r, t, st, doc, root, tg, endpoint, key,
+		    bkey ? okey : NULL, &edi[i], res) != ROUTE_OK)
 			return res->status;
 		snprintf(body, sizeof(body), "{\"delivery_id\":%lld,"
 		    "\"message_id\":%lld}", (long long)tg->delivery_id,
@@ -1475,8 +1539,8 @@ route_document(struct route *r, struct store *st,
 			snprintf(res->message, sizeof(res->message), "%s",
 			    se.message);
 			res->status = ROUTE_ESTORE;
-		} else if (queue_targets(r, t, st, doc, root, edi, res) !=
-		    ROUTE_OK) {
+		} else if (queue_targets(r, t, st, doc, root, edi,
+		    is_ordered(t, rule, doc), res) != ROUTE_OK) {
 			store_tx_rollback(st);
 			/* The targets were not queued: do not report them. */
 			res->ntargets = 0;

@@ -524,3 +524,6 @@ tests_unit_test_route_LDADD += gateway/libacktrack.a translators/libtranslators.
 # retailer's 997s reconciled, ERP and WMS webhooks, report reconcile.
 TESTS += tests/integration/order_to_cash.sh
 dist_noinst_SCRIPTS += tests/integration/order_to_cash.sh
+# Webhook and EDI deliveries in order per business key ([route] ordered).
+TESTS += tests/integration/delivery_order.sh
+dist_noinst_SCRIPTS += tests/integration/delivery_order.sh
