@@ -30,6 +30,7 @@
 #include "route.h"
 #include "store.h"
 #include "xlate.h"
+#include "xlate_out.h"
 
 #define RULE_TARGETS 8
 #define RULE_CHECKS 16
@@ -66,6 +67,8 @@ struct route_table {
 	char isa_qualifier[3];
 	char isa_id[16];
 	char gs_id[16];
+	char unb_id[36];               /* our UNB sender (default isa_id) */
+	char unb_qualifier[8];         /* its qualifier ("" none) */
 	int test;
 	char transport[16];            /* default transport of partners */
 	char **tp_ids;                 /* transport.ID overrides */
@@ -395,7 +398,7 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 		const struct config_entry *e = &g->entries[i];
 		static const char *const keys[] = { "erp", "wms",
 		    "wms_partner", "isa_qualifier", "isa_id", "gs_id", "test",
-		    NULL };
+		    "unb_id", "unb_qualifier", NULL };
 		size_t k;
 		if (!strcmp(e->key, "transport") ||
 		    !strncmp(e->key, "transport.", 10)) {
@@ -448,7 +451,7 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 			cfail(err, errsize, cfg->path, e->line, "unknown key "
 			    "\"%s\" in [route] (expected erp, wms, wms_partner, "
 			    "isa_qualifier, isa_id, gs_id, test, transport, "
-			    "transport.ID, ordered)", e->key);
+			    "transport.ID, ordered, unb_id, unb_qualifier)", e->key);
 			table_free(t);
 			return NULL;
 		}
@@ -472,6 +475,9 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 	    sizeof(t->isa_qualifier), "ZZ");
 	copy_setting(g, "isa_id", t->isa_id, sizeof(t->isa_id), "EDIGATE");
 	copy_setting(g, "gs_id", t->gs_id, sizeof(t->gs_id), t->isa_id);
+	copy_setting(g, "unb_id", t->unb_id, sizeof(t->unb_id), t->isa_id);
+	copy_setting(g, "unb_qualifier", t->unb_qualifier,
+	    sizeof(t->unb_qualifier), "");
 	t->test = config_section_entry(g, "test") &&
 	    !strcmp(config_section_entry(g, "test")->value, "yes");
 	for (i = 0; i < cfg->nsections; i++) {
@@ -1141,7 +1147,7 @@ shipment_from_warehouse(json_t *ws)
 	    (v = json_object_get(json_object_get(ws, "dates"),
 	    "shipped_date")) != NULL)
 		json_object_set(sh, "shipment_date", v);
-	copy_key(sh, "status", ws, "status");
+	/* The 945's status (complete, partial) is no 856 line status code. */
 	copy_key(sh, "parties", ws, "parties");
 	copy_key(sh, "references", ws, "references");
 	copy_key(sh, "totals", ws, "totals");
@@ -1155,6 +1161,10 @@ shipment_from_warehouse(json_t *ws)
 		sscc = json_object_get(v, "sscc");
 		if (json_is_string(sscc)) {
 			json_t *pack = json_object(), *pi = json_array();
+			/* An SSCC labels one logistic unit: one package
+			 * (EDIFACT carries the SSCC under its PAC). */
+			json_object_set_new(pack, "packaging", json_pack(
+			    "[{s:s}]", "package_count", "1"));
 			json_object_set(pack, "sscc", sscc);
 			json_array_append_new(pi, item);
 			json_object_set_new(pack, "items", pi);
@@ -1172,6 +1182,89 @@ shipment_from_warehouse(json_t *ws)
 	json_array_append_new(orders, order);
 	json_object_set_new(sh, "orders", orders);
 	return sh;
+}
+
+/* Control numbers for xlate_out from the store's per-partner counters. */
+struct edifact_controls {
+	struct store *st;
+	const char *partner;
+	char (*control)[16];
+	int failed;
+	char error[256];
+};
+
+static int
+next_edifact_control(void *ctx, xlate_control_kind kind, unsigned long *value)
+{
+	struct edifact_controls *c = ctx;
+	struct store_error se;
+	int64_t v;
+	enum store_control_kind sk = kind == XLATE_CONTROL_INTERCHANGE ?
+	    STORE_CONTROL_INTERCHANGE : kind == XLATE_CONTROL_GROUP ?
+	    STORE_CONTROL_GROUP : STORE_CONTROL_SET;
+	int slot = kind == XLATE_CONTROL_INTERCHANGE ? 0 :
+	    kind == XLATE_CONTROL_GROUP ? 1 : 2;
+
+	if (store_control_next(c->st, c->partner, sk, &v, &se)) {
+		c->failed = 1;
+		snprintf(c->error, sizeof(c->error), "control numbers: %.200s",
+		    se.message);
+		return -1;
+	}
+	*value = (unsigned long)v;
+	snprintf(c->control[slot], 16, "%lld", (long long)v);
+	return 0;
+}
+
+/*
+ * Produces one EDIFACT interchange (UNA/UNB/UNH ... UNT/UNZ) holding doc
+ * for partner p through xlate_out: the message (ORDRSP, DESADV, INVOIC)
+ * and version come from the partner's outbound message list. Called with
+ * edi_mu held. -2 when the store failed.
+ */
+static int
+produce_edifact(struct route *r, const struct route_table *t,
+    struct store *st, const partner *p, json_t *doc, struct buf *out,
+    char control[3][16], char *err, size_t errsize)
+{
+	struct edifact_controls c = { st, p->id, control, 0, "" };
+	edi_writer_memory mem = { 0 };
+	json_t *docs = json_array();
+	char date[9], hhmm[5];
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y%m%d", &tm);
+	strftime(hhmm, sizeof(hhmm), "%H%M", &tm);
+	xlate_out_options opt = {
+		.standard = MAP_EDIFACT,
+		.partner = p,
+		.sender = t->unb_id,
+		.sender_qualifier = t->unb_qualifier[0] ? t->unb_qualifier :
+		    NULL,
+		.date = date,
+		.time = hhmm,
+		.control = next_edifact_control,
+		.control_ctx = &c,
+		.test = t->test,
+	};
+	control[0][0] = control[1][0] = control[2][0] = '\0';
+	json_array_append(docs, doc);
+	rc = xlate_out_interchange(r->maps, docs, &opt,
+	    edi_writer_memory_sink, &mem, err, errsize);
+	json_decref(docs);
+	if (rc == 0 && buf_sink(out, mem.data ? mem.data : "", mem.len) != 0) {
+		snprintf(err, errsize, "out of memory");
+		rc = -1;
+	}
+	edi_writer_memory_free(&mem);
+	if (c.failed) {
+		snprintf(err, errsize, "%s", c.error);
+		return -2;
+	}
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- queuing ----------------------------------------------------------- */
@@ -1302,8 +1395,23 @@ queue_one(struct route *r, const struct route_table *t, struct store *st,
 
 		pthread_mutex_lock(&r->edi_mu);
 		p = load_partner(r, tg->name, err, sizeof(err));
-		rc = p ? produce_x12(r, t, st, p, tg->edi_message, root, &out,
-		    control, err, sizeof(err)) : -1;
+		/* A partner with only an EDIFACT identity gets EDIFACT. */
+		if (p && p->isa_id[0] == '\0' && p->unb_id[0]) {
+			const char *msg = xlate_out_message_for(MAP_EDIFACT,
+			    tg->document_type);
+			if (msg == NULL) {
+				snprintf(err, sizeof(err), "a %s cannot be sent "
+				    "as EDIFACT", tg->document_type);
+				rc = -1;
+			} else {
+				snprintf(tg->edi_message,
+				    sizeof(tg->edi_message), "%s", msg);
+				rc = produce_edifact(r, t, st, p, root, &out,
+				    control, err, sizeof(err));
+			}
+		} else
+			rc = p ? produce_x12(r, t, st, p, tg->edi_message,
+			    root, &out, control, err, sizeof(err)) : -1;
 		pthread_mutex_unlock(&r->edi_mu);
 		partner_free(p);
 		if (rc) {

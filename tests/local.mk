@@ -527,3 +527,6 @@ dist_noinst_SCRIPTS += tests/integration/order_to_cash.sh
 # Webhook and EDI deliveries in order per business key ([route] ordered).
 TESTS += tests/integration/delivery_order.sh
 dist_noinst_SCRIPTS += tests/integration/delivery_order.sh
+# Documents posted for an EDIFACT partner go out as ORDRSP/DESADV/INVOIC.
+TESTS += tests/integration/edifact_out.sh
+dist_noinst_SCRIPTS += tests/integration/edifact_out.sh
