@@ -33,6 +33,7 @@ enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN,
  */
 static const char *const module_sections[] = {
 	"api", "delivery", "route", "webhook.", "route.", "token.",
+	"reconcile",
 	NULL
 };
 #define CONFIG_MAX_SECTIONS 256
@@ -498,8 +499,8 @@ open_section(struct parser *p, char *name)
 	} else
 		return fail(p, p->line, "unknown section [%s] (expected "
 		    "[store], [limits], [tls], [listen.NAME], [as2], [sftp], "
-		    "[api], [delivery], [route], [webhook.NAME], [route.NAME] or "
-		    "[token.NAME])", name);
+		    "[api], [delivery], [route], [webhook.NAME], [route.NAME], "
+		    "[token.NAME] or [reconcile])", name);
 	return 0;
 }
 

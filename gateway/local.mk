@@ -185,3 +185,6 @@ INBOUND_LIBS += gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS)
 # Deliveries kept in order per business key.
 STORE_SQL_SQLITE += deploy/sql/sqlite/0003_delivery_order.sql
 STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0003_delivery_order.sql
+# The reconciliation job of edigated ([reconcile] interval).
+gateway_edigated_SOURCES += gateway/reconcile_job.c gateway/reconcile_job.h
+gateway_edigated_LDADD += gateway/libacktrack.a $(STORE_LIBS) $(JANSSON_LIBS)

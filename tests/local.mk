@@ -530,3 +530,6 @@ dist_noinst_SCRIPTS += tests/integration/delivery_order.sh
 # Documents posted for an EDIFACT partner go out as ORDRSP/DESADV/INVOIC.
 TESTS += tests/integration/edifact_out.sh
 dist_noinst_SCRIPTS += tests/integration/edifact_out.sh
+# edigated's periodic reconciliation: exceptions in the log and /metrics.
+TESTS += tests/integration/reconcile_job.sh
+dist_noinst_SCRIPTS += tests/integration/reconcile_job.sh

@@ -167,7 +167,7 @@ test_unknown_section_is_rejected_at_its_line(void **state)
 	parse_err("state_dir = /x\n[listener.api]\n", msg, sizeof(msg));
 	assert_string_equal(msg, "site.conf:2: unknown section [listener.api] "
 	    "(expected [store], [limits], [tls], [listen.NAME], [as2], [sftp], "
-	    "[api], [delivery], [route], [webhook.NAME], [route.NAME] or [token.NAME])");
+	    "[api], [delivery], [route], [webhook.NAME], [route.NAME], [token.NAME] or [reconcile])");
 }
 
 static void
