@@ -533,3 +533,9 @@ dist_noinst_SCRIPTS += tests/integration/edifact_out.sh
 # edigated's periodic reconciliation: exceptions in the log and /metrics.
 TESTS += tests/integration/reconcile_job.sh
 dist_noinst_SCRIPTS += tests/integration/reconcile_job.sh
+# The ERP/WMS bridge under load (not a timed test): make bench-bridge
+bench-bridge: gateway/edigated$(EXEEXT)
+	python3 $(srcdir)/tests/bench/bench_bridge.py --builddir '$(abs_top_builddir)' \
+	  --srcdir '$(abs_top_srcdir)' $(if $(BENCH_N),--count $(BENCH_N))
+.PHONY: bench-bridge
+EXTRA_DIST += tests/bench/bench_bridge.py
