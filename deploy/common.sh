@@ -50,3 +50,7 @@ edigate_install_packages() {
 # The ack report test reads the JSON report with jq and checks the HTML
 # report with xmllint.
 EDIGATE_TEST_PACKAGES="$EDIGATE_TEST_PACKAGES jq libxml2-utils"
+
+# tests/integration/nginx_conf.sh checks deploy/nginx-edigate.conf with
+# `nginx -t`, and multinode.sh sends AS2 through it to two nodes.
+EDIGATE_TEST_PACKAGES="$EDIGATE_TEST_PACKAGES nginx-light"

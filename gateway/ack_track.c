@@ -831,6 +831,7 @@ dup_check(struct dup_ctx *d, const char *level, const char *kind, const char *co
 	COPY(x->ack_code, ack_code);
 	x->first_message_id = first_id;
 	x->first_seen_us = first_us;
+	x->group_index = -1;
 }
 
 static void
@@ -880,6 +881,71 @@ ack_track_check_duplicates(struct store *st, const char *sender, const void *buf
 		return rc;
 	}
 	return store_tx_commit(st, err);
+}
+
+/* One number of ack_track_check_interchange: 1 duplicate (appended to
+ * out), 0 new or seen only by message_id itself, < 0 store error. */
+static int
+dup_one(struct store *st, const char *sender, const char *level, const char *kind,
+        const char *control, const char *ack_code, long group_index,
+        int64_t message_id, int64_t now_us, int64_t window_us,
+        struct ack_track_duplicates *out, struct store_error *err)
+{
+	int dup = 0, rc;
+	int64_t first_id = 0, first_us = 0;
+	if (!*control)
+		return 0;
+	rc = store_duplicate_check(st, sender, kind, control, now_us, window_us, message_id,
+	                           &dup, &first_id, &first_us, err);
+	if (rc)
+		return -rc;
+	out->checked++;
+	if (!dup || (message_id && first_id == message_id))
+		return 0;
+	if (out->count == ACK_TRACK_MAX_DUPLICATES) {
+		out->dropped++;
+		return 1;
+	}
+	struct ack_track_duplicate *x = &out->list[out->count++];
+	COPY(x->level, level);
+	COPY(x->kind, kind);
+	COPY(x->control, control);
+	COPY(x->ack_code, ack_code);
+	x->first_message_id = first_id;
+	x->first_seen_us = first_us;
+	x->group_index = group_index;
+	return 1;
+}
+
+int
+ack_track_check_interchange(struct store *st, const char *sender,
+                            const ack_interchange_result *ir, int64_t message_id,
+                            int64_t now_us, int64_t window_us,
+                            struct ack_track_duplicates *out, struct store_error *err)
+{
+	int x12 = ir->standard == EDI_STANDARD_X12;
+	int rc;
+	memset(out, 0, sizeof *out);
+	if (!sender || !*sender)
+		return fail(err, STORE_EINVAL, "no sender");
+	if (ir->only_ta1 || ir->only_acks || ir->status == ACK_STATUS_REJECTED)
+		return STORE_OK;
+	if (!now_us)
+		now_us = store_now_us();
+	rc = dup_one(st, sender, "interchange", x12 ? "isa13" : "unb0020", ir->control_number,
+	             x12 ? "025" : "26", -1, message_id, now_us, window_us, out, err);
+	if (rc)
+		return rc < 0 ? -rc : STORE_OK;
+	for (size_t g = 0; g < ir->group_count; g++) {
+		const ack_group_result *gr = &ir->groups[g];
+		if (gr->status == ACK_STATUS_REJECTED || strcmp(gr->functional_id, "FA") == 0)
+			continue;
+		rc = dup_one(st, sender, "group", x12 ? "gs06" : "ung0048", gr->control_number,
+		             x12 ? "" : "26", (long)g, message_id, now_us, window_us, out, err);
+		if (rc < 0)
+			return -rc;
+	}
+	return STORE_OK;
 }
 
 /* ---- the overdue check -------------------------------------------------- */

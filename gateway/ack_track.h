@@ -156,6 +156,9 @@ struct ack_track_duplicate {
 	 * interchange control number) or CONTRL 0085 "26" (duplicate
 	 * detected); "" for a group, whose AK9 the ack builder decides. */
 	char ack_code[4];
+	/* ack_track_check_interchange: the group's index in the result, -1
+	 * for the interchange. ack_track_check_duplicates: always -1. */
+	long group_index;
 };
 
 struct ack_track_duplicates {
@@ -178,6 +181,30 @@ int ack_track_check_duplicates(struct store *st, const char *sender,
                                int64_t now_us, int64_t window_us,
                                struct ack_track_duplicates *out,
                                struct store_error *err);
+
+/*
+ * The same for one interchange the ack collector has checked (ack.h), as
+ * the inbound pipeline sees it: its ISA13 / UNB 0020, then (when that is
+ * new) the GS06 / UNG 0048 of each of its groups, each looked up and
+ * recorded for sender. What is not checked, and so not remembered:
+ *   - an interchange of acknowledgments only (TA1s, FA groups, CONTRLs):
+ *     reconciliation deals with a repeated ack, and answering it could
+ *     make two gateways answer each other;
+ *   - an interchange rejected at its envelope, and a group rejected as a
+ *     whole: nothing of it was processed, so the partner may correct it
+ *     and send it again under the same number;
+ *   - the groups of a duplicate interchange (the whole of it is refused).
+ * A sighting by message_id itself is no duplicate: that is the same
+ * message processed again after a crash. Joins the caller's transaction
+ * when there is one, so the sightings commit with what the caller
+ * records about them. out->list[i].group_index says which group.
+ */
+int ack_track_check_interchange(struct store *st, const char *sender,
+                                const ack_interchange_result *ir,
+                                int64_t message_id, int64_t now_us,
+                                int64_t window_us,
+                                struct ack_track_duplicates *out,
+                                struct store_error *err);
 
 /* ---- the overdue check ------------------------------------------------ */
 

@@ -60,9 +60,10 @@ static const char ack_track_usage[] =
 	"--sla-hours override it). reconcile records FILE (the partner's TA1, 997,\n"
 	"999 or CONTRL) and closes what it answers; exit 1 when an ack matched\n"
 	"nothing. duplicates records FILE's ISA13/GS06/UNB 0020 and exits 1 when\n"
-	"one was seen within the window (default 720 hours; 0: ever). T is UTC:\n"
-	"2026-11-23 or 2026-11-23T10:00:00Z. S is a SQLite path or a postgresql://\n"
-	"URL (default $EDIGATE_STORE or " EDIGATE_STATEDIR "/edigate.db).\n";
+	"one was seen within the window (default 2160 hours, 90 days; 0: ever).\n"
+	"T is UTC: 2026-11-23 or 2026-11-23T10:00:00Z. S is a SQLite path or a\n"
+	"postgresql:// URL (default $EDIGATE_STORE or " EDIGATE_STATEDIR
+	"/edigate.db).\n";
 
 static const char report_usage[] =
 	"usage: edigate report reconcile --help\n"
@@ -271,7 +272,7 @@ parse(int argc, char **argv, struct opts *o, const char *allowed, int need_partn
 	memset(o, 0, sizeof *o);
 	o->store = default_store();
 	o->sla_hours = -1;
-	o->window_hours = 720;
+	o->window_hours = 2160; /* 90 days, as the inbound pipeline */
 	o->format = "csv";
 	optind = 0; /* glibc: full re-initialisation between calls */
 	opterr = 0;

@@ -52,11 +52,13 @@
 static const char receive_usage[] =
 	"usage: edigate receive --partner ID [--store URL|PATH] [--spool DIR]\n"
 	"                       [--partners DIR] [--maps DIR] [--transport NAME]\n"
-	"                       FILE...\n"
+	"                       [--duplicate-window 90d|off|forever] FILE...\n"
 	"Runs the inbound path of edigated on each FILE from partner ID: stores\n"
 	"it, checks envelopes and guide, builds and stores the acknowledgment,\n"
 	"translates and stores the canonical documents; a file of TA1/997/999/\n"
-	"CONTRL is reconciled with the acks edigate expects instead. Prints one\n"
+	"CONTRL is reconciled with the acks edigate expects instead. An ISA13,\n"
+	"GS06 or UNB 0020 the partner used within the duplicate window (90d) is\n"
+	"refused with a TA1 025 / AK9 R / CONTRL 26 and not translated. Prints one\n"
 	"JSON line per file. Exit 0 all accepted, 1 something rejected, 2 usage\n"
 	"or I/O error. See docs/receive.md.\n";
 
@@ -217,6 +219,7 @@ store_fail:
 
 struct recv_opts {
 	const char *partner, *store, *spool, *partners, *maps, *transport;
+	int64_t duplicate_window_us;
 };
 
 static int
@@ -229,6 +232,7 @@ parse(int argc, char **argv, struct recv_opts *o)
 		{ "partners", required_argument, NULL, 'P' },
 		{ "maps", required_argument, NULL, 'm' },
 		{ "transport", required_argument, NULL, 't' },
+		{ "duplicate-window", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -245,6 +249,15 @@ parse(int argc, char **argv, struct recv_opts *o)
 		case 'P': o->partners = optarg; break;
 		case 'm': o->maps = optarg; break;
 		case 't': o->transport = optarg; break;
+		case 'w':
+			if (inbound_parse_window(optarg,
+			    &o->duplicate_window_us) != 0) {
+				fprintf(stderr, "edigate: --duplicate-window "
+				    "%s: expected a number with s, m, h or d, "
+				    "off or forever\n", optarg);
+				return -1;
+			}
+			break;
 		case 'h':
 			fputs(receive_usage, stdout);
 			return -2;
@@ -347,6 +360,9 @@ receive_one(struct store *st, struct inbound *in, const struct recv_opts *o,
 	json_object_set_new(line, "sets", json_integer(res.sets));
 	json_object_set_new(line, "sets_accepted",
 	    json_integer(res.sets_accepted));
+	if (res.duplicates)
+		json_object_set_new(line, "duplicates",
+		    json_integer(res.duplicates));
 	json_object_set_new(line, "ack", res.ack_message_id ? json_pack(
 	    "{s:s, s:I}", "type", res.ack_type, "message_id",
 	    (json_int_t)res.ack_message_id) : json_null());
@@ -403,7 +419,8 @@ cmd_receive(int argc, char **argv)
 		goto out;
 	}
 	struct inbound_options io = { .store_url = o.store,
-	    .spool_dir = o.spool, .maps_dir = o.maps };
+	    .spool_dir = o.spool, .maps_dir = o.maps,
+	    .duplicate_window_us = o.duplicate_window_us };
 	in = inbound_new(NULL, &io, err, sizeof(err));
 	if (in == NULL) {
 		fprintf(stderr, "edigate: %s\n", err);

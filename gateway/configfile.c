@@ -33,6 +33,7 @@ enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN,
  */
 static const char *const module_sections[] = {
 	"api", "delivery", "route", "webhook.", "route.", "token.",
+	"inbound",
 	"reconcile",
 	NULL
 };
@@ -70,6 +71,7 @@ static const struct key keys[] = {
 	    0, 3600000 },
 	{ SEC_GENERAL, "debug_endpoints", T_BOOL, C(debug_endpoints), 0, 0 },
 	{ SEC_STORE, "url", T_STRING, C(store_url), 0, 0 },
+	{ SEC_STORE, "spool_dir", T_PATH, C(spool_dir), 0, 0 },
 	{ SEC_LIMITS, "max_body_size", T_SIZE, C(max_body_size),
 	    1024, 0 },
 	{ SEC_LIMITS, "max_header_size", T_SIZE, C(max_header_size),
@@ -500,7 +502,7 @@ open_section(struct parser *p, char *name)
 		return fail(p, p->line, "unknown section [%s] (expected "
 		    "[store], [limits], [tls], [listen.NAME], [as2], [sftp], "
 		    "[api], [delivery], [route], [webhook.NAME], [route.NAME], "
-		    "[token.NAME] or [reconcile])", name);
+		    "[token.NAME], [inbound] or [reconcile])", name);
 	return 0;
 }
 
@@ -611,6 +613,12 @@ finish(struct parser *p)
 	    !(c->maps_dir = default_path(c->state_dir, "maps"))) ||
 	    (c->store_url == NULL &&
 	    !(c->store_url = default_path(c->state_dir, "edigate.db"))))
+		return fail(p, 0, "out of memory");
+	/* PostgreSQL holds no payloads: they go to a spool directory, which
+	 * nodes sharing the database must share too (docs/cluster.md). */
+	if (c->spool_dir == NULL && (!strncmp(c->store_url, "postgresql://", 13) ||
+	    !strncmp(c->store_url, "postgres://", 11)) &&
+	    !(c->spool_dir = default_path(c->state_dir, "spool")))
 		return fail(p, 0, "out of memory");
 	if (c->group && !c->user)
 		return fail(p, 0, "group: set without user");
@@ -790,6 +798,7 @@ config_free(struct config *cfg)
 	free(cfg->maps_dir);
 	free(cfg->sftp_root);
 	free(cfg->store_url);
+	free(cfg->spool_dir);
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg);

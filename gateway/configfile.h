@@ -79,6 +79,8 @@ struct config {
 	char *partners_dir;    /* default: <state_dir>/partners */
 	char *maps_dir;        /* default: <state_dir>/maps */
 	char *store_url;       /* default: <state_dir>/edigate.db (SQLite) */
+	char *spool_dir;       /* [store] spool_dir; default: beside the SQLite
+	                        * file, <state_dir>/spool on PostgreSQL */
 	char *user;            /* NULL: keep running as we are */
 	char *group;           /* NULL: the user's primary group */
 	int allow_root;
@@ -106,7 +108,7 @@ struct config {
 	                                      default 10 s */
 	unsigned as2_async_mdn_timeout_ms; /* per attempt, default 60 s */
 	/* Sections other modules own ([api], [delivery], [webhook.NAME],
-	 * [route.NAME], [token.NAME]): kept as written, in file order; the
+	 * [route.NAME], [token.NAME], [inbound]): kept as written, in file order; the
 	 * owning module checks its keys and reports file:line itself. */
 	struct config_section *sections;
 	size_t nsections;

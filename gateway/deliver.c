@@ -201,6 +201,7 @@ load_settings(struct deliver *dl, const struct config *cfg, char *err,
     size_t errsize)
 {
 	const struct config_section *s = config_section_find(cfg, "delivery");
+	unsigned lease_line = 0;
 	size_t i;
 
 	dl->poll_ms = 500;
@@ -215,7 +216,17 @@ load_settings(struct deliver *dl, const struct config *cfg, char *err,
 		const struct config_entry *e = &s->entries[i];
 		int64_t us;
 		char *end;
-		if (!strcmp(e->key, "poll") || !strcmp(e->key, "base_backoff") ||
+		if (!strcmp(e->key, "lease")) {
+			/* How long a claim outlives a node that died holding
+			 * it; checked against the webhook timeouts below. */
+			if (duration_us(e->value, &us) || us < 1000000 ||
+			    us > 86400 * 1000000LL)
+				return cfgerr(err, errsize, cfg, e->line, e->key,
+				    e->value, "a duration from 1s to 24h");
+			dl->lease_us = us;
+			lease_line = e->line;
+		} else if (!strcmp(e->key, "poll") ||
+		    !strcmp(e->key, "base_backoff") ||
 		    !strcmp(e->key, "max_backoff") ||
 		    !strcmp(e->key, "breaker_open_for")) {
 			if (duration_us(e->value, &us) || us < 1000)
@@ -247,7 +258,7 @@ load_settings(struct deliver *dl, const struct config *cfg, char *err,
 			dl->jitter = j;
 		} else {
 			snprintf(err, errsize, "%s:%u: unknown key \"%s\" in "
-			    "[delivery] (expected poll, max_attempts, "
+			    "[delivery] (expected poll, lease, max_attempts, "
 			    "base_backoff, max_backoff, jitter, "
 			    "breaker_failures, breaker_open_for)", cfg->path,
 			    e->line, e->key);
@@ -268,6 +279,16 @@ load_settings(struct deliver *dl, const struct config *cfg, char *err,
 		if (load_webhook(&dl->hooks[dl->nhooks++], cfg,
 		    &cfg->sections[i], err, errsize))
 			return -1;
+		/* A request still in flight when its lease ran out could be
+		 * sent a second time by another node meanwhile. */
+		if ((int64_t)dl->hooks[dl->nhooks - 1].timeout_ms * 1000 >=
+		    dl->lease_us) {
+			snprintf(err, errsize, "%s:%u: [delivery] lease must be "
+			    "longer than the timeout of [%s]", cfg->path,
+			    lease_line ? lease_line : cfg->sections[i].line,
+			    cfg->sections[i].name);
+			return -1;
+		}
 	}
 	return 0;
 }

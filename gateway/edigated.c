@@ -350,6 +350,37 @@ resubmit_one(void *ud, const struct store_message *m)
 	return 0;
 }
 
+/*
+ * The [inbound] section (configfile.h keeps it as written): the
+ * duplicate window of the inbound pipeline. 0, or -1 with "file:line:
+ * message" in err for an unknown key or a value that is no window.
+ */
+static int
+inbound_configure(const struct config *cfg, struct inbound_options *opts,
+    char *err, size_t errsize)
+{
+	const struct config_section *sec = config_section_find(cfg,
+	    "inbound");
+
+	opts->duplicate_window_us = 0;
+	for (size_t i = 0; sec && i < sec->nentries; i++) {
+		const struct config_entry *e = &sec->entries[i];
+		if (strcmp(e->key, "duplicate_window") != 0) {
+			snprintf(err, errsize, "%s:%u: unknown key \"%s\" in "
+			    "[inbound]", cfg->path, e->line, e->key);
+			return -1;
+		}
+		if (inbound_parse_window(e->value, &opts->duplicate_window_us)
+		    != 0) {
+			snprintf(err, errsize, "%s:%u: duplicate_window \"%s\": "
+			    "expected a number with s, m, h or d (90d), off or "
+			    "forever", cfg->path, e->line, e->value);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 usage(FILE *out)
 {
@@ -429,6 +460,7 @@ main(int argc, char **argv)
 	if (check) {
 		if (daemon_check_tls(cfg, err, sizeof(err)) != 0 ||
 		    as2_receive_check(cfg, err, sizeof(err)) != 0 ||
+		    inbound_configure(cfg, &iopts, err, sizeof(err)) != 0 ||
 		    reconcile_job_check(cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s\n", err);
 			config_free(cfg);
@@ -445,13 +477,22 @@ main(int argc, char **argv)
 		log_error("cannot start", "error", err, NULL);
 		return 1;
 	}
+	/* Every store connection opened from here on, in any module or
+	 * thread, attaches the same spool: on PostgreSQL the only one. */
+	if (store_set_default_spool(daemon_config(d)->spool_dir, &serr) != 0) {
+		log_error("cannot start", "error", serr.message, NULL);
+		daemon_free(d);
+		return 1;
+	}
 	/* Modules register their routes, health checks and reload hooks
 	 * here, before the listeners open. Partner keys are read now, while
 	 * still privileged, so they may be readable by root only. */
 	memset(&iopts, 0, sizeof(iopts));
 	iopts.store_url = daemon_config(d)->store_url;
 	iopts.maps_dir = daemon_config(d)->maps_dir;
-	inbound = inbound_new(daemon_workers(d), &iopts, err, sizeof(err));
+	inbound = inbound_configure(daemon_config(d), &iopts, err, sizeof(err))
+	    == 0 ? inbound_new(daemon_workers(d), &iopts, err, sizeof(err)) :
+	    NULL;
 	as2rx = inbound ? as2_receive_new(d, inbound, err, sizeof(err)) : NULL;
 	if (as2rx == NULL) {
 		log_error("cannot start", "error", err, NULL);

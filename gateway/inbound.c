@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@ struct route_hook {
 struct inbound {
 	struct workers *w;
 	char *store_url, *spool_dir, *maps_dir;
+	int64_t duplicate_window_us;
 	struct partner_set *ps;          /* loop thread */
 	struct route_hook routes[INBOUND_MAX_HOOKS];
 	size_t nroutes;
@@ -143,6 +146,8 @@ inbound_new(struct workers *w, const struct inbound_options *opts,
 		return NULL;
 	}
 	in->w = w;
+	in->duplicate_window_us = opts->duplicate_window_us ?
+	    opts->duplicate_window_us : INBOUND_DUPLICATE_WINDOW_DEFAULT_US;
 	in->store_url = opts->store_url ? strdup(opts->store_url) : NULL;
 	in->spool_dir = opts->spool_dir ? strdup(opts->spool_dir) : NULL;
 	in->maps_dir = strdup(opts->maps_dir ? opts->maps_dir : "maps");
@@ -156,6 +161,49 @@ inbound_new(struct workers *w, const struct inbound_options *opts,
 		return NULL;
 	}
 	return in;
+}
+
+int
+inbound_parse_window(const char *text, int64_t *out)
+{
+	static const struct { char unit; int64_t us; } units[] = {
+		{ 's', 1000000LL }, { 'm', 60000000LL },
+		{ 'h', 3600000000LL }, { 'd', 86400000000LL },
+	};
+	char *end;
+	long long n;
+	int64_t scale = 1000000LL;
+
+	if (text == NULL)
+		return -1;
+	if (strcmp(text, "off") == 0) {
+		*out = INBOUND_DUPLICATES_OFF;
+		return 0;
+	}
+	if (strcmp(text, "forever") == 0) {
+		*out = INBOUND_DUPLICATES_FOREVER;
+		return 0;
+	}
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	errno = 0;
+	n = strtoll(text, &end, 10);
+	if (errno != 0 || n <= 0)
+		return -1;
+	if (*end) {
+		size_t i;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (end[0] == units[i].unit && end[1] == '\0')
+				break;
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -1;
+		scale = units[i].us;
+	}
+	/* Beyond a hundred years it is forever anyway. */
+	if (n > (long long)(36500LL * 86400000000LL / scale))
+		return -1;
+	*out = (int64_t)n * scale;
+	return 0;
 }
 
 void
@@ -228,6 +276,12 @@ struct run {
 	json_t **docs;
 	size_t ndocs;
 	int nomem;
+	/* Interchanges (group -1) and groups refused as duplicates. */
+	struct dup_mark {
+		size_t result;
+		long group;
+	} *dups;
+	size_t ndups;
 	/* Stored in the transaction, handed to hooks after its commit. */
 	struct pending_ack {
 		int64_t id;
@@ -423,11 +477,46 @@ find_set(const struct run *r, const char *interchange, const char *set)
 }
 
 static int
+interchange_rejected(const struct run *r, const char *interchange)
+{
+	for (size_t i = 0; i < r->nresults; i++)
+		if (strcmp(r->results[i].control_number, interchange) == 0)
+			return r->results[i].status == ACK_STATUS_REJECTED;
+	return 0;
+}
+
+static int
 set_accepted(const ack_set_result *s)
 {
 	return s == NULL || s->status == ACK_STATUS_ACCEPTED ||
 	    s->status == ACK_STATUS_ACCEPTED_WITH_ERRORS ||
 	    s->status == ACK_STATUS_NONE;
+}
+
+/* Whether a set of the interchange and group named was refused as a
+ * duplicate: then nothing of it is stored or routed. */
+static int
+in_duplicate(const struct run *r, const char *interchange, const char *group)
+{
+	for (size_t i = 0; i < r->ndups; i++) {
+		const ack_interchange_result *ir = &r->results[r->dups[i].result];
+		if (strcmp(ir->control_number, interchange) != 0)
+			continue;
+		if (r->dups[i].group < 0 || strcmp(ir->groups[r->dups[i].group]
+		    .control_number, group) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+group_duplicate(const struct run *r, size_t result, size_t group)
+{
+	for (size_t i = 0; i < r->ndups; i++)
+		if (r->dups[i].result == result && (r->dups[i].group < 0 ||
+		    r->dups[i].group == (long)group))
+			return 1;
+	return 0;
 }
 
 /*
@@ -635,11 +724,21 @@ store_document(struct run *r, json_t *doc, size_t index)
 	    "interchange"));
 	const char *gcn = json_string_value(json_object_get(meta, "group"));
 	const char *scn = json_string_value(json_object_get(meta, "set"));
-	const ack_set_result *sr = find_set(r, icn ? icn : "", scn ? scn : "");
-	int accepted = set_accepted(sr);
+	const ack_set_result *sr;
+	int accepted;
 	struct store_message dm;
 	char key[64], dupkey[64];
 	char *text;
+
+	/* A repeated interchange or group was answered as such; what it
+	 * holds is the first message's business, not stored twice. */
+	if (in_duplicate(r, icn ? icn : "", gcn ? gcn : ""))
+		return;
+	sr = find_set(r, icn ? icn : "", scn ? scn : "");
+	/* A set of an interchange rejected at its envelope (TA1 R, UCI 4)
+	 * was not accepted, whatever its own check said. */
+	accepted = set_accepted(sr) && !interchange_rejected(r, icn ? icn :
+	    "");
 
 	memset(&dm, 0, sizeof(dm));
 	dm.direction = STORE_IN;
@@ -731,6 +830,85 @@ hand_document(struct run *r, const struct pending_doc *pd)
 	}
 	if (all && r->in->nroutes)
 		r->res->routed++;
+}
+
+/* Whether the message that first used a number carried the same bytes:
+ * a file sent again under another name or AS2 Message-ID. */
+static int
+same_content(struct run *r, int64_t first_id)
+{
+	struct store_message fm;
+	struct store_error serr;
+	return first_id && store_message_get(r->st, first_id, &fm, &serr) ==
+	    STORE_OK && strcmp(fm.payload_hash, r->m.payload_hash) == 0;
+}
+
+/*
+ * Looks up the control numbers of results[i] (in the run's transaction,
+ * so the sightings commit with the answer) and marks what repeats: the
+ * result then carries the rejection the ack writes. -1 on a store error.
+ */
+static int
+check_duplicates(struct run *r, size_t i)
+{
+	ack_interchange_result *ir = &r->results[i];
+	struct ack_track_duplicates d;
+	struct store_error serr;
+	int64_t window = r->in->duplicate_window_us;
+
+	/* The partner profile may agree another time frame (partner.xsd
+	 * checked its form). */
+	if (r->p->duplicate_window[0] &&
+	    inbound_parse_window(r->p->duplicate_window, &window) != 0)
+		window = r->in->duplicate_window_us;
+	if (window == INBOUND_DUPLICATES_OFF)
+		return 0;
+	if (ack_track_check_interchange(r->st, r->m.partner, ir, r->m.id, 0,
+	    window == INBOUND_DUPLICATES_FOREVER ? 0 : window, &d, &serr)
+	    != STORE_OK) {
+		snprintf(r->res->error, sizeof(r->res->error), "store: %.400s",
+		    serr.message);
+		return -1;
+	}
+	for (size_t k = 0; k < d.count; k++) {
+		const struct ack_track_duplicate *x = &d.list[k];
+		struct dup_mark *t = realloc(r->dups, (r->ndups + 1) *
+		    sizeof(*t));
+		time_t secs = (time_t)(x->first_seen_us / 1000000);
+		struct tm tm;
+		char at[32] = "";
+
+		if (t == NULL) {
+			r->nomem = 1;
+			return -1;
+		}
+		r->dups = t;
+		t[r->ndups].result = i;
+		t[r->ndups].group = x->group_index;
+		r->ndups++;
+		if (x->group_index < 0) {
+			ack_result_mark_duplicate(ir);
+		} else {
+			ack_plan plan = ack_choose(ir, r->p->ack, r->p->ta1);
+			ack_group_mark_duplicate(ir, (size_t)x->group_index,
+			    plan.kind);
+		}
+		r->res->duplicates++;
+		if (gmtime_r(&secs, &tm))
+			strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		event(r, r->m.id, "inbound.duplicate", json_pack(
+		    "{s:s, s:s, s:s, s:I, s:s, s:o, s:b, s:s}", "level",
+		    x->level, "kind", x->kind, "control", x->control,
+		    "first_message_id", (json_int_t)x->first_message_id,
+		    "first_seen", at, "window_seconds",
+		    window == INBOUND_DUPLICATES_FOREVER ? json_null() :
+		    json_integer((json_int_t)(window / 1000000)),
+		    "same_content", same_content(r, x->first_message_id),
+		    "answer", x->group_index < 0 ? ir->note_code :
+		    (ir->groups[x->group_index].code_count ?
+		    ir->groups[x->group_index].codes[0] : "")));
+	}
+	return 0;
 }
 
 static void
@@ -868,18 +1046,34 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 	}
 	for (size_t i = 0; i < r.nresults; i++) {
 		const ack_interchange_result *ir = &r.results[i];
-		unsigned sets = 0, accepted = 0;
+		unsigned sets = 0, accepted = 0, duplicate = 0;
+		if (check_duplicates(&r, i) != 0) {
+			store_tx_rollback(st);
+			if (r.nomem)
+				snprintf(res->error, sizeof(res->error),
+				    "out of memory");
+			res->status = r.nomem ? INBOUND_ENOMEM : INBOUND_ESTORE;
+			goto failed;
+		}
 		for (size_t g = 0; g < ir->group_count; g++)
 			for (size_t s = 0; s < ir->groups[g].set_count; s++) {
 				sets++;
-				accepted += set_accepted(&ir->groups[g].sets[s]);
+				if (group_duplicate(&r, i, g))
+					duplicate++;
+				else
+					accepted += set_accepted(
+					    &ir->groups[g].sets[s]);
 			}
 		for (size_t s = 0; s < ir->message_count; s++) {
 			sets++;
-			accepted += set_accepted(&ir->messages[s]);
+			if (group_duplicate(&r, i, SIZE_MAX))
+				duplicate++;
+			else
+				accepted += set_accepted(&ir->messages[s]);
 		}
 		res->interchanges++;
 		res->sets += sets;
+		res->sets_duplicate += duplicate;
 		res->sets_accepted += ir->status == ACK_STATUS_REJECTED ? 0 :
 		    accepted;
 		event(&r, id, "inbound.envelope", json_pack(
@@ -911,15 +1105,20 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 	if (res->interchanges == 0)
 		set_final(&r, "failed", json_pack("{s:s}", "error",
 		    "no X12 or EDIFACT interchange in the payload"));
+	else if (res->sets_accepted == 0 && res->duplicates > 0 &&
+	    res->sets_duplicate == res->sets)
+		set_final(&r, "duplicate", json_pack("{s:i}", "duplicates",
+		    res->duplicates));
 	else if (res->sets_accepted == 0)
 		set_final(&r, "rejected", NULL);
 	else if (res->sets_accepted < res->sets)
 		set_final(&r, "partially-accepted", NULL);
 	else
 		set_final(&r, "processed", NULL);
-	event(&r, id, "inbound.done", json_pack("{s:s, s:i, s:i, s:i, s:i}",
-	    "state", res->final_state, "sets", res->sets, "accepted",
-	    res->sets_accepted, "documents", res->documents, "routed",
+	event(&r, id, "inbound.done", json_pack(
+	    "{s:s, s:i, s:i, s:i, s:i, s:i}", "state", res->final_state,
+	    "sets", res->sets, "accepted", res->sets_accepted, "duplicates",
+	    res->duplicates, "documents", res->documents, "routed",
 	    res->routed));
 	if (store_tx_commit(st, &serr) != STORE_OK) {
 		store_tx_rollback(st);
@@ -946,6 +1145,7 @@ out:
 	free(r.acks);
 	free(r.pdocs);
 	free(r.payload);
+	free(r.dups);
 	return res->status;
 }
 

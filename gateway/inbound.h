@@ -10,6 +10,13 @@
  *   1. read the payload from the spool (streaming, verified hash);
  *   2. check the envelopes (envelope.h) and the guide (xlate.h: structure,
  *      codes, AK3/AK4 findings) of every interchange, group and set;
+ *      then look up each interchange and group control number the
+ *      partner used before (ack_track_check_interchange): a repeated
+ *      ISA13 / UNB 0020 within the duplicate window rejects the whole
+ *      interchange (TA1 025, CONTRL UCI 4 with 0085 26), a repeated GS06
+ *      / UNG 0048 rejects that group (AK9 R, UCF 4 with 26). Nothing of a
+ *      duplicate is translated, stored as a document or routed; each is
+ *      an inbound.duplicate event naming the first message;
  *   3. build the functional acknowledgment the partner profile asks for
  *      (997, 999, CONTRL, TA1 or none), store it as an outbound message
  *      and hand it to the ack transport the transport registered
@@ -21,11 +28,13 @@
  *   5. hand each canonical document to the route hook
  *      (inbound_route_register) that decides where it goes;
  *   6. move the original message to "processed", "rejected" (nothing
- *      accepted), "partially-accepted" or "failed" (we could not process
- *      it: missing map, store error; retried by resubmitting).
+ *      accepted), "partially-accepted", "duplicate" (every set in it was
+ *      in a duplicate interchange or group) or "failed" (we could not
+ *      process it: missing map, store error; retried by resubmitting).
  *
  *   Every step appends an event to the original message's history:
- *   inbound.started, inbound.envelope (per interchange, with the counts
+ *   inbound.started, inbound.duplicate (per repeated interchange or
+ *   group), inbound.envelope (per interchange, with the counts
  *   and codes), inbound.document (per stored canonical document),
  *   inbound.routed / inbound.route-failed, inbound.ack (the ack message
  *   id and type), inbound.ack-sent / inbound.ack-failed, inbound.done.
@@ -116,11 +125,32 @@ struct inbound_ack {
 typedef int (*inbound_ack_fn)(void *ctx, struct store *st,
     const struct inbound_ack *ack, char *err, size_t errsize);
 
+/* How long a partner's interchange and group control numbers are
+ * remembered (X12.5 5.1.2 and X12.6 3.9.1 leave the time frame to the
+ * trading partner agreement): 90 days by default, a quarter, longer than
+ * any resend after a lost acknowledgment or an outage and short enough
+ * for a sender whose counter wraps. docs/acks-tracking.md. */
+#define INBOUND_DUPLICATE_WINDOW_DEFAULT_US (90LL * 86400 * 1000000)
+#define INBOUND_DUPLICATES_OFF (-1LL)            /* no duplicate check */
+#define INBOUND_DUPLICATES_FOREVER INT64_MAX     /* never forget */
+
 struct inbound_options {
 	const char *store_url;   /* each worker opens its own connection */
 	const char *spool_dir;   /* NULL: the store's default */
 	const char *maps_dir;    /* holds x12/, edifact/ and map.xsd */
+	/* 0: INBOUND_DUPLICATE_WINDOW_DEFAULT_US; else a window in
+	 * microseconds, INBOUND_DUPLICATES_OFF or _FOREVER. */
+	int64_t duplicate_window_us;
 };
+
+/*
+ * Reads a duplicate window as written in edigate.conf ([inbound]
+ * duplicate_window) or on the command line: a whole number with the unit
+ * s, m, h or d (seconds without one), "off" or "forever". 0 and *out
+ * set, or -1 when the text is none of these.
+ */
+int inbound_parse_window(const char *text, int64_t *out);
+
 
 /* workers may be NULL (then only inbound_process() is usable). Copies
  * what it needs from opts. NULL on failure with a message in err. */
@@ -160,6 +190,9 @@ struct inbound_result {
 	unsigned interchanges;
 	unsigned sets;
 	unsigned sets_accepted;
+	unsigned duplicates;        /* interchanges and groups refused as
+	                               duplicates */
+	unsigned sets_duplicate;    /* sets inside them */
 	unsigned documents;         /* canonical documents stored */
 	unsigned routed;            /* documents every route hook took */
 	int64_t ack_message_id;     /* 0: no ack */

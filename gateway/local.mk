@@ -151,7 +151,8 @@ gateway_libinbound_a_SOURCES = \
 	gateway/inbound.c gateway/inbound.h
 gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS) \
 	$(OPENSSL_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(PTHREAD_CFLAGS)
-INBOUND_LIBS = gateway/libinbound.a translators/libtranslators.a \
+INBOUND_LIBS = gateway/libinbound.a gateway/libacktrack.a \
+	translators/libtranslators.a \
 	$(LIBXML_LIBS) $(JANSSON_LIBS)
 EXTRA_DIST += docs/sftp.md
 

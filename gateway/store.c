@@ -723,6 +723,20 @@ has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static char *default_spool_dir;
+
+int
+store_set_default_spool(const char *dir, struct store_error *err)
+{
+	char *copy = NULL;
+
+	if (dir && !(copy = strdup(dir)))
+		return store_fail(err, STORE_ENOMEM, "out of memory");
+	free(default_spool_dir);
+	default_spool_dir = copy;
+	return STORE_OK;
+}
+
 int
 store_open(struct store **out, const char *url_or_path,
            const struct store_options *opts, struct store_error *err)
@@ -738,7 +752,8 @@ store_open(struct store **out, const char *url_or_path,
 		return store_fail(err, STORE_ENOMEM, "out of memory");
 	st->busy_timeout_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 30000;
 	int rc;
-	char *spool_dir = opts->spool_dir ? strdup(opts->spool_dir) : NULL;
+	const char *sd = opts->spool_dir ? opts->spool_dir : default_spool_dir;
+	char *spool_dir = sd ? strdup(sd) : NULL;
 	if (has_prefix(url_or_path, "postgresql://") || has_prefix(url_or_path, "postgres://")) {
 		st->backend = STORE_BACKEND_POSTGRESQL;
 		rc = store_pg_connect(st, url_or_path, err);

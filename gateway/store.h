@@ -87,6 +87,16 @@ struct store_options {
 struct store;
 
 /*
+ * The spool directory store_open() attaches when opts (or its spool_dir)
+ * is NULL, on either backend; NULL restores the defaults above. Without
+ * it a PostgreSQL store has no spool and cannot put messages. edigated
+ * sets it once from [store] spool_dir before any thread opens a store,
+ * so every module's connection sees the same spool. Copies dir. Not
+ * thread-safe: call before starting threads.
+ */
+int store_set_default_spool(const char *dir, struct store_error *err);
+
+/*
  * url_or_path: "postgresql://..." or "postgres://..." (a libpq URI) selects
  * PostgreSQL; "sqlite:PATH" or any other string is a SQLite file path
  * (created with its directory when missing). opts may be NULL. Applies

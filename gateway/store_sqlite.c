@@ -218,6 +218,41 @@ make_parent_dirs(const char *path, struct store_error *err)
 	return STORE_OK;
 }
 
+/*
+ * Switching a database to WAL needs an exclusive lock, and SQLite asks
+ * for it while already holding the shared lock it read the header with.
+ * Waiting there could deadlock two such connections, so SQLite does not
+ * call the busy handler: when processes open a fresh store at once, all
+ * but the first get "database is locked" at once, busy timeout or not.
+ * So we wait ourselves, within the busy timeout. Once one of them has
+ * switched (the mode is kept in the file), the others find WAL there.
+ */
+static int
+sq_enter_wal(struct store *st, const char *path, struct store_error *err)
+{
+	long waited_ms = 0, pause_ms = 1;
+	for (;;) {
+		char *msg = NULL;
+		int rc = sqlite3_exec(db_of(st), "PRAGMA journal_mode=WAL", NULL, NULL, &msg);
+		if (rc == SQLITE_OK) {
+			sqlite3_free(msg);
+			break;
+		}
+		if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= st->busy_timeout_ms) {
+			store_fail(err, STORE_EBACKEND, "sqlite: %s: journal_mode=WAL: %s", path,
+			           msg ? msg : sqlite3_errstr(rc));
+			sqlite3_free(msg);
+			return STORE_EBACKEND;
+		}
+		sqlite3_free(msg);
+		sqlite3_sleep((int)pause_ms);
+		waited_ms += pause_ms;
+		if (pause_ms < 64)
+			pause_ms *= 2;
+	}
+	return STORE_OK;
+}
+
 int
 store_sqlite_connect(struct store *st, const char *path, struct store_error *err)
 {
@@ -238,9 +273,9 @@ store_sqlite_connect(struct store *st, const char *path, struct store_error *err
 	st->ops = &sqlite_ops;
 	st->for_update = "";
 	sqlite3_busy_timeout(db, st->busy_timeout_ms);
-	/* journal_mode answers with a row; sqlite3_exec ignores it. */
+	if ((rc = sq_enter_wal(st, path, err)))
+		return rc;
 	rc = sq_exec_script(st,
-	                    "PRAGMA journal_mode=WAL;"
 	                    "PRAGMA synchronous=FULL;"
 	                    "PRAGMA foreign_keys=ON;",
 	                    err);

@@ -517,6 +517,28 @@ tests_integration_reconcile_seed_LDADD = $(STORE_LIBS)
 TESTS += tests/integration/reconcile.sh
 dist_noinst_SCRIPTS += tests/integration/reconcile.sh
 EXTRA_DIST += docs/reconcile.md
+
+# Several edigated nodes on one PostgreSQL and one spool (docs/cluster.md):
+# AS2 to both, duplicates across nodes, webhooks once, a node killed
+# while it holds delivery claims.
+TESTS += tests/integration/multinode.sh
+dist_noinst_SCRIPTS += tests/integration/multinode.sh
+TESTS += tests/integration/nginx_conf.sh
+dist_noinst_SCRIPTS += tests/integration/nginx_conf.sh
+# Duplicate interchanges and groups in the inbound pipeline, on SQLite
+# here and on a throwaway PostgreSQL through inbound_duplicates_pg.sh.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_inbound_duplicates
+TESTS += tests/unit/test_inbound_duplicates \
+	tests/integration/inbound_duplicates_pg.sh
+endif
+tests_unit_test_inbound_duplicates_SOURCES = \
+	tests/unit/test_inbound_duplicates.c
+tests_unit_test_inbound_duplicates_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS)
+tests_unit_test_inbound_duplicates_LDADD = $(INBOUND_LIBS) $(STORE_LIBS) \
+	gateway/libdaemon.a $(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
+dist_noinst_SCRIPTS += tests/integration/inbound_duplicates_pg.sh
 # Routing records ack expectations (gateway/libacktrack.a).
 tests_unit_test_route_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)

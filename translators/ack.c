@@ -155,6 +155,39 @@ ack_result_mark_duplicate(ack_interchange_result *r)
 	r->service_element = x12 ? 0 : 5;
 }
 
+void
+ack_group_mark_duplicate(ack_interchange_result *r, size_t gi, ack_kind ack)
+{
+	int x12 = r->standard == EDI_STANDARD_X12;
+	ack_group_result *g;
+
+	if (gi >= r->group_count)
+		return;
+	g = &r->groups[gi];
+	g->status = ACK_STATUS_REJECTED;
+	copy(g->status_code, sizeof(g->status_code), x12 ? "R" : "4");
+	g->sets_accepted = 0;
+	g->code_count = 0;
+	memset(g->codes, 0, sizeof(g->codes));
+	if (x12) {
+		/* Element 716 code 19 exists from 005010 on; a 999 is always
+		 * written as 005010. */
+		if (ack == ACK_KIND_999 || strncmp(g->version, "005010", 6) >= 0)
+			copy(g->codes[g->code_count++], 4, "19");
+		for (size_t i = 0; i < g->set_count; i++) {
+			g->sets[i].status = ACK_STATUS_REJECTED;
+			copy(g->sets[i].status_code,
+			    sizeof(g->sets[i].status_code), "R");
+		}
+	} else {
+		copy(g->codes[g->code_count++], 4, "26");
+		/* UNG 0048: the fifth data element (the tag counts as 1 in
+		 * S011, which the writer adds). */
+		copy(g->service_tag, sizeof(g->service_tag), "UNG");
+		g->service_element = 5;
+	}
+}
+
 const ack_group_result *
 ack_find_group(const ack_interchange_result *r, const char *control_number)
 {

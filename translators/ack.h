@@ -217,6 +217,23 @@ int ack_result_copy(ack_interchange_result *out, const ack_interchange_result *r
  */
 void ack_result_mark_duplicate(ack_interchange_result *r);
 
+/*
+ * Marks group g of r as a duplicate of a group already received in an
+ * earlier interchange (same sender and GS06 / UNG 0048 within the store's
+ * window): the group and every set in it rejected, nothing counted as
+ * accepted. X12: AK901 "R", every AK5/IK5 "R", AK904 0, and AK905 "19"
+ * (functional group control number not unique) where the code list of
+ * the acknowledgment has it: in a 999 and in a 997 for 005010 or later.
+ * The 004010 list of element 716 has no such code (its 19 means "S1E
+ * security end segment missing"), so a 997 for 004010 says R without a
+ * code. ack is the acknowledgment that will carry it (ACK_KIND_997 or
+ * ACK_KIND_999). EDIFACT: UCF 0083 "4" with 0085 "26" (duplicate
+ * detected) in UNG 0048, which also rejects every message below it. An
+ * index out of range changes nothing.
+ */
+void ack_group_mark_duplicate(ack_interchange_result *r, size_t g,
+    ack_kind ack);
+
 const char *ack_kind_name(ack_kind kind);          /* "TA1", "997", ... */
 ack_kind ack_kind_from_name(const char *name);      /* NONE when unknown */
 const char *ack_status_name(ack_status status);    /* "accepted", ... */

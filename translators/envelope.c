@@ -1078,42 +1078,69 @@ edifact_unb(envelope *env, const edi_segment *seg)
 		    "not 1", show(f, buf, sizeof(buf)));
 }
 
+/*
+ * The count and reference checks every EDIFACT trailer shares: element 1
+ * counts what the trailer closes, element 2 repeats the header's
+ * reference. Returns the declared count (0 when unusable) for the caller
+ * to keep.
+ */
+struct edifact_trailer_spec {
+	const char *tag, *header;          /* "UNT", "UNH" */
+	const char *count_name;            /* "segment count" */
+	const char *unit, *container;      /* "segments", "the message has" */
+	const char *note;                  /* appended to a count mismatch */
+	const char *ref_name;              /* "message reference number" */
+	const char *ref_label;             /* "message reference" */
+};
+
+static uint64_t
+edifact_trailer(envelope *env, envelope_level L, const edi_segment *seg,
+    const struct edifact_trailer_spec *t, uint64_t expected,
+    const char *open_ref)
+{
+	char buf[32], ref[15];
+	edi_slice count = edifact_field(seg, 1, 1);
+	int64_t n = parse_count(count);
+
+	if (count.len == 0)
+		contrl(env, L, "13", seg, 1, 1, "%s %s missing", t->tag,
+		    t->count_name);
+	else if (n < 0)
+		contrl(env, L, "12", seg, 1, 1, "%s %s '%s' is not numeric",
+		    t->tag, t->count_name, show(count, buf, sizeof(buf)));
+	else if ((uint64_t)n != expected)
+		contrl(env, L, "29", seg, 1, 1, "%s says %lld %s, %s %llu%s",
+		    t->tag, (long long)n, t->unit, t->container,
+		    (unsigned long long)expected, t->note);
+	if (edifact_required(env, L, seg, 2, 1, 0, t->ref_name)) {
+		COPY(ref, edifact_field(seg, 2, 1), release_of(seg));
+		if (strcmp(ref, open_ref) != 0)
+			contrl(env, L, "28", seg, 2, 1, "%s %s '%s' does not "
+			    "match %s '%s'", t->tag, t->ref_label, ref,
+			    t->header, open_ref);
+	}
+	return n < 0 ? 0 : (uint64_t)n;
+}
+
 static void
 edifact_unz(envelope *env, const edi_segment *seg)
 {
-	const envelope_level L = ENVELOPE_LEVEL_INTERCHANGE;
-	char buf[32], ref[15];
-	int64_t n;
-	uint64_t expected;
-	edi_slice count = edifact_field(seg, 1, 1);
+	const int groups = env->ich.group_count > 0;
+	const struct edifact_trailer_spec t = {
+		"UNZ", "UNB", "control count", groups ? "groups" : "messages",
+		"the interchange has", "", "interchange control reference",
+		"control reference",
+	};
 
 	if (env->in_set)
 		edifact_message_missing_trailer(env, position_of(seg, 0, 0), "UNZ");
 	if (env->in_group)
 		edifact_group_missing_trailer(env, position_of(seg, 0, 0), "UNZ");
-	/* UNZ counts groups when there are groups, messages otherwise. */
-	expected = env->ich.group_count ? env->ich.group_count :
-	    env->ich.message_count;
 	env->ich.has_trailer = 1;
-	n = parse_count(count);
-	env->ich.declared_count = n < 0 ? 0 : (uint64_t)n;
-	if (count.len == 0)
-		contrl(env, L, "13", seg, 1, 1, "UNZ control count missing");
-	else if (n < 0)
-		contrl(env, L, "12", seg, 1, 1, "UNZ control count '%s' is not "
-		    "numeric", show(count, buf, sizeof(buf)));
-	else if ((uint64_t)n != expected)
-		contrl(env, L, "29", seg, 1, 1, "UNZ says %lld %s, the "
-		    "interchange has %llu", (long long)n,
-		    env->ich.group_count ? "groups" : "messages",
-		    (unsigned long long)expected);
-	if (edifact_required(env, L, seg, 2, 1, 0, "interchange control reference")) {
-		COPY(ref, edifact_field(seg, 2, 1), release_of(seg));
-		if (strcmp(ref, env->ich.control_number) != 0)
-			contrl(env, L, "28", seg, 2, 1, "UNZ control reference "
-			    "'%s' does not match UNB '%s'", ref,
-			    env->ich.control_number);
-	}
+	/* UNZ counts groups when there are groups, messages otherwise. */
+	env->ich.declared_count = edifact_trailer(env, ENVELOPE_LEVEL_INTERCHANGE,
+	    seg, &t, groups ? env->ich.group_count : env->ich.message_count,
+	    env->ich.control_number);
 	close_interchange(env, position_of(seg, 0, 0));
 }
 
@@ -1165,10 +1192,10 @@ edifact_ung(envelope *env, const edi_segment *seg)
 static void
 edifact_une(envelope *env, const edi_segment *seg)
 {
-	const envelope_level L = ENVELOPE_LEVEL_GROUP;
-	char buf[32], ref[15];
-	int64_t n;
-	edi_slice count = edifact_field(seg, 1, 1);
+	static const struct edifact_trailer_spec t = {
+		"UNE", "UNG", "control count", "messages", "the group has", "",
+		"group reference number", "group reference",
+	};
 
 	if (!env->in_group) {
 		if (!env->outside_reported)
@@ -1180,24 +1207,8 @@ edifact_une(envelope *env, const edi_segment *seg)
 	if (env->in_set)
 		edifact_message_missing_trailer(env, position_of(seg, 0, 0), "UNE");
 	env->grp.has_trailer = 1;
-	n = parse_count(count);
-	env->grp.declared_count = n < 0 ? 0 : (uint64_t)n;
-	if (count.len == 0)
-		contrl(env, L, "13", seg, 1, 1, "UNE control count missing");
-	else if (n < 0)
-		contrl(env, L, "12", seg, 1, 1, "UNE control count '%s' is not "
-		    "numeric", show(count, buf, sizeof(buf)));
-	else if ((uint64_t)n != env->grp.set_count)
-		contrl(env, L, "29", seg, 1, 1, "UNE says %lld messages, the "
-		    "group has %llu", (long long)n,
-		    (unsigned long long)env->grp.set_count);
-	if (edifact_required(env, L, seg, 2, 1, 0, "group reference number")) {
-		COPY(ref, edifact_field(seg, 2, 1), release_of(seg));
-		if (strcmp(ref, env->grp.control_number) != 0)
-			contrl(env, L, "28", seg, 2, 1, "UNE group reference "
-			    "'%s' does not match UNG '%s'", ref,
-			    env->grp.control_number);
-	}
+	env->grp.declared_count = edifact_trailer(env, ENVELOPE_LEVEL_GROUP, seg,
+	    &t, env->grp.set_count, env->grp.control_number);
 	close_group(env, position_of(seg, 0, 0));
 }
 
@@ -1230,10 +1241,11 @@ edifact_unh(envelope *env, const edi_segment *seg)
 static void
 edifact_unt(envelope *env, const edi_segment *seg)
 {
-	const envelope_level L = ENVELOPE_LEVEL_SET;
-	char buf[32], ref[15];
-	int64_t n;
-	edi_slice count = edifact_field(seg, 1, 1);
+	static const struct edifact_trailer_spec t = {
+		"UNT", "UNH", "segment count", "segments", "the message has",
+		" (UNH and UNT included)", "message reference number",
+		"message reference",
+	};
 
 	if (!env->in_set) {
 		if (!env->outside_reported)
@@ -1244,24 +1256,8 @@ edifact_unt(envelope *env, const edi_segment *seg)
 	}
 	count_segment(env, seg);
 	env->set.has_trailer = 1;
-	n = parse_count(count);
-	env->set.declared_count = n < 0 ? 0 : (uint64_t)n;
-	if (count.len == 0)
-		contrl(env, L, "13", seg, 1, 1, "UNT segment count missing");
-	else if (n < 0)
-		contrl(env, L, "12", seg, 1, 1, "UNT segment count '%s' is not "
-		    "numeric", show(count, buf, sizeof(buf)));
-	else if ((uint64_t)n != env->set.segment_count)
-		contrl(env, L, "29", seg, 1, 1, "UNT says %lld segments, the "
-		    "message has %llu (UNH and UNT included)", (long long)n,
-		    (unsigned long long)env->set.segment_count);
-	if (edifact_required(env, L, seg, 2, 1, 0, "message reference number")) {
-		COPY(ref, edifact_field(seg, 2, 1), release_of(seg));
-		if (strcmp(ref, env->set.control_number) != 0)
-			contrl(env, L, "28", seg, 2, 1, "UNT message reference "
-			    "'%s' does not match UNH '%s'", ref,
-			    env->set.control_number);
-	}
+	env->set.declared_count = edifact_trailer(env, ENVELOPE_LEVEL_SET, seg,
+	    &t, env->set.segment_count, env->set.control_number);
 	close_set(env, position_of(seg, 0, 0));
 }
 

@@ -508,6 +508,8 @@ read_profile(partner *p, xmlNodePtr root, map_loader *maps, report *r)
 						    "outbound delimiters must differ: '%c' is used twice", set[i]);
 		} else if (is(c, "acknowledgment")) {
 			copy_prop(c, "type", p->ack, sizeof(p->ack));
+			copy_prop(c, "duplicate-window", p->duplicate_window,
+			          sizeof(p->duplicate_window));
 			char *ta1 = prop(c, "ta1"), *sla = prop(c, "sla-hours");
 			p->ta1 = ta1 && (strcmp(ta1, "true") == 0 || strcmp(ta1, "1") == 0);
 			p->sla_hours = sla ? (unsigned)strtoul(sla, NULL, 10) : 24;

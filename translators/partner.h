@@ -126,6 +126,9 @@ typedef struct partner {
 	char ack[8];         /* "997", "999", "CONTRL", "none", "" */
 	int ta1;
 	unsigned sla_hours;
+	/* <acknowledgment duplicate-window>, as written ("30d", "off",
+	 * "forever"); "" = the daemon's window. */
+	char duplicate_window[16];
 	partner_xref *xrefs;
 	size_t xref_count;
 	partner_sftp *sftp;  /* NULL: no SFTP transport */

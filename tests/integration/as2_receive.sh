@@ -13,7 +13,7 @@ set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-PLAN=61
+PLAN=62
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
@@ -513,6 +513,12 @@ check "the 997 acknowledges group 101 and set 0001 as accepted" \
 	bash -c "tr '~' '\n' < '$ack_file' | grep -qx 'AK1\*PO\*101' && tr '~' '\n' < '$ack_file' | grep -qx 'AK2\*850\*0001' && tr '~' '\n' < '$ack_file' | grep -q '^AK9\*A\*1\*1\*1'"
 check "the first message reached state processed" \
 	test "$(sqlite3 "$DB" "SELECT state FROM messages WHERE direction='in' AND transport='as2' ORDER BY id LIMIT 1;")" = processed
+# The same 850 under other Message-IDs is the same interchange again:
+# refused with a TA1 R 025 (duplicate interchange control number).
+ta1_hash=$(sqlite3 "$DB" "SELECT payload_hash FROM messages WHERE message_type='TA1' AND partner='acme' ORDER BY id LIMIT 1;")
+check "the 850 again under another Message-ID is a duplicate, answered by TA1 025" \
+	bash -c "test \"\$(sqlite3 '$DB' \"SELECT count(*) FROM messages WHERE direction='in' AND transport='as2' AND state='duplicate';\")\" -ge 1 &&
+		tr '~' '\n' < '$tmp/state/spool/${ta1_hash:0:2}/${ta1_hash:2:2}/$ta1_hash' | grep -qx 'TA1\*000000101\*261123\*0930\*R\*025'"
 check "the MDN sent is kept with its message" \
 	test "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE kind='as2.mdn';")" -ge 10
 
@@ -546,6 +552,13 @@ check "edigated stops cleanly" test "$rc" = 0
 # is processed exactly once; messages cut short are taken again.
 if start_daemon; then
 	URL="http://127.0.0.1:$port/as2"
+	# Each message is its own order: a fresh ISA13/IEA02 and GS06/GE02,
+	# or from the second on it would be refused as a duplicate.
+	for i in $(seq 1 40); do
+		sed -e "s/000000101/$(printf '%09d' $((5000 + i)))/" \
+			-e "s/^\(GS\*.*\*\)101\(\*X\*\)/\1$((5000 + i))\2/" \
+			-e "s/^GE\*1\*101~/GE*1*$((5000 + i))~/" "$P/order.edi" >"$P/crash-$i.edi"
+	done
 	(
 		for i in $(seq 1 40); do
 			curl -s -m 5 -o "$P/crash-$i.body" -H "AS2-Version: 1.2" \
@@ -553,7 +566,7 @@ if start_daemon; then
 				-H "Message-ID: <crash-$i@acme.example>" \
 				-H "Disposition-Notification-To: mdn@acme.example" \
 				-H "Content-Type: application/edi-x12" -H "Expect:" \
-				--data-binary "@$P/order.edi" "$URL" 2>/dev/null
+				--data-binary "@$P/crash-$i.edi" "$URL" 2>/dev/null
 		done
 	) &
 	sender=$!

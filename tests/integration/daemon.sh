@@ -17,7 +17,7 @@ check() { # check DESCRIPTION COMMAND...
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
-echo "1..24"
+echo "1..26"
 
 for tool in curl openssl; do
 	if ! command -v $tool >/dev/null; then
@@ -107,6 +107,15 @@ sed 's|^certificate = cert.pem|certificate = missing.pem|' "$tmp/edigate.conf" \
 out=$("$EDIGATED" -t -c "$tmp/badtls.conf" 2>&1); rc=$?
 check "edigated -t loads the TLS files and names the listener's line" \
 	bash -c "test $rc = 1 && case '$out' in '$tmp/badtls.conf:23: [listen.as2] certificate: '*) true;; *) false;; esac"
+{ cat "$tmp/edigate.conf"; printf '[inbound]\nduplicate_window = 30d\n'; } > "$tmp/dupwin.conf"
+check "edigated -t accepts [inbound] duplicate_window = 30d" \
+	bash -c "\"$EDIGATED\" -t -c \"$tmp/dupwin.conf\" >/dev/null"
+{ cat "$tmp/edigate.conf"; printf '[inbound]\nduplicate_window = 2w\n'; } > "$tmp/baddup.conf"
+line=$(grep -n '^duplicate_window' "$tmp/baddup.conf" | cut -d: -f1)
+out=$("$EDIGATED" -t -c "$tmp/baddup.conf" 2>&1); rc=$?
+check "edigated -t rejects a duplicate_window that is no window, with file:line" \
+	bash -c "test $rc = 1 && printf '%s\n' \"\$1\" | grep -qF \"\$2\"" _ "$out" \
+	"$tmp/baddup.conf:$line: duplicate_window \"2w\": expected"
 check "edigated --version names the program" \
 	bash -c "'$EDIGATED' --version | grep -q '^edigated [0-9]'"
 

@@ -19,7 +19,7 @@ EDIGATE_STORE=$tmp/state/edigate.db
 export EDIGATE_STORE
 R="--partner acme-retail --partners $partners --maps $maps"
 
-echo "1..15"
+echo "1..20"
 n=0
 check() {
 	n=$((n + 1))
@@ -61,8 +61,10 @@ doc=$(field documents.0.id)
 payload "$doc" | grep -q '"PO12345"'
 check $? "the stored order carries the purchase order number PO12345"
 
-# 2. An 850 without its mandatory BEG (SE count fixed to 12).
-grep -v '^BEG' "$demo" | sed 's/^SE\*13\*/SE*12*/' >"$tmp/bad.edi"
+# 2. An 850 without its mandatory BEG (SE count fixed to 12), sent as a
+# new interchange (ISA13/IEA02 102, GS06/GE02 102).
+grep -v '^BEG' "$demo" | sed -e 's/^SE\*13\*/SE*12*/' -e 's/000000101/000000102/' \
+	-e 's/^\(GS\*.*\*\)101\(\*X\*\)/\1102\2/' -e 's/^GE\*1\*101~/GE*1*102~/' >"$tmp/bad.edi"
 "$edigate" receive $R "$tmp/bad.edi" >"$tmp/out" 2>&1
 rc=$?
 [ $rc = 1 ] && [ "$(field state)" = rejected ] && [ "$(field documents)" = "[]" ]
@@ -80,6 +82,35 @@ rc=$?
 check $? "the demo 850 again is reported as a duplicate of message 1"
 [ "$(sqlite3 "$EDIGATE_STORE" "select count(*) from messages")" = "$first" ]
 check $? "and nothing new is stored"
+
+# 3b. Another order under the demo's interchange control number: refused
+# with a TA1 R 025 (X12 I18 "duplicate interchange control number"),
+# nothing translated, exit 1. The first message is named in the event.
+sed 's/PO12345/PO99999/' "$demo" >"$tmp/dup.edi"
+"$edigate" receive $R "$tmp/dup.edi" >"$tmp/out" 2>&1
+rc=$?
+[ $rc = 1 ] && [ "$(field state)" = duplicate ] && [ "$(field documents)" = "[]" ] &&
+	[ "$(field ack.type)" = TA1 ] && [ "$(field duplicates)" = 1 ]
+check $? "another order under ISA13 000000101 is a duplicate, nothing translated, exit 1"
+dupid=$(field message_id)
+payload "$(field ack.message_id)" >"$tmp/ta1.edi"
+grep -qx 'TA1\*000000101\*261123\*0930\*R\*025~' "$tmp/ta1.edi" && ! grep -q '^ST' "$tmp/ta1.edi" &&
+	sqlite3 "$EDIGATE_STORE" "select detail from events where message_id=$dupid and kind='inbound.duplicate'" |
+	grep -q '"first_message_id":1,'
+check $? "its TA1 says R 025 and the event names message 1"
+[ "$(sqlite3 "$EDIGATE_STORE" "select count(*) from messages where message_type='order' and state='stored'")" = 1 ]
+check $? "the first order is the only accepted order stored"
+
+# 3c. Outside the duplicate window the number is new again.
+sed 's/PO12345/PO77777/' "$demo" >"$tmp/late.edi"
+sleep 2
+"$edigate" receive $R --duplicate-window 1s "$tmp/late.edi" >"$tmp/out" 2>&1
+rc=$?
+[ $rc = 0 ] && [ "$(field state)" = processed ] && [ "$(field documents.0.type)" = order ]
+check $? "with --duplicate-window 1s, two seconds later the same ISA13 is processed"
+"$edigate" receive $R --duplicate-window 1w "$tmp/late.edi" >"$tmp/out" 2>&1
+[ $? = 2 ]
+check $? "a window that is no duration is a usage error, exit 2"
 
 # 4. Unknown partner, missing file: usage and I/O errors.
 "$edigate" receive --partner nobody --partners "$partners" "$demo" >"$tmp/out" 2>&1

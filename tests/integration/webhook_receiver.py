@@ -12,6 +12,9 @@ with a 2xx answer, and the status it answered. Behaviour per path comes
 from DIR/mode.json, read on every request, e.g.
     {"/wms": {"fail": 2, "status": 503}}   fail the next 2 with 503
     {"/wms": {"status": 400}}              always 400
+    {"/erp": {"hang": 5}}                  read the request, answer nothing
+                                           for 5 s, then close (recorded
+                                           with status 0)
 and defaults to 200. Stop it with SIGTERM.
 """
 import hashlib
@@ -61,7 +64,9 @@ class Handler(BaseHTTPRequestHandler):
             except (OSError, ValueError):
                 mode = {}
             status = 200
-            if "fail" in mode:
+            if "hang" in mode:
+                status = 0
+            elif "fail" in mode:
                 done = FAILED.get(self.path, 0)
                 if done < mode["fail"]:
                     FAILED[self.path] = done + 1
@@ -83,6 +88,12 @@ class Handler(BaseHTTPRequestHandler):
             }
             with open(os.path.join(DIR, "requests.jsonl"), "a") as f:
                 f.write(json.dumps(rec) + "\n")
+        if status == 0:
+            # An ERP that took the connection and never answers: the
+            # sender's timeout, not ours, ends the request.
+            time.sleep(mode["hang"])
+            self.close_connection = True
+            return
         answer = b'{"ok":true}' if status < 300 else b'{"error":"test"}'
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

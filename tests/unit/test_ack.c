@@ -317,6 +317,67 @@ test_duplicate_interchange_gets_ta1_rejected_025_and_no_997(void **state)
 }
 
 static void
+test_duplicate_group_is_rejected_with_every_set_in_the_997(void **state)
+{
+	(void)state;
+	struct collect c;
+	collect_file("clean_850_4010.edi", 0, &c);
+	ack_group_mark_duplicate(&c.results[0], 0, ACK_KIND_997);
+	/* 004010 element 716 has no code for a repeated group number: AK9 R
+	 * with none accepted and no AK905; the set AK5 R. */
+	char *text = write_ack(&c.results[0], "997", 0);
+	assert_string_equal(text, ISA_4010 GS_4010
+	    "ST*997*0001~\n"
+	    "AK1*PO*101~\n"
+	    "AK2*850*0001~\n"
+	    "AK5*R~\n"
+	    "AK9*R*1*1*0~\n"
+	    "SE*6*0001~\n" END_4010);
+	free(text);
+	collect_clear(&c);
+	/* In a 999 (always 005010): AK905 19, functional group control
+	 * number not unique. */
+	collect_file("clean_850_4010.edi", 0, &c);
+	ack_group_mark_duplicate(&c.results[0], 0, ACK_KIND_999);
+	text = write_ack(&c.results[0], "999", 0);
+	assert_non_null(strstr(text, "AK1*PO*101*004010~\n"
+	    "AK2*850*0001~\n"
+	    "IK5*R~\n"
+	    "AK9*R*1*1*0*19~\n"));
+	free(text);
+	collect_clear(&c);
+	/* An index past the groups changes nothing. */
+	collect_file("clean_850_4010.edi", 0, &c);
+	ack_group_mark_duplicate(&c.results[0], 1, ACK_KIND_997);
+	assert_int_equal(c.results[0].groups[0].status, ACK_STATUS_ACCEPTED);
+	collect_clear(&c);
+}
+
+static void
+test_duplicate_edifact_group_gets_ucf_4_26_in_ung(void **state)
+{
+	(void)state;
+	struct collect c;
+	size_t len;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/fixtures/edifact/"
+	    "valid_invoic_d01b_groups.edi", test_srcdir());
+	char *data = test_read_file(path, &len);
+	assert_non_null(data);
+	collect_bytes(data, len, 0, &c);
+	free(data);
+	ack_group_mark_duplicate(&c.results[0], 0, ACK_KIND_CONTRL);
+	/* UCI 7 (the interchange is fine), UCF 4 with 0085 26 (duplicate
+	 * detected) in UNG 0048: S011 6, the tag counting 1. No UCM: the
+	 * group's rejection covers its messages. */
+	char *text = write_ack(&c.results[0], NULL, 0);
+	assert_non_null(strstr(text, "UCI+INV0001+SENDER1:ZZZ+RECEIVER1:ZZZ+7'"
+	    "\nUCF+G1+SENDER1:ZZZ+RECEIVER1:ZZZ+4+26+UNG+6'\nUNT+4+1'"));
+	free(text);
+	collect_clear(&c);
+}
+
+static void
 test_999_for_004010_is_enveloped_as_005010(void **state)
 {
 	(void)state;
@@ -1107,6 +1168,8 @@ main(void)
 		cmocka_unit_test(test_isa13_iea02_mismatch_gets_only_a_ta1_rejected_001),
 		cmocka_unit_test(test_isa14_1_gets_a_ta1_accepted_before_the_997),
 		cmocka_unit_test(test_duplicate_interchange_gets_ta1_rejected_025_and_no_997),
+		cmocka_unit_test(test_duplicate_group_is_rejected_with_every_set_in_the_997),
+		cmocka_unit_test(test_duplicate_edifact_group_gets_ucf_4_26_in_ung),
 		cmocka_unit_test(test_999_for_004010_is_enveloped_as_005010),
 		cmocka_unit_test(test_bad_inbound_delimiters_are_answered_in_the_default_ones),
 		cmocka_unit_test(test_collector_gives_the_same_ack_whatever_the_chunks),

@@ -77,6 +77,27 @@ test_minimal_file_gets_documented_defaults(void **state)
 	config_free(c);
 }
 
+/* Payloads need a spool; PostgreSQL keeps none itself. */
+static void
+test_spool_dir_defaults_under_state_dir_on_postgresql_only(void **state)
+{
+	struct config *c = parse_ok(MINIMAL);
+
+	assert_null(c->spool_dir); /* SQLite: the store puts it beside its file */
+	config_free(c);
+	c = parse_ok(MINIMAL "[store]\nurl = postgresql://edigate@db/edigate\n");
+	assert_string_equal(c->spool_dir, "/var/lib/edigate/spool");
+	config_free(c);
+	c = parse_ok(MINIMAL "[store]\nurl = postgres://db/edigate\n"
+	    "spool_dir = shared/spool\n");
+	assert_string_equal(c->spool_dir, "/etc/edigate/shared/spool");
+	config_free(c);
+	c = parse_ok(MINIMAL "[store]\nspool_dir = /mnt/spool\n");
+	assert_string_equal(c->spool_dir, "/mnt/spool");
+	config_free(c);
+	(void)state;
+}
+
 static void
 test_every_setting_is_read(void **state)
 {
@@ -167,7 +188,8 @@ test_unknown_section_is_rejected_at_its_line(void **state)
 	parse_err("state_dir = /x\n[listener.api]\n", msg, sizeof(msg));
 	assert_string_equal(msg, "site.conf:2: unknown section [listener.api] "
 	    "(expected [store], [limits], [tls], [listen.NAME], [as2], [sftp], "
-	    "[api], [delivery], [route], [webhook.NAME], [route.NAME], [token.NAME] or [reconcile])");
+	    "[api], [delivery], [route], [webhook.NAME], [route.NAME], "
+	    "[token.NAME], [inbound] or [reconcile])");
 }
 
 static void
@@ -458,6 +480,7 @@ main(void)
 		cmocka_unit_test(test_syntax_errors_quote_the_line),
 		cmocka_unit_test(test_crlf_and_missing_final_newline_are_accepted),
 		cmocka_unit_test(test_load_reports_missing_file),
+		cmocka_unit_test(test_spool_dir_defaults_under_state_dir_on_postgresql_only),
 		cmocka_unit_test(test_shipped_example_is_valid),
 		cmocka_unit_test(test_mutated_files_never_crash),
 	};
