@@ -299,6 +299,7 @@ struct run {
 	/* The partner's own acks (TA1, 997, 999, CONTRL) close what we
 	 * sent: seen while reading, reconciled from the kept payload. */
 	int has_acks;
+	int in_ack_set;        /* the open ST/UNH is a 997, 999 or CONTRL */
 	char *payload;
 	size_t payload_len;
 	int payload_dropped;
@@ -343,6 +344,10 @@ on_document(void *ctx, const xlate_result *x)
 	json_t **t;
 
 	if (x->error) {
+		/* A partner's 997/999/CONTRL has no document map: it is read
+		 * by reconcile_acks, not translated. */
+		if (r->in_ack_set)
+			return;
 		event(r, r->m.id, "inbound.translate-failed", json_pack(
 		    "{s:I, s:s}", "line", (json_int_t)x->line, "error",
 		    x->error));
@@ -416,14 +421,16 @@ on_segment(void *ctx, const edi_segment *seg)
 {
 	struct run *r = ctx;
 	const edi_slice *e = seg->elements;
+	int is_st = e[0].len == 2 && !memcmp(e[0].ptr, "ST", 2);
+	int is_unh = e[0].len == 3 && !memcmp(e[0].ptr, "UNH", 3);
 
-	if (seg->element_count > 1 &&
-	    ((e[0].len == 3 && !memcmp(e[0].ptr, "TA1", 3)) ||
-	    (e[0].len == 2 && !memcmp(e[0].ptr, "ST", 2) && e[1].len == 3 &&
-	    (!memcmp(e[1].ptr, "997", 3) || !memcmp(e[1].ptr, "999", 3))) ||
-	    (e[0].len == 3 && !memcmp(e[0].ptr, "UNH", 3) &&
-	    seg->element_count > 2 && e[2].len >= 6 &&
-	    !memcmp(e[2].ptr, "CONTRL", 6))))
+	if (is_st || is_unh)
+		r->in_ack_set = is_st ? seg->element_count > 1 &&
+		    e[1].len == 3 && (!memcmp(e[1].ptr, "997", 3) ||
+		    !memcmp(e[1].ptr, "999", 3)) : seg->element_count > 2 &&
+		    e[2].len >= 6 && !memcmp(e[2].ptr, "CONTRL", 6);
+	if (r->in_ack_set || (seg->element_count > 1 && e[0].len == 3 &&
+	    !memcmp(e[0].ptr, "TA1", 3)))
 		r->has_acks = 1;
 	ack_collector_segment(r->col, seg);
 	xlate_segment(r->x, seg);

@@ -272,6 +272,43 @@ test_a_set_with_a_wrong_segment_count_is_rejected_not_routed(void **state)
 	free(ack);
 }
 
+struct kinds {
+	int translate_failed, acks;
+};
+
+static int
+count_kinds(void *ud, const struct store_event *ev)
+{
+	struct kinds *k = ud;
+
+	k->translate_failed += strcmp(ev->kind, "inbound.translate-failed") == 0;
+	k->acks += strcmp(ev->kind, "inbound.acks") == 0;
+	return 0;
+}
+
+/* A partner's 997 is read for reconciliation; there is no document map
+ * for it, and that is not a translation failure. */
+static void
+test_a_partners_997_is_reconciled_not_reported_untranslatable(void **state)
+{
+	struct inbound_result res;
+	struct store_event_filter flt;
+	struct store_error serr;
+	struct kinds k = { 0, 0 };
+	int64_t id;
+
+	(void)state;
+	id = receive_file("acme", "tests/fixtures/ack/only_997.edi");
+	assert_int_equal(inbound_process(in, st, id, &res), INBOUND_OK);
+	assert_int_equal(routed, 0);
+	memset(&flt, 0, sizeof(flt));
+	flt.message_id = id;
+	assert_int_equal(store_event_foreach(st, &flt, count_kinds, &k, &serr),
+	    STORE_OK);
+	assert_int_equal(k.translate_failed, 0);
+	assert_int_equal(k.acks, 1);
+}
+
 static void
 test_a_partner_without_profile_fails_the_message(void **state)
 {
@@ -305,6 +342,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_accepted_850_becomes_an_order_and_a_997_for_the_hooks,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_partners_997_is_reconciled_not_reported_untranslatable,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_message_is_processed_only_once, setup, teardown),
