@@ -23,6 +23,8 @@ STORE_SQL_SQLITE = deploy/sql/sqlite/0001_initial.sql
 STORE_SQL_POSTGRESQL = deploy/sql/postgresql/0001_initial.sql
 STORE_SQL_SQLITE += deploy/sql/sqlite/0002_ack_tracking.sql
 STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0002_ack_tracking.sql
+STORE_SQL_SQLITE += deploy/sql/sqlite/0003_processing_claim.sql
+STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0003_processing_claim.sql
 gateway/store_schema.c: $(STORE_SQL_SQLITE:%=$(srcdir)/%) \
 		$(STORE_SQL_POSTGRESQL:%=$(srcdir)/%) $(srcdir)/deploy/sql/embed.sh
 	$(AM_V_GEN)$(MKDIR_P) gateway && \
@@ -151,6 +153,9 @@ gateway_libinbound_a_SOURCES = \
 	gateway/inbound.c gateway/inbound.h
 gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS) \
 	$(OPENSSL_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(PTHREAD_CFLAGS)
+# Recovery of messages a dead node left "processing" (claims, leases).
+gateway_libinbound_a_SOURCES += gateway/recover.c gateway/recover.h
+gateway_libinbound_a_CFLAGS += $(LIBEVENT_CFLAGS)
 INBOUND_LIBS = gateway/libinbound.a gateway/libacktrack.a \
 	translators/libtranslators.a \
 	$(LIBXML_LIBS) $(JANSSON_LIBS)

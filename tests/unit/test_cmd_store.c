@@ -102,9 +102,9 @@ test_store_migrate_then_info(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(run(f, cmd_store, "store", "migrate", "--store", f->db, NULL), 0);
-	assert_non_null(strstr(output(f), "applied 2 migrations; schema version 2 (sqlite)"));
+	assert_non_null(strstr(output(f), "applied 3 migrations; schema version 3 (sqlite)"));
 	assert_int_equal(run(f, cmd_store, "store", "migrate", "--store", f->db, NULL), 0);
-	assert_non_null(strstr(output(f), "applied 0 migrations; schema version 2"));
+	assert_non_null(strstr(output(f), "applied 0 migrations; schema version 3"));
 	assert_int_equal(run(f, cmd_store, "store", "info", "--store", f->db, NULL), 0);
 	char *o = output(f);
 	assert_non_null(strstr(o, "backend:            sqlite"));

@@ -219,9 +219,9 @@ test_migrations_apply_once_and_are_idempotent(void **state)
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
 	assert_int_equal(info.schema_version, 0);
-	assert_int_equal(info.schema_latest, 2);
+	assert_int_equal(info.schema_latest, 3);
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
-	assert_int_equal(applied, 2);
+	assert_int_equal(applied, 3);
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
 	assert_int_equal(applied, 0);
 	store_close(fx->st);
@@ -230,7 +230,7 @@ test_migrations_apply_once_and_are_idempotent(void **state)
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
 	assert_int_equal(applied, 0);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
-	assert_int_equal(info.schema_version, 2);
+	assert_int_equal(info.schema_version, 3);
 	assert_int_equal(info.messages, 0);
 	assert_int_equal(info.events, 0);
 }
@@ -299,7 +299,7 @@ test_processes_opening_a_fresh_store_at_once_migrate_it_once(void **state)
 	}
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
-	assert_int_equal(info.schema_version, 2);
+	assert_int_equal(info.schema_version, 3);
 	assert_int_equal(info.audit_last_id, 0);
 }
 
