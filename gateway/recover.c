@@ -101,6 +101,8 @@ recover_sweep(struct store *st, const char *owner, int64_t lease_us,
 	int rc;
 
 	*n = 0;
+	if (limit == 0)
+		return STORE_OK;
 	if (owner && (rc = store_message_renew_claims(st, owner, lease_us,
 	    renewed, err)) != STORE_OK)
 		return rc;

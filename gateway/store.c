@@ -1161,8 +1161,10 @@ store_message_stale_claims(struct store *st, int64_t before_us, unsigned limit,
                            int64_t *ids, size_t *n, struct store_error *err)
 {
 	struct store_cursor *c;
-	struct store_param p[] = { P_INT(before_us), P_INT(limit ? (int64_t)limit : INT64_MAX),
-		                   P_TEXT("in") };
+	*n = 0;
+	if (limit == 0)
+		return store_fail(err, STORE_EINVAL, "limit must be at least 1");
+	struct store_param p[] = { P_INT(before_us), P_INT((int64_t)limit), P_TEXT("in") };
 	size_t got = 0;
 	int r, rc = st->ops->query(st,
 	                           "SELECT id FROM messages WHERE state = 'processing'"
@@ -1172,7 +1174,7 @@ store_message_stale_claims(struct store *st, int64_t before_us, unsigned limit,
 	if (rc)
 		return rc;
 	while ((r = st->ops->next(c, err)) > 0)
-		if (got < limit || limit == 0)
+		if (got < limit)
 			ids[got++] = st->ops->int64(c, 0);
 	st->ops->close(c);
 	*n = got;

@@ -226,9 +226,10 @@ int store_message_renew_claims(struct store *st, const char *owner,
 int store_message_release_claim(struct store *st, int64_t id,
                                 int64_t before_us, const char *detail_json,
                                 struct store_error *err);
-/* Up to limit (0: no limit) ids of inbound "processing" messages whose
- * lease ended before before_us, ascending; for the sweep, which then
- * releases each with store_message_release_claim(). */
+/* Up to limit (at least 1; ids has room for it) ids of inbound
+ * "processing" messages whose lease ended before before_us, ascending;
+ * for the sweep, which then releases each with
+ * store_message_release_claim(). */
 int store_message_stale_claims(struct store *st, int64_t before_us,
                                unsigned limit, int64_t *ids, size_t *n,
                                struct store_error *err);
