@@ -492,6 +492,48 @@ group_duplicate(const struct run *r, size_t result, size_t group)
 }
 
 /*
+ * The message an earlier run of this message stored under a duplicate
+ * key, from that run's event on the original (kind, with field = value
+ * in its detail and the stored id in id_field). 0 when none says so.
+ */
+struct earlier {
+	const char *kind, *field, *value, *id_field;
+	int64_t id;
+};
+
+static int
+earlier_cb(void *ud, const struct store_event *ev)
+{
+	struct earlier *e = ud;
+	json_t *d;
+
+	if (strcmp(ev->kind, e->kind) != 0 || ev->detail == NULL)
+		return 0;
+	d = json_loads(ev->detail, 0, NULL);
+	if (d && json_string_value(json_object_get(d, e->field)) &&
+	    strcmp(json_string_value(json_object_get(d, e->field)),
+	    e->value) == 0)
+		e->id = json_integer_value(json_object_get(d, e->id_field));
+	json_decref(d);
+	return 0;
+}
+
+static int64_t
+earlier_stored(struct run *r, const char *kind, const char *field,
+    const char *value, const char *id_field)
+{
+	struct earlier e = { kind, field, value, id_field, 0 };
+	struct store_event_filter f;
+	struct store_error serr;
+
+	memset(&f, 0, sizeof(f));
+	f.message_id = r->m.id;
+	if (store_event_foreach(r->st, &f, earlier_cb, &e, &serr) != STORE_OK)
+		return 0;
+	return e.id;
+}
+
+/*
  * Stores a payload as a new message, once: key names what it is ("<source
  * id>/set/<n>", "<source id>/ack/<interchange>") and is recorded beside
  * it in the caller's transaction, so a run repeated after a crash stores
@@ -515,7 +557,6 @@ put_message(struct run *r, struct store_message *m, const void *data,
 		    serr.message);
 		rc = -1;
 	} else if (dup) {
-		m->id = first_id;
 		rc = 1;
 	} else if (spool_put(store_spool(r->st), data, len, m->payload_hash,
 	    &perr) != SPOOL_OK) {
@@ -611,12 +652,17 @@ send_ack(struct run *r, const ack_interchange_result *ir)
 	 * handing it over. The ack that goes out is that stored one (its
 	 * control numbers, not the ones just drawn); the senders take a
 	 * message once (as2_send_queue_message is keyed by message id). */
+	if (rc == 1 && (am.id = earlier_stored(r, "inbound.ack",
+	    "interchange", ir->control_number, "ack_message_id")) == 0)
+		return;
 	r->res->ack_message_id = am.id;
 	snprintf(r->res->ack_type, sizeof(r->res->ack_type), "%s", type);
 	if (rc == 0)
-		event(r, r->m.id, "inbound.ack", json_pack("{s:I, s:s, s:s, s:s}",
-	    "ack_message_id", (json_int_t)am.id, "type", type, "transport",
-	    transport, "status", ack_status_name(ir->status)));
+		event(r, r->m.id, "inbound.ack", json_pack(
+		    "{s:I, s:s, s:s, s:s, s:s}", "ack_message_id",
+		    (json_int_t)am.id, "type", type, "transport", transport,
+		    "status", ack_status_name(ir->status), "interchange",
+		    ir->control_number));
 	{
 		struct pending_ack *t = realloc(r->acks,
 		    (r->nacks + 1) * sizeof(*t));
@@ -752,6 +798,9 @@ store_document(struct run *r, json_t *doc, size_t index)
 	/* 1: an earlier run stored it and may have died before routing it;
 	 * it goes to the route hooks again, which take an idempotency key
 	 * once (route.h), so what was routed is not routed twice. */
+	if (rc == 1 && (dm.id = earlier_stored(r, "inbound.document",
+	    "idempotency_key", key, "document_message_id")) == 0)
+		return;
 	if (rc == 0) {
 		r->res->documents++;
 		event(r, r->m.id, "inbound.document", json_pack(

@@ -37,7 +37,8 @@
  *   group), inbound.envelope (per interchange, with the counts
  *   and codes), inbound.document (per stored canonical document),
  *   inbound.routed / inbound.route-failed, inbound.ack (the ack message
- *   id and type), inbound.ack-sent / inbound.ack-failed, inbound.done.
+ *   id, type and interchange it answers), inbound.ack-sent /
+ *   inbound.ack-failed, inbound.done.
  *
  * IDEMPOTENCE
  *   A message is processed once: inbound_process() claims it
