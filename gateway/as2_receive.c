@@ -8,12 +8,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -23,12 +25,15 @@
 #include "as2_cms.h"
 #include "as2_mdn.h"
 #include "as2_receive.h"
+#include "as2_stream.h"
 #include "as2_unwrap.h"
 #include "configfile.h"
 #include "daemon.h"
+#include "group_sync.h"
 #include "http_client.h"
 #include "inbound.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 #include "partner.h"
 #include "partner_set.h"
@@ -188,7 +193,9 @@ struct as2_receive {
 	struct inbound *in;
 	struct as2_state *state;       /* loop thread */
 	char *store_url;
+	char *spool_dir;               /* [store] spool_dir, or NULL */
 	size_t max_decompressed;
+	size_t unwrap_in_memory;       /* larger bodies unwrap from a file */
 	pthread_key_t store_key;
 	int key_made;
 	struct metrics_family *received; /* edigate_as2_received_total */
@@ -196,6 +203,11 @@ struct as2_receive {
 	struct http_client *http;        /* asynchronous MDNs */
 	struct async_mdn *pending;       /* being sent or waiting to retry */
 	unsigned async_attempts, async_retry_ms, async_timeout_ms;
+	/* Group commit: jobs write without fsync and share one store_sync()
+	 * before they answer (see rx_durable). */
+	struct group_sync *durable;
+	struct metrics_family *syncs;    /* edigate_as2_durable_syncs_total */
+	struct metrics_family *sync_waits; /* ..._sync_waits_total */
 };
 
 static void
@@ -213,12 +225,51 @@ thread_store(struct as2_receive *rx, char *err, size_t errsize)
 
 	if (st != NULL)
 		return st;
-	if (store_open(&st, rx->store_url, NULL, &serr) != STORE_OK) {
+	struct store_options so = { .spool_dir = rx->spool_dir };
+
+	if (store_open(&st, rx->store_url, &so, &serr) != STORE_OK) {
 		snprintf(err, errsize, "store: %.400s", serr.message);
+		return NULL;
+	}
+	/* Commits on this connection become durable through rx_durable,
+	 * shared by every job that committed meanwhile. */
+	if (store_set_deferred_durability(st, 1, &serr) != STORE_OK) {
+		snprintf(err, errsize, "store: %.400s", serr.message);
+		store_close(st);
 		return NULL;
 	}
 	pthread_setspecific(rx->store_key, st);
 	return st;
+}
+
+/* The sync function of the group commit: runs on one waiting worker for
+ * all of them. */
+static int
+durable_sync(void *ctx, char *err, size_t errsize)
+{
+	struct as2_receive *rx = ctx;
+	struct store_error serr;
+	struct store *st = thread_store(rx, err, errsize);
+
+	if (st == NULL)
+		return -1;
+	if (rx->syncs)
+		metrics_counter_add(rx->syncs, NULL, 1);
+	if (store_sync(st, &serr) != STORE_OK) {
+		snprintf(err, errsize, "%.400s", serr.message);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns once everything this thread wrote to the spool and committed
+ * to the store is durable: the MDN may be sent. */
+static int
+rx_durable(struct as2_receive *rx, char *err, size_t errsize)
+{
+	if (rx->sync_waits)
+		metrics_counter_add(rx->sync_waits, NULL, 1);
+	return group_sync_wait(rx->durable, err, errsize);
 }
 
 /* ---- the job ---------------------------------------------------------- */
@@ -232,6 +283,8 @@ struct rx_job {
 	char *as2_from_raw, *as2_to_raw, *message_id, *dnt, *dno, *rdo;
 	char *content_type, *cte, *disposition, *as2_version;
 	struct evbuffer *body;
+	int body_fd;                       /* -1, or the body in a file */
+	uint64_t body_len;
 	/* answer */
 	int status;
 	char *resp_type;
@@ -243,6 +296,7 @@ struct rx_job {
 	char async_url[1024];              /* "": synchronous MDN */
 	int64_t mdn_message_id;            /* message the MDN belongs to */
 	int64_t submit_id;                 /* for the inbound pipeline */
+	int wrote;                         /* committed without a sync yet */
 	char partner_id[STORE_PARTNER_MAX + 1];
 	char message_type[STORE_NAME_MAX + 1];
 	char outcome[64];                  /* for logs and metrics */
@@ -273,6 +327,8 @@ job_free(struct rx_job *j)
 	free(j->as2_version);
 	if (j->body)
 		evbuffer_free(j->body);
+	if (j->body_fd >= 0)
+		close(j->body_fd);
 	free(j->resp_type);
 	free(j->resp_body);
 	state_unref(j->state);
@@ -370,8 +426,8 @@ build_mdn(struct rx_job *j, const struct as2_peer *peer,
 /* The MIC in the algorithm the sender asked for (signed-receipt-micalg),
  * else the signature's, else SHA-1 (RFC 4130 section 7.3.1). */
 static int
-compute_mic(struct rx_job *j, const struct as2_unwrapped *u, char *out,
-    size_t cap)
+compute_mic(struct rx_job *j, const struct as2_unwrapped *u,
+    const struct as2_streamed *su, char *out, size_t cap)
 {
 	mime_dno dno;
 	mime_error merr;
@@ -389,7 +445,13 @@ compute_mic(struct rx_job *j, const struct as2_unwrapped *u, char *out,
 		    u->sign_alg : MIME_MICALG_SHA1;
 	if (as2_mic_init(&mic, alg, &aerr) != AS2_OK)
 		return -1;
-	as2_mic_update(&mic, u->mic_source.p, u->mic_source.len);
+	if (su != NULL) {
+		if (as2_stream_read(&su->mic_source, as2_mic_sink, &mic) != 0) {
+			as2_mic_free(&mic);
+			return -1;
+		}
+	} else
+		as2_mic_update(&mic, u->mic_source.p, u->mic_source.len);
 	if (as2_mic_final(&mic, style, out, cap, &aerr) != AS2_OK) {
 		as2_mic_free(&mic);
 		return -1;
@@ -401,18 +463,119 @@ compute_mic(struct rx_job *j, const struct as2_unwrapped *u, char *out,
 /* ---- store ------------------------------------------------------------ */
 
 static const char *
-detect_type(const struct as2_buf *b)
+detect_type(const unsigned char *p, size_t len)
 {
 	size_t i = 0;
-	while (i < b->len && (b->p[i] == ' ' || b->p[i] == '\r' ||
-	    b->p[i] == '\n' || b->p[i] == '\t'))
+	while (i < len && (p[i] == ' ' || p[i] == '\r' ||
+	    p[i] == '\n' || p[i] == '\t'))
 		i++;
-	if (b->len - i >= 3 && memcmp(b->p + i, "ISA", 3) == 0)
+	if (len - i >= 3 && memcmp(p + i, "ISA", 3) == 0)
 		return "x12";
-	if (b->len - i >= 3 && (memcmp(b->p + i, "UNA", 3) == 0 ||
-	    memcmp(b->p + i, "UNB", 3) == 0))
+	if (len - i >= 3 && (memcmp(p + i, "UNA", 3) == 0 ||
+	    memcmp(p + i, "UNB", 3) == 0))
 		return "edifact";
 	return "binary";
+}
+
+/* The type of a payload in a file, from its first bytes (leading white
+ * space included, as detect_type skips it). */
+static const char *
+detect_type_slice(const struct as2_slice *s)
+{
+	unsigned char head[4096];
+	long n = as2_stream_peek(s, head, sizeof(head));
+	return detect_type(head, n > 0 ? (size_t)n : 0);
+}
+
+struct writer_sink {
+	struct spool_writer *w;
+	struct spool_error *err;
+};
+
+static int
+writer_sink(void *ctx, const void *data, size_t len)
+{
+	struct writer_sink *ws = ctx;
+	return spool_writer_feed(ws->w, data, len, ws->err) != SPOOL_OK;
+}
+
+/* Streams the bytes of s into the spool: flat memory for any size.
+ * Unless synced, the file is durable only after the next rx_durable. */
+static int
+spool_put_slice(struct spool *sp, const struct as2_slice *s, int synced,
+    char hash[SPOOL_HASH_HEX + 1], struct spool_error *err)
+{
+	struct spool_writer *w;
+	struct writer_sink ws;
+	uint64_t size;
+
+	if (spool_writer_new(sp, &w, err) != SPOOL_OK)
+		return -1;
+	ws.w = w;
+	ws.err = err;
+	if (as2_stream_read(s, writer_sink, &ws) != 0) {
+		if (err->message[0] == '\0')
+			snprintf(err->message, sizeof(err->message),
+			    "cannot read the body file: %s", strerror(errno));
+		spool_writer_abort(w);
+		return -1;
+	}
+	return (synced ? spool_writer_commit(w, hash, &size, err) :
+	    spool_writer_commit_unsynced(w, hash, &size, err)) == SPOOL_OK ?
+	    0 : -1;
+}
+
+/* The raw request body into the spool, wherever it lives. */
+static int
+spool_put_raw(struct rx_job *j, struct spool *sp, int synced,
+    char hash[SPOOL_HASH_HEX + 1], struct spool_error *err)
+{
+	if (j->body_fd >= 0) {
+		struct as2_slice raw = { j->body_fd, 0, j->body_len };
+		memset(err, 0, sizeof(*err));
+		return spool_put_slice(sp, &raw, synced, hash, err);
+	}
+	{
+		unsigned char *raw = evbuffer_pullup(j->body, -1);
+		size_t len = evbuffer_get_length(j->body);
+		const unsigned char *p = raw ? raw : (unsigned char *)"";
+		return (synced ? spool_put(sp, p, len, hash, err) :
+		    spool_put_unsynced(sp, p, len, hash, err)) == SPOOL_OK ?
+		    0 : -1;
+	}
+}
+
+static uint64_t
+raw_len(const struct rx_job *j)
+{
+	return j->body_fd >= 0 ? j->body_len :
+	    (uint64_t)evbuffer_get_length(j->body);
+}
+
+/* Moves a body held in memory to an anonymous file in the spool's
+ * temporary directory, so the rest of the job streams: the buffer is
+ * freed at once. */
+static int
+spill_body(struct rx_job *j, struct spool *sp)
+{
+	char dir[4096];
+	int fd;
+	uint64_t len = evbuffer_get_length(j->body);
+
+	snprintf(dir, sizeof(dir), "%s/tmp", spool_dir(sp));
+	fd = as2_stream_tmpfile(dir);
+	if (fd < 0)
+		return -1;
+	while (evbuffer_get_length(j->body) > 0)
+		if (evbuffer_write(j->body, fd) < 0 && errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	evbuffer_free(j->body);
+	j->body = NULL;
+	j->body_fd = fd;
+	j->body_len = len;
+	return 0;
 }
 
 /* The "as2.mdn" event naming the kept MDN (hash from mdn_keep). */
@@ -443,14 +606,16 @@ mdn_event(struct rx_job *j, struct store *st, int64_t message_id,
 }
 
 /* Puts the MDN we send in the spool: non-repudiation, and the answer to
- * a duplicate, byte for byte. */
+ * a duplicate, byte for byte. Unsynced: rx_durable follows before the
+ * metadata naming it is committed. */
 static int
 mdn_keep(struct rx_job *j, struct store *st, char hash[SPOOL_HASH_HEX + 1])
 {
 	struct spool_error perr;
 
-	if (store_spool(st) == NULL || spool_put(store_spool(st), j->resp_body,
-	    j->resp_len, hash, &perr) != SPOOL_OK) {
+	j->wrote = 1;
+	if (store_spool(st) == NULL || spool_put_unsynced(store_spool(st),
+	    j->resp_body, j->resp_len, hash, &perr) != SPOOL_OK) {
 		log_warn("cannot keep the MDN", "correlation_id", j->cid, NULL);
 		return -1;
 	}
@@ -462,8 +627,11 @@ record_mdn(struct rx_job *j, struct store *st, int64_t message_id,
     const char *disposition)
 {
 	char hash[SPOOL_HASH_HEX + 1];
+	char err[256];
 
-	if (mdn_keep(j, st, hash) == 0)
+	/* The kept MDN is durable before the event that names it. */
+	if (mdn_keep(j, st, hash) == 0 && rx_durable(j->rx, err,
+	    sizeof(err)) == 0)
 		mdn_event(j, st, message_id, disposition, hash);
 }
 
@@ -550,14 +718,14 @@ store_refused(struct rx_job *j, struct store *st, const struct as2_peer *peer,
 	struct store_message m;
 	struct store_error serr;
 	struct spool_error perr;
-	unsigned char *raw = evbuffer_pullup(j->body, -1);
-	size_t len = evbuffer_get_length(j->body);
+	uint64_t len = raw_len(j);
 	json_t *d;
 	char *text;
 
 	memset(&m, 0, sizeof(m));
-	if (store_spool(st) == NULL || spool_put(store_spool(st), raw ? raw :
-	    (unsigned char *)"", len, m.payload_hash, &perr) != SPOOL_OK)
+	/* Synced: the refusal is committed at once below. */
+	if (store_spool(st) == NULL || spool_put_raw(j, store_spool(st), 1,
+	    m.payload_hash, &perr) != 0)
 		return 0;
 	m.direction = STORE_IN;
 	snprintf(m.partner, sizeof(m.partner), "%s", peer->p->id);
@@ -571,6 +739,7 @@ store_refused(struct rx_job *j, struct store *st, const struct as2_peer *peer,
 	    "disposition", disposition, "reason", j->reason);
 	text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(d);
+	j->wrote = 1;
 	if (store_message_put(st, &m, text, &serr) != STORE_OK) {
 		log_error("cannot keep a refused AS2 message",
 		    "correlation_id", j->cid, "error", serr.message, NULL);
@@ -599,9 +768,15 @@ refuse_unknown(struct rx_job *j, struct store *st, const char *why)
 		    "reason", why);
 		text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(d);
-		if (text)
-			store_event_append(st, 0, j->cid, "as2.refused", text,
-			    NULL, &serr);
+		if (text) {
+			char err[256];
+			/* Recorded (durably) before the refusal goes out. */
+			if (store_event_append(st, 0, j->cid, "as2.refused",
+			    text, NULL, &serr) == STORE_OK &&
+			    rx_durable(j->rx, err, sizeof(err)) != 0)
+				log_warn("refusal not durable", "correlation_id",
+				    j->cid, "error", err, NULL);
+		}
 		free(text);
 	}
 	if (j->dnt == NULL || build_mdn(j, NULL, AS2_DISPOSITION_ERROR,
@@ -619,11 +794,13 @@ rx_work(void *arg)
 	struct store *st;
 	const struct as2_peer *peer;
 	struct as2_unwrapped u;
+	struct as2_streamed su, *sup = NULL;   /* set: unwrapped from a file */
 	char mic[AS2_MIC_MAX] = "";
 	char err[512];
 	mime_error merr;
 
 	memset(&u, 0, sizeof(u));
+	memset(&su, 0, sizeof(su));
 	snprintf(j->outcome, sizeof(j->outcome), "error");
 	if (j->as2_from_raw == NULL || j->as2_to_raw == NULL ||
 	    j->message_id == NULL) {
@@ -687,19 +864,57 @@ rx_work(void *arg)
 		goto store_failed;
 	}
 
+	/* A large body is unwrapped from a file, layer by layer, with flat
+	 * memory (as2_stream.h); a small one in memory. Both walks follow
+	 * the same rules, so the outcome does not depend on the size. */
+	if (j->body_fd < 0 && store_spool(st) != NULL &&
+	    evbuffer_get_length(j->body) > rx->unwrap_in_memory &&
+	    spill_body(j, store_spool(st)) != 0)
+		log_warn("cannot move a large AS2 body to a file; unwrapping "
+		    "it in memory", "correlation_id", j->cid, "error",
+		    strerror(errno), NULL);
 	{
 		struct as2_unwrap_keys keys = { peer->theirs, peer->ours,
 		    peer->nours };
-		size_t rawlen = evbuffer_get_length(j->body);
-		unsigned char *raw = evbuffer_pullup(j->body, -1);
+		const char *ctype = j->content_type ? j->content_type :
+		    "application/octet-stream";
+		int unwrapped;
 
-		if (rawlen && raw == NULL) {
-			snprintf(j->reason, sizeof(j->reason), "out of memory");
-			goto store_failed;
+		if (j->body_fd >= 0) {
+			char dir[4096];
+			sup = &su;
+			snprintf(dir, sizeof(dir), "%s/tmp",
+			    store_spool(st) ? spool_dir(store_spool(st)) :
+			    "/tmp");
+			unwrapped = as2_stream_unwrap(&su, &keys,
+			    rx->max_decompressed, dir, ctype, j->cte,
+			    j->body_fd, j->body_len) == 0;
+			/* The flags and the outcome, where the code below
+			 * reads them; the bytes stay in su's files. */
+			u.is_signed = su.is_signed;
+			u.is_encrypted = su.is_encrypted;
+			u.is_compressed = su.is_compressed;
+			u.sign_alg = su.sign_alg;
+			u.sign_style = su.sign_style;
+			u.cipher = su.cipher;
+			memcpy(u.filename, su.filename, sizeof(u.filename));
+			memcpy(u.payload_type, su.payload_type,
+			    sizeof(u.payload_type));
+			u.fail = su.fail;
+			memcpy(u.reason, su.reason, sizeof(u.reason));
+		} else {
+			size_t rawlen = evbuffer_get_length(j->body);
+			unsigned char *raw = evbuffer_pullup(j->body, -1);
+
+			if (rawlen && raw == NULL) {
+				snprintf(j->reason, sizeof(j->reason),
+				    "out of memory");
+				goto store_failed;
+			}
+			unwrapped = as2_unwrap(&u, &keys, rx->max_decompressed,
+			    ctype, j->cte, raw, rawlen) == 0;
 		}
-		if (as2_unwrap(&u, &keys, rx->max_decompressed,
-		    j->content_type ? j->content_type :
-		    "application/octet-stream", j->cte, raw, rawlen) == 0) {
+		if (unwrapped) {
 			if (peer->p->as2->require_encrypted && !u.is_encrypted) {
 				u.fail = AS2_ERR_DECRYPTION;
 				snprintf(u.reason, sizeof(u.reason), "the partner "
@@ -736,7 +951,7 @@ rx_work(void *arg)
 		}
 		goto out;
 	}
-	if (compute_mic(j, &u, mic, sizeof(mic)) != 0)
+	if (compute_mic(j, &u, sup, mic, sizeof(mic)) != 0)
 		mic[0] = '\0';
 
 	{
@@ -744,8 +959,8 @@ rx_work(void *arg)
 		struct store_error serr;
 		struct spool_error perr;
 		char raw_hash[SPOOL_HASH_HEX + 1];
-		unsigned char *raw = evbuffer_pullup(j->body, -1);
-		size_t rawlen = evbuffer_get_length(j->body);
+		uint64_t rawlen = raw_len(j);
+		uint64_t payload_len = sup ? su.payload.len : u.payload.len;
 		int dup = 0, same, kept = -1;
 		int64_t first_id = 0, first_us = 0;
 		char mdn_hash[SPOOL_HASH_HEX + 1];
@@ -759,13 +974,24 @@ rx_work(void *arg)
 			goto store_failed;
 		}
 		/* A plain message is its own raw body: one file, one fsync. */
-		same = rawlen == u.payload.len && (rawlen == 0 ||
-		    memcmp(raw, u.payload.p, rawlen) == 0);
-		if (spool_put(store_spool(st), u.payload.p ? u.payload.p :
+		if (sup)
+			same = su.payload.fd == j->body_fd &&
+			    su.payload.off == 0 && su.payload.len == rawlen;
+		else {
+			unsigned char *raw = evbuffer_pullup(j->body, -1);
+			same = rawlen == u.payload.len && (rawlen == 0 ||
+			    memcmp(raw, u.payload.p, rawlen) == 0);
+		}
+		/* Unsynced: one rx_durable below covers these files, the
+		 * MDN's and those of every job writing meanwhile. */
+		j->wrote = 1;
+		memset(&perr, 0, sizeof(perr));
+		if ((sup ? spool_put_slice(store_spool(st), &su.payload, 0,
+		    m.payload_hash, &perr) != 0 : spool_put_unsynced(
+		    store_spool(st), u.payload.p ? u.payload.p :
 		    (unsigned char *)"", u.payload.len, m.payload_hash, &perr)
-		    != SPOOL_OK || (!same && spool_put(store_spool(st), raw ?
-		    raw : (unsigned char *)"", rawlen, raw_hash, &perr)
-		    != SPOOL_OK)) {
+		    != SPOOL_OK) || (!same && spool_put_raw(j, store_spool(st),
+		    0, raw_hash, &perr) != 0)) {
 			snprintf(j->reason, sizeof(j->reason), "spool: %s",
 			    perr.message);
 			goto store_failed;
@@ -776,11 +1002,12 @@ rx_work(void *arg)
 		snprintf(m.partner, sizeof(m.partner), "%s", peer->p->id);
 		snprintf(m.transport, sizeof(m.transport), "as2");
 		snprintf(m.message_type, sizeof(m.message_type), "%s",
-		    detect_type(&u.payload));
+		    sup ? detect_type_slice(&su.payload) :
+		    detect_type(u.payload.p, u.payload.len));
 		snprintf(m.state, sizeof(m.state), "received");
 		snprintf(m.correlation_id, sizeof(m.correlation_id), "%s",
 		    j->cid);
-		m.size = (int64_t)u.payload.len;
+		m.size = (int64_t)payload_len;
 		d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:s,"
 		    " s:I, s:s}", "as2_message_id", j->message_id,
 		    "as2_from", j->from, "as2_to", j->to, "mic", mic,
@@ -800,6 +1027,14 @@ rx_work(void *arg)
 		if (j->dnt != NULL && build_mdn(j, peer,
 		    AS2_DISPOSITION_PROCESSED, NULL, mic, NULL) == 0)
 			kept = mdn_keep(j, st, mdn_hash);
+		/* The payload files are durable before any commit names them
+		 * (spool.h); the commit itself is made durable after it. */
+		if (rx_durable(rx, err, sizeof(err)) != 0) {
+			free(text);
+			snprintf(j->reason, sizeof(j->reason), "sync: %.400s",
+			    err);
+			goto store_failed;
+		}
 		/* The message and its duplicate key in one step: a resend
 		 * after a crash is either a duplicate of a committed
 		 * message or a first delivery, never both. */
@@ -827,13 +1062,24 @@ rx_work(void *arg)
 			    serr.message);
 			goto store_failed;
 		}
+		/* Durable before it is acknowledged: no MDN, no 200, and no
+		 * hand-over to the pipeline before the sync that covers
+		 * this commit. */
+		if (rx_durable(rx, err, sizeof(err)) != 0) {
+			j->wrote = 0;
+			snprintf(j->reason, sizeof(j->reason), "sync: %.400s",
+			    err);
+			goto store_failed;
+		}
+		j->wrote = 0;
 		j->submit_id = m.id;
 		snprintf(j->partner_id, sizeof(j->partner_id), "%s", m.partner);
 		snprintf(j->message_type, sizeof(j->message_type), "%s",
 		    m.message_type);
 		snprintf(j->outcome, sizeof(j->outcome), "processed");
 		snprintf(j->reason, sizeof(j->reason), "stored as message "
-		    "%lld (%zu bytes)", (long long)m.id, u.payload.len);
+		    "%lld (%llu bytes)", (long long)m.id,
+		    (unsigned long long)payload_len);
 		/* Stored. Without an MDN (none asked for, or it could not
 		 * be made) the answer is a plain 200. */
 		j->status = 200;
@@ -853,7 +1099,17 @@ store_failed:
 		j->mdn = 0;
 	}
 out:
+	/* Whatever was committed on the way to this answer (a refused
+	 * message, a duplicate's MDN, an event) is durable before it. */
+	if (j->wrote && rx_durable(rx, err, sizeof(err)) != 0) {
+		log_error("AS2 answer not durable", "correlation_id", j->cid,
+		    "error", err, NULL);
+		j->mdn = 0;
+		j->status = 503;
+		snprintf(j->outcome, sizeof(j->outcome), "store-failed");
+	}
 	as2_unwrapped_free(&u);
+	as2_stream_free(&su);
 }
 
 /* ---- asynchronous MDNs ---------------------------------------------- */
@@ -1181,6 +1437,7 @@ rx_handle(struct daemon_request *r, void *ctx)
 	}
 	j->rx = rx;
 	j->req = r;
+	j->body_fd = -1;
 	j->state = state_ref(rx->state);
 	snprintf(j->cid, sizeof(j->cid), "%s",
 	    daemon_request_correlation_id(r));
@@ -1194,7 +1451,11 @@ rx_handle(struct daemon_request *r, void *ctx)
 	j->cte = header_copy(r, "Content-Transfer-Encoding");
 	j->disposition = header_copy(r, "Content-Disposition");
 	j->as2_version = header_copy(r, "AS2-Version");
-	/* The body moves (no copy) into a buffer only this job touches. */
+	/* A large body on a streaming listener is in a file already; the
+	 * job takes the descriptor. */
+	j->body_fd = daemon_request_body_file(r, &j->body_len);
+	/* Else the body moves (no copy) into a buffer only this job
+	 * touches. */
 	j->body = evbuffer_new();
 	if (j->body == NULL || evbuffer_add_buffer(j->body,
 	    daemon_request_body(r)) != 0) {
@@ -1256,6 +1517,7 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 	rx->d = d;
 	rx->in = in;
 	rx->max_decompressed = cfg->as2_max_decompressed;
+	rx->unwrap_in_memory = cfg->as2_unwrap_in_memory;
 	rx->store_url = strdup(cfg->store_url);
 	if (rx->store_url == NULL ||
 	    pthread_key_create(&rx->store_key, close_store) != 0) {
@@ -1265,6 +1527,21 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 		return NULL;
 	}
 	rx->key_made = 1;
+	/* The configured spool ([store] spool_dir; on PostgreSQL it defaults
+	 * to <state_dir>/spool), so every module of every node reads the
+	 * payloads this one writes. NULL: SQLite's, beside the database. */
+	if (cfg->spool_dir != NULL &&
+	    (rx->spool_dir = strdup(cfg->spool_dir)) == NULL) {
+		snprintf(err, errsize, "out of memory");
+		as2_receive_free(rx);
+		return NULL;
+	}
+	rx->durable = group_sync_new(durable_sync, rx);
+	if (rx->durable == NULL) {
+		snprintf(err, errsize, "out of memory");
+		as2_receive_free(rx);
+		return NULL;
+	}
 	rx->state = state_load(cfg, err, errsize);
 	if (rx->state == NULL) {
 		as2_receive_free(rx);
@@ -1278,6 +1555,13 @@ as2_receive_new(struct daemon *d, struct inbound *in, char *err,
 	rx->async = metrics_counter(daemon_metrics(d),
 	    "edigate_as2_async_mdn_total",
 	    "Asynchronous MDNs, by partner AS2 name and outcome", labels);
+	/* waits / syncs is the batch size of the group commit. */
+	rx->syncs = metrics_counter(daemon_metrics(d),
+	    "edigate_as2_durable_syncs_total",
+	    "Durable syncs (store and spool) run for AS2 receive", NULL);
+	rx->sync_waits = metrics_counter(daemon_metrics(d),
+	    "edigate_as2_durable_sync_waits_total",
+	    "AS2 receive steps that waited for a durable sync", NULL);
 	rx->async_attempts = cfg->as2_async_mdn_attempts;
 	rx->async_retry_ms = cfg->as2_async_mdn_retry_ms;
 	rx->async_timeout_ms = cfg->as2_async_mdn_timeout_ms;
@@ -1332,6 +1616,8 @@ as2_receive_free(struct as2_receive *rx)
 	 * destructor on their connections. */
 	if (rx->key_made)
 		pthread_key_delete(rx->store_key);
+	group_sync_free(rx->durable);
+	free(rx->spool_dir);
 	free(rx->store_url);
 	free(rx);
 }

@@ -61,10 +61,28 @@
  *   (a crash between the commit and the MDN), a new processed MDN is made
  *   from the MIC stored with the message.
  *
+ * DURABILITY (group commit)
+ *   A job writes the payload, the raw body and the MDN to the spool
+ *   without fsync, waits for a shared sync (group_sync.h: one syncfs()
+ *   for every job that wrote meanwhile), commits message, duplicate key
+ *   and MDN event in one transaction on a connection with deferred
+ *   durability (store.h), and waits for a second shared sync before it
+ *   answers. So nothing names a payload before the payload is durable,
+ *   and no MDN, no 200 and no hand-over to the pipeline happen before
+ *   the commit is. A failed sync answers like a failed store (the sender
+ *   tries again; a commit that did reach the disk makes that a
+ *   duplicate, answered with the kept MDN). Under load many jobs share
+ *   each sync, so [general] workers should exceed the cores: a job
+ *   waiting for the sync holds a thread but no core.
+ *
  * MEMORY
- *   Bodies are buffered by the daemon up to [limits] max_body_size;
- *   unwrapping holds a few copies of the body. Decompressed output is
- *   bounded by [as2] max_decompressed_size.
+ *   On a listener with stream_bodies = yes a large body arrives in a
+ *   file (daemon.h) and is unwrapped from files (as2_stream.h): memory
+ *   does not grow with the message. A body buffered by evhttp (up to
+ *   [limits] max_body_size) is moved to a file when it is larger than
+ *   [as2] unwrap_in_memory, else unwrapped in memory (as2_unwrap.h, a
+ *   few copies). Decompressed output is bounded by [as2]
+ *   max_decompressed_size either way.
  *
  * THREADS
  *   The handler runs on the loop thread and hands the request to a worker

@@ -896,6 +896,8 @@ struct as2_sender {
 	struct partner_set *ps;
 	struct http_client *http;
 	struct event *timer;
+	struct event *wait_timer;       /* async MDNs overdue: mdn_wait */
+	int64_t mdn_wait_us;
 	unsigned inflight;
 	int hosted;             /* another worker claims; no timer of ours */
 	struct metrics_family *m_send;  /* edigate_as2_send_total */
@@ -1399,6 +1401,81 @@ tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * A message sent with an asynchronous MDN requested waits in "sent". One
+ * whose MDN has not come within [as2] mdn_wait becomes mdn-failed (the
+ * partner took it but never confirmed it; resending is an operator's
+ * call, since the partner may hold it already). The change is
+ * conditional on "sent", so an MDN arriving meanwhile, or another node
+ * doing the same check, wins cleanly; an MDN that comes later still makes
+ * it delivered.
+ */
+struct overdue_scan {
+	struct as2_sender *s;
+	int64_t now_us;
+	unsigned marked;
+};
+
+static int
+overdue_one(void *ud, const struct store_message *m)
+{
+	struct overdue_scan *o = ud;
+	struct as2_sender *s = o->s;
+	struct store_error e;
+	char *d;
+	int rc;
+	long long waited_s;
+
+	if (m->direction != STORE_OUT || strcmp(m->transport, "as2") != 0 ||
+	    o->now_us - m->updated_us < s->mdn_wait_us)
+		return 0;
+	waited_s = (long long)((o->now_us - m->updated_us) / 1000000);
+	d = detail_of(json_pack("{s:s, s:I, s:I}", "reason", "no asynchronous "
+	    "MDN within mdn_wait", "waited_s", (json_int_t)waited_s,
+	    "mdn_wait_s", (json_int_t)(s->mdn_wait_us / 1000000)));
+	rc = store_message_set_state(s->st, m->id, "sent", "mdn-failed", d, &e);
+	free(d);
+	if (rc == STORE_ECONFLICT)
+		return 0;
+	if (rc != STORE_OK) {
+		log_error("as2 send: cannot mark an MDN overdue", "error",
+		    e.message, "correlation_id", m->correlation_id, NULL);
+		return 0;
+	}
+	event_add_msg(s, m, "as2.mdn-timeout", json_pack("{s:I, s:I}",
+	    "waited_s", (json_int_t)waited_s, "mdn_wait_s",
+	    (json_int_t)(s->mdn_wait_us / 1000000)));
+	count(s, m, "mdn-timeout");
+	{
+		char id[24];
+		snprintf(id, sizeof id, "%lld", (long long)m->id);
+		log_warn("as2 MDN overdue: message is mdn-failed", "partner",
+		    m->partner, "message", id, "correlation_id",
+		    m->correlation_id, NULL);
+	}
+	o->marked++;
+	return 0;
+}
+
+static void
+wait_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct as2_sender *s = arg;
+	struct store_message_filter f = { .state = "sent" };
+	struct overdue_scan o = { s, store_now_us(), 0 };
+	struct store_error e;
+
+	(void)fd;
+	(void)what;
+	if (!s->st)
+		return;
+	/* Only messages sent before now - mdn_wait can be due. */
+	f.until_us = o.now_us - s->mdn_wait_us + 1;
+	if (store_message_list(s->st, &f, overdue_one, &o, &e) != STORE_OK)
+		log_error("as2 send: cannot list messages awaiting an MDN",
+		    "error", e.message, NULL);
+}
+
 void
 as2_sender_deliver(void *ctx, const struct store_delivery *delivery,
     const struct store_message *msg, as2_sender_done_fn done, void *token)
@@ -1589,6 +1666,7 @@ as2_sender_new(struct daemon *d, char *err, size_t errsize)
 		s->m_send = metrics_counter(daemon_metrics(d),
 		    "edigate_as2_send_total", "Outbound AS2 attempts by "
 		    "partner and result (delivered, mdn-failed, sent, retry, "
+		    "mdn-timeout, "
 		    "failed).", labels);
 	}
 	gethostname(host, sizeof host - 1);
@@ -1643,6 +1721,22 @@ as2_sender_start(struct as2_sender *s, unsigned poll_ms)
 	s->timer = event_new(s->base, -1, EV_PERSIST, tick, s);
 	if (!s->timer || event_add(s->timer, &tv) != 0)
 		return -1;
+	{
+		/* A quarter of the wait, between 200 ms and a minute: a
+		 * message is marked at most that late. */
+		unsigned ms = daemon_config(s->d)->as2_mdn_wait_ms;
+		struct timeval wv;
+
+		s->mdn_wait_us = (int64_t)ms * 1000;
+		ms /= 4;
+		ms = ms < 200 ? 200 : ms > 60000 ? 60000 : ms;
+		wv.tv_sec = ms / 1000;
+		wv.tv_usec = (ms % 1000) * 1000;
+		s->wait_timer = event_new(s->base, -1, EV_PERSIST, wait_tick,
+		    s);
+		if (!s->wait_timer || event_add(s->wait_timer, &wv) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -1653,6 +1747,8 @@ as2_sender_free(struct as2_sender *s)
 		return;
 	if (s->timer)
 		event_free(s->timer);
+	if (s->wait_timer)
+		event_free(s->wait_timer);
 	/* Open calls complete as cancelled; their claims expire. */
 	http_client_free(s->http);
 	if (s->ps)

@@ -20,6 +20,9 @@
  *                             MDN was asked for)
  *       queued/sent -> mdn-failed  negative disposition, MIC mismatch, an
  *                             MDN whose signature does not verify
+ *       sent -> mdn-failed    no asynchronous MDN within [as2] mdn_wait
+ *                             (event "as2.mdn-timeout"); a later positive
+ *                             MDN still makes it delivered
  *       queued -> failed      the retry limit ran out
  *     and the delivery queue entries "as2:<partner id>" that carry them:
  *     retries with exponential backoff and jitter, the limit from the

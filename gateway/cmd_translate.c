@@ -154,8 +154,10 @@ on_document(void *ctx, const xlate_result *r)
 		fprintf(stderr, " / UN %d]\n", map_issue_edifact_code(is->kind));
 		st->problems++;
 	}
-	json_dumpf(r->doc, stdout, st->pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER
-	    : JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (r->text)
+		fwrite(r->text, 1, r->text_len, stdout);
+	else
+		json_dumpf(r->doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 }
 
@@ -481,6 +483,9 @@ cmd_translate(int argc, char **argv)
 	for (; i < argc; i++) {
 		struct translate_state st = {.path = argv[i], .pretty = pretty};
 		st.x = xlate_new(maps, partner_id, now, on_document, &st);
+		/* One line per document: the text path, no tree. */
+		if (st.x)
+			xlate_set_text(st.x, !pretty);
 		edi_reader_callbacks cb = {.segment = on_segment, .error = on_error};
 		edi_reader *r = edi_reader_new(&cb, &st, NULL);
 		if (r == NULL || st.x == NULL || cli_feed_file(argv[i], r) < 0)

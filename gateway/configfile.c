@@ -94,6 +94,8 @@ static const struct key keys[] = {
 	{ SEC_LISTEN, "min_tls_version", T_TLSVERSION, L(min_tls_version),
 	    0, 0 },
 	{ SEC_LISTEN, "routes", T_ROUTES, L(routes), 0, 0 },
+	{ SEC_LISTEN, "stream_bodies", T_BOOL, L(stream_bodies), 0, 0 },
+	{ SEC_LIMITS, "body_in_memory", T_SIZE, C(body_in_memory), 0, 0 },
 	{ SEC_SFTP, "root", T_PATH, C(sftp_root), 0, 0 },
 	{ SEC_SFTP, "scan_interval", T_DURATION, C(sftp_scan_interval_ms),
 	    100, 86400000 },
@@ -101,12 +103,19 @@ static const struct key keys[] = {
 	{ SEC_AS2, "path", T_STRING, C(as2_path), 0, 0 },
 	{ SEC_AS2, "max_decompressed_size", T_SIZE, C(as2_max_decompressed),
 	    1024, 0 },
+	{ SEC_AS2, "unwrap_in_memory", T_SIZE, C(as2_unwrap_in_memory), 0, 0 },
 	{ SEC_AS2, "async_mdn_attempts", T_UINT, C(as2_async_mdn_attempts),
 	    1, 100 },
 	{ SEC_AS2, "async_mdn_retry", T_DURATION, C(as2_async_mdn_retry_ms),
 	    10, 86400000 },
 	{ SEC_AS2, "async_mdn_timeout", T_DURATION,
 	    C(as2_async_mdn_timeout_ms), 100, 3600000 },
+	{ SEC_AS2, "certificate_warning_days", T_UINT,
+	    C(as2_cert_warning_days), 0, 3650 },
+	{ SEC_AS2, "certificate_check_interval", T_DURATION,
+	    C(as2_cert_check_interval_ms), 1000, 604800000 },
+	{ SEC_AS2, "mdn_wait", T_DURATION, C(as2_mdn_wait_ms), 1000,
+	    2592000000UL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -239,8 +248,10 @@ set_value(struct parser *p, const struct key *k, const char *v)
 	static const char *const size_suffixes[] = { "", "K", "M", "G", NULL };
 	static const unsigned long size_factors[] = { 1, 1024, 1024 * 1024,
 	    1024UL * 1024 * 1024 };
-	static const char *const dur_suffixes[] = { "", "s", "ms", "m", NULL };
-	static const unsigned long dur_factors[] = { 1000, 1000, 1, 60000 };
+	static const char *const dur_suffixes[] = { "", "s", "ms", "m", "h",
+	    "d", NULL };
+	static const unsigned long dur_factors[] = { 1000, 1000, 1, 60000,
+	    3600000, 86400000 };
 	char *base;
 	unsigned long long n;
 	char *end;
@@ -311,7 +322,7 @@ set_value(struct parser *p, const struct key *k, const char *v)
 	case T_DURATION:
 		if (parse_scaled(v, dur_suffixes, dur_factors, &n) != 0)
 			return fail(p, p->line, "%s: expected a duration "
-			    "(seconds, or with a ms, s or m suffix), found "
+			    "(seconds, or with a ms, s, m, h or d suffix), found "
 			    "\"%s\"", k->name, v);
 		if (n < k->min || n > k->max)
 			return fail(p, p->line, "%s: %s is out of range "
@@ -698,9 +709,14 @@ config_parse(const char *file, const char *text, size_t len,
 	p.cfg->sftp_push_attempts = 5;
 	p.cfg->max_body_size = 64 * 1024 * 1024;
 	p.cfg->as2_max_decompressed = 1024UL * 1024 * 1024;
+	p.cfg->as2_unwrap_in_memory = 1024UL * 1024;
+	p.cfg->body_in_memory = 1024UL * 1024;
 	p.cfg->as2_async_mdn_attempts = 6;
 	p.cfg->as2_async_mdn_retry_ms = 10000;
 	p.cfg->as2_async_mdn_timeout_ms = 60000;
+	p.cfg->as2_cert_warning_days = 30;
+	p.cfg->as2_cert_check_interval_ms = 86400000;
+	p.cfg->as2_mdn_wait_ms = 86400000;
 	p.cfg->max_header_size = 64 * 1024;
 	p.cfg->read_timeout_ms = 60000;
 	p.cfg->write_timeout_ms = 60000;

@@ -56,6 +56,8 @@ struct config_listener {
 	int min_tls_version;   /* 12 or 13: TLS 1.2 or 1.3 */
 	char *routes;          /* NULL: every route; else the route prefixes
 	                          this listener serves, blank-separated */
+	int stream_bodies;     /* request bodies read by our own HTTP reader,
+	                          large ones straight to a file */
 	unsigned line;         /* line of the section header */
 };
 
@@ -94,6 +96,8 @@ struct config {
 	size_t max_header_size;/* default 64K, headers and request line */
 	unsigned read_timeout_ms;  /* idle time while reading a request */
 	unsigned write_timeout_ms; /* idle time while writing a response */
+	size_t body_in_memory; /* stream_bodies: larger bodies go to a file
+	                          in state_dir, default 1M */
 	struct config_listener *listeners;
 	size_t nlisteners;
 	/* [sftp] */
@@ -103,10 +107,16 @@ struct config {
 	/* [as2] */
 	char *as2_path;        /* route of AS2 receive, default /as2 */
 	size_t as2_max_decompressed; /* decompressed payload limit, default 1G */
+	size_t as2_unwrap_in_memory; /* larger bodies unwrap from a file, 1M */
 	unsigned as2_async_mdn_attempts;   /* default 6 */
 	unsigned as2_async_mdn_retry_ms;   /* first retry delay, doubling;
 	                                      default 10 s */
 	unsigned as2_async_mdn_timeout_ms; /* per attempt, default 60 s */
+	unsigned as2_cert_warning_days;    /* warn this long before a
+	                                      certificate expires, default 30 */
+	unsigned as2_cert_check_interval_ms; /* expiry check, default 24h */
+	unsigned as2_mdn_wait_ms;  /* sent, async MDN awaited: mdn-failed
+	                              after this, default 24h */
 	/* Sections other modules own ([api], [delivery], [webhook.NAME],
 	 * [route.NAME], [token.NAME], [inbound]): kept as written, in file order; the
 	 * owning module checks its keys and reports file:line itself. */

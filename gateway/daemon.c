@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,10 +29,15 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "daemon.h"
+#include "http_reader.h"
 #include "log.h"
 #include "router.h"
 
@@ -50,6 +56,10 @@ struct listener {
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	SSL_CTX *ssl;
+	/* stream_bodies = yes: our own HTTP reader instead of evhttp */
+	int stream;
+	struct evconnlistener *accept;
+	struct rawconn *conns;
 };
 
 struct route_entry {
@@ -95,7 +105,12 @@ struct daemon {
 
 struct daemon_request {
 	struct daemon *d;
-	struct evhttp_request *req;
+	struct evhttp_request *req;    /* NULL on a streaming listener */
+	struct rawconn *raw;           /* the streaming listener's connection */
+	struct evkeyvalq *in_headers, *out_headers;
+	struct evbuffer *in_body, *out_body;
+	int body_fd;                   /* -1, or the body in a file */
+	uint64_t body_len;
 	struct listener *listener;
 	const char *method;
 	char *path;
@@ -199,15 +214,24 @@ request_finish(struct daemon_request *r, int status)
 	    "correlation_id", r->cid, "listener", r->listener->name,
 	    "remote", r->remote, "method", r->method, "path", r->path,
 	    "status", st, "duration_ms", ms, NULL);
+	if (r->body_fd >= 0)
+		close(r->body_fd);
 	free(r->path);
 	free(r->query);
 	free(r);
 }
 
+static void raw_send(struct daemon_request *r, int status);
+
 static void
 send_and_release(struct daemon_request *r, int status)
 {
 	struct evhttp_request *req = r->req;
+
+	if (r->raw) {
+		raw_send(r, status);
+		return;
+	}
 
 	/* When the client has gone, libevent frees req here; the connection's
 	 * close callback has settled the in-flight count already. */
@@ -218,7 +242,7 @@ send_and_release(struct daemon_request *r, int status)
 static void
 set_content_type(struct daemon_request *r, const char *content_type)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	struct evkeyvalq *h = r->out_headers;
 
 	if (content_type) {
 		evhttp_remove_header(h, "Content-Type");
@@ -232,8 +256,7 @@ daemon_reply(struct daemon_request *r, int status, const char *content_type,
 {
 	set_content_type(r, content_type);
 	if (body && len)
-		evbuffer_add(evhttp_request_get_output_buffer(r->req), body,
-		    len);
+		evbuffer_add(r->out_body, body, len);
 	send_and_release(r, status);
 }
 
@@ -243,8 +266,7 @@ daemon_reply_buffer(struct daemon_request *r, int status,
 {
 	set_content_type(r, content_type);
 	if (buf)
-		evbuffer_add_buffer(evhttp_request_get_output_buffer(r->req),
-		    buf);
+		evbuffer_add_buffer(r->out_body, buf);
 	send_and_release(r, status);
 }
 
@@ -269,7 +291,7 @@ add_json_string(struct evbuffer *b, const char *s)
 void
 daemon_reply_error(struct daemon_request *r, int status, const char *message)
 {
-	struct evbuffer *b = evhttp_request_get_output_buffer(r->req);
+	struct evbuffer *b = r->out_body;
 
 	evbuffer_add_printf(b, "{\"error\":");
 	add_json_string(b, message);
@@ -331,22 +353,39 @@ daemon_request_query(const struct daemon_request *r)
 const char *
 daemon_request_header(struct daemon_request *r, const char *name)
 {
-	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	    name);
+	return evhttp_find_header(r->in_headers, name);
 }
 
 struct evbuffer *
 daemon_request_body(struct daemon_request *r)
 {
-	return evhttp_request_get_input_buffer(r->req);
+	/* A body in a file becomes a file segment of the buffer: read into
+	 * memory only by a handler that pulls it up. */
+	if (r->body_fd >= 0) {
+		if (r->body_len == 0 || evbuffer_add_file(r->in_body,
+		    r->body_fd, 0, (ev_off_t)r->body_len) != 0)
+			close(r->body_fd);
+		r->body_fd = -1;
+	}
+	return r->in_body;
+}
+
+int
+daemon_request_body_file(struct daemon_request *r, uint64_t *len)
+{
+	int fd = r->body_fd;
+
+	r->body_fd = -1;
+	if (fd >= 0)
+		*len = r->body_len;
+	return fd;
 }
 
 void
 daemon_request_add_header(struct daemon_request *r, const char *name,
     const char *value)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), name,
-	    value);
+	evhttp_add_header(r->out_headers, name, value);
 }
 
 struct event_base *
@@ -419,6 +458,8 @@ listener_serves(const struct listener *l, const char *prefix)
 	return strstr(l->routes, needle) != NULL;
 }
 
+static void dispatch(struct daemon_request *r);
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -431,10 +472,8 @@ on_request(struct evhttp_request *req, void *arg)
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
 	const char *cid;
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	const struct router_route *rt;
-	char allow[128], *peer = NULL;
+	char *peer = NULL;
 	ev_uint16_t port = 0;
-	enum router_result res;
 
 	r = calloc(1, sizeof(*r));
 	if (r == NULL || (r->path = strdup(path && *path ? path : "/")) ==
@@ -449,6 +488,11 @@ on_request(struct evhttp_request *req, void *arg)
 	r->d = d;
 	r->req = req;
 	r->listener = l;
+	r->body_fd = -1;
+	r->in_headers = evhttp_request_get_input_headers(req);
+	r->out_headers = evhttp_request_get_output_headers(req);
+	r->in_body = evhttp_request_get_input_buffer(req);
+	r->out_body = evhttp_request_get_output_buffer(req);
 	r->method = method_name(evhttp_request_get_command(req));
 	cid = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "X-Correlation-Id");
@@ -478,6 +522,19 @@ on_request(struct evhttp_request *req, void *arg)
 		set_connection_timeouts(d, conn);
 		evhttp_connection_set_closecb(conn, on_connection_close, token);
 	}
+	dispatch(r);
+}
+
+/* Routing, common to both kinds of listener. */
+static void
+dispatch(struct daemon_request *r)
+{
+	struct daemon *d = r->d;
+	struct listener *l = r->listener;
+	const struct router_route *rt;
+	char allow[128];
+	enum router_result res;
+
 	daemon_request_add_header(r, "X-Correlation-Id", r->cid);
 	if (d->stopping)
 		daemon_request_add_header(r, "Connection", "close");
@@ -548,6 +605,498 @@ daemon_reload_hook_add(struct daemon *d, const struct daemon_reload_hook *hook,
 	d->hooks[d->nhooks].hook = *hook;
 	d->hooks[d->nhooks].ctx = ctx;
 	d->nhooks++;
+	return 0;
+}
+
+/* ---- streaming listeners ------------------------------------------------ */
+
+/*
+ * One connection of a stream_bodies listener. The reader runs while no
+ * request is out with a handler; reading is paused from the end of a
+ * request until its response is written, so a pipelined next request
+ * waits in the input buffer and the read timeout never fires on a slow
+ * handler. A client that leaves while its request is out marks the
+ * connection gone; the reply then only frees it.
+ */
+struct rawconn {
+	struct listener *l;
+	struct rawconn *prev, *next;
+	struct bufferevent *bev;
+	struct http_reader rd;
+	struct evkeyvalq headers;
+	struct evbuffer *mem;          /* body in memory */
+	int fd;                        /* body in a file, or -1 */
+	uint64_t len;                  /* bytes in fd */
+	struct daemon_request *r;      /* with a handler, not answered yet */
+	int unsettled;                 /* response queued, not yet flushed */
+	int close_after;               /* close once the output is flushed */
+	int gone;                      /* socket closed while r was out */
+	char remote[80];
+};
+
+static void raw_read(struct bufferevent *bev, void *arg);
+
+static void
+raw_settle(struct rawconn *c)
+{
+	struct daemon *d = c->l->d;
+
+	if (!c->unsettled)
+		return;
+	c->unsettled = 0;
+	if (d->inflight > 0)
+		d->inflight--;
+	check_drained(d);
+}
+
+static void
+raw_body_reset(struct rawconn *c)
+{
+	if (c->mem) {
+		evbuffer_free(c->mem);
+		c->mem = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+/* Closes the socket; the struct stays while a handler holds c->r. */
+static void
+raw_close(struct rawconn *c)
+{
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	raw_settle(c);
+	if (c->r) {
+		c->gone = 1;
+		return;
+	}
+	raw_body_reset(c);
+	evhttp_clear_headers(&c->headers);
+	http_reader_free(&c->rd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->l->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	default: return status < 300 ? "OK" : status < 500 ? "Client Error" :
+	    "Server Error";
+	}
+}
+
+static void
+raw_write_response(struct rawconn *c, int status, struct evkeyvalq *headers,
+    struct evbuffer *body, int head_only)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evkeyval *h;
+	size_t len = body ? evbuffer_get_length(body) : 0;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+	    status_text(status), date);
+	if (headers)
+		TAILQ_FOREACH(h, headers, next)
+			if (strcasecmp(h->key, "Content-Length") != 0 &&
+			    strcasecmp(h->key, "Connection") != 0)
+				evbuffer_add_printf(out, "%s: %s\r\n", h->key,
+				    h->value);
+	evbuffer_add_printf(out, "Content-Length: %zu\r\n%s\r\n", len,
+	    c->close_after ? "Connection: close\r\n" : "");
+	if (body && !head_only)
+		evbuffer_add_buffer(out, body);
+}
+
+/* A request the reader refused: answered here, then the connection
+ * closes (its framing can no longer be trusted). */
+static void
+raw_refuse(struct rawconn *c, int status, const char *why)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	log_write(LOG_LEVEL_INFO, "request refused", "listener", c->l->name,
+	    "remote", c->remote, "reason", why, NULL);
+	c->close_after = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (b) {
+		evbuffer_add_printf(b, "{\"error\":");
+		add_json_string(b, why);
+		evbuffer_add_printf(b, "}\n");
+	}
+	raw_write_response(c, status, NULL, b, 0);
+	if (b)
+		evbuffer_free(b);
+}
+
+static int
+raw_on_head(void *ctx, struct http_reader *rd)
+{
+	struct rawconn *c = ctx;
+
+	for (size_t i = 0; i < rd->nfields; i++)
+		if (evhttp_add_header(&c->headers, rd->fields[i].name,
+		    rd->fields[i].value) != 0)
+			return -1;
+	raw_body_reset(c);
+	c->mem = evbuffer_new();
+	if (c->mem == NULL)
+		return -1;
+	/* The 100 only once the limits are known to be met (the reader has
+	 * checked Content-Length), so a refused body is never sent. */
+	if (rd->expect_continue && (rd->chunked || rd->content_length > 0))
+		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	return 0;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Body bytes as they arrive. The write to the file happens on the loop
+ * thread: it lands in the page cache at memory speed, but on a disk that
+ * cannot keep up the kernel throttles it and the loop waits with it.
+ */
+static int
+raw_on_body(void *ctx, const void *data, size_t len)
+{
+	struct rawconn *c = ctx;
+	struct daemon *d = c->l->d;
+
+	if (c->fd < 0 && evbuffer_get_length(c->mem) + len >
+	    d->cfg->body_in_memory) {
+		/* Over the in-memory size: what came so far and the rest go
+		 * to an anonymous file; the buffer is freed. */
+		int fd = -1;
+#ifdef O_TMPFILE
+		fd = open(d->cfg->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC,
+		    0600);
+#endif
+		if (fd < 0) {
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/body-XXXXXX",
+			    d->cfg->state_dir);
+			fd = mkstemp(path);
+			if (fd >= 0)
+				unlink(path);
+		}
+		if (fd < 0) {
+			log_warn("cannot open a file for a request body",
+			    "listener", c->l->name, "error", strerror(errno),
+			    NULL);
+			return -1;
+		}
+		c->fd = fd;
+		c->len = evbuffer_get_length(c->mem);
+		if (c->len > 0 && write_all(fd, evbuffer_pullup(c->mem, -1),
+		    (size_t)c->len) != 0)
+			return -1;
+		evbuffer_drain(c->mem, (size_t)c->len);
+	}
+	if (c->fd >= 0) {
+		if (write_all(c->fd, data, len) != 0) {
+			log_warn("cannot write a request body", "listener",
+			    c->l->name, "error", strerror(errno), NULL);
+			return -1;
+		}
+		c->len += len;
+		return 0;
+	}
+	return evbuffer_add(c->mem, data, len);
+}
+
+static const struct http_reader_callbacks raw_callbacks = {
+	raw_on_head, raw_on_body
+};
+
+/* A complete request: to the router, as a daemon_request. */
+static void
+raw_dispatch(struct rawconn *c)
+{
+	struct daemon *d = c->l->d;
+	struct daemon_request *r;
+	const char *target = c->rd.target, *q, *cid;
+
+	bufferevent_disable(c->bev, EV_READ);
+	/* Absolute form (RFC 9112 section 3.2.2): only the path counts. */
+	if (strncasecmp(target, "http://", 7) == 0 ||
+	    strncasecmp(target, "https://", 8) == 0) {
+		const char *slash = strchr(strstr(target, "//") + 2, '/');
+		target = slash ? slash : "/";
+	}
+	if (*target != '/') {
+		raw_refuse(c, 400, "request target must be a path");
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		raw_refuse(c, 503, "out of memory");
+		return;
+	}
+	q = strchr(target, '?');
+	r->path = q ? strndup(target, (size_t)(q - target)) : strdup(target);
+	r->query = q ? strdup(q + 1) : NULL;
+	r->out_headers = calloc(1, sizeof(*r->out_headers));
+	r->out_body = evbuffer_new();
+	if (r->path == NULL || (q && r->query == NULL) ||
+	    r->out_headers == NULL || r->out_body == NULL) {
+		free(r->path);
+		free(r->query);
+		free(r->out_headers);
+		if (r->out_body)
+			evbuffer_free(r->out_body);
+		free(r);
+		raw_refuse(c, 503, "out of memory");
+		return;
+	}
+	TAILQ_INIT(r->out_headers);
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	r->d = d;
+	r->raw = c;
+	r->listener = c->l;
+	r->method = c->rd.method;
+	r->in_headers = &c->headers;
+	r->in_body = c->mem;
+	r->body_fd = c->fd;
+	r->body_len = c->len;
+	c->fd = -1;            /* the request owns the file now */
+	c->len = 0;
+	cid = evhttp_find_header(&c->headers, "X-Correlation-Id");
+	if (log_correlation_id_valid(cid))
+		snprintf(r->cid, sizeof(r->cid), "%s", cid);
+	else
+		log_correlation_id_new(r->cid);
+	snprintf(r->remote, sizeof(r->remote), "%s", c->remote);
+	c->r = r;
+	if (!c->rd.keep_alive || d->stopping)
+		c->close_after = 1;
+	d->inflight++;
+	c->unsettled = 1;
+	dispatch(r);
+}
+
+static void
+raw_send(struct daemon_request *r, int status)
+{
+	struct rawconn *c = r->raw;
+	struct evbuffer *body = r->out_body;
+	struct evkeyvalq *headers = r->out_headers;
+	int head_only = strcmp(r->method, "HEAD") == 0;
+
+	/* request_finish logs with r's strings, which live in c's reader. */
+	c->r = NULL;
+	request_finish(r, status);
+	if (c->gone)
+		raw_close(c);
+	else {
+		if (c->l->d->stopping)
+			c->close_after = 1;
+		raw_write_response(c, status, headers, body, head_only);
+		/* Next request (or close) once this response is flushed:
+		 * raw_write runs then. */
+		evhttp_clear_headers(&c->headers);
+		raw_body_reset(c);
+		http_reader_reset(&c->rd);
+	}
+	evhttp_clear_headers(headers);
+	free(headers);
+	evbuffer_free(body);
+}
+
+static void
+raw_write(struct bufferevent *bev, void *arg)
+{
+	struct rawconn *c = arg;
+
+	if (c->r || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	raw_settle(c);
+	if (c->close_after) {
+		raw_close(c);
+		return;
+	}
+	if (c->rd.state == HTTP_READER_HEAD && c->rd.head_len == 0 &&
+	    !(bufferevent_get_enabled(bev) & EV_READ)) {
+		bufferevent_enable(bev, EV_READ);
+		/* A pipelined request may be waiting in the input already. */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			raw_read(bev, c);
+	}
+}
+
+static void
+raw_read(struct bufferevent *bev, void *arg)
+{
+	struct rawconn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (c->r == NULL && !c->close_after &&
+	    evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t n;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		n = http_reader_feed(&c->rd, v.iov_base, v.iov_len);
+		evbuffer_drain(in, n);
+		if (c->rd.state == HTTP_READER_ERROR) {
+			raw_refuse(c, c->rd.status, c->rd.message);
+			return;
+		}
+		if (c->rd.state == HTTP_READER_DONE) {
+			raw_dispatch(c);
+			return;
+		}
+	}
+}
+
+static void
+raw_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct rawconn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		log_write(LOG_LEVEL_INFO, "connection timed out", "listener",
+		    c->l->name, "remote", c->remote, "while",
+		    what & BEV_EVENT_READING ? "reading" : "writing", NULL);
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		raw_close(c);
+}
+
+static void
+raw_accept(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct daemon *d = l->d;
+	struct rawconn *c;
+	struct timeval rd = ms_to_tv(d->cfg->read_timeout_ms);
+	struct timeval wr = ms_to_tv(d->cfg->write_timeout_ms);
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	(void)lis;
+	(void)salen;
+	if (d->stopping || (c = calloc(1, sizeof(*c))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+		snprintf(c->remote, sizeof(c->remote), "%s:%u", host, port);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+		snprintf(c->remote, sizeof(c->remote), "[%s]:%u", host, port);
+	}
+	c->l = l;
+	c->fd = -1;
+	TAILQ_INIT(&c->headers);
+	http_reader_init(&c->rd, d->cfg->max_header_size,
+	    d->cfg->max_body_size, &raw_callbacks, c);
+	if (l->ssl) {
+		SSL *ssl = SSL_new(l->ssl);
+		c->bev = ssl ? bufferevent_openssl_socket_new(d->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+		if (c->bev)
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+		else if (ssl)
+			SSL_free(ssl);
+	} else
+		c->bev = bufferevent_socket_new(d->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		evutil_closesocket(fd);
+		http_reader_free(&c->rd);
+		free(c);
+		return;
+	}
+	c->next = l->conns;
+	if (l->conns)
+		l->conns->prev = c;
+	l->conns = c;
+	bufferevent_setcb(c->bev, raw_read, raw_write, raw_event, c);
+	bufferevent_set_timeouts(c->bev, &rd, &wr);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+static int
+raw_listen(struct listener *l, const char *host, char *err, size_t errsize)
+{
+	struct evutil_addrinfo hints, *ai = NULL;
+	char port[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", l->port);
+	rc = evutil_getaddrinfo(host, port, &hints, &ai);
+	if (rc != 0 || ai == NULL) {
+		snprintf(err, errsize, "%s: %s", host,
+		    evutil_gai_strerror(rc));
+		return -1;
+	}
+	l->accept = evconnlistener_new_bind(l->d->base, raw_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    128, ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (l->accept == NULL) {
+		snprintf(err, errsize, "%s", strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -769,12 +1318,17 @@ begin_shutdown(struct daemon *d, const char *why)
 	}
 	d->stopping = 1;
 	notify_systemd("STOPPING=1");
-	for (i = 0; i < d->nlisteners; i++)
+	for (i = 0; i < d->nlisteners; i++) {
 		if (d->listeners[i].sock) {
 			evhttp_del_accept_socket(d->listeners[i].http,
 			    d->listeners[i].sock);
 			d->listeners[i].sock = NULL;
 		}
+		if (d->listeners[i].accept) {
+			evconnlistener_free(d->listeners[i].accept);
+			d->listeners[i].accept = NULL;
+		}
+	}
 	snprintf(n, sizeof(n), "%zu", d->inflight);
 	log_info("shutting down: listeners closed, finishing requests",
 	    "signal", why, "in_flight", n, NULL);
@@ -807,6 +1361,8 @@ apply_limits(struct daemon *d)
 	tv.tv_usec = (d->cfg->read_timeout_ms % 1000) * 1000;
 	for (i = 0; i < d->nlisteners; i++) {
 		struct evhttp *h = d->listeners[i].http;
+		if (h == NULL)
+			continue;       /* a streaming listener reads cfg */
 		evhttp_set_max_body_size(h, (ev_ssize_t)d->cfg->max_body_size);
 		evhttp_set_max_headers_size(h,
 		    (ev_ssize_t)d->cfg->max_header_size);
@@ -1127,6 +1683,7 @@ int
 daemon_listen(struct daemon *d, char *err, size_t errsize)
 {
 	size_t i;
+	char why[256];
 
 	d->listeners = calloc(d->cfg->nlisteners, sizeof(*d->listeners));
 	if (d->listeners == NULL) {
@@ -1162,6 +1719,20 @@ daemon_listen(struct daemon *d, char *err, size_t errsize)
 			if (l->routes[k - 1] != ' ')
 				l->routes[k++] = ' ';
 			l->routes[k] = '\0';
+		}
+		if (cl->stream_bodies) {
+			d->nlisteners++;
+			l->stream = 1;
+			if (cl->https && (l->ssl = tls_context_new(d->cfg, cl,
+			    err, errsize)) == NULL)
+				return -1;
+			if (raw_listen(l, cl->host, why, sizeof(why)) != 0) {
+				snprintf(err, errsize, "%s:%u: [listen.%s] cannot "
+				    "listen on %s: %s", d->cfg->path, l->line,
+				    l->name, l->address, why);
+				return -1;
+			}
+			continue;
 		}
 		l->http = evhttp_new(d->base);
 		d->nlisteners++;
@@ -1294,6 +1865,16 @@ daemon_free(struct daemon *d)
 	else
 		workers_free(d->workers);
 	for (i = 0; i < d->nlisteners; i++) {
+		struct listener *l = &d->listeners[i];
+		if (l->accept)
+			evconnlistener_free(l->accept);
+		/* Connections whose request is still with an abandoned job
+		 * stay to the process exit. */
+		for (struct rawconn *c = l->conns, *n; c; c = n) {
+			n = c->next;
+			if (c->r == NULL)
+				raw_close(c);
+		}
 		if (d->listeners[i].http)
 			evhttp_free(d->listeners[i].http);
 		if (d->listeners[i].ssl)

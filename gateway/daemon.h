@@ -25,6 +25,18 @@
  *   job that sleeps), /debug/echo (body length), /debug/bytes?n=N (a large
  *   response).
  *
+ * STREAMING LISTENERS (stream_bodies = yes in [listen.NAME])
+ *   Requests are read by http_reader.h instead of evhttp, so a body is
+ *   handled as it arrives: up to [limits] body_in_memory in memory, a
+ *   larger one written to an anonymous file in state_dir chunk by chunk
+ *   (daemon_request_body_file), so a request of several GB needs no more
+ *   memory than a small one. Same routes, handlers, correlation ids,
+ *   metrics and limits; Content-Length and chunked bodies, Expect:
+ *   100-continue, keep-alive. A body over max_body_size gets 413, a head
+ *   over max_header_size 431, a malformed request 400, each with
+ *   Connection: close; read_timeout applies between reads of a request
+ *   (not while its handler runs), write_timeout to the response.
+ *
  * LIMITS (from [limits])
  *   Larger bodies get 413 before the handler runs (from the Content-Length,
  *   before the body is read); a request line plus headers over
@@ -68,6 +80,7 @@
 #define EDIGATE_DAEMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "configfile.h"
 #include "metrics.h"
@@ -155,6 +168,13 @@ const char *daemon_request_path(const struct daemon_request *r);
 const char *daemon_request_query(const struct daemon_request *r);
 const char *daemon_request_header(struct daemon_request *r, const char *name);
 struct evbuffer *daemon_request_body(struct daemon_request *r);
+/* On a listener with stream_bodies = yes, a body larger than [limits]
+ * body_in_memory arrives in an anonymous file (already unlinked) and
+ * never in memory: this hands the descriptor to the caller, who closes
+ * it, with the body's length in *len. -1 when the body is in memory
+ * (then daemon_request_body has it). daemon_request_body on a body in a
+ * file gives a buffer that reads the file when pulled up. */
+int daemon_request_body_file(struct daemon_request *r, uint64_t *len);
 /* Adds a response header (before the reply). */
 void daemon_request_add_header(struct daemon_request *r, const char *name,
     const char *value);

@@ -31,6 +31,7 @@
 #include "route.h"
 #include "store.h"
 #include "ack_track.h"
+#include "cert_watch.h"
 #include "sftp_service.h"
 #include "sftp_deliver.h"
 
@@ -419,6 +420,7 @@ main(int argc, char **argv)
 	char err[1024];
 	int c, check = 0, rc;
 	struct as2_sender *as2_out;
+	struct cert_watch *certs;
 	struct route *route = NULL;
 	struct api *api = NULL;
 	struct deliver *webhooks = NULL;
@@ -502,6 +504,18 @@ main(int argc, char **argv)
 	as2_out = as2_sender_new(d, err, sizeof(err));
 	if (as2_out == NULL) {
 		log_error("cannot start AS2 sending", "error", err, NULL);
+		daemon_free(d);
+		as2_receive_free(as2rx);
+		inbound_free(inbound);
+		return 1;
+	}
+	/* Certificate expiry: gauges and log warnings (read while still
+	 * privileged, like the AS2 modules' files). */
+	certs = cert_watch_new(d, err, sizeof(err));
+	if (certs == NULL) {
+		log_error("cannot start the certificate check", "error", err,
+		    NULL);
+		as2_sender_free(as2_out);
 		daemon_free(d);
 		as2_receive_free(as2rx);
 		inbound_free(inbound);
@@ -655,6 +669,7 @@ main(int argc, char **argv)
 		_exit(rc);
 	}
 	as2_sender_free(as2_out);
+	cert_watch_free(certs);
 	deliver_free(webhooks);
 	api_free(api);
 	event_free(probe.timer);

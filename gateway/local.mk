@@ -164,6 +164,7 @@ EXTRA_DIST += docs/sftp.md
 # AS2 receive in edigated: the POST handler, unwrap, MDN.
 gateway_edigated_SOURCES += gateway/as2_receive.c gateway/as2_receive.h
 gateway_libas2_a_SOURCES += gateway/as2_unwrap.c gateway/as2_unwrap.h
+gateway_libas2_a_SOURCES += gateway/as2_stream.c gateway/as2_stream.h
 gateway_edigated_CFLAGS += $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 gateway_edigated_LDADD += $(INBOUND_LIBS) $(AS2_LIBS) gateway/libdaemon.a \
 	$(STORE_LIBS) $(LIBEVENT_LIBS) $(PTHREAD_LIBS)
@@ -182,3 +183,11 @@ EXTRA_DIST += docs/receive.md
 # Order reconciliation (report reconcile) and the escaping all reports share.
 gateway_libacktrack_a_SOURCES += gateway/reconcile.c gateway/reconcile.h
 gateway_edigate_SOURCES += gateway/cmd_reconcile.c
+
+# Streaming listeners (stream_bodies = yes): our own HTTP/1.1 request reader.
+gateway_libdaemon_a_SOURCES += gateway/http_reader.c gateway/http_reader.h
+# Certificate expiry of the AS2 partners: gauges and log warnings.
+gateway_libinbound_a_SOURCES += gateway/cert_watch.c gateway/cert_watch.h
+gateway_libinbound_a_CFLAGS += $(LIBEVENT_CFLAGS)
+# Group commit: one durable sync shared by concurrent requests.
+gateway_libdaemon_a_SOURCES += gateway/group_sync.c gateway/group_sync.h

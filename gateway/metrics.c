@@ -300,6 +300,24 @@ metrics_histogram_observe(struct metrics_family *f, const char *const *values,
 	return update(f, METRICS_HISTOGRAM, values, v, 0);
 }
 
+void
+metrics_family_clear(struct metrics_family *f)
+{
+	struct series *s, *next;
+
+	if (f == NULL)
+		return;
+	pthread_mutex_lock(&f->registry->lock);
+	for (s = f->series; s != NULL; s = next) {
+		next = s->next;
+		series_free(s, f->nlabels);
+	}
+	f->series = NULL;
+	f->series_tail = &f->series;
+	f->nseries = 0;
+	pthread_mutex_unlock(&f->registry->lock);
+}
+
 /* Growable output buffer; a failed allocation poisons it. */
 struct out {
 	char *buf;

@@ -65,6 +65,10 @@ int metrics_gauge_add(struct metrics_family *f, const char *const *values,
 int metrics_histogram_observe(struct metrics_family *f,
     const char *const *values, double v);
 
+/* Drops every series of the family (a gauge whose label set is rebuilt,
+ * e.g. the certificates of a reloaded partner set). */
+void metrics_family_clear(struct metrics_family *f);
+
 /* The whole registry as exposition text; malloc'ed, NUL-terminated, *len
  * (when not NULL) excludes the NUL. NULL when out of memory. */
 char *metrics_render(struct metrics *m, size_t *len);

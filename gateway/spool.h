@@ -80,6 +80,26 @@ void spool_writer_abort(struct spool_writer *w);
 int spool_put(struct spool *sp, const void *buf, size_t len,
               char hash_out[SPOOL_HASH_HEX + 1], struct spool_error *err);
 
+/*
+ * Group commit. The _unsynced variants write, rename and create
+ * directories like their synced twins but fsync nothing; the payload is
+ * durable only once a spool_sync() that started after they returned has
+ * returned SPOOL_OK. The rule above becomes: no metadata naming the hash
+ * is committed before that spool_sync(). A crash before it may leave a
+ * file under its final name with other bytes (readers report
+ * SPOOL_ECORRUPT); nothing durable names it, and writing the same
+ * content again replaces it.
+ */
+int spool_writer_commit_unsynced(struct spool_writer *w,
+                                 char hash_out[SPOOL_HASH_HEX + 1],
+                                 uint64_t *size_out, struct spool_error *err);
+int spool_put_unsynced(struct spool *sp, const void *buf, size_t len,
+                       char hash_out[SPOOL_HASH_HEX + 1],
+                       struct spool_error *err);
+/* Makes everything written to the spool's file system so far durable
+ * (syncfs(2)): files, renames, new directories. */
+int spool_sync(struct spool *sp, struct spool_error *err);
+
 /* True when hash is 64 lowercase hex digits. */
 int spool_hash_valid(const char *hash);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -2262,4 +2263,36 @@ store_delivery_get(struct store *st, int64_t id, struct store_delivery *out,
 	if (rc == STORE_ENOTFOUND)
 		store_fail(err, rc, "delivery %" PRId64 " not found", id);
 	return rc;
+}
+
+/* ---- group commit (store.h) ------------------------------------------- */
+
+int
+store_set_deferred_durability(struct store *st, int on, struct store_error *err)
+{
+	if (st->backend != STORE_BACKEND_SQLITE)
+		return STORE_OK;
+	return store_sqlite_set_synchronous(st, !on, err);
+}
+
+int
+store_sync(struct store *st, struct store_error *err)
+{
+	struct spool_error serr;
+	struct stat sb;
+	int same_fs = 0;
+
+	if (st->backend == STORE_BACKEND_SQLITE) {
+		dev_t dev = 0;
+		int rc = store_sqlite_sync(st, &dev, err);
+		if (rc)
+			return rc;
+		/* One syncfs when the spool shares the database's file
+		 * system (the default: <state_dir>/spool). */
+		same_fs = dev != 0 && st->spool &&
+		          stat(spool_dir(st->spool), &sb) == 0 && sb.st_dev == dev;
+	}
+	if (st->spool && !same_fs && spool_sync(st->spool, &serr) != SPOOL_OK)
+		return store_fail(err, STORE_EIO, "spool: %s", serr.message);
+	return STORE_OK;
 }

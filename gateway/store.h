@@ -110,6 +110,20 @@ const char *store_backend_name(const struct store *st);
 /* The spool opened with the store, or NULL. */
 struct spool *store_spool(struct store *st);
 
+/*
+ * Group commit (see spool.h). With deferred durability on, this
+ * connection's commits stay atomic and in order but need not be on disk
+ * when store_tx_commit() returns (SQLite: synchronous=NORMAL in WAL
+ * mode). store_sync() then makes every commit made before it started
+ * durable, with the spool's payloads: one sync for all the connections
+ * and threads that committed meanwhile. PostgreSQL commits are durable by
+ * themselves; there store_sync() syncs the spool only. Whoever
+ * acknowledges on such a connection must store_sync() first.
+ */
+int store_set_deferred_durability(struct store *st, int on,
+                                  struct store_error *err);
+int store_sync(struct store *st, struct store_error *err);
+
 int64_t store_now_us(void);
 /* Lowercase hex SHA-256 of a buffer (request hashes, test helpers). */
 void store_sha256_hex(const void *buf, size_t len, char out[SPOOL_HASH_HEX + 1]);

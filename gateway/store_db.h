@@ -19,6 +19,8 @@
 #ifndef EDIGATE_STORE_DB_H
 #define EDIGATE_STORE_DB_H
 
+#include <sys/types.h>
+
 #include "store.h"
 
 enum store_param_type {
@@ -79,6 +81,12 @@ int store_fail(struct store_error *err, enum store_status code, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 
 int store_sqlite_connect(struct store *st, const char *path, struct store_error *err);
+/* Group commit for SQLite (store.h): synchronous=FULL (1) or NORMAL (0)
+ * on this connection, and syncfs(2) of the database's file system. */
+int store_sqlite_set_synchronous(struct store *st, int full,
+                                 struct store_error *err);
+int store_sqlite_sync(struct store *st, dev_t *dev_out,
+                      struct store_error *err);
 int store_pg_connect(struct store *st, const char *url, struct store_error *err);
 
 /* Migration scripts compiled in from deploy/sql/ (store_schema.c). */

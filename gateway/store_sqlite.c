@@ -3,7 +3,9 @@
  *
  * One database file in the state directory, journal_mode=WAL so readers do
  * not block the writer, synchronous=FULL so a commit is on disk when it
- * returns (a crash or power cut never loses what was reported stored).
+ * returns (a crash or power cut never loses what was reported stored);
+ * a connection switched to deferred durability (store.h, group commit)
+ * runs synchronous=NORMAL and relies on store_sync() before it reports.
  * Write transactions are BEGIN IMMEDIATE: the write lock is taken up front
  * and other processes wait (busy timeout) instead of failing on upgrade.
  */
@@ -13,11 +15,13 @@
 #include "store_db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -290,5 +294,56 @@ store_sqlite_connect(struct store *st, const char *path, struct store_error *err
 			return store_fail(err, STORE_EBACKEND,
 			                  "sqlite: %s cannot use WAL journaling", path);
 	}
+	return STORE_OK;
+}
+
+/* ---- group commit (store.h) ------------------------------------------- */
+
+int
+store_sqlite_set_synchronous(struct store *st, int full, struct store_error *err)
+{
+	/* In WAL mode NORMAL keeps every commit atomic and ordered; only the
+	 * fsync of the WAL moves to the next checkpoint or store_sync(). */
+	return sq_exec_script(st, full ? "PRAGMA synchronous=FULL;"
+	                               : "PRAGMA synchronous=NORMAL;", err);
+}
+
+int
+store_sqlite_sync(struct store *st, dev_t *dev_out, struct store_error *err)
+{
+	const char *path = sqlite3_db_filename(st->db, "main");
+	struct stat sb;
+	int fd;
+
+	char dir[PATH_MAX];
+	const char *slash;
+
+	if (path == NULL || path[0] == '\0')
+		return STORE_OK; /* in memory: nothing to make durable */
+	/* Never open (and close) the database file itself: closing any
+	 * descriptor of it drops this process's POSIX locks on it, which
+	 * SQLite's other connections hold. Its directory is on the same
+	 * file system. */
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return store_fail(err, STORE_EINVAL, "database path too long");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		         (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return store_fail(err, STORE_EIO, "open %s: %s", dir, strerror(errno));
+	/* The file system of the database holds its WAL too: one syncfs
+	 * covers every commit of every connection made before it. */
+	if (syncfs(fd) != 0) {
+		int e = errno;
+		close(fd);
+		return store_fail(err, STORE_EIO, "syncfs %s: %s", dir, strerror(e));
+	}
+	if (dev_out && fstat(fd, &sb) == 0)
+		*dev_out = sb.st_dev;
+	close(fd);
 	return STORE_OK;
 }

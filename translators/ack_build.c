@@ -37,7 +37,7 @@ typedef struct guide {
 	int active;
 	int ended;
 	const map *m;
-	json_t *doc;
+	jtree *doc;       /* in the engine's arena */
 	unsigned position;
 	size_t issues_seen;
 	char bad[MAP_IN_MAX_ISSUES][BAD_DATA_CAP];
@@ -110,8 +110,6 @@ static const struct business_id {
 static void
 guide_stop(ack_collector *c)
 {
-	if (c->g.doc)
-		json_decref(c->g.doc);
 	memset(&c->g, 0, sizeof(c->g));
 }
 
@@ -152,7 +150,7 @@ guide_start(ack_collector *c, const edi_segment *seg, const char *tag)
 	free(err);
 	if (!m)
 		return;
-	c->g.doc = json_object();
+	c->g.doc = map_in_new_document(c->in);
 	if (!c->g.doc)
 		return;
 	c->g.m = m;

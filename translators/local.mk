@@ -49,3 +49,5 @@ nobase_dist_pkgdata_DATA += \
 	maps/edifact/INVOIC.D96A.xml maps/edifact/INVOIC.D01B.xml
 # JSON Schema validation of canonical documents (the subset our schemas use).
 translators_libtranslators_a_SOURCES += translators/jschema.c translators/jschema.h
+# Canonical documents as arena trees written straight to JSON text.
+translators_libtranslators_a_SOURCES += translators/jtree.c translators/jtree.h

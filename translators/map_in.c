@@ -24,25 +24,26 @@ typedef struct frame {
 	const map_node *loop;
 	size_t idx;         /* child at the current position */
 	uint32_t *counts;   /* uses per child in this occurrence */
-	json_t *ctx;        /* NULL: this occurrence is unmapped */
+	jtree *ctx;        /* NULL: this occurrence is unmapped */
 } frame;
 
 typedef struct staged {
 	const map_path *path; /* relative to the segment's target */
 	size_t skip;          /* steps of path already consumed */
-	json_t *value;
+	jtree *value;
 } staged;
 
 typedef struct hl_entry {
 	char id[24];
-	json_t *obj;
+	jtree *obj;
 	const char *code;
 } hl_entry;
 
 struct map_in {
+	jtree_arena *arena;   /* the document being built; reset per message */
 	const map *m;
-	json_t *doc;
-	json_t *unmapped;
+	jtree *doc;
+	jtree *unmapped;
 	frame stack[MAX_DEPTH + 1];
 	size_t depth;
 	uint32_t *count_pool;
@@ -51,7 +52,7 @@ struct map_in {
 	size_t issue_count, issue_total;
 	staged stage[MAX_STAGED];
 	size_t staged_count;
-	json_t *extras[MAP_OUT_MAX_ELEMENTS + 1];
+	jtree *extras[MAP_OUT_MAX_ELEMENTS + 1];
 	unsigned extra_max;
 	_Alignas(16) char scratch[SCRATCH];
 	size_t scratch_used;
@@ -65,7 +66,30 @@ struct map_in {
 map_in *
 map_in_new(void)
 {
-	return calloc(1, sizeof(map_in));
+	map_in *in = calloc(1, sizeof(map_in));
+	if (in == NULL)
+		return NULL;
+	in->arena = jtree_arena_new();
+	if (in->arena == NULL) {
+		free(in);
+		return NULL;
+	}
+	return in;
+}
+
+jtree_arena *
+map_in_arena(map_in *in)
+{
+	return in->arena;
+}
+
+jtree *
+map_in_new_document(map_in *in)
+{
+	jtree_arena_reset(in->arena);
+	in->doc = NULL;
+	in->unmapped = NULL;
+	return jtree_object(in->arena);
 }
 
 void
@@ -73,6 +97,7 @@ map_in_free(map_in *in)
 {
 	if (in == NULL)
 		return;
+	jtree_arena_free(in->arena);
 	free(in->count_pool);
 	free(in->hl);
 	free(in);
@@ -116,12 +141,12 @@ issue(map_in *in, map_issue_kind kind, const char *tag, unsigned position,
 }
 
 void
-map_in_begin(map_in *in, const map *m, json_t *doc)
+map_in_begin(map_in *in, const map *m, jtree *doc)
 {
 	in->m = m;
 	in->doc = doc;
-	in->unmapped = json_array();
-	json_object_set_new(doc, "unmapped", in->unmapped);
+	in->unmapped = jtree_array(in->arena);
+	jtree_object_set(in->arena, doc, "unmapped", in->unmapped);
 	size_t need = (size_t)(m->depth + 2) * (m->max_children + 1);
 	if (need > in->count_pool_size) {
 		free(in->count_pool);
@@ -177,39 +202,6 @@ tag_known(const map_node *loop, uint32_t tag)
 	return 0;
 }
 
-/* JSON text for EDI bytes. JSON strings are UTF-8; bytes that are not
- * (ISO 8859-1 in an UNOC interchange, or an X12 partner's Latin-1) are
- * read as ISO 8859-1 rather than dropped. */
-static json_t *
-text_json(const char *p, size_t n)
-{
-	/* Plain ASCII (nearly all EDI) needs no UTF-8 check. */
-	size_t i = 0;
-	while (i < n && (unsigned char)p[i] < 0x80 && p[i] != '\0')
-		i++;
-	if (i == n)
-		return json_stringn_nocheck(p, n);
-	json_t *j = json_stringn(p, n);
-	if (j != NULL)
-		return j;
-	char *buf = malloc(2 * n + 1); /* the rare path */
-	if (buf == NULL)
-		return json_string("");
-	size_t o = 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c < 0x80) {
-			buf[o++] = (char)c;
-		} else {
-			buf[o++] = (char)(0xC0 | (c >> 6));
-			buf[o++] = (char)(0x80 | (c & 0x3F));
-		}
-	}
-	j = json_stringn(buf, o);
-	free(buf);
-	return j ? j : json_string("");
-}
-
 /* ---------------------------------------------------------- scratch */
 
 static char *
@@ -263,10 +255,9 @@ check_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
 /* ------------------------------------------------------------ binding */
 
 static void
-stage(map_in *in, const map_path *path, json_t *value)
+stage(map_in *in, const map_path *path, jtree *value)
 {
 	if (in->staged_count == MAX_STAGED) {
-		json_decref(value);
 		return;
 	}
 	in->stage[in->staged_count++] = (staged){path, 0, value};
@@ -275,9 +266,7 @@ stage(map_in *in, const map_path *path, json_t *value)
 static void
 unstage(map_in *in)
 {
-	for (size_t i = 0; i < in->staged_count; i++)
-		json_decref(in->stage[i].value);
-	in->staged_count = 0;
+	in->staged_count = 0; /* the arena takes the values back */
 }
 
 /* Sets extra element el (component comp, 0 = whole) to text. */
@@ -286,20 +275,18 @@ add_extra(map_in *in, unsigned el, unsigned comp, unsigned ncomp, edi_slice s)
 {
 	if (el > MAP_OUT_MAX_ELEMENTS)
 		return;
-	json_t *v = text_json(s.ptr, s.len);
+	jtree *v = jtree_text(in->arena, s.ptr, s.len);
 	if (comp == 0) {
-		json_decref(in->extras[el]);
 		in->extras[el] = v;
 	} else {
-		if (in->extras[el] == NULL || !json_is_array(in->extras[el])) {
-			json_decref(in->extras[el]);
-			in->extras[el] = json_array();
+		if (in->extras[el] == NULL || !jtree_is_array(in->extras[el])) {
+			in->extras[el] = jtree_array(in->arena);
 			for (unsigned i = 0; i < ncomp; i++)
-				json_array_append_new(in->extras[el], json_null());
+				jtree_array_append(in->arena, in->extras[el], jtree_null(in->arena));
 		}
-		while (json_array_size(in->extras[el]) < comp)
-			json_array_append_new(in->extras[el], json_null());
-		json_array_set_new(in->extras[el], comp - 1, v);
+		while (jtree_array_size(in->extras[el]) < comp)
+			jtree_array_append(in->arena, in->extras[el], jtree_null(in->arena));
+		jtree_array_set(in->extras[el], comp - 1, v);
 	}
 	if (el > in->extra_max)
 		in->extra_max = el;
@@ -308,32 +295,30 @@ add_extra(map_in *in, unsigned el, unsigned comp, unsigned ncomp, edi_slice s)
 static void
 clear_extras(map_in *in)
 {
-	for (unsigned i = 0; i <= in->extra_max; i++) {
-		json_decref(in->extras[i]);
+	for (unsigned i = 0; i <= in->extra_max; i++)
 		in->extras[i] = NULL;
-	}
 	in->extra_max = 0;
 }
 
 /* The whole element as unmapped JSON: a string, or an array of
  * components when it has more than one. */
-static json_t *
+static jtree *
 element_json(map_in *in, edi_slice raw)
 {
 	const edi_delimiters *d = in->seg->delimiters;
 	if (in->seg->flags & EDI_SEGMENT_RAW)
-		return text_json(raw.ptr, raw.len);
+		return jtree_text(in->arena, raw.ptr, raw.len);
 	if (edi_slice_count(raw, d->component, d->release) == 1) {
 		edi_slice p = plain(in, raw);
-		return text_json(p.ptr, p.len);
+		return jtree_text(in->arena, p.ptr, p.len);
 	}
-	json_t *a = json_array();
+	jtree *a = jtree_array(in->arena);
 	edi_splitter it;
 	edi_slice part;
 	edi_split_init(&it, raw, d->component, d->release);
 	while (edi_split_next(&it, &part)) {
 		edi_slice p = plain(in, part);
-		json_array_append_new(a, text_json(p.ptr, p.len));
+		jtree_array_append(in->arena, a, jtree_text(in->arena, p.ptr, p.len));
 	}
 	return a;
 }
@@ -341,18 +326,18 @@ element_json(map_in *in, edi_slice raw)
 static void
 record_whole(map_in *in)
 {
-	json_t *r = json_object();
-	json_object_set_new(r, "position", json_integer(in->position));
-	json_object_set_new(r, "tag", json_stringn(in->seg->elements[0].ptr,
+	jtree *r = jtree_object(in->arena);
+	jtree_object_set(in->arena, r, "position", jtree_integer(in->arena, in->position));
+	jtree_object_set(in->arena, r, "tag", jtree_string_checked(in->arena, in->seg->elements[0].ptr,
 	    in->seg->elements[0].len));
-	json_t *els = json_array();
+	jtree *els = jtree_array(in->arena);
 	size_t last = in->seg->element_count;
 	while (last > 1 && in->seg->elements[last - 1].len == 0)
 		last--;
 	for (size_t i = 1; i < last; i++)
-		json_array_append_new(els, element_json(in, in->seg->elements[i]));
-	json_object_set_new(r, "elements", els);
-	json_array_append_new(in->unmapped, r);
+		jtree_array_append(in->arena, els, element_json(in, in->seg->elements[i]));
+	jtree_object_set(in->arena, r, "elements", els);
+	jtree_array_append(in->arena, in->unmapped, r);
 }
 
 static void
@@ -360,19 +345,19 @@ record_extras(map_in *in)
 {
 	if (in->extra_max == 0)
 		return;
-	json_t *r = json_object();
-	json_object_set_new(r, "position", json_integer(in->position));
-	json_object_set_new(r, "tag", json_stringn(in->seg->elements[0].ptr,
+	jtree *r = jtree_object(in->arena);
+	jtree_object_set(in->arena, r, "position", jtree_integer(in->arena, in->position));
+	jtree_object_set(in->arena, r, "tag", jtree_string_checked(in->arena, in->seg->elements[0].ptr,
 	    in->seg->elements[0].len));
-	json_object_set_new(r, "mapped", json_true());
-	json_t *els = json_array();
+	jtree_object_set(in->arena, r, "mapped", jtree_true(in->arena));
+	jtree *els = jtree_array(in->arena);
 	for (unsigned i = 1; i <= in->extra_max; i++) {
-		json_array_append_new(els, in->extras[i] ? in->extras[i] : json_null());
+		jtree_array_append(in->arena, els, in->extras[i] ? in->extras[i] : jtree_null(in->arena));
 		in->extras[i] = NULL;
 	}
 	in->extra_max = 0;
-	json_object_set_new(r, "elements", els);
-	json_array_append_new(in->unmapped, r);
+	jtree_object_set(in->arena, r, "elements", els);
+	jtree_array_append(in->arena, in->unmapped, r);
 }
 
 /* Converts and stages one value; returns 0, or -1 when the value cannot
@@ -396,7 +381,7 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 	if (v->codelist == NULL && v->convert == MAP_CONVERT_NONE
 	    && !(v->type == MAP_TYPE_NUM && v->decimals > 0)) {
 		/* No conversion either way: the text is the value. */
-		stage(in, v->path, text_json(s.ptr, s.len));
+		stage(in, v->path, jtree_text(in->arena, s.ptr, s.len));
 		return 0;
 	}
 	char buf[256];
@@ -414,31 +399,31 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 	    in->seg->delimiters->decimal);
 	if (m < 0 || (size_t)m != s.len || memcmp(back, s.ptr, s.len) != 0)
 		add_extra(in, el, comp, ncomp, s);
-	stage(in, v->path, text_json(buf, (size_t)n));
+	stage(in, v->path, jtree_text(in->arena, buf, (size_t)n));
 	return 0;
 }
 
 /* Finds or creates the object at path (steps [0, count)) under base.
  * An append step creates a new object in an array. Returns NULL when a
  * non-object is in the way. */
-static json_t *
-walk(json_t *base, const map_path *p, size_t count, int create)
+static jtree *
+walk(jtree_arena *arena, jtree *base, const map_path *p, size_t count, int create)
 {
-	json_t *cur = base;
+	jtree *cur = base;
 	for (size_t i = 0; cur && i < count; i++) {
 		const map_step *st = &p->steps[i];
-		json_t *next = json_object_getn(cur, st->key, st->len);
+		jtree *next = jtree_object_getn(cur, st->key, st->len);
 		if (st->append) {
 			if (!create)
 				return NULL;
 			if (next == NULL) {
-				next = json_array();
-				json_object_setn_new(cur, st->key, st->len, next);
+				next = jtree_array(arena);
+				jtree_object_setn(arena, cur, st->key, st->len, next);
 			}
-			if (!json_is_array(next))
+			if (!jtree_is_array(next))
 				return NULL;
-			json_t *o = json_object();
-			json_array_append_new(next, o);
+			jtree *o = jtree_object(arena);
+			jtree_array_append(arena, next, o);
 			cur = o;
 			continue;
 		}
@@ -446,25 +431,25 @@ walk(json_t *base, const map_path *p, size_t count, int create)
 			if (next == NULL) {
 				if (!create)
 					return NULL;
-				next = json_array();
-				json_object_setn_new(cur, st->key, st->len, next);
+				next = jtree_array(arena);
+				jtree_object_setn(arena, cur, st->key, st->len, next);
 			}
-			if (!json_is_array(next))
+			if (!jtree_is_array(next))
 				return NULL;
-			while (create && json_array_size(next) <= (size_t)st->index)
-				json_array_append_new(next, json_object());
-			cur = json_array_get(next, (size_t)st->index);
-			if (!json_is_object(cur))
+			while (create && jtree_array_size(next) <= (size_t)st->index)
+				jtree_array_append(arena, next, jtree_object(arena));
+			cur = jtree_array_get(next, (size_t)st->index);
+			if (!jtree_is_object(cur))
 				return NULL;
 			continue;
 		}
 		if (next == NULL) {
 			if (!create)
 				return NULL;
-			next = json_object();
-			json_object_setn_new(cur, st->key, st->len, next);
+			next = jtree_object(arena);
+			jtree_object_setn(arena, cur, st->key, st->len, next);
 		}
-		if (!json_is_object(next))
+		if (!jtree_is_object(next))
 			return NULL;
 		cur = next;
 	}
@@ -473,23 +458,23 @@ walk(json_t *base, const map_path *p, size_t count, int create)
 
 /* Would setting the staged value conflict with what target holds? */
 static int
-staged_conflicts(json_t *target, const staged *s)
+staged_conflicts(jtree *target, const staged *s)
 {
 	const map_path *p = s->path;
-	json_t *cur = target;
+	jtree *cur = target;
 	for (size_t i = 0; cur && i < p->count; i++) {
 		const map_step *st = &p->steps[i];
-		json_t *next = json_object_getn(cur, st->key, st->len);
+		jtree *next = jtree_object_getn(cur, st->key, st->len);
 		if (i + 1 == p->count)
 			return next != NULL && !st->append;
 		if (st->append)
 			return 0;
 		if (next && st->index >= 0) {
-			if (!json_is_array(next))
+			if (!jtree_is_array(next))
 				return 1;
-			next = json_array_get(next, (size_t)st->index);
+			next = jtree_array_get(next, (size_t)st->index);
 		}
-		if (next && !json_is_object(next))
+		if (next && !jtree_is_object(next))
 			return 1;
 		cur = next;
 	}
@@ -497,24 +482,23 @@ staged_conflicts(json_t *target, const staged *s)
 }
 
 static void
-commit_value(json_t *target, staged *s)
+commit_value(jtree_arena *arena, jtree *target, staged *s)
 {
 	const map_path *p = s->path;
-	json_t *obj = walk(target, p, p->count - 1, 1);
+	jtree *obj = walk(arena, target, p, p->count - 1, 1);
 	const map_step *last = &p->steps[p->count - 1];
 	if (obj == NULL) {
-		json_decref(s->value);
 		return;
 	}
 	if (last->append) {
-		json_t *a = json_object_getn(obj, last->key, last->len);
+		jtree *a = jtree_object_getn(obj, last->key, last->len);
 		if (a == NULL) {
-			a = json_array();
-			json_object_setn_new(obj, last->key, last->len, a);
+			a = jtree_array(arena);
+			jtree_object_setn(arena, obj, last->key, last->len, a);
 		}
-		json_array_append_new(a, s->value);
+		jtree_array_append(arena, a, s->value);
 	} else {
-		json_object_setn_new(obj, last->key, last->len, s->value);
+		jtree_object_setn(arena, obj, last->key, last->len, s->value);
 	}
 	s->value = NULL;
 }
@@ -651,9 +635,9 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 		 * must come back the same: remember its shape in extras. */
 		if (ncomp > 1 && (part.len == 0)) {
 			if (in->extras[i] == NULL) {
-				in->extras[i] = json_array();
+				in->extras[i] = jtree_array(in->arena);
 				for (unsigned k = 0; k < ncomp; k++)
-					json_array_append_new(in->extras[i], json_null());
+					jtree_array_append(in->arena, in->extras[i], jtree_null(in->arena));
 				if (i > in->extra_max)
 					in->extra_max = i;
 			}
@@ -721,7 +705,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				pair_extra(in, pp, qel, vel, qs, vs);
 				continue;
 			}
-			stage(in, p, text_json(vs.ptr, vs.len));
+			stage(in, p, jtree_text(in->arena, vs.ptr, vs.len));
 		}
 	}
 	return failed ? -1 : 0;
@@ -731,7 +715,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
  * path, then its case's path. *scalar_case is set when the case key
  * receives the value itself (a "." binding). */
 typedef struct target {
-	json_t *parent;          /* object the node's path starts from */
+	jtree *parent;          /* object the node's path starts from */
 	const map_path *path;    /* node path, may be NULL */
 	const map_case *kase;    /* may be NULL */
 } target;
@@ -741,47 +725,47 @@ target_conflicts(const target *t)
 {
 	if (t->parent == NULL)
 		return 1;
-	json_t *base = t->parent;
+	jtree *base = t->parent;
 	if (t->path) {
 		if (t->path->count && t->path->steps[t->path->count - 1].append)
 			return 0;
-		base = walk(t->parent, t->path, t->path->count, 0);
+		base = walk(NULL, t->parent, t->path, t->path->count, 0);
 		if (base == NULL)
 			return 0;
 	}
 	if (t->kase && t->kase->path->count) {
 		const map_path *cp = t->kase->path;
-		json_t *o = walk(base, cp, cp->count - 1, 0);
+		jtree *o = walk(NULL, base, cp, cp->count - 1, 0);
 		if (o == NULL)
 			return 0;
 		const map_step *last = &cp->steps[cp->count - 1];
-		return json_object_getn(o, last->key, last->len) != NULL;
+		return jtree_object_getn(o, last->key, last->len) != NULL;
 	}
 	return 0;
 }
 
 /* Creates the target. With a case and dot, returns the case's parent
  * object and sets *dot_key; otherwise returns the object itself. */
-static json_t *
-target_make(const target *t, int dot, const map_step **dot_key)
+static jtree *
+target_make(jtree_arena *arena, const target *t, int dot, const map_step **dot_key)
 {
-	json_t *base = t->parent;
+	jtree *base = t->parent;
 	if (t->path)
-		base = walk(base, t->path, t->path->count, 1);
+		base = walk(arena, base, t->path, t->path->count, 1);
 	if (base == NULL || t->kase == NULL || t->kase->path->count == 0)
 		return base;
 	const map_path *cp = t->kase->path;
 	if (dot) {
 		*dot_key = &cp->steps[cp->count - 1];
-		return walk(base, cp, cp->count - 1, 1);
+		return walk(arena, base, cp, cp->count - 1, 1);
 	}
-	return walk(base, cp, cp->count, 1);
+	return walk(arena, base, cp, cp->count, 1);
 }
 
 /* Binds the current plain segment under ctx. Returns ctx, or NULL when
  * the segment went to unmapped whole. */
-static json_t *
-bind_segment(map_in *in, const map_node *node, json_t *ctx)
+static jtree *
+bind_segment(map_in *in, const map_node *node, jtree *ctx)
 {
 	in->scratch_used = 0;
 	in->staged_count = 0;
@@ -804,7 +788,7 @@ bind_segment(map_in *in, const map_node *node, json_t *ctx)
 		ok = 0;
 	if (ok && (st.kase == NULL || st.kase->path->count == 0)
 	    && (st.path == NULL || !st.path->steps[st.path->count - 1].append)) {
-		json_t *existing = st.path ? walk(ctx, st.path, st.path->count, 0) : ctx;
+		jtree *existing = st.path ? walk(NULL, ctx, st.path, st.path->count, 0) : ctx;
 		for (size_t i = 0; existing && i < in->staged_count; i++)
 			if (staged_conflicts(existing, &in->stage[i]))
 				ok = 0;
@@ -816,15 +800,13 @@ bind_segment(map_in *in, const map_node *node, json_t *ctx)
 		return NULL;
 	}
 	const map_step *dot_key = NULL;
-	json_t *obj = target_make(&st, dot, &dot_key);
+	jtree *obj = target_make(in->arena, &st, dot, &dot_key);
 	for (size_t i = 0; i < in->staged_count; i++) {
 		staged *s = &in->stage[i];
 		if (obj && s->path->count == 0 && dot_key)
-			json_object_setn_new(obj, dot_key->key, dot_key->len, s->value);
+			jtree_object_setn(in->arena, obj, dot_key->key, dot_key->len, s->value);
 		else if (obj && s->path->count)
-			commit_value(obj, s);
-		else
-			json_decref(s->value);
+			commit_value(in->arena, obj, s);
 		s->value = NULL;
 	}
 	in->staged_count = 0;
@@ -851,8 +833,8 @@ code_in_list(const char *list, edi_slice code)
 
 /* An HL segment: its level (HL03) says where its object goes, relative
  * to the object of the level HL02 points at. */
-static json_t *
-bind_hl(map_in *in, const map_node *loop, json_t *ctx)
+static jtree *
+bind_hl(map_in *in, const map_node *loop, jtree *ctx)
 {
 	const edi_segment *seg = in->seg;
 	const map_node *trig = loop->children[0];
@@ -884,7 +866,7 @@ bind_hl(map_in *in, const map_node *loop, json_t *ctx)
 			continue;
 		lv = c;
 	}
-	json_t *pobj = ctx;
+	jtree *pobj = ctx;
 	int ok = lv != NULL && id.len > 0 && id.len < sizeof(in->hl[0].id) && ctx;
 	if (ok && parent.len) {
 		ok = pe && lv->parents && code_in_list(lv->parents,
@@ -920,13 +902,11 @@ bind_hl(map_in *in, const map_node *loop, json_t *ctx)
 		if ((size_t)w != parent.len || memcmp(expect, parent.ptr, parent.len) != 0)
 			add_extra(in, 2, 0, 0, parent);
 	}
-	json_t *obj = lv->path->count ? walk(pobj, lv->path, lv->path->count, 1) : pobj;
+	jtree *obj = lv->path->count ? walk(in->arena, pobj, lv->path, lv->path->count, 1) : pobj;
 	for (size_t i = 0; i < in->staged_count; i++) {
 		staged *st = &in->stage[i];
 		if (obj && st->path->count)
-			commit_value(obj, st);
-		else
-			json_decref(st->value);
+			commit_value(in->arena, obj, st);
 		st->value = NULL;
 	}
 	in->staged_count = 0;
@@ -948,8 +928,8 @@ bind_hl(map_in *in, const map_node *loop, json_t *ctx)
 }
 
 /* Binds a loop trigger: the loop's case selects on the trigger. */
-static json_t *
-bind_trigger(map_in *in, const map_node *loop, json_t *ctx)
+static jtree *
+bind_trigger(map_in *in, const map_node *loop, jtree *ctx)
 {
 	const map_node *trig = loop->children[0];
 	if (ctx == NULL) {
@@ -969,7 +949,7 @@ bind_trigger(map_in *in, const map_node *loop, json_t *ctx)
 	}
 	if (lt.path == NULL && lt.kase == NULL) {
 		/* A loop without a path binds into its parent. */
-		json_t *r = bind_segment(in, trig, ctx);
+		jtree *r = bind_segment(in, trig, ctx);
 		return r ? ctx : (trig->bound ? NULL : ctx);
 	}
 	/* The select element of a loop case is written back from the case,
@@ -989,13 +969,11 @@ bind_trigger(map_in *in, const map_node *loop, json_t *ctx)
 		record_whole(in);
 		return NULL;
 	}
-	json_t *obj = target_make(&lt, 0, NULL);
+	jtree *obj = target_make(in->arena, &lt, 0, NULL);
 	for (size_t i = 0; i < in->staged_count; i++) {
 		staged *s = &in->stage[i];
 		if (obj && s->path->count)
-			commit_value(obj, s);
-		else
-			json_decref(s->value);
+			commit_value(in->arena, obj, s);
 		s->value = NULL;
 	}
 	in->staged_count = 0;
@@ -1063,9 +1041,8 @@ void
 map_in_end(map_in *in, unsigned position)
 {
 	/* "unmapped" goes last, after what the map bound. */
-	json_incref(in->unmapped);
-	json_object_del(in->doc, "unmapped");
-	json_object_set_new(in->doc, "unmapped", in->unmapped);
+	jtree_object_del(in->doc, "unmapped");
+	jtree_object_set(in->arena, in->doc, "unmapped", in->unmapped);
 	in->position = position;
 	pop_to(in, 0);
 	frame *f = &in->stack[0];

@@ -23,7 +23,8 @@
  *   match, or what it binds is already set (a repeated qualifier).
  *
  * NEVER
- *   Allocates per element on the hot path beyond the JSON it builds, holds
+ *   Allocates per element on the hot path (the JSON it builds comes from
+ *   its arena), holds
  *   on to segment slices after the call, or contains message-specific code.
  */
 #ifndef EDIGATE_MAP_XLATE_H
@@ -33,6 +34,7 @@
 
 #include "edi_reader.h"
 #include "edi_writer.h"
+#include "jtree.h"
 #include "map.h"
 
 typedef enum map_issue_kind {
@@ -75,13 +77,21 @@ const char *map_issue_kind_name(map_issue_kind kind);
 
 typedef struct map_in map_in;
 
-/* One engine per thread; reusable for any number of messages. */
+/* One engine per thread; reusable for any number of messages. The
+ * document it builds lives in the engine's arena (no malloc per value)
+ * until the next map_in_new_document(). */
 map_in *map_in_new(void);
 void map_in_free(map_in *in);
 
-/* Starts a message: bindings go into doc (an object the caller created,
- * usually holding "type" and "meta"); the engine adds "unmapped". */
-void map_in_begin(map_in *in, const map *m, json_t *doc);
+/* Forgets the previous document and returns an empty object for the
+ * next one, from the engine's arena (map_in_arena), to which the caller
+ * adds "type" and "meta" before map_in_begin. NULL when out of memory. */
+jtree *map_in_new_document(map_in *in);
+jtree_arena *map_in_arena(map_in *in);
+
+/* Starts a message: bindings go into doc (from map_in_new_document);
+ * the engine adds "unmapped". */
+void map_in_begin(map_in *in, const map *m, jtree *doc);
 /* One body segment; position is its 1-based place in the set (ST = 1). */
 void map_in_segment(map_in *in, const edi_segment *segment, unsigned position);
 /* Ends the message: checks mandatory segments not seen. */

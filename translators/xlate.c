@@ -163,6 +163,9 @@ struct xlate {
 	xlate_fn fn;
 	void *ctx;
 	map_in *engine;
+	int text;            /* deliver compact JSON text, not trees */
+	char *out;           /* the text of the last document */
+	size_t out_len, out_cap;
 	/* Envelope */
 	edi_standard standard;
 	char interchange[40];
@@ -172,14 +175,17 @@ struct xlate {
 	char group_sender[40], group_receiver[40], functional_id[8];
 	char version[24];
 	edi_delimiters delimiters;
-	/* Parts of meta that stay the same for every message of an
-	 * interchange (or group), built once and shared by reference: most
-	 * of a small message's JSON values were these. */
-	json_t *c_envelope, *c_delimiters, *c_standard, *c_version, *c_interchange;
-	json_t *c_group, *c_received, *c_partner, *c_message, *c_type;
-	const map *c_map;
-	/* Current message */
-	json_t *doc;
+	/* Tree mode: meta's "envelope" and "delimiters" as jansson values,
+	 * converted once per interchange (or group) and shared by each
+	 * document's meta; they were a quarter of a small message's values. */
+	json_t *c_envelope, *c_delimiters;
+	/* Counts envelope changes; a document uses the shared parts only
+	 * when its meta was built under the current envelope (a set left
+	 * open by a missing SE is delivered after the next ISA or UNB). */
+	unsigned long envelope_gen, doc_gen;
+	/* Current message, in the engine's arena */
+	jtree *doc;
+	jtree *meta;
 	const map *m;
 	char *error;
 	unsigned position;
@@ -200,29 +206,27 @@ xlate_new(xlate_maps *maps, const char *partner_id, const char *received_at,
 	x->fn = fn;
 	x->ctx = ctx;
 	x->engine = map_in_new();
+	if (x->engine == NULL) {
+		xlate_free(x);
+		return NULL;
+	}
 	return x;
 }
 
-static void
-drop(json_t **j)
-{
-	json_decref(*j);
-	*j = NULL;
-}
-
-/* A new interchange or group: the shared meta parts are rebuilt. */
+/* A new interchange or group: the shared meta parts are converted anew. */
 static void
 forget_envelope(xlate *x)
 {
-	drop(&x->c_envelope);
-	drop(&x->c_delimiters);
-	drop(&x->c_standard);
-	drop(&x->c_version);
-	drop(&x->c_interchange);
-	drop(&x->c_group);
-	drop(&x->c_message);
-	drop(&x->c_type);
-	x->c_map = NULL;
+	json_decref(x->c_envelope);
+	json_decref(x->c_delimiters);
+	x->c_envelope = x->c_delimiters = NULL;
+	x->envelope_gen++;
+}
+
+void
+xlate_set_text(xlate *x, int on)
+{
+	x->text = on;
 }
 
 void
@@ -230,11 +234,9 @@ xlate_free(xlate *x)
 {
 	if (x == NULL)
 		return;
-	json_decref(x->doc);
 	forget_envelope(x);
-	json_decref(x->c_received);
-	json_decref(x->c_partner);
 	free(x->error);
+	free(x->out);
 	map_in_free(x->engine);
 	free(x->partner);
 	free(x->received_at);
@@ -255,24 +257,91 @@ text(const edi_segment *s, size_t el, size_t comp, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* The document as a jansson tree, meta's shared parts by reference. */
+static json_t *
+doc_to_json(xlate *x, const jtree *doc)
+{
+	json_t *d = json_object();
+	for (const jtree_member *m = doc->u.object.first; d && m; m = m->next) {
+		json_t *v;
+		if (m->value == x->meta) {
+			v = json_object();
+			for (const jtree_member *k = x->meta->u.object.first; v && k; k = k->next) {
+				json_t **cache = x->doc_gen != x->envelope_gen ? NULL
+				    : strcmp(k->key, "envelope") == 0 ? &x->c_envelope
+				    : strcmp(k->key, "delimiters") == 0 ? &x->c_delimiters : NULL;
+				json_t *kv;
+				if (cache && *cache)
+					kv = json_incref(*cache);
+				else if ((kv = jtree_to_json(k->value)) != NULL && cache)
+					*cache = json_incref(kv);
+				if (kv == NULL || json_object_setn_new_nocheck(v, k->key, k->key_len, kv) != 0) {
+					json_decref(v);
+					v = NULL;
+				}
+			}
+		} else {
+			v = jtree_to_json(m->value);
+		}
+		if (v == NULL || json_object_setn_new_nocheck(d, m->key, m->key_len, v) != 0) {
+			json_decref(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+static const char out_of_memory[] = "out of memory building the document";
+
+/* Hands the finished document over: as text straight from the arena
+ * tree (the fast path), or as a jansson tree when the caller wants one
+ * or a partner's cross-references must edit it. */
 static void
 deliver(xlate *x)
 {
 	xlate_result r = {0};
 	size_t n = 0;
+	json_t *tree = NULL;
 	r.line = x->line;
+	if (!x->error && jtree_arena_failed(map_in_arena(x->engine)))
+		x->error = strdup(out_of_memory);
 	if (x->error) {
 		r.error = x->error;
+	} else if (x->text && x->maps->partner == NULL) {
+		x->out_len = 0;
+		if (jtree_write(x->doc, &x->out, &x->out_len, &x->out_cap) != 0)
+			r.error = out_of_memory;
+		r.text = x->out;
+		r.text_len = x->out_len;
 	} else {
-		r.doc = x->doc;
-		if (x->maps->partner)
-			partner_xref_apply(x->maps->partner, x->doc, 1);
+		tree = doc_to_json(x, x->doc);
+		if (tree == NULL)
+			r.error = out_of_memory;
+		else if (x->maps->partner)
+			partner_xref_apply(x->maps->partner, tree, 1);
+		if (tree && x->text) {
+			free(x->out);
+			x->out = json_dumps(tree, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			x->out_len = x->out_cap = x->out ? strlen(x->out) : 0;
+			if (x->out == NULL)
+				r.error = out_of_memory;
+			r.text = x->out;
+			r.text_len = x->out_len;
+		} else if (tree) {
+			r.doc = tree;
+		}
+	}
+	if (r.error) {
+		r.doc = NULL;
+		r.text = NULL;
+		r.text_len = 0;
+	} else {
 		r.issues = map_in_issues(x->engine, &n);
 		r.issue_count = n;
 	}
 	x->fn(x->ctx, &r);
-	json_decref(x->doc);
-	x->doc = NULL;
+	json_decref(tree);
+	x->doc = x->meta = NULL;
 	free(x->error);
 	x->error = NULL;
 	x->in_message = 0;
@@ -280,30 +349,38 @@ deliver(xlate *x)
 }
 
 static void
-delimiters_json(json_t *meta, const edi_delimiters *d)
+set_string(jtree_arena *a, jtree *o, const char *key, const char *value)
 {
-	json_t *o = json_object();
+	/* Text that is not UTF-8 leaves the key out, as it always has. */
+	jtree_object_set(a, o, key, jtree_string_checked(a, value, strlen(value)));
+}
+
+static jtree *
+delimiters_json(jtree_arena *a, const edi_delimiters *d)
+{
+	jtree *o = jtree_object(a);
 	char s[2] = {0};
 	s[0] = d->element;
-	json_object_set_new(o, "element", json_string(s));
+	set_string(a, o, "element", s);
 	s[0] = d->component;
-	json_object_set_new(o, "component", json_string(s));
+	set_string(a, o, "component", s);
 	if (d->repetition) {
 		s[0] = d->repetition;
-		json_object_set_new(o, "repetition", json_string(s));
+		set_string(a, o, "repetition", s);
 	}
 	if (d->release) {
 		s[0] = d->release;
-		json_object_set_new(o, "release", json_string(s));
+		set_string(a, o, "release", s);
 	}
 	if (d->decimal && d->decimal != '.') {
 		s[0] = d->decimal;
-		json_object_set_new(o, "decimal", json_string(s));
+		set_string(a, o, "decimal", s);
 	}
-	json_object_set_new(o, "terminator",
-	    json_stringn(d->terminator, d->terminator_len));
-	json_object_set_new(o, "line_suffix", json_stringn(d->suffix, d->suffix_len));
-	json_object_set_new(meta, "delimiters", o);
+	jtree_object_set(a, o, "terminator",
+	    jtree_string_checked(a, d->terminator, d->terminator_len));
+	jtree_object_set(a, o, "line_suffix",
+	    jtree_string_checked(a, d->suffix, d->suffix_len));
+	return o;
 }
 
 static void
@@ -315,7 +392,8 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 	x->in_message = 1;
 	x->position = 1;
 	x->line = s->line;
-	x->doc = json_object();
+	x->doc = map_in_new_document(x->engine);
+	jtree_arena *a = map_in_arena(x->engine);
 	map_standard std = s->delimiters->standard == EDI_STANDARD_EDIFACT
 	    ? MAP_EDIFACT : MAP_X12;
 	char *err = NULL;
@@ -325,66 +403,46 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 		return;
 	}
 	free(err);
-	if (x->c_map != x->m || x->c_message == NULL
-	    || strcmp(json_string_value(x->c_message), message) != 0) {
-		drop(&x->c_message);
-		drop(&x->c_type);
-		x->c_message = json_string(message);
-		x->c_type = json_string(x->m->document);
-		x->c_map = x->m;
+	if (x->doc == NULL) {
+		x->error = strdup(out_of_memory);
+		return;
 	}
-	if (x->c_version && strcmp(json_string_value(x->c_version), x->version) != 0)
-		drop(&x->c_version); /* EDIFACT: each UNH names its version */
-	if (x->c_version == NULL)
-		x->c_version = json_string(x->version);
-	if (x->c_envelope == NULL) {
-		x->c_standard = json_string(std == MAP_X12 ? "x12" : "edifact");
-		x->c_interchange = json_string(x->interchange);
-		x->c_group = x->group[0] ? json_string(x->group) : NULL;
-		json_t *env = json_object();
-		json_object_set_new(env, "sender", json_string(x->sender));
-		if (x->sender_qualifier[0])
-			json_object_set_new(env, "sender_qualifier", json_string(x->sender_qualifier));
-		json_object_set_new(env, "receiver", json_string(x->receiver));
-		if (x->receiver_qualifier[0])
-			json_object_set_new(env, "receiver_qualifier", json_string(x->receiver_qualifier));
-		if (x->functional_id[0]) {
-			json_object_set_new(env, "functional_id", json_string(x->functional_id));
-			json_object_set_new(env, "group_sender", json_string(x->group_sender));
-			json_object_set_new(env, "group_receiver", json_string(x->group_receiver));
-		}
-		x->c_envelope = env;
-		json_t *holder = json_object();
-		delimiters_json(holder, &x->delimiters);
-		x->c_delimiters = json_incref(json_object_get(holder, "delimiters"));
-		json_decref(holder);
+	set_string(a, x->doc, "type", x->m->document);
+	jtree *meta = jtree_object(a);
+	if (x->partner)
+		set_string(a, meta, "partner", x->partner);
+	set_string(a, meta, "standard", std == MAP_X12 ? "x12" : "edifact");
+	set_string(a, meta, "version", x->version);
+	set_string(a, meta, "message", message);
+	set_string(a, meta, "interchange", x->interchange);
+	if (x->group[0])
+		set_string(a, meta, "group", x->group);
+	set_string(a, meta, "set", set);
+	jtree *env = jtree_object(a);
+	set_string(a, env, "sender", x->sender);
+	if (x->sender_qualifier[0])
+		set_string(a, env, "sender_qualifier", x->sender_qualifier);
+	set_string(a, env, "receiver", x->receiver);
+	if (x->receiver_qualifier[0])
+		set_string(a, env, "receiver_qualifier", x->receiver_qualifier);
+	if (x->functional_id[0]) {
+		set_string(a, env, "functional_id", x->functional_id);
+		set_string(a, env, "group_sender", x->group_sender);
+		set_string(a, env, "group_receiver", x->group_receiver);
 	}
-	if (x->partner && x->c_partner == NULL)
-		x->c_partner = json_string(x->partner);
-	if (x->received_at && x->c_received == NULL)
-		x->c_received = json_string(x->received_at);
-	json_object_set(x->doc, "type", x->c_type);
-	json_t *meta = json_object();
-	if (x->c_partner)
-		json_object_set(meta, "partner", x->c_partner);
-	json_object_set(meta, "standard", x->c_standard);
-	json_object_set(meta, "version", x->c_version);
-	json_object_set(meta, "message", x->c_message);
-	json_object_set(meta, "interchange", x->c_interchange);
-	if (x->c_group)
-		json_object_set(meta, "group", x->c_group);
-	json_object_set_new(meta, "set", json_string(set));
-	json_object_set(meta, "envelope", x->c_envelope);
-	json_object_set(meta, "delimiters", x->c_delimiters);
+	jtree_object_set(a, meta, "envelope", env);
+	jtree_object_set(a, meta, "delimiters", delimiters_json(a, &x->delimiters));
 	/* Unique per sender and control numbers; the store may replace it
 	 * with its own id. */
 	char corr[200];
 	snprintf(corr, sizeof(corr), "%s-%s-%s-%s", x->sender, x->interchange,
 	    x->group[0] ? x->group : "0", set);
-	json_object_set_new(meta, "correlation_id", json_string(corr));
-	if (x->c_received)
-		json_object_set(meta, "received_at", x->c_received);
-	json_object_set_new(x->doc, "meta", meta);
+	set_string(a, meta, "correlation_id", corr);
+	if (x->received_at)
+		set_string(a, meta, "received_at", x->received_at);
+	jtree_object_set(a, x->doc, "meta", meta);
+	x->meta = meta;
+	x->doc_gen = x->envelope_gen;
 	map_in_begin(x->engine, x->m, x->doc);
 }
 
@@ -477,12 +535,11 @@ xlate_segment(xlate *x, const edi_segment *s)
 		char version[16];
 		snprintf(version, sizeof(version), "%.15s", buf);
 		begin_message(x, s, msg, version, set);
-		if (x->doc && !x->error) {
+		if (x->meta && !x->error) {
 			char assoc[40];
 			text(s, 2, 5, assoc, sizeof(assoc));
 			if (assoc[0])
-				json_object_set_new(json_object_get(x->doc, "meta"),
-				    "association", json_string(assoc));
+				set_string(map_in_arena(x->engine), x->meta, "association", assoc);
 		}
 		return 0;
 	}

@@ -52,14 +52,20 @@ const map *xlate_maps_find_file(xlate_maps *maps, const char *path, char **error
 struct partner;
 void xlate_maps_use_partner(xlate_maps *maps, const struct partner *p);
 
-/* One translated message. doc is the caller's to keep (json_incref) or
- * let go. The values of meta that all messages of an interchange share
- * ("envelope", "delimiters", the strings) are one JSON value referenced
- * by each document: change a document's meta only in a copy
- * (json_deep_copy), or replace a key rather than edit what it holds; issues are the guide's findings. error is set (and doc NULL)
- * when the message could not be translated at all. */
+/* One translated message. In the default tree mode doc is the caller's
+ * to keep (json_incref) or let go. In text mode (xlate_set_text) doc is
+ * NULL and text holds the document as compact JSON (no newline), valid
+ * during the callback: exactly what json_dumps(doc, JSON_COMPACT |
+ * JSON_PRESERVE_ORDER) gives for the tree. A tree's meta "envelope"
+ * and "delimiters" are one JSON value shared by every document of the
+ * interchange (or group): change them only in a copy (json_deep_copy),
+ * or replace the key rather than edit what it holds. issues are the guide's
+ * findings. error is set (and doc and text NULL) when the message could
+ * not be translated at all. */
 typedef struct xlate_result {
 	json_t *doc;
+	const char *text;
+	size_t text_len;
 	const map_issue *issues;
 	size_t issue_count;
 	const char *error;
@@ -74,6 +80,12 @@ typedef struct xlate xlate;
 xlate *xlate_new(xlate_maps *maps, const char *partner_id,
     const char *received_at, xlate_fn fn, void *ctx);
 void xlate_free(xlate *x);
+
+/* Text mode on (1) or off (0, the default). Text is the fast path: the
+ * document goes from the engine's arena straight to JSON text, with no
+ * jansson tree in between (with a partner whose cross-references apply,
+ * a tree is still built for them). */
+void xlate_set_text(xlate *x, int on);
 
 /* Feed every segment of the stream (the reader's segment callback may
  * call this directly). Returns 0. */

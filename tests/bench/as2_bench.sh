@@ -1,14 +1,24 @@
 #!/bin/bash
-# as2_bench.sh [--builddir DIR] [--messages N] [--parallel P] [--workers W]
+# as2_bench.sh [--builddir DIR] [--messages N] [--parallel P] [--clients C]
+#              [--workers W] [--fsyncs]
 #
 # AS2 receive throughput: signed (SHA-256) and encrypted (AES-256) 4 KiB
-# messages with a signed synchronous MDN, posted by one curl process with
-# P transfers in flight to edigated on loopback (SQLite store; W worker
-# threads, default one per core). Prints one table: messages/s, p50/p99 latency, peak RSS of
+# messages with a signed synchronous MDN, posted by C curl processes
+# (default 4) with P transfers in flight in all (default 16) to edigated
+# on loopback (SQLite store; W worker threads, default 4 per core: a job
+# waiting for the group commit's sync holds its thread without using a
+# core, and the more jobs wait together the more share one sync).
+# Besides the table it prints the CPU time edigated spent per message (the
+# rate its CPU alone would allow) and how many messages shared one
+# durable sync. Prints one table: messages/s, p50/p99 latency, peak RSS of
 # edigated, and the ratio to the rate RSA-2048 alone allows on this
 # machine, measured in the same run with `openssl speed`: each message
 # costs two private-key operations (decrypting the key, signing the MDN),
 # so the bound is sign/s per core x cores / 2.
+#
+# --fsyncs attaches strace to edigated for the run and prints the
+# fsync/fdatasync/syncfs calls per message (where the durable commit's
+# time goes).
 #
 # A benchmark, not a test: it asserts nothing and is not part of make
 # check (`make bench-as2` runs it).
@@ -16,21 +26,25 @@ set -eu
 
 builddir=.
 messages=1000
-parallel=8
+parallel=16
+clients=4
 workers=
+fsyncs=
 while [ $# -gt 0 ]; do
 	case $1 in
+	--fsyncs) fsyncs=1; shift ;;
 	--builddir) builddir=$2; shift 2 ;;
 	--messages) messages=$2; shift 2 ;;
 	--parallel) parallel=$2; shift 2 ;;
+	--clients) clients=$2; shift 2 ;;
 	--workers) workers=$2; shift 2 ;;
-	*) echo "usage: $0 [--builddir DIR] [--messages N] [--parallel P] [--workers W]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--builddir DIR] [--messages N] [--parallel P] [--clients C] [--workers W] [--fsyncs]" >&2; exit 2 ;;
 	esac
 done
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 EDIGATED=$builddir/gateway/edigated
 cores=$(nproc 2>/dev/null || echo 1)
-workers=${workers:-$cores}
+workers=${workers:-$((cores * 4))}
 
 tmp=$(mktemp -d)
 pid=
@@ -89,7 +103,7 @@ log_level = warn
 $user_line
 [listen.as2-plain]
 address = 127.0.0.1:$port
-routes = /as2 /healthz
+routes = /as2 /healthz /metrics
 CONF
 	"$EDIGATED" -c "$tmp/edigate.conf" 2>"$tmp/daemon.log" &
 	pid=$!
@@ -102,10 +116,13 @@ CONF
 done
 [ -n "$pid" ] || { echo "edigated did not start" >&2; cat "$tmp/daemon.log" >&2; exit 1; }
 
-# One curl process, one transfer per message, each with its Message-ID.
-cfg=$tmp/curl.cfg
-: > "$cfg"
+# C curl processes, one transfer per message, each with its Message-ID.
+[ "$clients" -ge 1 ] || clients=1
+per=$(( (parallel + clients - 1) / clients ))
+for c in $(seq 1 "$clients"); do : > "$tmp/curl-$c.cfg"; done
 for i in $(seq 1 "$messages"); do
+	cfg=$tmp/curl-$(( (i - 1) % clients + 1 )).cfg
+	[ -s "$cfg" ] && echo next >> "$cfg"
 	cat >> "$cfg" <<CFG
 url = "http://127.0.0.1:$port/as2"
 header = "AS2-Version: 1.2"
@@ -120,19 +137,43 @@ data-binary = "@$tmp/body"
 output = "/dev/null"
 write-out = "%{http_code} %{time_total}\\n"
 CFG
-	[ "$i" -lt "$messages" ] && echo next >> "$cfg"
 done
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0; }
 
+spid=
+if [ -n "$fsyncs" ]; then
+	strace -f -c -e trace=fsync,fdatasync,syncfs,sync_file_range -o "$tmp/strace" -p "$pid" 2>/dev/null &
+	spid=$!
+	sleep 1
+fi
+cpu0=$(cpu_ticks)
 start=$(date +%s.%N)
-curl -s --no-progress-meter --parallel --parallel-max "$parallel" -K "$cfg" > "$tmp/times" || true
+cpids=
+for c in $(seq 1 "$clients"); do
+	curl -s --no-progress-meter --parallel --parallel-max "$per" -K "$tmp/curl-$c.cfg" > "$tmp/times-$c" &
+	cpids="$cpids $!"
+done
+for c in $cpids; do wait "$c" || true; done
 end=$(date +%s.%N)
+cpu1=$(cpu_ticks)
+cat "$tmp"/times-* > "$tmp/times"
+hz=$(getconf CLK_TCK)
+curl -s "http://127.0.0.1:$port/metrics" > "$tmp/metrics" || true
+syncs=$(awk '/^edigate_as2_durable_syncs_total/ { print $2 }' "$tmp/metrics")
+waits=$(awk '/^edigate_as2_durable_sync_waits_total/ { print $2 }' "$tmp/metrics")
+if [ -n "$spid" ]; then
+	kill -INT "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
+	awk -v n="$messages" '$NF ~ /^(fsync|fdatasync|syncfs|sync_file_range)$/ {
+		printf "%-12s %8d calls  %6.2f per message\n", $NF, $4, $4 / n }' "$tmp/strace"
+fi
 rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
 ok=$(grep -c '^200 ' "$tmp/times" || true)
 mdn_ok=$(sqlite3 "$tmp/state/edigate.db" "SELECT count(*) FROM events WHERE kind='as2.mdn' AND detail LIKE '%processed%';" 2>/dev/null || echo "?")
 
 sign=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ { print $6 }')
 sort -n -k2 "$tmp/times" | awk -v n="$messages" -v ok="$ok" -v s="$start" -v e="$end" -v sign="$sign" \
-    -v cores="$cores" -v rss="$rss_kb" -v par="$parallel" -v mdn="$mdn_ok" -v w="$workers" '
+    -v cores="$cores" -v rss="$rss_kb" -v par="$parallel" -v mdn="$mdn_ok" -v w="$workers" \
+    -v cpu="$((cpu1 - cpu0))" -v hz="$hz" -v syncs="${syncs:-0}" -v waits="${waits:-0}" -v cl="$clients" '
 { t[NR] = $2 }
 END {
 	m = NR
@@ -143,9 +184,19 @@ END {
 	ratio = bound > 0 ? 100 * rate / bound : 0
 	printf "%-46s %9s %8s %8s %10s %7s\n", "input", "msgs/s", "p50 ms", "p99 ms", "peak RSS", "ratio"
 	printf "%-46s %9.0f %8.1f %8.1f %6.1f MiB %6.1f%%\n",
-	    "AS2 4 KiB signed+enc, signed MDN (x" par ", " w " wk)", rate,
+	    "AS2 4 KiB signed+enc, signed MDN (" cl "x" par / cl ", " w " wk)", rate,
 	    t[i50] * 1000, t[i99] * 1000, rss / 1024, ratio
 	printf "%-46s %9.0f %8s %8s %10s %7s\n",
 	    "reference: RSA-2048 sign/s x " cores " cores / 2", bound, "", "", "", "100%"
 	printf "%d of %d answered 200; %s processed MDNs recorded\n", ok, n, mdn
+	if (ok > 0 && hz > 0) {
+		cms = 1000 * cpu / hz / ok
+		cpurate = 0
+		if (cms > 0) cpurate = cores * 1000 / cms
+		cpuratio = 0
+		if (bound > 0) cpuratio = 100 * cpurate / bound
+		printf "edigated CPU %.2f ms per message: its CPU alone would allow %.0f msgs/s on %d cores (%.1f%% of the RSA bound)\n", cms, cpurate, cores, cpuratio
+	}
+	if (syncs > 0)
+		printf "durable syncs: %d for %d messages (%.2f per message), %.1f waits per sync\n", syncs, ok, syncs / ok, waits / syncs
 }'

@@ -7,13 +7,16 @@
  *   canonical document written back as EDI with the map its "type" and
  *   meta.standard name (the 850 map when they name none);
  *   FUZZ_TARGET=edi: the input is an interchange translated with the
- *   shipped maps, and every document written back.
+ *   shipped maps, and every document written back; translated once more
+ *   in text mode, each document's text must be byte for byte the
+ *   jansson serialisation of its tree.
  *
  * Build (clang, from the top of the tree, after ./configure && make):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Itranslators \
  *     $(pkg-config --cflags jansson libxml-2.0) tests/fuzz/fuzz_map.c \
  *     translators/map.c translators/map_value.c translators/map_in.c \
  *     translators/map_out.c translators/xlate.c translators/edi_reader.c \
+ *     translators/jtree.c \
  *     $(pkg-config --libs jansson libxml-2.0) -o fuzz_map
  *   EDIGATE_MAPS=maps FUZZ_TARGET=json ./fuzz_map -max_total_time=60
  */
@@ -129,19 +132,67 @@ on_segment(void *ctx, const edi_segment *s)
 	return xlate_segment(ctx, s);
 }
 
+/* The texts of the tree pass, compared with the text pass in order. */
+typedef struct texts {
+	char **text;
+	size_t count, next;
+} texts;
+
+static void
+on_tree(void *ctx, const xlate_result *r)
+{
+	texts *t = ctx;
+	on_doc(NULL, r);
+	char **n = realloc(t->text, (t->count + 1) * sizeof(*n));
+	if (n == NULL)
+		abort();
+	t->text = n;
+	t->text[t->count++] = r->doc ? json_dumps(r->doc,
+	    JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+}
+
+static void
+on_text(void *ctx, const xlate_result *r)
+{
+	texts *t = ctx;
+	if (t->next >= t->count)
+		abort(); /* more documents than the tree pass */
+	const char *want = t->text[t->next++];
+	if ((want == NULL) != (r->text == NULL))
+		abort();
+	if (want && (strlen(want) != r->text_len || memcmp(want, r->text, r->text_len) != 0))
+		abort(); /* the fast path must write what jansson writes */
+}
+
+static void
+translate(const uint8_t *data, size_t size, xlate_fn fn, void *ctx, int text)
+{
+	xlate *x = xlate_new(maps, NULL, NULL, fn, ctx);
+	if (x == NULL)
+		return;
+	xlate_set_text(x, text);
+	edi_reader_callbacks cb = {.segment = on_segment};
+	edi_reader *r = edi_reader_new(&cb, x, NULL);
+	edi_reader_feed(r, data, size);
+	edi_reader_finish(r);
+	edi_reader_free(r);
+	xlate_free(x);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (loader == NULL)
 		init();
 	if (edi_target) {
-		xlate *x = xlate_new(maps, NULL, NULL, on_doc, NULL);
-		edi_reader_callbacks cb = {.segment = on_segment};
-		edi_reader *r = edi_reader_new(&cb, x, NULL);
-		edi_reader_feed(r, data, size);
-		edi_reader_finish(r);
-		edi_reader_free(r);
-		xlate_free(x);
+		texts t = {0};
+		translate(data, size, on_tree, &t, 0);
+		translate(data, size, on_text, &t, 1);
+		if (t.next != t.count)
+			abort();
+		for (size_t i = 0; i < t.count; i++)
+			free(t.text[i]);
+		free(t.text);
 		return 0;
 	}
 	if (json_target) {

@@ -13,6 +13,8 @@ depends on the AS2-To it is addressed as:
   ...-NEG        a signed MDN with processed/error: decryption-failed
   ...-ASYNC      200 at once, the signed MDN posted later to the
                  Receipt-Delivery-Option URL
+  ...-LATE       like -ASYNC, but the MDN is posted after 6 seconds
+  ...-SILENT     200 at once, and no MDN ever
   anything else  a signed MDN with the right MIC
 
 Every request leaves DIR/req-N.json: the headers, what openssl said, the
@@ -265,11 +267,15 @@ class Handler(BaseHTTPRequestHandler):
         ctype, report = build_mdn(orig, to_name, mic, disposition)
         if not to_name.endswith("-UNSIGNED"):
             ctype, report = sign_mdn(ctype, report, ARGS.dir, n)
-        if to_name.endswith("-ASYNC"):
+        if to_name.endswith("-SILENT"):
+            self.reply(200, "text/plain", b"OK\r\n", {})
+            return
+        if to_name.endswith("-ASYNC") or to_name.endswith("-LATE"):
             url = headers.get("receipt-delivery-option", "")
             self.reply(200, "text/plain", b"OK\r\n", {})
+            delay = 6.0 if to_name.endswith("-LATE") else 0.3
             threading.Thread(target=post_async, args=(
-                url, ctype, report, to_name, from_name, n)).start()
+                url, ctype, report, to_name, from_name, n, delay)).start()
             return
         self.reply(200, ctype, report, {"AS2-Version": "1.2",
                                         "AS2-From": to_name,
@@ -286,8 +292,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def post_async(url, ctype, body, to_name, from_name, n):
-    time.sleep(0.3)
+def post_async(url, ctype, body, to_name, from_name, n, delay=0.3):
+    time.sleep(delay)
     req = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": ctype, "AS2-Version": "1.2", "AS2-From": to_name,
         "AS2-To": from_name, "Message-ID": "<peer-mdn-%d@test>" % n})

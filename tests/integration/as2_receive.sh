@@ -117,7 +117,9 @@ $user_line
 workers = 2
 [limits]
 max_body_size = 512K
+${AS2_STREAM_BODIES:+body_in_memory = 0}
 [as2]
+${AS2_UNWRAP_IN_MEMORY:+unwrap_in_memory = $AS2_UNWRAP_IN_MEMORY}
 async_mdn_retry = 300ms
 async_mdn_attempts = 10
 [tls]
@@ -126,10 +128,12 @@ key = tls.key
 [listen.as2-plain]
 address = 127.0.0.1:$port
 routes = /as2 /healthz /metrics
+${AS2_STREAM_BODIES:+stream_bodies = yes}
 [listen.as2]
 address = 127.0.0.1:$tport
 protocol = https
 routes = /as2 /healthz
+${AS2_STREAM_BODIES:+stream_bodies = yes}
 CONF
 		chmod 644 "$tmp/edigate.conf"
 		"$EDIGATED" -c "$tmp/edigate.conf" 2>>"$tmp/daemon.log" &

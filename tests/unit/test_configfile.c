@@ -248,6 +248,24 @@ test_as2_path_defaults_to_slash_as2(void **state)
 }
 
 static void
+test_as2_certificate_and_mdn_wait_settings(void **state)
+{
+	struct config *c = parse_ok(MINIMAL);
+
+	(void)state;
+	assert_int_equal(c->as2_cert_warning_days, 30);
+	assert_int_equal(c->as2_cert_check_interval_ms, 24u * 3600 * 1000);
+	assert_int_equal(c->as2_mdn_wait_ms, 24u * 3600 * 1000);
+	config_free(c);
+	c = parse_ok(MINIMAL "[as2]\ncertificate_warning_days = 45\n"
+	    "certificate_check_interval = 6h\nmdn_wait = 2d\n");
+	assert_int_equal(c->as2_cert_warning_days, 45);
+	assert_int_equal(c->as2_cert_check_interval_ms, 6u * 3600 * 1000);
+	assert_int_equal(c->as2_mdn_wait_ms, 2u * 86400 * 1000);
+	config_free(c);
+}
+
+static void
 test_as2_path_must_be_an_absolute_path(void **state)
 {
 	char msg[1200];
@@ -275,10 +293,15 @@ test_bad_values_name_the_key_and_value(void **state)
 	    sizeof(msg));
 	assert_string_equal(msg, "site.conf:3: max_body_size: expected a size "
 	    "in bytes with an optional K, M or G suffix, found \"10MB\"");
-	parse_err("state_dir = /x\n[limits]\nread_timeout = 5h\n", msg,
+	parse_err("state_dir = /x\n[limits]\nread_timeout = 5w\n", msg,
 	    sizeof(msg));
 	assert_string_equal(msg, "site.conf:3: read_timeout: expected a "
-	    "duration (seconds, or with a ms, s or m suffix), found \"5h\"");
+	    "duration (seconds, or with a ms, s, m, h or d suffix), found "
+	    "\"5w\"");
+	parse_err("state_dir = /x\n[as2]\nmdn_wait = 31d\n", msg,
+	    sizeof(msg));
+	assert_string_equal(msg, "site.conf:3: mdn_wait: 31d is out of "
+	    "range (1000ms to 2592000000ms)");
 	parse_err("state_dir = /x\nlog_level = verbose\n", msg, sizeof(msg));
 	assert_string_equal(msg, "site.conf:2: log_level: expected error, "
 	    "warn, info or debug, found \"verbose\"");
@@ -472,6 +495,7 @@ main(void)
 		cmocka_unit_test(test_module_sections_keep_their_keys_and_lines),
 		cmocka_unit_test(test_module_section_errors_name_the_line),
 		cmocka_unit_test(test_as2_path_defaults_to_slash_as2),
+		cmocka_unit_test(test_as2_certificate_and_mdn_wait_settings),
 		cmocka_unit_test(test_as2_path_must_be_an_absolute_path),
 		cmocka_unit_test(test_bad_values_name_the_key_and_value),
 		cmocka_unit_test(test_bad_addresses_are_explained),

@@ -1,0 +1,530 @@
+/*
+ * jtree - arena JSON trees and their compact text. See jtree.h.
+ */
+#include "jtree.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK 65536
+
+typedef struct block {
+	struct block *next;
+	size_t used, cap;
+	_Alignas(16) char data[];
+} block;
+
+struct jtree_arena {
+	block *head;   /* the block being filled; earlier ones follow */
+	block *first;  /* kept across resets */
+	int failed;
+};
+
+jtree_arena *
+jtree_arena_new(void)
+{
+	jtree_arena *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->first = malloc(sizeof(block) + BLOCK);
+	if (a->first == NULL) {
+		free(a);
+		return NULL;
+	}
+	a->first->next = NULL;
+	a->first->used = 0;
+	a->first->cap = BLOCK;
+	a->head = a->first;
+	return a;
+}
+
+static void
+free_after_first(jtree_arena *a)
+{
+	block *b = a->head;
+	while (b && b != a->first) {
+		block *n = b->next;
+		free(b);
+		b = n;
+	}
+}
+
+void
+jtree_arena_free(jtree_arena *a)
+{
+	if (a == NULL)
+		return;
+	free_after_first(a);
+	free(a->first);
+	free(a);
+}
+
+void
+jtree_arena_reset(jtree_arena *a)
+{
+	free_after_first(a);
+	a->head = a->first;
+	a->first->used = 0;
+	a->failed = 0;
+}
+
+int
+jtree_arena_failed(const jtree_arena *a)
+{
+	return a->failed;
+}
+
+static void *
+alloc(jtree_arena *a, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	block *b = a->head;
+	if (b->cap - b->used < n) {
+		size_t cap = n > BLOCK ? n : BLOCK;
+		block *nb = malloc(sizeof(block) + cap);
+		if (nb == NULL) {
+			a->failed = 1;
+			return NULL;
+		}
+		nb->used = 0;
+		nb->cap = cap;
+		nb->next = a->head;
+		a->head = nb;
+		b = nb;
+	}
+	void *p = b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+static jtree *
+node(jtree_arena *a, jtree_kind kind)
+{
+	jtree *j = alloc(a, sizeof(*j));
+	if (j == NULL)
+		return NULL;
+	memset(j, 0, sizeof(*j));
+	j->kind = kind;
+	return j;
+}
+
+jtree *jtree_object(jtree_arena *a) { return node(a, JTREE_OBJECT); }
+jtree *jtree_array(jtree_arena *a) { return node(a, JTREE_ARRAY); }
+jtree *jtree_null(jtree_arena *a) { return node(a, JTREE_NULL); }
+jtree *jtree_true(jtree_arena *a) { return node(a, JTREE_TRUE); }
+
+jtree *
+jtree_integer(jtree_arena *a, long long v)
+{
+	jtree *j = node(a, JTREE_INTEGER);
+	if (j)
+		j->u.integer = v;
+	return j;
+}
+
+jtree *
+jtree_string(jtree_arena *a, const char *p, size_t n)
+{
+	jtree *j = alloc(a, sizeof(*j) + n + 1);
+	if (j == NULL)
+		return NULL;
+	char *s = (char *)(j + 1);
+	memcpy(s, p, n);
+	s[n] = '\0';
+	j->kind = JTREE_STRING;
+	j->u.string.ptr = s;
+	j->u.string.len = n;
+	return j;
+}
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
+ * above U+10FFFF - what jansson accepts, so both paths agree. */
+static int
+utf8_valid(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = p[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k;
+		uint32_t cp;
+		if (c >= 0xC2 && c <= 0xDF)
+			k = 1, cp = c & 0x1F;
+		else if (c >= 0xE0 && c <= 0xEF)
+			k = 2, cp = c & 0x0F;
+		else if (c >= 0xF0 && c <= 0xF4)
+			k = 3, cp = c & 0x07;
+		else
+			return 0;
+		if (n - i - 1 < k)
+			return 0;
+		for (size_t m = 1; m <= k; m++) {
+			if ((p[i + m] & 0xC0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + m] & 0x3F);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000)
+		    || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+/* Keys are nearly always the map's own ASCII names. */
+static inline int
+key_valid(const char *key, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)key[i] >= 0x80)
+			return utf8_valid((const unsigned char *)key + i, len - i);
+	return 1;
+}
+
+jtree *
+jtree_text(jtree_arena *a, const char *p, size_t n)
+{
+	/* Plain ASCII (nearly all EDI) needs no check. */
+	size_t i = 0;
+	while (i < n && (unsigned char)p[i] < 0x80)
+		i++;
+	if (i == n || utf8_valid((const unsigned char *)p + i, n - i))
+		return jtree_string(a, p, n);
+	jtree *j = alloc(a, sizeof(*j) + 2 * n + 1);
+	if (j == NULL)
+		return NULL;
+	char *s = (char *)(j + 1);
+	size_t o = 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c < 0x80) {
+			s[o++] = (char)c;
+		} else {
+			s[o++] = (char)(0xC0 | (c >> 6));
+			s[o++] = (char)(0x80 | (c & 0x3F));
+		}
+	}
+	s[o] = '\0';
+	j->kind = JTREE_STRING;
+	j->u.string.ptr = s;
+	j->u.string.len = o;
+	return j;
+}
+
+jtree *
+jtree_string_checked(jtree_arena *a, const char *p, size_t n)
+{
+	if (!utf8_valid((const unsigned char *)p, n))
+		return NULL;
+	return jtree_string(a, p, n);
+}
+
+jtree *
+jtree_object_getn(const jtree *o, const char *key, size_t len)
+{
+	if (!jtree_is_object(o))
+		return NULL;
+	for (const jtree_member *m = o->u.object.first; m; m = m->next)
+		if (m->key_len == len && (len == 0 || m->key[0] == key[0])
+		    && memcmp(m->key, key, len) == 0)
+			return m->value;
+	return NULL;
+}
+
+void
+jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+{
+	/* A key that is not UTF-8 (a partner's qualifier) is refused, as
+	 * jansson refuses it: both paths then drop the same value. */
+	if (!jtree_is_object(o) || v == NULL || !key_valid(key, len))
+		return;
+	for (jtree_member *m = o->u.object.first; m; m = m->next)
+		if (m->key_len == len && (len == 0 || m->key[0] == key[0])
+		    && memcmp(m->key, key, len) == 0) {
+			m->value = v;
+			return;
+		}
+	jtree_member *m = alloc(a, sizeof(*m) + len + 1);
+	if (m == NULL)
+		return;
+	char *k = (char *)(m + 1);
+	memcpy(k, key, len);
+	k[len] = '\0';
+	m->key = k;
+	m->key_len = len;
+	m->value = v;
+	m->next = NULL;
+	if (o->u.object.last)
+		o->u.object.last->next = m;
+	else
+		o->u.object.first = m;
+	o->u.object.last = m;
+	o->u.object.size++;
+}
+
+void
+jtree_object_set(jtree_arena *a, jtree *o, const char *key, jtree *v)
+{
+	jtree_object_setn(a, o, key, strlen(key), v);
+}
+
+void
+jtree_object_del(jtree *o, const char *key)
+{
+	if (!jtree_is_object(o))
+		return;
+	size_t len = strlen(key);
+	jtree_member *prev = NULL;
+	for (jtree_member *m = o->u.object.first; m; prev = m, m = m->next) {
+		if (m->key_len != len || memcmp(m->key, key, len) != 0)
+			continue;
+		if (prev)
+			prev->next = m->next;
+		else
+			o->u.object.first = m->next;
+		if (o->u.object.last == m)
+			o->u.object.last = prev;
+		o->u.object.size--;
+		return;
+	}
+}
+
+size_t
+jtree_array_size(const jtree *arr)
+{
+	return jtree_is_array(arr) ? arr->u.array.size : 0;
+}
+
+jtree *
+jtree_array_get(const jtree *arr, size_t i)
+{
+	return jtree_is_array(arr) && i < arr->u.array.size ? arr->u.array.items[i] : NULL;
+}
+
+void
+jtree_array_append(jtree_arena *a, jtree *arr, jtree *v)
+{
+	if (!jtree_is_array(arr) || v == NULL)
+		return;
+	if (arr->u.array.size == arr->u.array.cap) {
+		/* Grown in the arena: the old items stay behind until the
+		 * reset, at most as much again as the array itself. */
+		size_t cap = arr->u.array.cap ? arr->u.array.cap * 2 : 4;
+		jtree **items = alloc(a, cap * sizeof(*items));
+		if (items == NULL)
+			return;
+		if (arr->u.array.size)
+			memcpy(items, arr->u.array.items, arr->u.array.size * sizeof(*items));
+		arr->u.array.items = items;
+		arr->u.array.cap = cap;
+	}
+	arr->u.array.items[arr->u.array.size++] = v;
+}
+
+void
+jtree_array_set(jtree *arr, size_t i, jtree *v)
+{
+	if (jtree_is_array(arr) && v && i < arr->u.array.size)
+		arr->u.array.items[i] = v;
+}
+
+/* ------------------------------------------------------------- text */
+
+typedef struct out {
+	char *p;
+	size_t len, cap;
+	int failed;
+} out;
+
+static int
+reserve(out *o, size_t n)
+{
+	if (o->cap - o->len >= n)
+		return 1;
+	size_t cap = o->cap ? o->cap : 4096;
+	while (cap - o->len < n)
+		cap *= 2;
+	char *p = realloc(o->p, cap);
+	if (p == NULL) {
+		o->failed = 1;
+		return 0;
+	}
+	o->p = p;
+	o->cap = cap;
+	return 1;
+}
+
+static inline void
+put(out *o, const char *s, size_t n)
+{
+	if (reserve(o, n)) {
+		memcpy(o->p + o->len, s, n);
+		o->len += n;
+	}
+}
+
+static inline void
+putc_(out *o, char c)
+{
+	if (reserve(o, 1))
+		o->p[o->len++] = c;
+}
+
+/* Which bytes need an escape: '"', '\\' and the control characters, the
+ * set jansson escapes without JSON_ESCAPE_SLASH or JSON_ENSURE_ASCII. */
+static const unsigned char escape[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
+static void
+put_string(out *o, const char *s, size_t n)
+{
+	/* Worst case every byte becomes \u00XX. */
+	if (!reserve(o, 6 * n + 2))
+		return;
+	char *d = o->p + o->len;
+	*d++ = '"';
+	size_t i = 0;
+	while (i < n) {
+		/* Runs of plain bytes (all of most EDI values) go at once. */
+		size_t run = i;
+		while (run < n && !escape[(unsigned char)s[run]])
+			run++;
+		memcpy(d, s + i, run - i);
+		d += run - i;
+		if (run == n)
+			break;
+		unsigned char c = (unsigned char)s[run];
+		i = run + 1;
+		*d++ = '\\';
+		switch (c) {
+		case '"': *d++ = '"'; break;
+		case '\\': *d++ = '\\'; break;
+		case '\b': *d++ = 'b'; break;
+		case '\f': *d++ = 'f'; break;
+		case '\n': *d++ = 'n'; break;
+		case '\r': *d++ = 'r'; break;
+		case '\t': *d++ = 't'; break;
+		default: {
+			static const char hex[] = "0123456789ABCDEF";
+			*d++ = 'u';
+			*d++ = '0';
+			*d++ = '0';
+			*d++ = hex[c >> 4];
+			*d++ = hex[c & 15];
+		}
+		}
+	}
+	*d++ = '"';
+	o->len = (size_t)(d - o->p);
+}
+
+static void
+put_value(out *o, const jtree *j, int depth)
+{
+	if (depth > 2048) { /* the maps nest a handful of levels */
+		o->failed = 1;
+		return;
+	}
+	switch (j->kind) {
+	case JTREE_NULL:
+		put(o, "null", 4);
+		break;
+	case JTREE_TRUE:
+		put(o, "true", 4);
+		break;
+	case JTREE_FALSE:
+		put(o, "false", 5);
+		break;
+	case JTREE_INTEGER: {
+		/* Positions and counts: printf's machinery costs more than
+		 * the digits. */
+		char b[24];
+		char *e = b + sizeof(b), *q = e;
+		long long v = j->u.integer;
+		unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+		do
+			*--q = (char)('0' + u % 10);
+		while ((u /= 10) != 0);
+		if (v < 0)
+			*--q = '-';
+		put(o, q, (size_t)(e - q));
+		break;
+	}
+	case JTREE_STRING:
+		put_string(o, j->u.string.ptr, j->u.string.len);
+		break;
+	case JTREE_ARRAY:
+		putc_(o, '[');
+		for (size_t i = 0; i < j->u.array.size; i++) {
+			if (i)
+				putc_(o, ',');
+			put_value(o, j->u.array.items[i], depth + 1);
+		}
+		putc_(o, ']');
+		break;
+	case JTREE_OBJECT:
+		putc_(o, '{');
+		for (const jtree_member *m = j->u.object.first; m; m = m->next) {
+			if (m != j->u.object.first)
+				putc_(o, ',');
+			put_string(o, m->key, m->key_len);
+			putc_(o, ':');
+			put_value(o, m->value, depth + 1);
+		}
+		putc_(o, '}');
+		break;
+	}
+}
+
+int
+jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap)
+{
+	out o = {*buf, *len, *cap, 0};
+	put_value(&o, j, 0);
+	*buf = o.p;
+	*len = o.len;
+	*cap = o.cap;
+	return o.failed ? -1 : 0;
+}
+
+json_t *
+jtree_to_json(const jtree *j)
+{
+	json_t *r = NULL;
+	switch (j->kind) {
+	case JTREE_NULL: return json_null();
+	case JTREE_TRUE: return json_true();
+	case JTREE_FALSE: return json_false();
+	case JTREE_INTEGER: return json_integer(j->u.integer);
+	case JTREE_STRING: return json_stringn_nocheck(j->u.string.ptr, j->u.string.len);
+	case JTREE_ARRAY:
+		r = json_array();
+		for (size_t i = 0; r && i < j->u.array.size; i++) {
+			json_t *v = jtree_to_json(j->u.array.items[i]);
+			if (v == NULL || json_array_append_new(r, v) != 0) {
+				json_decref(r);
+				return NULL;
+			}
+		}
+		return r;
+	case JTREE_OBJECT:
+		r = json_object();
+		for (const jtree_member *m = j->u.object.first; r && m; m = m->next) {
+			json_t *v = jtree_to_json(m->value);
+			if (v == NULL || json_object_setn_new_nocheck(r, m->key, m->key_len, v) != 0) {
+				json_decref(r);
+				return NULL;
+			}
+		}
+		return r;
+	}
+	return NULL;
+}

@@ -1,0 +1,118 @@
+/*
+ * jtree - canonical documents as arena-allocated JSON trees, written as
+ * text without a general-purpose JSON library in between.
+ *
+ * OWNS
+ *   A small JSON tree (objects keep insertion order, as the canonical
+ *   documents need) whose nodes, keys and strings live in one arena that
+ *   is reset between documents, so building a document costs no malloc
+ *   per node; its compact serialisation, byte for byte what jansson's
+ *   json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) writes for the same
+ *   tree; and the conversion to a jansson tree for callers that need one.
+ *
+ * INVARIANTS
+ *   Every string held is valid UTF-8: jtree_text() reads bytes that are
+ *   not (ISO 8859-1 from an UNOC interchange or a Latin-1 partner) as
+ *   ISO 8859-1, the way the canonical model always has. Setting a key
+ *   that exists replaces its value in place (the key keeps its position),
+ *   as jansson does. Nothing is freed on its own: a whole document goes
+ *   at once with jtree_arena_reset().
+ *
+ * FAILURE
+ *   Out of memory makes the constructors return NULL and the arena
+ *   remember it (jtree_arena_failed); setters ignore NULL nodes, so a
+ *   caller checks once per document, not per call.
+ *
+ * NEVER
+ *   Holds a pointer into memory it was given: keys and strings are copied.
+ */
+#ifndef EDIGATE_JTREE_H
+#define EDIGATE_JTREE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+typedef struct jtree_arena jtree_arena;
+
+typedef enum jtree_kind {
+	JTREE_NULL = 0,
+	JTREE_TRUE,
+	JTREE_FALSE,
+	JTREE_INTEGER,
+	JTREE_STRING,
+	JTREE_ARRAY,
+	JTREE_OBJECT
+} jtree_kind;
+
+typedef struct jtree jtree;
+typedef struct jtree_member jtree_member;
+
+struct jtree_member {
+	const char *key;
+	size_t key_len;
+	jtree *value;
+	jtree_member *next;
+};
+
+struct jtree {
+	jtree_kind kind;
+	union {
+		long long integer;
+		struct {
+			const char *ptr;
+			size_t len;
+		} string;
+		struct {
+			jtree **items;
+			size_t size, cap;
+		} array;
+		struct {
+			jtree_member *first, *last;
+			size_t size;
+		} object;
+	} u;
+};
+
+jtree_arena *jtree_arena_new(void);
+void jtree_arena_free(jtree_arena *a);
+/* Forgets every node; keeps the first block for the next document. */
+void jtree_arena_reset(jtree_arena *a);
+int jtree_arena_failed(const jtree_arena *a);
+
+jtree *jtree_object(jtree_arena *a);
+jtree *jtree_array(jtree_arena *a);
+jtree *jtree_null(jtree_arena *a);
+jtree *jtree_true(jtree_arena *a);
+jtree *jtree_integer(jtree_arena *a, long long v);
+/* A string of valid UTF-8 (the caller knows it is). */
+jtree *jtree_string(jtree_arena *a, const char *p, size_t n);
+/* NULL when p is not valid UTF-8 (what jansson's json_stringn does). */
+jtree *jtree_string_checked(jtree_arena *a, const char *p, size_t n);
+/* EDI bytes as JSON text: UTF-8 when they are, else ISO 8859-1. */
+jtree *jtree_text(jtree_arena *a, const char *p, size_t n);
+
+static inline int jtree_is_object(const jtree *j) { return j && j->kind == JTREE_OBJECT; }
+static inline int jtree_is_array(const jtree *j) { return j && j->kind == JTREE_ARRAY; }
+
+jtree *jtree_object_getn(const jtree *o, const char *key, size_t len);
+/* Sets key (copied) to v; an existing key keeps its place. */
+void jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v);
+void jtree_object_set(jtree_arena *a, jtree *o, const char *key, jtree *v);
+void jtree_object_del(jtree *o, const char *key);
+
+size_t jtree_array_size(const jtree *arr);
+jtree *jtree_array_get(const jtree *arr, size_t i);
+void jtree_array_append(jtree_arena *a, jtree *arr, jtree *v);
+/* Replaces item i < size. */
+void jtree_array_set(jtree *arr, size_t i, jtree *v);
+
+/* Compact JSON text of j appended to *buf (malloc'd, grown as needed;
+ * *len and *cap track it). Returns 0, or -1 when out of memory. */
+int jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap);
+
+/* A jansson tree with the same content (new reference), NULL when out
+ * of memory. */
+json_t *jtree_to_json(const jtree *j);
+
+#endif
