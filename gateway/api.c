@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "route.h"
 #include "store.h"
+#include "workers.h"
 
 #define API_PREFIX "/api/v1"
 #define API_MAX_TOKENS 64
@@ -419,34 +421,222 @@ static const char *const doc_types[] = {
 	"warehouse_shipment", "functional_ack", NULL
 };
 
+/* ---- POST on the worker pool ------------------------------------------ */
+
+/*
+ * A POST's answer, built on a worker and sent on the loop. The token is a
+ * deep copy: a reload may free the token set while the job runs.
+ */
+#define API_OUT_HEADERS 4
+struct api_out {
+	struct api *a;
+	struct daemon_request *r;      /* loop thread only */
+	struct store *st;              /* the worker's connection */
+	struct api_token token;
+	char key[STORE_IDEM_KEY_MAX + 1];
+	char corr[STORE_CORRELATION_MAX + 1];
+	char *text;
+	size_t len;
+	int status;
+	char *ctype, *body;
+	size_t body_len;
+	char *hname[API_OUT_HEADERS], *hvalue[API_OUT_HEADERS];
+	size_t nh;
+};
+
+static struct api_out *
+out_new(struct api *a, struct daemon_request *r, const struct api_token *t,
+    const char *key, char *text, size_t len)
+{
+	struct api_out *o = calloc(1, sizeof(*o));
+	size_t i;
+	int bad = 0;
+
+	if (o == NULL)
+		return NULL;
+	o->a = a;
+	o->r = r;
+	o->token = *t;
+	for (i = 0; i < t->nsystems; i++)
+		bad |= (o->token.systems[i] = strdup(t->systems[i])) == NULL;
+	for (i = 0; i < t->npartners; i++)
+		bad |= (o->token.partners[i] = strdup(t->partners[i])) == NULL;
+	snprintf(o->key, sizeof(o->key), "%s", key);
+	snprintf(o->corr, sizeof(o->corr), "%s",
+	    daemon_request_correlation_id(r));
+	if (bad) {
+		o->text = NULL;
+		token_clear(&o->token);
+		free(o);
+		return NULL;
+	}
+	o->text = text;
+	o->len = len;
+	return o;
+}
+
 static void
-finish_idem(struct api *a, const char *scope, const char *key, int status,
-    json_t *body, struct daemon_request *r, int64_t id)
+out_free(struct api_out *o)
+{
+	size_t i;
+
+	token_clear(&o->token);
+	free(o->text);
+	free(o->ctype);
+	free(o->body);
+	for (i = 0; i < o->nh; i++) {
+		free(o->hname[i]);
+		free(o->hvalue[i]);
+	}
+	free(o);
+}
+
+static void
+out_header(struct api_out *o, const char *name, const char *value)
+{
+	if (o->nh < API_OUT_HEADERS) {
+		o->hname[o->nh] = strdup(name);
+		o->hvalue[o->nh++] = strdup(value);
+	}
+}
+
+static void
+out_reply(struct api_out *o, int status, const char *ctype, const char *body,
+    size_t len)
+{
+	o->status = status;
+	free(o->ctype);
+	free(o->body);
+	o->ctype = strdup(ctype);
+	o->body = malloc(len + 1);
+	if (o->body) {
+		memcpy(o->body, body, len);
+		o->body[len] = '\0';
+	}
+	o->body_len = len;
+}
+
+static void
+out_problem(struct api_out *o, int status, const char *msg, const char *path)
+{
+	json_t *j = json_object();
+	char *s;
+
+	json_object_set_new(j, "error", json_string(msg));
+	if (path && path[0])
+		json_object_set_new(j, "path", json_string(path));
+	json_object_set_new(j, "correlation_id", json_string(o->corr));
+	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (s == NULL)
+		out_reply(o, 500, "text/plain", "out of memory", 13);
+	else
+		out_reply(o, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+/* Each worker thread's store connection, closed when the thread ends. */
+static pthread_key_t api_store_key;
+static pthread_once_t api_store_once = PTHREAD_ONCE_INIT;
+
+static void
+api_store_close(void *st)
+{
+	store_close(st);
+}
+
+static void
+api_store_key_make(void)
+{
+	(void)pthread_key_create(&api_store_key, api_store_close);
+}
+
+static struct store *
+thread_store(struct api *a, struct store_error *se)
+{
+	struct store *st;
+
+	pthread_once(&api_store_once, api_store_key_make);
+	if ((st = pthread_getspecific(api_store_key)) != NULL)
+		return st;
+	if (store_open(&st, daemon_config(a->d)->store_url, NULL, se) !=
+	    STORE_OK)
+		return NULL;
+	(void)pthread_setspecific(api_store_key, st);
+	return st;
+}
+
+static void post_store_work(struct api_out *o);
+
+static void
+post_work(void *arg)
+{
+	struct api_out *o = arg;
+	struct store_error se;
+
+	if ((o->st = thread_store(o->a, &se)) == NULL) {
+		log_error("api: no store connection", "error", se.message,
+		    "correlation_id", o->corr, NULL);
+		out_problem(o, 503, "the store is not available; retry", NULL);
+		return;
+	}
+	post_store_work(o);
+}
+
+static void
+post_done(void *arg, int cancelled)
+{
+	struct api_out *o = arg;
+	size_t i;
+
+	if (cancelled)
+		daemon_reply_error(o->r, 503, "shutting down");
+	else if (o->body == NULL || o->ctype == NULL)
+		daemon_reply_error(o->r, 500, "out of memory");
+	else {
+		for (i = 0; i < o->nh; i++)
+			if (o->hname[i] && o->hvalue[i])
+				daemon_request_add_header(o->r, o->hname[i],
+				    o->hvalue[i]);
+		daemon_reply(o->r, o->status, o->ctype, o->body, o->body_len);
+	}
+	out_free(o);
+}
+
+static void
+finish_idem(struct api_out *o, const char *scope, const char *key, int status,
+    json_t *body, int64_t id)
 {
 	struct store_error se;
 	char *s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 
-	if (s && store_idempotency_finish(a->st, scope, key, status, s, &se))
+	if (s && store_idempotency_finish(o->st, scope, key, status, s, &se))
 		log_error("idempotency answer not stored", "error", se.message,
-		    "correlation_id", daemon_request_correlation_id(r), NULL);
+		    "correlation_id", o->corr, NULL);
 	json_decref(body);
 	if (id > 0) {
 		char loc[64];
 		snprintf(loc, sizeof(loc), API_PREFIX "/documents/%" PRId64, id);
-		daemon_request_add_header(r, "Location", loc);
+		out_header(o, "Location", loc);
 	}
 	if (s == NULL)
-		daemon_reply_error(r, 500, "out of memory");
+		out_reply(o, 500, "text/plain", "out of memory", 13);
 	else
-		daemon_reply(r, status, "application/json", s, strlen(s));
+		out_reply(o, status, "application/json", s, strlen(s));
 	free(s);
 }
 
+/*
+ * The store work of a POST, on a worker thread with that thread's own
+ * store connection (store.h: one connection per thread): parsing, schema,
+ * idempotency, spool, message, routing. Its answer is recorded in o and
+ * sent by post_done() on the loop.
+ */
 static void
-post_document(struct api *a, struct daemon_request *r, struct api_token *t)
+post_store_work(struct api_out *o)
 {
-	const char *key = daemon_request_header(r, "Idempotency-Key");
-	char scope[80], hash[SPOOL_HASH_HEX + 1], schema[300], *text, *prev = NULL;
+	const char *key = o->key;
+	char scope[80], hash[SPOOL_HASH_HEX + 1], schema[300], *text = o->text, *prev = NULL;
 	const char *type, *partner, *corr;
 	struct jschema_error je;
 	struct store_error se;
@@ -457,8 +647,182 @@ post_document(struct api *a, struct daemon_request *r, struct api_token *t)
 	struct route_result res;
 	json_error_t jerr;
 	json_t *root, *meta, *out;
-	size_t len, i;
+	size_t len = o->len, i;
 	int status = 0;
+	const struct api_token *t = &o->token;
+	struct api *a = o->a;
+
+	o->text = NULL;    /* the code below frees it */
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "malformed JSON at line %d column "
+		    "%d: %s", jerr.line, jerr.column, jerr.text);
+		free(text);
+		out_problem(o, 400, msg, NULL);
+		return;
+	}
+	type = json_string_value(json_object_get(root, "type"));
+	for (i = 0; doc_types[i] && (type == NULL || strcmp(doc_types[i], type));
+	    i++)
+		;
+	if (!json_is_object(root) || type == NULL || doc_types[i] == NULL) {
+		json_decref(root);
+		free(text);
+		out_problem(o, 422, "expected a canonical document: \"type\" "
+		    "one of order, order_response, shipment, invoice, "
+		    "warehouse_order, warehouse_shipment, functional_ack",
+		    "$.type");
+		return;
+	}
+	snprintf(schema, sizeof(schema), "%s.schema.json", type);
+	if (jschema_validate(a->schemas, schema, root, &je) != 0) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "%s: %s", je.path, je.message);
+		json_decref(root);
+		free(text);
+		out_problem(o, 422, msg, je.path);
+		return;
+	}
+	meta = json_object_get(root, "meta");
+	partner = json_string_value(json_object_get(meta, "partner"));
+	if (!partner_allowed(t, partner)) {
+		json_decref(root);
+		free(text);
+		out_problem(o, 403, partner ? "this token may not send "
+		    "documents for this partner" : "meta.partner is required "
+		    "and must be a partner of this token", partner ? NULL :
+		    "$.meta.partner");
+		return;
+	}
+	corr = json_string_value(json_object_get(meta, "correlation_id"));
+	if (corr == NULL || corr[0] == '\0' || strlen(corr) >
+	    STORE_CORRELATION_MAX)
+		corr = o->corr;
+
+	snprintf(scope, sizeof(scope), "api:%s", t->name);
+	store_sha256_hex(text, len, hash);
+	if (store_idempotency_begin(o->st, scope, key, hash, &oc, &status,
+	    &prev, &se) != 0) {
+		json_decref(root);
+		free(text);
+		log_error("idempotency check failed", "error", se.message, NULL);
+		out_problem(o, 503, "the store is not available; retry", NULL);
+		return;
+	}
+	if (oc == STORE_IDEM_REPLAY) {
+		json_t *pj = prev ? json_loads(prev, 0, NULL) : NULL;
+		json_int_t id = json_integer_value(json_object_get(pj, "id"));
+		if (id > 0) {
+			char loc[64];
+			snprintf(loc, sizeof(loc), API_PREFIX "/documents/%"
+			    JSON_INTEGER_FORMAT, id);
+			out_header(o, "Location", loc);
+		}
+		out_header(o, "Idempotent-Replayed", "true");
+		out_reply(o, status, "application/json", prev,
+		    prev ? strlen(prev) : 0);
+		json_decref(pj);
+		free(prev);
+		json_decref(root);
+		free(text);
+		return;
+	}
+	free(prev);
+	if (oc == STORE_IDEM_CONFLICT || oc == STORE_IDEM_IN_PROGRESS) {
+		json_decref(root);
+		free(text);
+		out_problem(o, 409, oc == STORE_IDEM_CONFLICT ?
+		    "this Idempotency-Key was used with another body" :
+		    "a request with this Idempotency-Key is still in progress",
+		    NULL);
+		return;
+	}
+
+	memset(&m, 0, sizeof(m));
+	m.direction = STORE_IN;
+	snprintf(m.partner, sizeof(m.partner), "%s", partner);
+	snprintf(m.transport, sizeof(m.transport), "api");
+	snprintf(m.message_type, sizeof(m.message_type), "%s", type);
+	snprintf(m.state, sizeof(m.state), "received");
+	snprintf(m.correlation_id, sizeof(m.correlation_id), "%s", corr);
+	m.size = (int64_t)len;
+	if (spool_put(store_spool(o->st), text, len, m.payload_hash, &spe) != 0 ||
+	    store_message_put(o->st, &m, NULL, &se) != 0) {
+		json_decref(root);
+		free(text);
+		log_error("document not stored", "error", se.message, NULL);
+		out_problem(o, 503, "the store is not available; retry", NULL);
+		return;
+	}
+	memset(&doc, 0, sizeof(doc));
+	doc.origin = ROUTE_FROM_SYSTEM;
+	doc.partner = partner;
+	doc.system = t->nsystems ? t->systems[0] : t->name;
+	doc.document_type = type;
+	doc.json = text;
+	doc.json_len = len;
+	doc.message_id = m.id;
+	doc.correlation_id = m.correlation_id;
+	route_document(a->route, o->st, &doc, &res);
+	free(text);
+	json_decref(root);
+
+	out = json_object();
+	json_object_set_new(out, "id", json_integer(m.id));
+	json_object_set_new(out, "correlation_id", json_string(m.correlation_id));
+	if (res.status == ROUTE_OK) {
+		json_t *ta = json_array();
+		(void)store_message_set_state(o->st, m.id, "received", "routed",
+		    NULL, &se);
+		for (i = 0; i < res.ntargets; i++) {
+			json_t *e = json_object();
+			json_object_set_new(e, "kind", json_string(
+			    res.targets[i].kind == ROUTE_TARGET_WEBHOOK ?
+			    "webhook" : "partner"));
+			json_object_set_new(e, "name",
+			    json_string(res.targets[i].name));
+			if (res.targets[i].edi_message[0])
+				json_object_set_new(e, "edi", json_string(
+				    res.targets[i].edi_message));
+			json_object_set_new(e, "delivery_id",
+			    json_integer(res.targets[i].delivery_id));
+			if (res.targets[i].outbound_message_id)
+				json_object_set_new(e, "message_id", json_integer(
+				    res.targets[i].outbound_message_id));
+			json_array_append_new(ta, e);
+		}
+		json_object_set_new(out, "state", json_string("routed"));
+		json_object_set_new(out, "targets", ta);
+		json_object_set_new(out, "location", json_sprintf(API_PREFIX
+		    "/documents/%" PRId64, m.id));
+		finish_idem(o, scope, key, 202, out, m.id);
+		return;
+	}
+	if (res.status == ROUTE_ESTORE) {
+		/* Not recorded under the key: a retry can succeed. */
+		json_decref(out);
+		out_problem(o, 503, "the store failed while routing; retry",
+		    NULL);
+		return;
+	}
+	(void)store_message_set_state(o->st, m.id, "received", "rejected", NULL,
+	    &se);
+	json_object_set_new(out, "state", json_string("rejected"));
+	json_object_set_new(out, "error", json_string(res.message));
+	if (res.path[0])
+		json_object_set_new(out, "path", json_string(res.path));
+	json_object_set_new(out, "correlation_id", json_string(m.correlation_id));
+	finish_idem(o, scope, key, 422, out, m.id);
+}
+
+static void
+post_document(struct api *a, struct daemon_request *r, struct api_token *t)
+{
+	const char *key = daemon_request_header(r, "Idempotency-Key");
+	char *text;
+	size_t len, i;
+	struct api_out *o;
 
 	if (!(t->access & ACCESS_WRITE)) {
 		reply_problem(r, 403, "this token may not write (access)", NULL);
@@ -485,167 +849,16 @@ post_document(struct api *a, struct daemon_request *r, struct api_token *t)
 		    "max_body_size", NULL);
 		return;
 	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		char msg[300];
-		snprintf(msg, sizeof(msg), "malformed JSON at line %d column "
-		    "%d: %s", jerr.line, jerr.column, jerr.text);
+	if ((o = out_new(a, r, t, key, text, len)) == NULL) {
 		free(text);
-		reply_problem(r, 400, msg, NULL);
+		daemon_reply_error(r, 500, "out of memory");
 		return;
 	}
-	type = json_string_value(json_object_get(root, "type"));
-	for (i = 0; doc_types[i] && (type == NULL || strcmp(doc_types[i], type));
-	    i++)
-		;
-	if (!json_is_object(root) || type == NULL || doc_types[i] == NULL) {
-		json_decref(root);
-		free(text);
-		reply_problem(r, 422, "expected a canonical document: \"type\" "
-		    "one of order, order_response, shipment, invoice, "
-		    "warehouse_order, warehouse_shipment, functional_ack",
-		    "$.type");
-		return;
+	if (workers_submit(daemon_workers(a->d), post_work, post_done, o) != 0) {
+		out_free(o);
+		daemon_request_add_header(r, "Retry-After", "1");
+		reply_problem(r, 503, "too busy; retry", NULL);
 	}
-	snprintf(schema, sizeof(schema), "%s.schema.json", type);
-	if (jschema_validate(a->schemas, schema, root, &je) != 0) {
-		char msg[600];
-		snprintf(msg, sizeof(msg), "%s: %s", je.path, je.message);
-		json_decref(root);
-		free(text);
-		reply_problem(r, 422, msg, je.path);
-		return;
-	}
-	meta = json_object_get(root, "meta");
-	partner = json_string_value(json_object_get(meta, "partner"));
-	if (!partner_allowed(t, partner)) {
-		json_decref(root);
-		free(text);
-		reply_problem(r, 403, partner ? "this token may not send "
-		    "documents for this partner" : "meta.partner is required "
-		    "and must be a partner of this token", partner ? NULL :
-		    "$.meta.partner");
-		return;
-	}
-	corr = json_string_value(json_object_get(meta, "correlation_id"));
-	if (corr == NULL || corr[0] == '\0' || strlen(corr) >
-	    STORE_CORRELATION_MAX)
-		corr = daemon_request_correlation_id(r);
-
-	snprintf(scope, sizeof(scope), "api:%s", t->name);
-	store_sha256_hex(text, len, hash);
-	if (store_idempotency_begin(a->st, scope, key, hash, &oc, &status,
-	    &prev, &se) != 0) {
-		json_decref(root);
-		free(text);
-		log_error("idempotency check failed", "error", se.message, NULL);
-		reply_problem(r, 503, "the store is not available; retry", NULL);
-		return;
-	}
-	if (oc == STORE_IDEM_REPLAY) {
-		json_t *o = prev ? json_loads(prev, 0, NULL) : NULL;
-		json_int_t id = json_integer_value(json_object_get(o, "id"));
-		if (id > 0) {
-			char loc[64];
-			snprintf(loc, sizeof(loc), API_PREFIX "/documents/%"
-			    JSON_INTEGER_FORMAT, id);
-			daemon_request_add_header(r, "Location", loc);
-		}
-		daemon_request_add_header(r, "Idempotent-Replayed", "true");
-		daemon_reply(r, status, "application/json", prev,
-		    prev ? strlen(prev) : 0);
-		json_decref(o);
-		free(prev);
-		json_decref(root);
-		free(text);
-		return;
-	}
-	free(prev);
-	if (oc == STORE_IDEM_CONFLICT || oc == STORE_IDEM_IN_PROGRESS) {
-		json_decref(root);
-		free(text);
-		reply_problem(r, 409, oc == STORE_IDEM_CONFLICT ?
-		    "this Idempotency-Key was used with another body" :
-		    "a request with this Idempotency-Key is still in progress",
-		    NULL);
-		return;
-	}
-
-	memset(&m, 0, sizeof(m));
-	m.direction = STORE_IN;
-	snprintf(m.partner, sizeof(m.partner), "%s", partner);
-	snprintf(m.transport, sizeof(m.transport), "api");
-	snprintf(m.message_type, sizeof(m.message_type), "%s", type);
-	snprintf(m.state, sizeof(m.state), "received");
-	snprintf(m.correlation_id, sizeof(m.correlation_id), "%s", corr);
-	m.size = (int64_t)len;
-	if (spool_put(store_spool(a->st), text, len, m.payload_hash, &spe) != 0 ||
-	    store_message_put(a->st, &m, NULL, &se) != 0) {
-		json_decref(root);
-		free(text);
-		log_error("document not stored", "error", se.message, NULL);
-		reply_problem(r, 503, "the store is not available; retry", NULL);
-		return;
-	}
-	memset(&doc, 0, sizeof(doc));
-	doc.origin = ROUTE_FROM_SYSTEM;
-	doc.partner = partner;
-	doc.system = t->nsystems ? t->systems[0] : t->name;
-	doc.document_type = type;
-	doc.json = text;
-	doc.json_len = len;
-	doc.message_id = m.id;
-	doc.correlation_id = m.correlation_id;
-	route_document(a->route, a->st, &doc, &res);
-	free(text);
-	json_decref(root);
-
-	out = json_object();
-	json_object_set_new(out, "id", json_integer(m.id));
-	json_object_set_new(out, "correlation_id", json_string(m.correlation_id));
-	if (res.status == ROUTE_OK) {
-		json_t *ta = json_array();
-		(void)store_message_set_state(a->st, m.id, "received", "routed",
-		    NULL, &se);
-		for (i = 0; i < res.ntargets; i++) {
-			json_t *e = json_object();
-			json_object_set_new(e, "kind", json_string(
-			    res.targets[i].kind == ROUTE_TARGET_WEBHOOK ?
-			    "webhook" : "partner"));
-			json_object_set_new(e, "name",
-			    json_string(res.targets[i].name));
-			if (res.targets[i].edi_message[0])
-				json_object_set_new(e, "edi", json_string(
-				    res.targets[i].edi_message));
-			json_object_set_new(e, "delivery_id",
-			    json_integer(res.targets[i].delivery_id));
-			if (res.targets[i].outbound_message_id)
-				json_object_set_new(e, "message_id", json_integer(
-				    res.targets[i].outbound_message_id));
-			json_array_append_new(ta, e);
-		}
-		json_object_set_new(out, "state", json_string("routed"));
-		json_object_set_new(out, "targets", ta);
-		json_object_set_new(out, "location", json_sprintf(API_PREFIX
-		    "/documents/%" PRId64, m.id));
-		finish_idem(a, scope, key, 202, out, r, m.id);
-		return;
-	}
-	if (res.status == ROUTE_ESTORE) {
-		/* Not recorded under the key: a retry can succeed. */
-		json_decref(out);
-		reply_problem(r, 503, "the store failed while routing; retry",
-		    NULL);
-		return;
-	}
-	(void)store_message_set_state(a->st, m.id, "received", "rejected", NULL,
-	    &se);
-	json_object_set_new(out, "state", json_string("rejected"));
-	json_object_set_new(out, "error", json_string(res.message));
-	if (res.path[0])
-		json_object_set_new(out, "path", json_string(res.path));
-	json_object_set_new(out, "correlation_id", json_string(m.correlation_id));
-	finish_idem(a, scope, key, 422, out, r, m.id);
 }
 
 /* ---- GET /api/v1/documents[/{id}] -------------------------------------- */

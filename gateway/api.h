@@ -21,7 +21,13 @@
  *     the configuration.
  *
  * THREADS
- *   Handlers run on the loop thread with the API's own store connection.
+ *   Handlers run on the loop thread: authentication, scope, rate limit
+ *   and body size there; the store work of POST /documents (schema,
+ *   idempotency, spool, message, routing) runs on the daemon's worker
+ *   pool with each worker thread's own store connection, and the answer
+ *   goes out from the loop when the job is done (503 with Retry-After
+ *   when the worker queue is full). The GET and ops handlers still read
+ *   the store on the loop thread with the API's connection.
  *
  * NEVER
  *   Answers 5xx for a client's mistake, or exits on any request.

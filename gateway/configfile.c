@@ -34,6 +34,7 @@ enum section { SEC_GENERAL, SEC_STORE, SEC_LIMITS, SEC_TLS, SEC_LISTEN,
 static const char *const module_sections[] = {
 	"api", "delivery", "route", "webhook.", "route.", "token.",
 	"inbound",
+	"reconcile",
 	"recovery",
 	NULL
 };
@@ -513,7 +514,7 @@ open_section(struct parser *p, char *name)
 		return fail(p, p->line, "unknown section [%s] (expected "
 		    "[store], [limits], [tls], [listen.NAME], [as2], [sftp], "
 		    "[api], [delivery], [route], [webhook.NAME], [route.NAME], "
-		    "[token.NAME], [inbound] or [recovery])", name);
+		    "[token.NAME], [inbound], [reconcile] or [recovery])", name);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "store.h"
+#include "workers.h"
 
 #define DELIVER_MAX_WEBHOOKS 64
 #define DELIVER_MAX_INFLIGHT 16
@@ -61,6 +62,20 @@ struct deliver {
 	int64_t breaker_open_us;
 	size_t inflight;
 	struct metrics_family *m_deliveries;
+	/* The store round on the worker pool (see tick): one at a time. */
+	int round_running;
+	int closing;           /* deliver_free() ran while a round was out */
+	struct job *outcomes;  /* finished on the loop, to record */
+	struct job *round_outcomes; /* being recorded by the round */
+	struct job *claimed;   /* claimed by the round, to send */
+	size_t inflight_at_round;
+};
+
+enum outcome_kind {
+	OUTCOME_NONE,          /* claimed, not sent yet */
+	OUTCOME_DONE,          /* 2xx */
+	OUTCOME_FAIL,          /* retry, or dead when permanent or out of tries */
+	OUTCOME_GIVE_BACK      /* not sent (breaker): due again at due_us */
 };
 
 struct job {
@@ -69,6 +84,16 @@ struct job {
 	struct store_delivery del;
 	struct store_message msg;
 	int attempt;
+	struct job *next;
+	/* Filled by the round (worker) for a claimed delivery. */
+	char *body;            /* the CloudEvent, NULL when it failed */
+	char why[300];
+	/* Filled on the loop, recorded by the next round. */
+	enum outcome_kind kind;
+	int permanent;
+	int status;
+	int64_t due_us;
+	int dead;              /* set by the round: it went to dead letters */
 };
 
 /* W3C traceparent: the trace id follows the correlation id (SHA-256,
@@ -333,17 +358,24 @@ record_failure(struct deliver *dl, struct job *j, int permanent,
 		log_info("delivery failed, will retry", "endpoint",
 		    j->del.endpoint, "error", why, "correlation_id",
 		    j->msg.correlation_id, NULL);
-	count(dl, j->del.endpoint, dead ? "dead" : "retry");
+	j->dead = dead;
 }
 
+static void
+push_outcome(struct deliver *dl, struct job *j, enum outcome_kind kind)
+{
+	j->kind = kind;
+	j->next = dl->outcomes;
+	dl->outcomes = j;
+}
+
+/* The answer is recorded by the next store round, off the loop thread. */
 static void
 on_response(const struct http_client_response *resp, void *ctx)
 {
 	struct job *j = ctx;
 	struct deliver *dl = j->dl;
-	struct store_error se;
 	enum deliver_outcome oc;
-	char why[300], detail[512];
 
 	dl->inflight--;
 	if (resp->result == HTTP_CLIENT_CANCELLED) {
@@ -359,29 +391,47 @@ on_response(const struct http_client_response *resp, void *ctx)
 		oc = DELIVER_RETRY;
 	deliver_breaker_record(&j->hook->breaker, oc == DELIVER_OK ||
 	    oc == DELIVER_PERMANENT, store_now_us(), dl->breaker_failures);
-	if (oc == DELIVER_OK) {
-		if (store_delivery_done(dl->st, j->del.id, dl->worker, &se) !=
-		    STORE_OK)
-			log_error("delivery outcome not recorded", "endpoint",
-			    j->del.endpoint, "error", se.message, NULL);
-		else {
-			snprintf(detail, sizeof(detail), "{\"delivery_id\":%"
-			    PRId64 ",\"endpoint\":\"%s\",\"status\":%d,"
-			    "\"attempt\":%d}", j->del.id, j->del.endpoint,
-			    resp->status, j->attempt);
-			(void)store_event_append(dl->st, j->del.message_id,
-			    j->msg.correlation_id, "delivery.done", detail,
-			    NULL, &se);
-			(void)store_message_set_state(dl->st, j->del.message_id,
-			    NULL, "delivered", NULL, &se);
-			count(dl, j->del.endpoint, "delivered");
-		}
-	} else {
-		snprintf(why, sizeof(why), "%s", resp->message[0] ?
+	j->status = resp->status;
+	if (oc == DELIVER_OK)
+		push_outcome(dl, j, OUTCOME_DONE);
+	else {
+		snprintf(j->why, sizeof(j->why), "%s", resp->message[0] ?
 		    resp->message : http_client_result_name(resp->result));
-		record_failure(dl, j, oc == DELIVER_PERMANENT, why);
+		j->permanent = oc == DELIVER_PERMANENT;
+		push_outcome(dl, j, OUTCOME_FAIL);
 	}
-	free(j);
+}
+
+/* Worker thread: what the loop collected goes into the store. */
+static void
+record_outcome(struct deliver *dl, struct job *j)
+{
+	struct store_error se;
+	char detail[512];
+
+	if (j->kind == OUTCOME_GIVE_BACK) {
+		int dead;
+		(void)store_delivery_fail(dl->st, j->del.id, dl->worker,
+		    j->del.last_error, j->due_us, INT_MAX, &dead, &se);
+		return;
+	}
+	if (j->kind == OUTCOME_FAIL) {
+		record_failure(dl, j, j->permanent, j->why);
+		return;
+	}
+	if (store_delivery_done(dl->st, j->del.id, dl->worker, &se) !=
+	    STORE_OK) {
+		log_error("delivery outcome not recorded", "endpoint",
+		    j->del.endpoint, "error", se.message, NULL);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "{\"delivery_id\":%" PRId64
+	    ",\"endpoint\":\"%s\",\"status\":%d,\"attempt\":%d}",
+	    j->del.id, j->del.endpoint, j->status, j->attempt);
+	(void)store_event_append(dl->st, j->del.message_id,
+	    j->msg.correlation_id, "delivery.done", detail, NULL, &se);
+	(void)store_message_set_state(dl->st, j->del.message_id, NULL,
+	    "delivered", NULL, &se);
 }
 
 static void
@@ -395,22 +445,19 @@ give_back(struct deliver *dl, const struct store_delivery *del,
 	    due_us, INT_MAX, &dead, &se);
 }
 
-static void
-start(struct deliver *dl, const struct store_delivery *del)
+/* Worker thread: a claimed delivery's CloudEvent, or a recorded failure
+ * (NULL) when it cannot be sent at all. */
+static struct job *
+prepare(struct deliver *dl, const struct store_delivery *del)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	struct store_error se;
-	struct http_client_header h[7];
-	struct http_client_request req;
-	struct http_client_tls tls;
-	char sig[128], tp[64], errbuf[256], *body = NULL;
 	void *doc = NULL;
 	size_t doclen = 0;
-	int64_t now = store_now_us();
 
 	if (j == NULL) {
-		give_back(dl, del, now + 1000000);
-		return;
+		give_back(dl, del, store_now_us() + 1000000);
+		return NULL;
 	}
 	j->dl = dl;
 	j->del = *del;
@@ -420,8 +467,38 @@ start(struct deliver *dl, const struct store_delivery *del)
 		record_failure(dl, j, 0, "no [webhook] section for this "
 		    "endpoint (removed from the configuration?)");
 		free(j);
-		return;
+		return NULL;
 	}
+	if (store_message_get(dl->st, del->message_id, &j->msg, &se) != STORE_OK ||
+	    spool_read_all(store_spool(dl->st), j->msg.payload_hash, &doc,
+	    &doclen, NULL) != SPOOL_OK) {
+		record_failure(dl, j, 1, "the document to deliver is missing "
+		    "from the store");
+		free(j);
+		return NULL;
+	}
+	j->body = deliver_cloudevent(del->idempotency_key, j->msg.partner,
+	    j->msg.message_type, j->msg.partner, j->msg.correlation_id,
+	    store_now_us(), doc, doclen);
+	free(doc);
+	if (j->body == NULL) {
+		give_back(dl, del, store_now_us() + 1000000);
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Loop thread: the request of a prepared delivery. */
+static void
+send_one(struct deliver *dl, struct job *j)
+{
+	struct http_client_header h[7];
+	struct http_client_request req;
+	struct http_client_tls tls;
+	char sig[128], tp[64], errbuf[256];
+	int64_t now = store_now_us();
+
 	if (!deliver_breaker_allow(&j->hook->breaker, now, dl->breaker_open_us)) {
 		/* Open circuit, or half-open with the probe still out: wait
 		 * without spending an attempt, and never due in the past, or
@@ -429,31 +506,14 @@ start(struct deliver *dl, const struct store_delivery *del)
 		int64_t due = j->hook->breaker.opened_us + dl->breaker_open_us;
 		if (due < now + (int64_t)dl->poll_ms * 1000)
 			due = now + (int64_t)dl->poll_ms * 1000;
-		give_back(dl, del, due);
-		free(j);
+		free(j->body);
+		j->body = NULL;
+		j->due_us = due;
+		push_outcome(dl, j, OUTCOME_GIVE_BACK);
 		return;
 	}
-	if (store_message_get(dl->st, del->message_id, &j->msg, &se) != STORE_OK ||
-	    spool_read_all(store_spool(dl->st), j->msg.payload_hash, &doc,
-	    &doclen, NULL) != SPOOL_OK) {
-		deliver_breaker_record(&j->hook->breaker, 1, now,
-		    dl->breaker_failures);
-		record_failure(dl, j, 1, "the document to deliver is missing "
-		    "from the store");
-		free(j);
-		return;
-	}
-	body = deliver_cloudevent(del->idempotency_key, j->msg.partner,
-	    j->msg.message_type, j->msg.partner, j->msg.correlation_id, now,
-	    doc, doclen);
-	free(doc);
-	if (body == NULL) {
-		give_back(dl, del, now + 1000000);
-		free(j);
-		return;
-	}
-	deliver_signature(j->hook->secret, now / 1000000, body, strlen(body),
-	    sig, sizeof(sig));
+	deliver_signature(j->hook->secret, now / 1000000, j->body,
+	    strlen(j->body), sig, sizeof(sig));
 	traceparent(j->msg.correlation_id, tp);
 	h[0].name = "Content-Type";
 	h[0].value = "application/cloudevents+json";
@@ -462,11 +522,11 @@ start(struct deliver *dl, const struct store_delivery *del)
 	h[2].name = "traceparent";
 	h[2].value = tp;
 	h[3].name = "Idempotency-Key";
-	h[3].value = del->idempotency_key;
+	h[3].value = j->del.idempotency_key;
 	h[4].name = "X-Edigate-Signature";
 	h[4].value = sig;
 	h[5].name = "X-Edigate-Delivery";
-	h[5].value = del->endpoint;
+	h[5].value = j->del.endpoint;
 	h[6].name = "User-Agent";
 	h[6].value = "edigate/" PACKAGE_VERSION;
 	memset(&req, 0, sizeof(req));
@@ -476,8 +536,8 @@ start(struct deliver *dl, const struct store_delivery *del)
 	req.url = j->hook->url;
 	req.headers = h;
 	req.nheaders = 7;
-	req.body = body;
-	req.body_len = strlen(body);
+	req.body = j->body;
+	req.body_len = strlen(j->body);
 	req.timeout_ms = j->hook->timeout_ms;
 	req.connect_timeout_ms = j->hook->timeout_ms < 10000 ?
 	    j->hook->timeout_ms : 10000;
@@ -485,30 +545,39 @@ start(struct deliver *dl, const struct store_delivery *del)
 	req.tls = j->hook->ca_file ? &tls : NULL;
 	if (http_client_send(dl->http, &req, on_response, j, errbuf,
 	    sizeof(errbuf)) == NULL) {
-		free(body);
+		free(j->body);
+		j->body = NULL;
 		deliver_breaker_record(&j->hook->breaker, 1, now,
 		    dl->breaker_failures);
-		record_failure(dl, j, 1, errbuf);
-		free(j);
+		snprintf(j->why, sizeof(j->why), "%s", errbuf);
+		j->permanent = 1;
+		push_outcome(dl, j, OUTCOME_FAIL);
 		return;
 	}
-	free(body);
+	free(j->body);
+	j->body = NULL;
 	dl->inflight++;
 }
 
+/*
+ * The store round, on a worker (the loop never waits on the store for
+ * webhooks): record the outcomes the loop collected since the last
+ * round, then claim what may go out now and read each document. One
+ * round at a time, so dl->st is used by one thread at a time.
+ */
 static void
-tick(evutil_socket_t fd, short what, void *arg)
+round_work(void *arg)
 {
 	struct deliver *dl = arg;
 	struct store_delivery del;
 	struct store_error se;
+	struct job *j;
+	size_t budget = DELIVER_MAX_INFLIGHT - dl->inflight_at_round;
 
-	(void)fd;
-	(void)what;
-	/* Bounded per tick, so the loop keeps answering whatever the queue
-	 * holds. */
-	for (int claims = 0; claims < 4 * DELIVER_MAX_INFLIGHT &&
-	    dl->inflight < DELIVER_MAX_INFLIGHT; claims++) {
+	for (j = dl->round_outcomes; j; j = j->next)
+		record_outcome(dl, j);
+	for (int claims = 0; claims < 4 * DELIVER_MAX_INFLIGHT && budget > 0;
+	    claims++) {
 		int rc = store_delivery_claim_prefix(dl->st, dl->worker,
 		    DELIVER_ENDPOINT_PREFIX, store_now_us(), dl->lease_us, &del,
 		    &se);
@@ -528,7 +597,69 @@ tick(evutil_socket_t fd, short what, void *arg)
 			    DELIVER_FOREIGN_DELAY_US);
 			break;
 		}
-		start(dl, &del);
+		if ((j = prepare(dl, &del)) != NULL) {
+			j->next = dl->claimed;
+			dl->claimed = j;
+			budget--;
+		}
+	}
+}
+
+static void deliver_release(struct deliver *dl);
+
+static void
+round_done(void *arg, int cancelled)
+{
+	struct deliver *dl = arg;
+	struct job *j, *next, *claimed = dl->claimed;
+
+	dl->round_running = 0;
+	dl->claimed = NULL;
+	for (j = dl->round_outcomes; j; j = next) {
+		next = j->next;
+		if (!cancelled)
+			count(dl, j->del.endpoint, j->kind == OUTCOME_DONE ?
+			    "delivered" : j->kind == OUTCOME_GIVE_BACK ?
+			    "deferred" : j->dead ? "dead" : "retry");
+		free(j->body);
+		free(j);
+	}
+	dl->round_outcomes = NULL;
+	for (j = claimed; j; j = next) {
+		next = j->next;
+		j->next = NULL;
+		if (cancelled || dl->closing) {
+			/* The lease runs out; another claim sends it. */
+			free(j->body);
+			free(j);
+		} else
+			send_one(dl, j);
+	}
+	if (dl->closing)
+		deliver_release(dl);
+}
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct deliver *dl = arg;
+
+	(void)fd;
+	(void)what;
+	if (dl->round_running)
+		return;
+	dl->round_outcomes = dl->outcomes;
+	dl->outcomes = NULL;
+	dl->inflight_at_round = dl->inflight;
+	if (dl->inflight >= DELIVER_MAX_INFLIGHT && dl->round_outcomes == NULL)
+		return;
+	dl->round_running = 1;
+	if (workers_submit(daemon_workers(dl->d), round_work, round_done, dl)
+	    != 0) {
+		/* Queue full: try again next tick with the same outcomes. */
+		dl->round_running = 0;
+		dl->outcomes = dl->round_outcomes;
+		dl->round_outcomes = NULL;
 	}
 }
 
@@ -584,17 +715,17 @@ deliver_start(struct deliver *dl)
 	return 0;
 }
 
-void
-deliver_free(struct deliver *dl)
+static void
+deliver_release(struct deliver *dl)
 {
+	struct job *j, *next;
 	size_t i;
 
-	if (dl == NULL)
-		return;
-	if (dl->timer)
-		event_free(dl->timer);
-	if (dl->http)
-		http_client_free(dl->http);
+	for (j = dl->outcomes; j; j = next) {
+		next = j->next;
+		free(j->body);
+		free(j);
+	}
 	store_close(dl->st);
 	for (i = 0; i < dl->nhooks; i++) {
 		free(dl->hooks[i].url);
@@ -602,4 +733,24 @@ deliver_free(struct deliver *dl)
 		free(dl->hooks[i].ca_file);
 	}
 	free(dl);
+}
+
+void
+deliver_free(struct deliver *dl)
+{
+	if (dl == NULL)
+		return;
+	if (dl->timer)
+		event_free(dl->timer);
+	dl->timer = NULL;
+	if (dl->http)
+		http_client_free(dl->http);
+	dl->http = NULL;
+	/* A store round still out frees the rest when it comes back (the
+	 * workers are drained after this). */
+	if (dl->round_running) {
+		dl->closing = 1;
+		return;
+	}
+	deliver_release(dl);
 }

@@ -44,7 +44,13 @@
  *   always gets the same key per target, whatever the retries.
  *
  * THREADS
- *   Runs on the daemon's loop thread; store calls go to worker jobs.
+ *   The HTTP requests and the circuit breakers live on the daemon's loop
+ *   thread; every store call runs in a "store round" on the worker pool,
+ *   one round at a time with the module's own connection: each poll
+ *   tick records the outcomes the loop collected since the last round,
+ *   claims what may go out (at most DELIVER_MAX_INFLIGHT in flight) and
+ *   reads each document into its CloudEvent; the loop then sends them.
+ *   An answer is in the store one poll later than it came.
  *
  * NEVER
  *   Loses a delivery: a crash between claim and done leaves the claim to

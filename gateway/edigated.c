@@ -28,6 +28,7 @@
 #include "inbound.h"
 #include "log.h"
 #include "recover.h"
+#include "reconcile_job.h"
 #include "route.h"
 #include "store.h"
 #include "ack_track.h"
@@ -424,6 +425,7 @@ main(int argc, char **argv)
 	struct route *route = NULL;
 	struct api *api = NULL;
 	struct deliver *webhooks = NULL;
+	struct reconcile_job *recon = NULL;
 
 	while ((c = getopt_long(argc, argv, "c:tfh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -462,7 +464,8 @@ main(int argc, char **argv)
 	if (check) {
 		if (daemon_check_tls(cfg, err, sizeof(err)) != 0 ||
 		    as2_receive_check(cfg, err, sizeof(err)) != 0 ||
-		    inbound_configure(cfg, &iopts, err, sizeof(err)) != 0) {
+		    inbound_configure(cfg, &iopts, err, sizeof(err)) != 0 ||
+		    reconcile_job_check(cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s\n", err);
 			config_free(cfg);
 			return 1;
@@ -661,6 +664,9 @@ main(int argc, char **argv)
 		else if (rs.count)
 			log_info("received messages resubmitted", NULL);
 	}
+	/* Order-to-cash reconciliation every [reconcile] interval. */
+	if ((recon = reconcile_job_new(d, err, sizeof(err))) == NULL)
+		log_error("reconciliation job not started", "error", err, NULL);
 	rc = daemon_run(d);
 	if (daemon_cut_short(d)) {
 		/* Worker threads are still running; everything durable is
@@ -674,6 +680,7 @@ main(int argc, char **argv)
 	api_free(api);
 	event_free(probe.timer);
 	event_free(overdue.timer);
+	reconcile_job_stop(recon);
 	as2_receive_stop(as2rx);
 	sftp_deliver_stop(sftp_out); /* its timer, before the event base */
 	recover_stop(recover); /* its timer, before the event base */
@@ -682,6 +689,7 @@ main(int argc, char **argv)
 	sftp_deliver_free(sftp_out); /* after the workers: their jobs use it */
 	recover_free(recover); /* after the workers: a sweep uses it */
 	store_close(overdue.st);
+	reconcile_job_free(recon); /* after the workers: their jobs use it */
 	sftp_service_free(sftp); /* after the workers: their jobs use it */
 	as2_receive_free(as2rx);
 	inbound_free(inbound);

@@ -338,6 +338,12 @@ struct run {
 		char type[STORE_NAME_MAX + 1];
 	} *pdocs;
 	size_t npdocs;
+	/* The partner's own acks (TA1, 997, 999, CONTRL) close what we
+	 * sent: seen while reading, reconciled from the kept payload. */
+	int has_acks;
+	char *payload;
+	size_t payload_len;
+	int payload_dropped;
 };
 
 static void
@@ -393,10 +399,74 @@ on_document(void *ctx, const xlate_result *x)
 	r->docs[r->ndocs++] = json_incref(x->doc);
 }
 
+/* Acks are small; a payload larger than this is not kept for them. */
+#define INBOUND_ACK_PAYLOAD_MAX (16u << 20)
+
+static void
+keep_payload(struct run *r, const unsigned char *data, size_t len)
+{
+	char *n;
+
+	if (r->payload_dropped)
+		return;
+	if (r->payload_len + len > INBOUND_ACK_PAYLOAD_MAX ||
+	    (n = realloc(r->payload, r->payload_len + len)) == NULL) {
+		free(r->payload);
+		r->payload = NULL;
+		r->payload_len = 0;
+		r->payload_dropped = 1;
+		return;
+	}
+	memcpy(n + r->payload_len, data, len);
+	r->payload = n;
+	r->payload_len += len;
+}
+
+/*
+ * The partner's TA1/997/999/CONTRL close the expectations of what we sent
+ * (ack_track.h): after the run's commit, since each ack is its own
+ * transaction there. An ack that matches nothing is recorded as unmatched
+ * by ack_track, never dropped.
+ */
+static void
+reconcile_acks(struct run *r)
+{
+	struct ack_track_file_summary sum;
+	struct store_error serr;
+
+	if (!r->has_acks)
+		return;
+	if (r->payload == NULL) {
+		event(r, r->m.id, "inbound.acks-failed", json_pack("{s:s}",
+		    "error", "the payload is too large to read its acks"));
+		return;
+	}
+	memset(&sum, 0, sizeof(sum));
+	if (ack_track_reconcile_file(r->st, r->p->id, r->payload,
+	    r->payload_len, r->m.id, 0, NULL, NULL, &sum, &serr) != STORE_OK) {
+		event(r, r->m.id, "inbound.acks-failed", json_pack("{s:s}",
+		    "error", serr.message));
+		return;
+	}
+	event(r, r->m.id, "inbound.acks", json_pack("{s:i, s:i, s:i}",
+	    "acks", sum.documents, "matched", sum.matched, "unmatched",
+	    sum.unmatched));
+}
+
 static int
 on_segment(void *ctx, const edi_segment *seg)
 {
 	struct run *r = ctx;
+	const edi_slice *e = seg->elements;
+
+	if (seg->element_count > 1 &&
+	    ((e[0].len == 3 && !memcmp(e[0].ptr, "TA1", 3)) ||
+	    (e[0].len == 2 && !memcmp(e[0].ptr, "ST", 2) && e[1].len == 3 &&
+	    (!memcmp(e[1].ptr, "997", 3) || !memcmp(e[1].ptr, "999", 3))) ||
+	    (e[0].len == 3 && !memcmp(e[0].ptr, "UNH", 3) &&
+	    seg->element_count > 2 && e[2].len >= 6 &&
+	    !memcmp(e[2].ptr, "CONTRL", 6))))
+		r->has_acks = 1;
 	ack_collector_segment(r->col, seg);
 	xlate_segment(r->x, seg);
 	return 0;
@@ -1063,6 +1133,7 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 		}
 		if (got == 0)
 			break;
+		keep_payload(&r, chunk, got);
 		edi_reader_feed(reader, chunk, got);
 	}
 	edi_reader_finish(reader);
@@ -1130,6 +1201,7 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 		res->status = r.nomem ? INBOUND_ENOMEM : INBOUND_ESTORE;
 		goto failed;
 	}
+	reconcile_acks(&r);
 	for (size_t i = 0; i < r.nacks; i++)
 		hand_ack(&r, &r.acks[i]);
 	for (size_t i = 0; i < r.npdocs; i++)
@@ -1180,6 +1252,7 @@ out:
 	free(r.docs);
 	free(r.acks);
 	free(r.pdocs);
+	free(r.payload);
 	free(r.dups);
 	return res->status;
 }

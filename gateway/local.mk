@@ -23,8 +23,6 @@ STORE_SQL_SQLITE = deploy/sql/sqlite/0001_initial.sql
 STORE_SQL_POSTGRESQL = deploy/sql/postgresql/0001_initial.sql
 STORE_SQL_SQLITE += deploy/sql/sqlite/0002_ack_tracking.sql
 STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0002_ack_tracking.sql
-STORE_SQL_SQLITE += deploy/sql/sqlite/0003_processing_claim.sql
-STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0003_processing_claim.sql
 gateway/store_schema.c: $(STORE_SQL_SQLITE:%=$(srcdir)/%) \
 		$(STORE_SQL_POSTGRESQL:%=$(srcdir)/%) $(srcdir)/deploy/sql/embed.sh
 	$(AM_V_GEN)$(MKDIR_P) gateway && \
@@ -191,3 +189,17 @@ gateway_libinbound_a_SOURCES += gateway/cert_watch.c gateway/cert_watch.h
 gateway_libinbound_a_CFLAGS += $(LIBEVENT_CFLAGS)
 # Group commit: one durable sync shared by concurrent requests.
 gateway_libdaemon_a_SOURCES += gateway/group_sync.c gateway/group_sync.h
+# Routing records the ack expectations of the interchanges it produces.
+gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
+	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)
+# The inbound pipeline reconciles a partner's acks (gateway/libacktrack.a).
+INBOUND_LIBS += gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS) \
+	$(LIBXML_LIBS) $(JANSSON_LIBS)
+# Deliveries kept in order per business key.
+STORE_SQL_SQLITE += deploy/sql/sqlite/0003_delivery_order.sql
+STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0003_delivery_order.sql
+STORE_SQL_SQLITE += deploy/sql/sqlite/0004_processing_claim.sql
+STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0004_processing_claim.sql
+# The reconciliation job of edigated ([reconcile] interval).
+gateway_edigated_SOURCES += gateway/reconcile_job.c gateway/reconcile_job.h
+gateway_edigated_LDADD += gateway/libacktrack.a $(STORE_LIBS) $(JANSSON_LIBS)

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "ack_track.h"
 #include "configfile.h"
 #include "deliver.h"
 #include "edi_builder.h"
@@ -29,6 +30,7 @@
 #include "route.h"
 #include "store.h"
 #include "xlate.h"
+#include "xlate_out.h"
 
 #define RULE_TARGETS 8
 #define RULE_CHECKS 16
@@ -37,6 +39,8 @@ struct route_check {
 	char *kind;            /* NULL: required field; else xref kind */
 	char *path;
 };
+
+#define ROUTE_ORDERED_MAX 64
 
 struct route_rule {
 	char name[ROUTE_NAME_MAX + 1];
@@ -50,6 +54,7 @@ struct route_rule {
 	size_t ntargets;
 	struct route_check checks[RULE_CHECKS];
 	size_t nchecks;
+	int ordered;           /* -1: as [route] ordered says; 0 no; 1 yes */
 };
 
 struct route_table {
@@ -62,6 +67,8 @@ struct route_table {
 	char isa_qualifier[3];
 	char isa_id[16];
 	char gs_id[16];
+	char unb_id[36];               /* our UNB sender (default isa_id) */
+	char unb_qualifier[8];         /* its qualifier ("" none) */
 	int test;
 	char transport[16];            /* default transport of partners */
 	char **tp_ids;                 /* transport.ID overrides */
@@ -69,6 +76,8 @@ struct route_table {
 	size_t ntp;
 	char **webhooks;       /* names of [webhook.*] */
 	size_t nwebhooks;
+	char *ordered[ROUTE_ORDERED_MAX]; /* [route] ordered: partner ids, "*" */
+	size_t nordered;
 };
 
 struct route {
@@ -124,6 +133,8 @@ table_free(struct route_table *t)
 	}
 	free(t->tp_ids);
 	free(t->tp_names);
+	for (i = 0; i < t->nordered; i++)
+		free(t->ordered[i]);
 	for (i = 0; i < t->nwebhooks; i++)
 		free(t->webhooks[i]);
 	free(t->webhooks);
@@ -225,6 +236,7 @@ parse_rule(struct route_table *t, const struct config *cfg,
 	snprintf(r->name, sizeof(r->name), "%s", sec->name + 6);
 	r->line = sec->line;
 	r->origin = -1;
+	r->ordered = -1;
 	for (i = 0; i < sec->nentries; i++) {
 		const struct config_entry *e = &sec->entries[i];
 		if (!strcmp(e->key, "type")) {
@@ -297,6 +309,12 @@ parse_rule(struct route_table *t, const struct config *cfg,
 				    "[webhook.NAME] section, partner:ID nor "
 				    "partner", tg);
 			}
+		} else if (!strcmp(e->key, "ordered")) {
+			if (strcmp(e->value, "yes") && strcmp(e->value, "no"))
+				return cfail(err, errsize, cfg->path, e->line,
+				    "ordered: expected yes or no, found \"%s\"",
+				    e->value);
+			r->ordered = e->value[0] == 'y';
 		} else if (!strcmp(e->key, "require") ||
 		    !strcmp(e->key, "xref")) {
 			char *w[RULE_CHECKS];
@@ -380,7 +398,7 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 		const struct config_entry *e = &g->entries[i];
 		static const char *const keys[] = { "erp", "wms",
 		    "wms_partner", "isa_qualifier", "isa_id", "gs_id", "test",
-		    NULL };
+		    "unb_id", "unb_qualifier", NULL };
 		size_t k;
 		if (!strcmp(e->key, "transport") ||
 		    !strncmp(e->key, "transport.", 10)) {
@@ -416,13 +434,24 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 			t->ntp++;
 			continue;
 		}
+		if (!strcmp(e->key, "ordered")) {
+			if (words(e->value, t->ordered, ROUTE_ORDERED_MAX,
+			    &t->nordered)) {
+				cfail(err, errsize, cfg->path, e->line,
+				    "ordered: at most %d partner ids",
+				    ROUTE_ORDERED_MAX);
+				table_free(t);
+				return NULL;
+			}
+			continue;
+		}
 		for (k = 0; keys[k] && strcmp(keys[k], e->key); k++)
 			;
 		if (keys[k] == NULL) {
 			cfail(err, errsize, cfg->path, e->line, "unknown key "
 			    "\"%s\" in [route] (expected erp, wms, wms_partner, "
 			    "isa_qualifier, isa_id, gs_id, test, transport, "
-			    "transport.ID)", e->key);
+			    "transport.ID, ordered, unb_id, unb_qualifier)", e->key);
 			table_free(t);
 			return NULL;
 		}
@@ -446,6 +475,9 @@ table_build(const struct config *cfg, char *err, size_t errsize)
 	    sizeof(t->isa_qualifier), "ZZ");
 	copy_setting(g, "isa_id", t->isa_id, sizeof(t->isa_id), "EDIGATE");
 	copy_setting(g, "gs_id", t->gs_id, sizeof(t->gs_id), t->isa_id);
+	copy_setting(g, "unb_id", t->unb_id, sizeof(t->unb_id), t->isa_id);
+	copy_setting(g, "unb_qualifier", t->unb_qualifier,
+	    sizeof(t->unb_qualifier), "");
 	t->test = config_section_entry(g, "test") &&
 	    !strcmp(config_section_entry(g, "test")->value, "yes");
 	for (i = 0; i < cfg->nsections; i++) {
@@ -762,7 +794,7 @@ decide(const struct route_table *t, const struct route_document *doc,
 			    "shipment");
 			if (rc == 0)
 				rc = add_target(res, ROUTE_TARGET_PARTNER,
-				    doc->partner, type);
+				    doc->partner, "shipment");
 		} else {
 			snprintf(res->message, sizeof(res->message), "no rule "
 			    "and no default flow for a %s from %s", type,
@@ -1074,6 +1106,167 @@ done:
 	return rc;
 }
 
+/* ---- the WMS's shipment advice as a shipment ----------------------------- */
+
+static void
+copy_key(json_t *to, const char *tokey, json_t *from, const char *fromkey)
+{
+	json_t *v = json_object_get(from, fromkey);
+
+	if (v != NULL)
+		json_object_set(to, tokey, v);
+}
+
+/*
+ * The WMS reports a shipment as a warehouse_shipment (945: one shipping
+ * order, lines with what left the dock); the ERP and the retailer expect a
+ * shipment (856: shipment / order / pack / item). The retailer's order is
+ * the warehouse order's order_number; each line with an SSCC becomes a
+ * pack of its own, lines without one hang under the order directly.
+ * Returns a new reference.
+ */
+static json_t *
+shipment_from_warehouse(json_t *ws)
+{
+	json_t *sh = json_object(), *order = json_object();
+	json_t *packs = json_array(), *items = json_array(), *orders, *v;
+	json_t *lines = json_object_get(ws, "lines");
+	static const char *const line_keys[] = { "line_number", "item",
+	    "quantity_shipped", "unit", "quantity_ordered", "description",
+	    "lot", NULL };
+	size_t i, k;
+
+	json_object_set_new(sh, "type", json_string("shipment"));
+	copy_key(sh, "meta", ws, "meta");
+	json_object_set_new(sh, "purpose", json_string("original"));
+	copy_key(sh, "shipment_id", ws, "shipment_id");
+	if (json_object_get(sh, "shipment_id") == NULL)
+		copy_key(sh, "shipment_id", ws, "shipping_order_number");
+	copy_key(sh, "shipment_date", ws, "ship_date");
+	if (json_object_get(sh, "shipment_date") == NULL &&
+	    (v = json_object_get(json_object_get(ws, "dates"),
+	    "shipped_date")) != NULL)
+		json_object_set(sh, "shipment_date", v);
+	/* The 945's status (complete, partial) is no 856 line status code. */
+	copy_key(sh, "parties", ws, "parties");
+	copy_key(sh, "references", ws, "references");
+	copy_key(sh, "totals", ws, "totals");
+	copy_key(order, "order_number", ws, "order_number");
+	if (json_object_get(order, "order_number") == NULL)
+		copy_key(order, "order_number", ws, "depositor_order_number");
+	json_array_foreach(lines, i, v) {
+		json_t *item = json_object(), *sscc;
+		for (k = 0; line_keys[k]; k++)
+			copy_key(item, line_keys[k], v, line_keys[k]);
+		sscc = json_object_get(v, "sscc");
+		if (json_is_string(sscc)) {
+			json_t *pack = json_object(), *pi = json_array();
+			/* An SSCC labels one logistic unit: one package
+			 * (EDIFACT carries the SSCC under its PAC). */
+			json_object_set_new(pack, "packaging", json_pack(
+			    "[{s:s}]", "package_count", "1"));
+			json_object_set(pack, "sscc", sscc);
+			json_array_append_new(pi, item);
+			json_object_set_new(pack, "items", pi);
+			json_array_append_new(packs, pack);
+		} else
+			json_array_append_new(items, item);
+	}
+	if (json_array_size(packs))
+		json_object_set(order, "packs", packs);
+	if (json_array_size(items))
+		json_object_set(order, "items", items);
+	json_decref(packs);
+	json_decref(items);
+	orders = json_array();
+	json_array_append_new(orders, order);
+	json_object_set_new(sh, "orders", orders);
+	return sh;
+}
+
+/* Control numbers for xlate_out from the store's per-partner counters. */
+struct edifact_controls {
+	struct store *st;
+	const char *partner;
+	char (*control)[16];
+	int failed;
+	char error[256];
+};
+
+static int
+next_edifact_control(void *ctx, xlate_control_kind kind, unsigned long *value)
+{
+	struct edifact_controls *c = ctx;
+	struct store_error se;
+	int64_t v;
+	enum store_control_kind sk = kind == XLATE_CONTROL_INTERCHANGE ?
+	    STORE_CONTROL_INTERCHANGE : kind == XLATE_CONTROL_GROUP ?
+	    STORE_CONTROL_GROUP : STORE_CONTROL_SET;
+	int slot = kind == XLATE_CONTROL_INTERCHANGE ? 0 :
+	    kind == XLATE_CONTROL_GROUP ? 1 : 2;
+
+	if (store_control_next(c->st, c->partner, sk, &v, &se)) {
+		c->failed = 1;
+		snprintf(c->error, sizeof(c->error), "control numbers: %.200s",
+		    se.message);
+		return -1;
+	}
+	*value = (unsigned long)v;
+	snprintf(c->control[slot], 16, "%lld", (long long)v);
+	return 0;
+}
+
+/*
+ * Produces one EDIFACT interchange (UNA/UNB/UNH ... UNT/UNZ) holding doc
+ * for partner p through xlate_out: the message (ORDRSP, DESADV, INVOIC)
+ * and version come from the partner's outbound message list. Called with
+ * edi_mu held. -2 when the store failed.
+ */
+static int
+produce_edifact(struct route *r, const struct route_table *t,
+    struct store *st, const partner *p, json_t *doc, struct buf *out,
+    char control[3][16], char *err, size_t errsize)
+{
+	struct edifact_controls c = { st, p->id, control, 0, "" };
+	edi_writer_memory mem = { 0 };
+	json_t *docs = json_array();
+	char date[9], hhmm[5];
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y%m%d", &tm);
+	strftime(hhmm, sizeof(hhmm), "%H%M", &tm);
+	xlate_out_options opt = {
+		.standard = MAP_EDIFACT,
+		.partner = p,
+		.sender = t->unb_id,
+		.sender_qualifier = t->unb_qualifier[0] ? t->unb_qualifier :
+		    NULL,
+		.date = date,
+		.time = hhmm,
+		.control = next_edifact_control,
+		.control_ctx = &c,
+		.test = t->test,
+	};
+	control[0][0] = control[1][0] = control[2][0] = '\0';
+	json_array_append(docs, doc);
+	rc = xlate_out_interchange(r->maps, docs, &opt,
+	    edi_writer_memory_sink, &mem, err, errsize);
+	json_decref(docs);
+	if (rc == 0 && buf_sink(out, mem.data ? mem.data : "", mem.len) != 0) {
+		snprintf(err, errsize, "out of memory");
+		rc = -1;
+	}
+	edi_writer_memory_free(&mem);
+	if (c.failed) {
+		snprintf(err, errsize, "%s", c.error);
+		return -2;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 /* ---- queuing ----------------------------------------------------------- */
 
 static void
@@ -1161,15 +1354,33 @@ run_checks(struct route *r, const struct route_rule *rule,
 static int
 queue_one(struct route *r, const struct route_table *t, struct store *st,
     const struct route_document *doc, json_t *root, struct route_target *tg,
-    const char *endpoint, const char *key, struct route_result *res)
+    const char *endpoint, const char *key, const char *order_key,
+    struct buf *edi, struct route_result *res)
 {
 	struct store_message m;
 	struct store_error se;
 	struct spool_error spe;
 	struct buf out = { NULL, 0, 0 };
-	char control[3][16], err[512] = "", detail[256];
+	char control[3][16], err[512] = "", detail[256], *conv_text = NULL;
 	const char *bytes = doc->json;
 	size_t len = doc->json_len;
+	json_t *conv = NULL;
+
+	if (!strcmp(doc->document_type, "warehouse_shipment") &&
+	    !strcmp(tg->document_type, "shipment")) {
+		conv = shipment_from_warehouse(root);
+		root = conv;
+		if (tg->kind == ROUTE_TARGET_WEBHOOK) {
+			conv_text = json_dumps(conv, JSON_COMPACT |
+			    JSON_PRESERVE_ORDER);
+			if (conv_text == NULL) {
+				json_decref(conv);
+				return res->status = ROUTE_ENOMEM;
+			}
+			bytes = conv_text;
+			len = strlen(conv_text);
+		}
+	}
 
 	memset(&m, 0, sizeof(m));
 	m.direction = STORE_OUT;
@@ -1184,12 +1395,28 @@ queue_one(struct route *r, const struct route_table *t, struct store *st,
 
 		pthread_mutex_lock(&r->edi_mu);
 		p = load_partner(r, tg->name, err, sizeof(err));
-		rc = p ? produce_x12(r, t, st, p, tg->edi_message, root, &out,
-		    control, err, sizeof(err)) : -1;
+		/* A partner with only an EDIFACT identity gets EDIFACT. */
+		if (p && p->isa_id[0] == '\0' && p->unb_id[0]) {
+			const char *msg = xlate_out_message_for(MAP_EDIFACT,
+			    tg->document_type);
+			if (msg == NULL) {
+				snprintf(err, sizeof(err), "a %s cannot be sent "
+				    "as EDIFACT", tg->document_type);
+				rc = -1;
+			} else {
+				snprintf(tg->edi_message,
+				    sizeof(tg->edi_message), "%s", msg);
+				rc = produce_edifact(r, t, st, p, root, &out,
+				    control, err, sizeof(err));
+			}
+		} else
+			rc = p ? produce_x12(r, t, st, p, tg->edi_message,
+			    root, &out, control, err, sizeof(err)) : -1;
 		pthread_mutex_unlock(&r->edi_mu);
 		partner_free(p);
 		if (rc) {
 			free(out.data);
+			json_decref(conv);
 			snprintf(res->message, sizeof(res->message), "%s", err);
 			return res->status = rc == -2 ? ROUTE_ESTORE :
 			    ROUTE_ETRANSLATE;
@@ -1212,19 +1439,28 @@ queue_one(struct route *r, const struct route_table *t, struct store *st,
 		    tg->document_type);
 	}
 	m.size = (int64_t)len;
+	json_decref(conv);
 	if (store_spool(st) == NULL || spool_put(store_spool(st), bytes, len,
 	    m.payload_hash, &spe) != 0) {
 		free(out.data);
+		free(conv_text);
 		snprintf(res->message, sizeof(res->message), "spool: %s",
 		    store_spool(st) ? spe.message : "no spool");
 		return res->status = ROUTE_ESTORE;
 	}
-	free(out.data);
+	free(conv_text);
+	/* The caller records the ack expectations of the interchange once
+	 * the transaction is committed. */
+	if (edi != NULL && out.data != NULL) {
+		free(edi->data);
+		*edi = out;
+	} else
+		free(out.data);
 	snprintf(detail, sizeof(detail), "{\"source_message_id\":%lld,"
 	    "\"endpoint\":\"%s\"}", (long long)doc->message_id, endpoint);
 	if (store_message_put(st, &m, detail, &se) != STORE_OK ||
-	    store_delivery_enqueue(st, m.id, endpoint, key, store_now_us(),
-	    &tg->delivery_id, &tg->existed, &se) != STORE_OK) {
+	    store_delivery_enqueue_ordered(st, m.id, endpoint, key, order_key,
+	    store_now_us(), &tg->delivery_id, &tg->existed, &se) != STORE_OK) {
 		snprintf(res->message, sizeof(res->message), "%s", se.message);
 		return res->status = ROUTE_ESTORE;
 	}
@@ -1243,17 +1479,54 @@ transport_of(const struct route_table *t, const char *id)
 	return t->transport;
 }
 
+/*
+ * The business key documents are kept in order by: the order number
+ * (order, order_response, invoice, warehouse documents) or the first
+ * order of a shipment. NULL when the document has none.
+ */
+static const char *
+business_key(json_t *root)
+{
+	const char *k = json_string_value(json_object_get(root,
+	    "order_number"));
+
+	if (k == NULL || k[0] == '\0')
+		k = json_string_value(json_object_get(json_array_get(
+		    json_object_get(root, "orders"), 0), "order_number"));
+	return k && k[0] ? k : NULL;
+}
+
+/* Whether doc keeps business-key order: the deciding rule's ordered =,
+ * else [route] ordered (partner ids or "*"). */
+static int
+is_ordered(const struct route_table *t, const struct route_rule *rule,
+    const struct route_document *doc)
+{
+	size_t i;
+
+	if (rule && rule->ordered >= 0)
+		return rule->ordered;
+	for (i = 0; i < t->nordered; i++)
+		if (!strcmp(t->ordered[i], "*") || (doc->partner &&
+		    !strcmp(t->ordered[i], doc->partner)))
+			return 1;
+	return 0;
+}
+
 static int
 queue_targets(struct route *r, const struct route_table *t, struct store *st,
-    const struct route_document *doc, json_t *root, struct route_result *res)
+    const struct route_document *doc, json_t *root, struct buf *edi,
+    int ordered, struct route_result *res)
 {
 	struct store_error se;
+	const char *bkey = ordered ? business_key(root) : NULL;
 	size_t i;
 
 	for (i = 0; i < res->ntargets; i++) {
 		struct route_target *tg = &res->targets[i];
 		char endpoint[ROUTE_NAME_MAX + 16], key[DELIVER_KEY_MAX + 1];
 		char hash[SPOOL_HASH_HEX + 1], *prev = NULL, body[96];
+		char okey[STORE_ORDER_KEY_MAX + 1];
 		enum store_idem_outcome oc;
 		int status = 0;
 
@@ -1290,8 +1563,11 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 			continue;
 		}
 		free(prev);
-		if (queue_one(r, t, st, doc, root, tg, endpoint, key, res) !=
-		    ROUTE_OK)
+		if (bkey)
+			snprintf(okey, sizeof(okey), "%s|%s|%s", endpoint,
+			    doc->partner ? doc->partner : "", bkey);
+		if (queue_one(r, t, st, doc, root, tg, endpoint, key,
+		    bkey ? okey : NULL, &edi[i], res) != ROUTE_OK)
 			return res->status;
 		snprintf(body, sizeof(body), "{\"delivery_id\":%lld,"
 		    "\"message_id\":%lld}", (long long)tg->delivery_id,
@@ -1306,6 +1582,49 @@ queue_targets(struct route *r, const struct route_table *t, struct store *st,
 	return ROUTE_OK;
 }
 
+/*
+ * Every interchange we send expects its functional ack (997/999/CONTRL,
+ * the partner's SLA): recorded here, after the routing transaction, for
+ * the interchanges this routing produced (a repeat produced none). A
+ * failure to record is logged as an event and does not undo the routing:
+ * the document is queued and will be sent; only the ack watch is missing.
+ */
+static void
+expect_acks(struct route *r, struct store *st, const struct route_result *res,
+    const struct buf *edi)
+{
+	struct ack_track_profile prof;
+	struct ack_track_expect_summary sum;
+	struct store_error se;
+	char err[512], detail[700];
+	size_t i;
+
+	for (i = 0; i < res->ntargets; i++) {
+		const struct route_target *tg = &res->targets[i];
+		partner *p;
+		if (tg->kind != ROUTE_TARGET_PARTNER || tg->existed ||
+		    edi[i].data == NULL)
+			continue;
+		pthread_mutex_lock(&r->edi_mu);
+		p = load_partner(r, tg->name, err, sizeof(err));
+		pthread_mutex_unlock(&r->edi_mu);
+		if (p == NULL)
+			continue;
+		ack_track_profile_from_partner(&prof, p);
+		partner_free(p);
+		if (ack_track_expect(st, &prof, tg->outbound_message_id,
+		    edi[i].data, edi[i].len, 0, &sum, &se) != 0) {
+			json_t *o = json_pack("{s:s}", "error", se.message);
+			char *d = o ? json_dumps(o, JSON_COMPACT) : NULL;
+			snprintf(detail, sizeof(detail), "%s", d ? d : "{}");
+			free(d);
+			json_decref(o);
+			(void)store_event_append(st, tg->outbound_message_id,
+			    NULL, "ack.expect-failed", detail, NULL, &se);
+		}
+	}
+}
+
 int
 route_document(struct route *r, struct store *st,
     const struct route_document *doc, struct route_result *res)
@@ -1313,11 +1632,14 @@ route_document(struct route *r, struct store *st,
 	struct route_table *t;
 	const struct route_rule *rule = NULL;
 	struct store_error se;
+	struct buf edi[ROUTE_TARGETS_MAX];
 	char detail[4096];
 	json_t *root = parse_doc(doc, res);
+	size_t i;
 
 	if (root == NULL)
 		return res->status;
+	memset(edi, 0, sizeof(edi));
 	t = table_acquire(r);
 	if (decide(t, doc, root, res, &rule) == ROUTE_OK &&
 	    run_checks(r, rule, doc, root, res) == 0) {
@@ -1325,7 +1647,8 @@ route_document(struct route *r, struct store *st,
 			snprintf(res->message, sizeof(res->message), "%s",
 			    se.message);
 			res->status = ROUTE_ESTORE;
-		} else if (queue_targets(r, t, st, doc, root, res) != ROUTE_OK) {
+		} else if (queue_targets(r, t, st, doc, root, edi,
+		    is_ordered(t, rule, doc), res) != ROUTE_OK) {
 			store_tx_rollback(st);
 			/* The targets were not queued: do not report them. */
 			res->ntargets = 0;
@@ -1339,9 +1662,12 @@ route_document(struct route *r, struct store *st,
 				    "%s", se.message);
 				res->status = ROUTE_ESTORE;
 				res->ntargets = 0;
-			}
+			} else
+				expect_acks(r, st, res, edi);
 		}
 	}
+	for (i = 0; i < ROUTE_TARGETS_MAX; i++)
+		free(edi[i].data);
 	if (res->status != ROUTE_OK && res->status != ROUTE_ESTORE) {
 		event_detail(res, detail, sizeof(detail));
 		(void)store_event_append(st, doc->message_id,

@@ -2051,26 +2051,41 @@ store_delivery_enqueue(struct store *st, int64_t message_id, const char *endpoin
                        const char *idempotency_key, int64_t not_before_us,
                        int64_t *id_out, int *existed, struct store_error *err)
 {
+	return store_delivery_enqueue_ordered(st, message_id, endpoint,
+	                                      idempotency_key, NULL, not_before_us,
+	                                      id_out, existed, err);
+}
+
+int
+store_delivery_enqueue_ordered(struct store *st, int64_t message_id,
+                               const char *endpoint, const char *idempotency_key,
+                               const char *order_key, int64_t not_before_us,
+                               int64_t *id_out, int *existed,
+                               struct store_error *err)
+{
 	int rc;
 	struct store_delivery d;
 	if (existed)
 		*existed = 0;
+	if (order_key == NULL)
+		order_key = "";
 	if ((rc = check_text(err, "endpoint", endpoint, STORE_ENDPOINT_MAX, 0)) ||
 	    (rc = check_text(err, "idempotency key", idempotency_key,
-	                     STORE_IDEM_KEY_MAX, 0)))
+	                     STORE_IDEM_KEY_MAX, 0)) ||
+	    (rc = check_text(err, "order key", order_key, STORE_ORDER_KEY_MAX, 1)))
 		return rc;
 	if ((rc = tx_begin(st, err)))
 		return rc;
 	int64_t now = store_now_us();
 	struct store_param p[] = { message_id ? P_INT(message_id) : P_NULL,
 		                   P_TEXT(endpoint), P_TEXT(idempotency_key),
-		                   P_INT(not_before_us), P_INT(now) };
+		                   P_INT(not_before_us), P_INT(now), P_TEXT(order_key) };
 	rc = db_one(st,
 	            "INSERT INTO deliveries (message_id, endpoint, idempotency_key, state,"
-	            " next_attempt_us, created_us, updated_us)"
-	            " VALUES ($1, $2, $3, 'queued', $4, $5, $5)"
+	            " next_attempt_us, created_us, updated_us, order_key)"
+	            " VALUES ($1, $2, $3, 'queued', $4, $5, $5, $6)"
 	            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING " DELIVERY_COLS,
-	            p, 5, delivery_from_row, &d, err);
+	            p, 6, delivery_from_row, &d, err);
 	if (rc == STORE_ENOTFOUND) {
 		struct store_param q[] = { P_TEXT(idempotency_key) };
 		rc = db_one(st, "SELECT id FROM deliveries WHERE idempotency_key = $1", q, 1,
@@ -2111,9 +2126,15 @@ delivery_claim(struct store *st, const char *worker, const char *prefix,
 	snprintf(sql, sizeof sql,
 	         "UPDATE deliveries SET state = 'claimed', claimed_by = $1,"
 	         " lease_until_us = $3, attempts = attempts + 1, updated_us = $2"
-	         " WHERE id = (SELECT id FROM deliveries"
+	         " WHERE id = (SELECT id FROM deliveries d"
 	         " WHERE ((state = 'queued' AND next_attempt_us <= $2)"
 	         " OR (state = 'claimed' AND lease_until_us < $2))%s"
+	         /* In order per business key: an earlier delivery with
+	          * the same key that is not yet delivered or dead holds
+	          * this one back (0003_delivery_order.sql). */
+	         " AND (d.order_key = '' OR NOT EXISTS (SELECT 1 FROM"
+	         " deliveries e WHERE e.order_key = d.order_key AND e.id < d.id"
+	         " AND e.state IN ('queued', 'claimed')))"
 	         " ORDER BY next_attempt_us, id LIMIT 1%s)"
 	         " RETURNING " DELIVERY_COLS,
 	         prefix ? " AND substr(endpoint, 1, length(CAST($4 AS TEXT)))"

@@ -532,6 +532,20 @@ int store_delivery_enqueue(struct store *st, int64_t message_id,
                            int64_t not_before_us, int64_t *id_out, int *existed,
                            struct store_error *err);
 /*
+ * The same, kept in order per business key: while an earlier delivery
+ * (lower id) with the same non-empty order_key is queued or claimed, this
+ * one is not claimed. A delivered or dead earlier delivery no longer holds
+ * it back, so a dead letter never blocks its key for good (its replay then
+ * comes after what went on without it). NULL or "": unordered.
+ */
+#define STORE_ORDER_KEY_MAX 512
+int store_delivery_enqueue_ordered(struct store *st, int64_t message_id,
+                                   const char *endpoint,
+                                   const char *idempotency_key,
+                                   const char *order_key, int64_t not_before_us,
+                                   int64_t *id_out, int *existed,
+                                   struct store_error *err);
+/*
  * Claims the oldest due delivery (queued and due, or claimed with an
  * expired lease, i.e. its worker died) for worker until now_us + lease_us
  * and counts an attempt. PostgreSQL uses FOR UPDATE SKIP LOCKED, so

@@ -654,3 +654,25 @@ tests_unit_test_group_sync_LDADD = $(DAEMON_LIBS) $(STORE_LIBS) $(CMOCKA_LIBS)
 # AS2 receive with group commit on the PostgreSQL store.
 TESTS += tests/integration/as2_receive_pg.sh
 dist_noinst_SCRIPTS += tests/integration/as2_receive_pg.sh
+# Routing records ack expectations (gateway/libacktrack.a).
+tests_unit_test_route_LDADD += gateway/libacktrack.a translators/libtranslators.a \
+	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)
+# The whole order-to-cash loop: 850 in, 855/856/810 out by AS2, the
+# retailer's 997s reconciled, ERP and WMS webhooks, report reconcile.
+TESTS += tests/integration/order_to_cash.sh
+dist_noinst_SCRIPTS += tests/integration/order_to_cash.sh
+# Webhook and EDI deliveries in order per business key ([route] ordered).
+TESTS += tests/integration/delivery_order.sh
+dist_noinst_SCRIPTS += tests/integration/delivery_order.sh
+# Documents posted for an EDIFACT partner go out as ORDRSP/DESADV/INVOIC.
+TESTS += tests/integration/edifact_out.sh
+dist_noinst_SCRIPTS += tests/integration/edifact_out.sh
+# edigated's periodic reconciliation: exceptions in the log and /metrics.
+TESTS += tests/integration/reconcile_job.sh
+dist_noinst_SCRIPTS += tests/integration/reconcile_job.sh
+# The ERP/WMS bridge under load (not a timed test): make bench-bridge
+bench-bridge: gateway/edigated$(EXEEXT)
+	python3 $(srcdir)/tests/bench/bench_bridge.py --builddir '$(abs_top_builddir)' \
+	  --srcdir '$(abs_top_srcdir)' $(if $(BENCH_N),--count $(BENCH_N))
+.PHONY: bench-bridge
+EXTRA_DIST += tests/bench/bench_bridge.py

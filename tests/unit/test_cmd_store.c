@@ -102,13 +102,13 @@ test_store_migrate_then_info(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(run(f, cmd_store, "store", "migrate", "--store", f->db, NULL), 0);
-	assert_non_null(strstr(output(f), "applied 3 migrations; schema version 3 (sqlite)"));
+	assert_non_null(strstr(output(f), "applied 4 migrations; schema version 4 (sqlite)"));
 	assert_int_equal(run(f, cmd_store, "store", "migrate", "--store", f->db, NULL), 0);
-	assert_non_null(strstr(output(f), "applied 0 migrations; schema version 3"));
+	assert_non_null(strstr(output(f), "applied 0 migrations; schema version 4"));
 	assert_int_equal(run(f, cmd_store, "store", "info", "--store", f->db, NULL), 0);
 	char *o = output(f);
 	assert_non_null(strstr(o, "backend:            sqlite"));
-	assert_non_null(strstr(o, "schema version:     3 (this edigate: 3)\n"));
+	assert_non_null(strstr(o, "schema version:     4 (this edigate: 4)\n"));
 	assert_non_null(strstr(o, "messages:           0"));
 }
 
@@ -117,7 +117,7 @@ test_store_info_shows_an_unmigrated_store(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(run(f, cmd_store, "store", "info", "--store", f->db, NULL), 0);
-	assert_non_null(strstr(output(f), "schema version:     0 (this edigate: 3) - run"));
+	assert_non_null(strstr(output(f), "schema version:     0 (this edigate: 4) - run"));
 }
 
 static void

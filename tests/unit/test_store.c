@@ -219,9 +219,9 @@ test_migrations_apply_once_and_are_idempotent(void **state)
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
 	assert_int_equal(info.schema_version, 0);
-	assert_int_equal(info.schema_latest, 3);
+	assert_int_equal(info.schema_latest, 4);
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
-	assert_int_equal(applied, 3);
+	assert_int_equal(applied, 4);
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
 	assert_int_equal(applied, 0);
 	store_close(fx->st);
@@ -230,7 +230,7 @@ test_migrations_apply_once_and_are_idempotent(void **state)
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
 	assert_int_equal(applied, 0);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
-	assert_int_equal(info.schema_version, 3);
+	assert_int_equal(info.schema_version, 4);
 	assert_int_equal(info.messages, 0);
 	assert_int_equal(info.events, 0);
 }
@@ -299,7 +299,7 @@ test_processes_opening_a_fresh_store_at_once_migrate_it_once(void **state)
 	}
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
-	assert_int_equal(info.schema_version, 3);
+	assert_int_equal(info.schema_version, 4);
 	assert_int_equal(info.audit_last_id, 0);
 }
 
@@ -1570,6 +1570,65 @@ test_expired_lease_is_claimed_by_another_worker(void **state)
 	assert_int_equal(store_delivery_done(fx->st, id, "node-a", &err), STORE_ECONFLICT);
 }
 
+static void
+test_ordered_delivery_waits_while_an_earlier_one_of_its_key_is_pending(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	struct store_delivery d;
+	int64_t first, second, other, now = store_now_us();
+	int dead = 0;
+	assert_int_equal(store_delivery_enqueue_ordered(fx->st, 0, "webhook:erp", "k1",
+	                                                "webhook:erp|acme|PO1", now, &first,
+	                                                NULL, &err), 0);
+	assert_int_equal(store_delivery_enqueue_ordered(fx->st, 0, "webhook:erp", "k2",
+	                                                "webhook:erp|acme|PO1", now, &second,
+	                                                NULL, &err), 0);
+	assert_int_equal(store_delivery_enqueue_ordered(fx->st, 0, "webhook:erp", "k3",
+	                                                "webhook:erp|acme|PO2", now, &other,
+	                                                NULL, &err), 0);
+	/* The first fails and waits for its retry: the second of PO1 may
+	 * not overtake it, PO2 goes on. */
+	assert_int_equal(store_delivery_claim(fx->st, "w", now, 1000000, &d, &err), 0);
+	assert_int_equal(d.id, first);
+	assert_int_equal(store_delivery_fail(fx->st, first, "w", "503", now + 5000000, 3, &dead,
+	                                     &err), 0);
+	assert_int_equal(dead, 0);
+	assert_int_equal(store_delivery_claim(fx->st, "w", now + 10, 1000000, &d, &err), 0);
+	assert_int_equal(d.id, other);
+	assert_int_equal(store_delivery_done(fx->st, other, "w", &err), 0);
+	assert_int_equal(store_delivery_claim(fx->st, "w", now + 20, 1000000, &d, &err),
+	                 STORE_ENOTFOUND);
+	/* Due again, the first goes before the second. */
+	assert_int_equal(store_delivery_claim(fx->st, "w", now + 6000000, 1000000, &d, &err), 0);
+	assert_int_equal(d.id, first);
+	assert_int_equal(store_delivery_done(fx->st, first, "w", &err), 0);
+	assert_int_equal(store_delivery_claim(fx->st, "w", now + 6000010, 1000000, &d, &err), 0);
+	assert_int_equal(d.id, second);
+}
+
+static void
+test_dead_delivery_no_longer_holds_its_key_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	struct store_delivery d;
+	int64_t first, second, now = store_now_us();
+	int dead = 0;
+	assert_int_equal(store_delivery_enqueue_ordered(fx->st, 0, "as2:acme", "k1",
+	                                                "as2:acme|acme|PO1", now, &first, NULL,
+	                                                &err), 0);
+	assert_int_equal(store_delivery_enqueue_ordered(fx->st, 0, "as2:acme", "k2",
+	                                                "as2:acme|acme|PO1", now, &second, NULL,
+	                                                &err), 0);
+	assert_int_equal(store_delivery_claim(fx->st, "w", now, 1000000, &d, &err), 0);
+	assert_int_equal(d.id, first);
+	assert_int_equal(store_delivery_fail(fx->st, first, "w", "400", now, 1, &dead, &err), 0);
+	assert_int_equal(dead, 1);
+	assert_int_equal(store_delivery_claim(fx->st, "w", now + 10, 1000000, &d, &err), 0);
+	assert_int_equal(d.id, second);
+}
+
 #define JOBS 60
 
 static void
@@ -1716,6 +1775,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delivery_retries_dies_and_replays, setup_open,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_expired_lease_is_claimed_by_another_worker,
+		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_ordered_delivery_waits_while_an_earlier_one_of_its_key_is_pending,
+			setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_delivery_no_longer_holds_its_key_back,
 		                                setup_open, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_workers_claiming_at_once_never_take_the_same_delivery, setup_open,

@@ -1,4 +1,4 @@
--- 0003: who processes an inbound message, and until when.
+-- 0004: who processes an inbound message, and until when.
 -- The inbound pipeline claims a "received" message by setting state
 -- "processing", claim_owner (the node's id, unique per process) and
 -- claim_until_us (the lease end) in one conditional UPDATE; a live node

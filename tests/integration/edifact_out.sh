@@ -1,0 +1,223 @@
+#!/bin/bash
+# EDIFACT out for documents the ERP and WMS post: the demo distributor
+# nordic-dist trades EDIFACT D96A, so its order response goes out as an
+# ORDRSP, the WMS's shipment advice as a DESADV and the invoice as an
+# INVOIC, in its delimiters and UNB identities, each with a CONTRL
+# expected. Checked segment by segment against values written by hand
+# from the D96A message definitions. Prints TAP; the trap stops everything.
+set -u
+
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
+EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
+EDIGATE=$(cd "$(dirname "$EDIGATE")" && pwd)/$(basename "$EDIGATE")
+src=$(cd "$top_srcdir" && pwd)
+PLAN=9
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { # check DESCRIPTION COMMAND...
+	local d=$1; shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+wait_for() { # wait_for SECONDS COMMAND...: until the command succeeds
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+
+echo "1..$PLAN"
+for tool in curl python3 openssl; do
+	if ! command -v $tool >/dev/null; then
+		for i in $(seq 1 $PLAN); do echo "ok $i - edifact out # SKIP no $tool"; done
+		exit 0
+	fi
+done
+PYTHON=$(command -v python3)
+
+tmp=$(mktemp -d)
+pids=
+cleanup() {
+	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in $pids; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	[ -n "${KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+chmod 755 "$tmp"
+mkdir "$tmp/state" "$tmp/hooks" "$tmp/partners"
+user_line="# not started as root"
+if [ "$(id -u)" = 0 ]; then
+	user_line="user = nobody"
+	chown nobody "$tmp/state"
+fi
+
+cp "$src"/partners/*.xml "$src/partners/partner.xsd" "$tmp/partners/"
+ln -s "$src/maps" "$tmp/maps"
+sh "$src/deploy/demo_keys.sh" "$tmp/partners" >/dev/null
+keys=$tmp/partners/demo-keys
+
+SECRET=whsec_edifact_out_0123456789
+"$PYTHON" "$src/tests/integration/webhook_receiver.py" "$tmp/hooks" \
+	"$SECRET" >/dev/null 2>>"$tmp/receiver.log" &
+pids="$pids $!"
+echo '{}' > "$tmp/hooks/mode.json"
+wait_for 10 test -s "$tmp/hooks/port"
+hook_port=$(cat "$tmp/hooks/port" 2>/dev/null)
+chmod -R a+rX "$tmp/partners"
+
+hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+ERP_TOKEN=erp-o2c-token-1
+WMS_TOKEN=wms-o2c-token-2
+
+write_config() { # write_config PORT
+	cat > "$tmp/edigate.conf" <<CONF
+state_dir = state
+$user_line
+maps_dir = $src/maps
+partners_dir = $tmp/partners
+
+[listen.main]
+address = 127.0.0.1:$1
+
+[route]
+isa_id = EDIGATEDEMO
+unb_id = 5790000000001
+unb_qualifier = 14
+
+[webhook.erp]
+url = http://127.0.0.1:$hook_port/erp
+secret = $SECRET
+timeout = 5s
+
+[webhook.wms]
+url = http://127.0.0.1:$hook_port/wms
+secret = $SECRET
+timeout = 5s
+
+[delivery]
+poll = 100ms
+base_backoff = 300ms
+max_backoff = 600ms
+jitter = 0
+max_attempts = 5
+
+[token.erp]
+hash = sha256:$(hash $ERP_TOKEN)
+systems = erp
+partners = nordic-dist
+access = read write
+
+[token.wms]
+hash = sha256:$(hash $WMS_TOKEN)
+systems = wms
+partners = nordic-dist
+access = read write
+CONF
+	chmod 644 "$tmp/edigate.conf"
+}
+
+pid=
+start_daemon() {
+	for _ in 1 2 3 4 5 6 7 8; do
+		port=$((20000 + RANDOM % 20000))
+		write_config "$port"
+		"$EDIGATED" -f -c "$tmp/edigate.conf" >/dev/null 2>>"$tmp/log" &
+		pid=$!
+		if wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then
+			pids="$pids $pid"
+			return 0
+		fi
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	return 1
+}
+
+if [ -z "$hook_port" ] || ! start_daemon; then
+	not_ok "edigated, and the ERP/WMS receiver start"
+	sed 's/^/# /' "$tmp/log" "$tmp/receiver.log" 2>/dev/null
+	for i in $(seq $((n + 1)) $PLAN); do echo "not ok $i - not started"; done
+	exit 1
+fi
+ok "edigated, and the ERP/WMS receiver start"
+base=http://127.0.0.1:$port/api/v1
+
+db() { "$PYTHON" -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone(); print(r[0] if r else '')" "$tmp/state/edigate.db" "$1" 2>/dev/null; }
+post() { # post TOKEN KEY FILE: prints the HTTP status
+	curl -s -o "$tmp/$2.answer" -w '%{http_code}' \
+		-H "Authorization: Bearer $1" -H "Idempotency-Key: $2" \
+		-H 'Content-Type: application/json' --data-binary @"$3" \
+		"$base/documents"
+}
+# edi KEY: the EDI produced for the posted document KEY, segments on
+# their own lines.
+edi() {
+	local id
+	id=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/$1.answer" 2>/dev/null)
+	curl -s -H "Authorization: Bearer $ERP_TOKEN" "$base/documents/$id" > "$tmp/$1.doc"
+	"$PYTHON" -c 'import json,sys; print([p for p in json.load(open(sys.argv[1]))["produced"] if p["transport"] == "edi"][0]["payload"])' "$tmp/$1.doc" 2>/dev/null |
+		sed "s/'/'\n/g" | sed '/^$/d' > "$tmp/$1.edi"
+}
+has() { grep -qxF "$2" "$tmp/$1.edi"; }
+meta='"meta": {"partner": "nordic-dist", "standard": "x12", "version": "004010", "message": "855", "interchange": "", "set": ""}'
+
+cat > "$tmp/rsp.json" <<JSON
+{"type": "order_response", $meta,
+ "purpose": "original", "status": "accepted",
+ "order_number": "NO-4711", "order_date": "2026-11-23",
+ "response_number": "RSP-4711", "response_date": "2026-11-24", "currency": "EUR",
+ "lines": [{"line_number": "1", "quantity": "10", "unit": "piece", "unit_price": "12.50",
+            "item": {"ean": "7350012345005"}}]}
+JSON
+check "the ERP's order response for nordic-dist is routed as an ORDRSP (202)" \
+	test "$(post $ERP_TOKEN rsp "$tmp/rsp.json")/$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["targets"][0]["edi"])' "$tmp/rsp.answer" 2>/dev/null)" = 202/ORDRSP
+edi rsp
+sed 's/^/# /' "$tmp/rsp.edi"
+check "the ORDRSP interchange: UNA, UNB from 5790000000001:14 to 7350012345678:14, UNH ORDRSP:D:96A:UN" \
+	bash -c "test \"\$(head -1 '$tmp/rsp.edi')\" = \"UNA:+.? '\" &&
+		sed -n 2p '$tmp/rsp.edi' | grep -q '^UNB+UNOC:3+5790000000001:14+7350012345678:14+' &&
+		grep -q '^UNH+[0-9]*+ORDRSP:D:96A:UN' '$tmp/rsp.edi' && grep -q '^UNZ+1+' '$tmp/rsp.edi'"
+check "the ORDRSP answers order NO-4711 (RFF+ON) with response RSP-4711 (BGM)" \
+	bash -c "grep -q '^BGM+[0-9]*+RSP-4711' '$tmp/rsp.edi' && grep -q '^RFF+ON:NO-4711' '$tmp/rsp.edi'"
+
+cat > "$tmp/ws.json" <<JSON
+{"type": "warehouse_shipment", $meta,
+ "status": "complete", "shipping_order_number": "SO-4711", "order_number": "NO-4711",
+ "shipment_id": "SHP-4711", "ship_date": "2026-11-25",
+ "lines": [{"line_number": "1", "sscc": "373500123450000017", "quantity_shipped": "10", "unit": "piece",
+            "item": {"ean": "7350012345005"}}]}
+JSON
+check "the WMS's shipment advice for nordic-dist is routed as a DESADV and a shipment to the ERP" \
+	test "$(post $WMS_TOKEN ws "$tmp/ws.json")/$("$PYTHON" -c 'import json,sys; print(" ".join(t.get("edi", t["name"]) for t in json.load(open(sys.argv[1]))["targets"]))' "$tmp/ws.answer" 2>/dev/null)" = "202/erp DESADV"
+edi ws
+sed 's/^/# /' "$tmp/ws.edi"
+check "the DESADV names shipment SHP-4711 (BGM), order NO-4711 (RFF+ON) and the pack's SSCC (GIN+BJ)" \
+	bash -c "grep -q '^UNH+[0-9]*+DESADV:D:96A:UN' '$tmp/ws.edi' && grep -q '^BGM+[0-9]*+SHP-4711' '$tmp/ws.edi' &&
+		grep -q '^RFF+ON:NO-4711' '$tmp/ws.edi' && grep -q '^GIN+BJ+373500123450000017' '$tmp/ws.edi'"
+
+cat > "$tmp/inv.json" <<JSON
+{"type": "invoice", $meta,
+ "invoice_number": "INV-4711", "invoice_date": "2026-11-25",
+ "order_number": "NO-4711", "currency": "EUR",
+ "lines": [{"line_number": "1", "quantity": "10", "unit": "piece", "unit_price": "12.50",
+            "item": {"ean": "7350012345005"}}],
+ "totals": {"total_amount": "125.00"}}
+JSON
+check "the ERP's invoice for nordic-dist is routed as an INVOIC (202)" \
+	test "$(post $ERP_TOKEN inv "$tmp/inv.json")/$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["targets"][0]["edi"])' "$tmp/inv.answer" 2>/dev/null)" = 202/INVOIC
+edi inv
+sed 's/^/# /' "$tmp/inv.edi"
+check "the INVOIC: invoice INV-4711 (BGM+380), order NO-4711, 10 PCE (QTY+47), price 12.50" \
+	bash -c "grep -q '^UNH+[0-9]*+INVOIC:D:96A:UN' '$tmp/inv.edi' && grep -q '^BGM+380+INV-4711' '$tmp/inv.edi' &&
+		grep -q '^RFF+ON:NO-4711' '$tmp/inv.edi' && grep -q '^QTY+47:10:PCE' '$tmp/inv.edi' && grep -q '12.50' '$tmp/inv.edi'"
+check "each of the three interchanges expects its CONTRL" \
+	test "$(db "select count(*) from ack_expectations where partner = 'nordic-dist' and ack_type = 'CONTRL'")" = 3
+[ $n -eq $PLAN ] || echo "# planned $PLAN, ran $n"
