@@ -1,14 +1,18 @@
 /*
- * cmd_store - `edigate store migrate|info` and `edigate audit verify|export`.
+ * cmd_store - `edigate store migrate|info|requeue` and `edigate audit
+ * verify|export`.
  *
  * OWNS
  *   Operator access to the store: applying migrations, showing what the
  *   store holds, verifying the audit chain and exporting a period of it
- *   for an auditor. Exit status as in commands.h: 0 success, 1 a finding
+ *   for an auditor, handing a stuck inbound message back to the
+ *   pipeline (requeue). Exit status as in commands.h: 0 success, 1 a finding
  *   (a broken audit chain), 2 usage or runtime error.
  *
  * NEVER
- *   Changes the store beyond applying migrations, or prints the password
+ *   Changes the store beyond applying migrations and requeueing, takes
+ *   a message from a node whose claim still runs without --force, or
+ *   prints the password
  *   of a PostgreSQL URL.
  */
 #define _GNU_SOURCE /* asprintf, mkostemp, timegm */
@@ -140,6 +144,10 @@ parse_common(int argc, char **argv, struct common *c, const char **since,
 static const char store_usage[] =
 	"usage: edigate store migrate [--store URL|PATH] [--spool DIR]\n"
 	"       edigate store info    [--store URL|PATH] [--spool DIR]\n"
+	"       edigate store requeue [--store URL|PATH] [--force] ID\n"
+	"requeue hands an inbound message left \"processing\" back to \"received\";\n"
+	"edigated's next recovery sweep runs it again. Without --force only once\n"
+	"the claim of the node that processed it ran out.\n"
 	"The store is a SQLite file path or a postgresql:// URL; default\n"
 	"$EDIGATE_STORE or " EDIGATE_STATEDIR "/edigate.db.\n";
 
@@ -198,20 +206,73 @@ store_info_cmd(const struct common *c)
 	return 0;
 }
 
+static int
+store_requeue_cmd(const struct common *c, const char *idtext, int force)
+{
+	struct store *st;
+	struct store_error err;
+	char *end, owner[STORE_PARTNER_MAX + 1], detail[96];
+	int64_t until = 0;
+	errno = 0;
+	long long id = strtoll(idtext, &end, 10);
+	if (errno || end == idtext || *end || id <= 0) {
+		fprintf(stderr, "edigate: not a message id: %s\n%s", idtext, store_usage);
+		return 2;
+	}
+	int rc = open_store(c, &st);
+	if (rc)
+		return rc;
+	snprintf(detail, sizeof detail, "{\"reason\":\"operator requeue\"%s}",
+	         force ? ",\"force\":true" : "");
+	owner[0] = '\0';
+	store_message_claim_get(st, id, owner, sizeof owner, &until, &err);
+	if (store_message_release_claim(st, id, force ? INT64_MAX : store_now_us(), detail,
+	                                &err) != STORE_OK) {
+		fprintf(stderr, "edigate: %s%s\n", err.message,
+		        err.code == STORE_ECONFLICT && !force && strstr(err.message, "claimed")
+		                ? " (--force takes it anyway; make sure that node is gone)"
+		                : "");
+		store_close(st);
+		return 2;
+	}
+	printf("message %lld is received again%s%s%s\n", id, owner[0] ? " (was claimed by " : "",
+	       owner, owner[0] ? ")" : "");
+	store_close(st);
+	return 0;
+}
+
 int
 cmd_store(int argc, char **argv)
 {
 	struct common c;
+	int force = 0;
 	if (argc < 2) {
 		fputs(store_usage, stderr);
 		return 2;
 	}
 	const char *sub = argv[1];
+	int is_requeue = strcmp(sub, "requeue") == 0;
+	/* --force belongs to requeue only; the shared parser does not know it. */
+	for (int i = 2; is_requeue && i < argc; i++)
+		if (strcmp(argv[i], "--force") == 0) {
+			force = 1;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			i--;
+		}
 	int idx = parse_common(argc - 1, argv + 1, &c, NULL, NULL, NULL, NULL, store_usage);
 	if (idx == -2)
 		return 0;
 	if (idx < 0)
 		return 2;
+	if (is_requeue) {
+		if (idx != argc - 2) {
+			fprintf(stderr, "edigate: store requeue takes one message id\n%s",
+			        store_usage);
+			return 2;
+		}
+		return store_requeue_cmd(&c, argv[idx + 1], force);
+	}
 	if (idx != argc - 1) {
 		fprintf(stderr, "edigate: unexpected argument %s\n%s", argv[idx + 1], store_usage);
 		return 2;

@@ -35,6 +35,7 @@ static const char *const module_sections[] = {
 	"api", "delivery", "route", "webhook.", "route.", "token.",
 	"inbound",
 	"reconcile",
+	"recovery",
 	NULL
 };
 #define CONFIG_MAX_SECTIONS 256
@@ -513,7 +514,7 @@ open_section(struct parser *p, char *name)
 		return fail(p, p->line, "unknown section [%s] (expected "
 		    "[store], [limits], [tls], [listen.NAME], [as2], [sftp], "
 		    "[api], [delivery], [route], [webhook.NAME], [route.NAME], "
-		    "[token.NAME], [inbound] or [reconcile])", name);
+		    "[token.NAME], [inbound], [reconcile] or [recovery])", name);
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "deliver.h"
 #include "inbound.h"
 #include "log.h"
+#include "recover.h"
 #include "reconcile_job.h"
 #include "route.h"
 #include "store.h"
@@ -410,6 +411,7 @@ main(int argc, char **argv)
 	struct store_probe probe;
 	struct sftp_service *sftp = NULL;
 	struct sftp_deliver *sftp_out = NULL;
+	struct recover *recover = NULL;
 	struct inbound *inbound;
 	struct inbound_options iopts;
 	struct as2_receive *as2rx;
@@ -640,6 +642,11 @@ main(int argc, char **argv)
 	    == NULL)
 		log_error("SFTP deliveries not started; they wait in the queue",
 		    "error", err, NULL);
+	/* Messages a node left "processing" when it died go back to the
+	 * pipeline once their claim's lease ran out (recover.h). */
+	if ((recover = recover_start(d, inbound, err, sizeof(err))) == NULL)
+		log_error("recovery of cut-short messages not started",
+		    "error", err, NULL);
 	/* Messages a transport stored (and answered) before a crash or a
 	 * stop, but that the pipeline did not take yet, are taken now:
 	 * durable before acknowledged, processed after restart. */
@@ -676,9 +683,11 @@ main(int argc, char **argv)
 	reconcile_job_stop(recon);
 	as2_receive_stop(as2rx);
 	sftp_deliver_stop(sftp_out); /* its timer, before the event base */
+	recover_stop(recover); /* its timer, before the event base */
 	sftp_service_stop(sftp); /* its events, before the event base goes */
 	daemon_free(d);        /* waits for a probe still running */
 	sftp_deliver_free(sftp_out); /* after the workers: their jobs use it */
+	recover_free(recover); /* after the workers: a sweep uses it */
 	store_close(overdue.st);
 	reconcile_job_free(recon); /* after the workers: their jobs use it */
 	sftp_service_free(sftp); /* after the workers: their jobs use it */

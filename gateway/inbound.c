@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ack.h"
 #include "ack_track.h"
@@ -49,6 +50,8 @@ struct inbound {
 	struct workers *w;
 	char *store_url, *spool_dir, *maps_dir;
 	int64_t duplicate_window_us;
+	char claim_owner[65];            /* this process, in the claims */
+	int64_t claim_lease_us;
 	struct partner_set *ps;          /* loop thread */
 	struct route_hook routes[INBOUND_MAX_HOOKS];
 	size_t nroutes;
@@ -135,6 +138,38 @@ inbound_status_name(enum inbound_status s)
 	return "unknown";
 }
 
+void
+inbound_default_owner(char *out, size_t size)
+{
+	char host[48] = "";
+
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	/* The pid and start time make a restarted process a new owner: the
+	 * claims of the one that died are left to run out, not renewed. */
+	snprintf(out, size, "%.40s:%ld:%lld", host, (long)getpid(),
+	    (long long)time(NULL));
+}
+
+const char *
+inbound_claim_owner(const struct inbound *in)
+{
+	return in->claim_owner;
+}
+
+void
+inbound_set_claim_lease(struct inbound *in, int64_t lease_us)
+{
+	if (lease_us > 0)
+		in->claim_lease_us = lease_us;
+}
+
+int64_t
+inbound_claim_lease_us(const struct inbound *in)
+{
+	return in->claim_lease_us;
+}
+
 struct inbound *
 inbound_new(struct workers *w, const struct inbound_options *opts,
     char *err, size_t errsize)
@@ -148,6 +183,13 @@ inbound_new(struct workers *w, const struct inbound_options *opts,
 	in->w = w;
 	in->duplicate_window_us = opts->duplicate_window_us ?
 	    opts->duplicate_window_us : INBOUND_DUPLICATE_WINDOW_DEFAULT_US;
+	in->claim_lease_us = opts->claim_lease_us > 0 ? opts->claim_lease_us :
+	    INBOUND_CLAIM_LEASE_DEFAULT_US;
+	if (opts->claim_owner && opts->claim_owner[0])
+		snprintf(in->claim_owner, sizeof(in->claim_owner), "%s",
+		    opts->claim_owner);
+	else
+		inbound_default_owner(in->claim_owner, sizeof(in->claim_owner));
 	in->store_url = opts->store_url ? strdup(opts->store_url) : NULL;
 	in->spool_dir = opts->spool_dir ? strdup(opts->spool_dir) : NULL;
 	in->maps_dir = strdup(opts->maps_dir ? opts->maps_dir : "maps");
@@ -527,6 +569,48 @@ group_duplicate(const struct run *r, size_t result, size_t group)
 }
 
 /*
+ * The message an earlier run of this message stored under a duplicate
+ * key, from that run's event on the original (kind, with field = value
+ * in its detail and the stored id in id_field). 0 when none says so.
+ */
+struct earlier {
+	const char *kind, *field, *value, *id_field;
+	int64_t id;
+};
+
+static int
+earlier_cb(void *ud, const struct store_event *ev)
+{
+	struct earlier *e = ud;
+	json_t *d;
+
+	if (strcmp(ev->kind, e->kind) != 0 || ev->detail == NULL)
+		return 0;
+	d = json_loads(ev->detail, 0, NULL);
+	if (d && json_string_value(json_object_get(d, e->field)) &&
+	    strcmp(json_string_value(json_object_get(d, e->field)),
+	    e->value) == 0)
+		e->id = json_integer_value(json_object_get(d, e->id_field));
+	json_decref(d);
+	return 0;
+}
+
+static int64_t
+earlier_stored(struct run *r, const char *kind, const char *field,
+    const char *value, const char *id_field)
+{
+	struct earlier e = { kind, field, value, id_field, 0 };
+	struct store_event_filter f;
+	struct store_error serr;
+
+	memset(&f, 0, sizeof(f));
+	f.message_id = r->m.id;
+	if (store_event_foreach(r->st, &f, earlier_cb, &e, &serr) != STORE_OK)
+		return 0;
+	return e.id;
+}
+
+/*
  * Stores a payload as a new message, once: key names what it is ("<source
  * id>/set/<n>", "<source id>/ack/<interchange>") and is recorded beside
  * it in the caller's transaction, so a run repeated after a crash stores
@@ -581,6 +665,7 @@ send_ack(struct run *r, const ack_interchange_result *ir)
 	edi_writer *w;
 	edi_write_status ws;
 	struct store_message am;
+	int rc;
 	const char *transport;
 	const char *type;
 	unsigned nsets = (unsigned)(ir->group_count ? ir->group_count : 1);
@@ -634,18 +719,27 @@ send_ack(struct run *r, const ack_interchange_result *ir)
 	    (long long)gcn);
 	snprintf(key, sizeof(key), "%lld/ack/%s", (long long)r->m.id,
 	    ir->control_number);
-	if (put_message(r, &am, out.p, out.n, key, json_pack("{s:I, s:s}",
+	rc = put_message(r, &am, out.p, out.n, key, json_pack("{s:I, s:s}",
 	    "acknowledges", (json_int_t)r->m.id, "interchange",
-	    ir->control_number)) != 0) {
-		free(out.p);
-		return;
-	}
+	    ir->control_number));
 	free(out.p);
+	if (rc < 0)
+		return;
+	/* 1: an earlier run stored this ack and may have died before
+	 * handing it over. The ack that goes out is that stored one (its
+	 * control numbers, not the ones just drawn); the senders take a
+	 * message once (as2_send_queue_message is keyed by message id). */
+	if (rc == 1 && (am.id = earlier_stored(r, "inbound.ack",
+	    "interchange", ir->control_number, "ack_message_id")) == 0)
+		return;
 	r->res->ack_message_id = am.id;
 	snprintf(r->res->ack_type, sizeof(r->res->ack_type), "%s", type);
-	event(r, r->m.id, "inbound.ack", json_pack("{s:I, s:s, s:s, s:s}",
-	    "ack_message_id", (json_int_t)am.id, "type", type, "transport",
-	    transport, "status", ack_status_name(ir->status)));
+	if (rc == 0)
+		event(r, r->m.id, "inbound.ack", json_pack(
+		    "{s:I, s:s, s:s, s:s, s:s}", "ack_message_id",
+		    (json_int_t)am.id, "type", type, "transport", transport,
+		    "status", ack_status_name(ir->status), "interchange",
+		    ir->control_number));
 	{
 		struct pending_ack *t = realloc(r->acks,
 		    (r->nacks + 1) * sizeof(*t));
@@ -736,6 +830,7 @@ store_document(struct run *r, json_t *doc, size_t index)
 	struct store_message dm;
 	char key[64], dupkey[64];
 	char *text;
+	int rc;
 
 	/* A repeated interchange or group was answered as such; what it
 	 * holds is the first message's business, not stored twice. */
@@ -770,21 +865,27 @@ store_document(struct run *r, json_t *doc, size_t index)
 	}
 	snprintf(dupkey, sizeof(dupkey), "%lld/set/%zu", (long long)r->m.id,
 	    index + 1);
-	if (put_message(r, &dm, text, strlen(text), dupkey, json_pack(
+	rc = put_message(r, &dm, text, strlen(text), dupkey, json_pack(
 	    "{s:I, s:s, s:s, s:s}", "source_message_id", (json_int_t)r->m.id,
 	    "idempotency_key", key, "message", message ? message : "",
-	    "standard", standard ? standard : "")) != 0) {
-		/* 1: an earlier run stored it (and routed it, or its hook
-		 * failure is in the events): nothing more to do. */
-		free(text);
-		return;
-	}
+	    "standard", standard ? standard : ""));
 	free(text);
-	r->res->documents++;
-	event(r, r->m.id, "inbound.document", json_pack(
-	    "{s:I, s:s, s:s, s:s, s:b}", "document_message_id",
-	    (json_int_t)dm.id, "type", dm.message_type, "set", dm.set_control,
-	    "idempotency_key", key, "accepted", accepted));
+	if (rc < 0)
+		return;
+	/* 1: an earlier run stored it and may have died before routing it;
+	 * it goes to the route hooks again, which take an idempotency key
+	 * once (route.h), so what was routed is not routed twice. */
+	if (rc == 1 && (dm.id = earlier_stored(r, "inbound.document",
+	    "idempotency_key", key, "document_message_id")) == 0)
+		return;
+	if (rc == 0) {
+		r->res->documents++;
+		event(r, r->m.id, "inbound.document", json_pack(
+		    "{s:I, s:s, s:s, s:s, s:b}", "document_message_id",
+		    (json_int_t)dm.id, "type", dm.message_type, "set",
+		    dm.set_control, "idempotency_key", key, "accepted",
+		    accepted));
+	}
 	if (!accepted)
 		return;
 	{
@@ -970,7 +1071,7 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 		    "outbound", (long long)id);
 		return res->status = INBOUND_EINVAL;
 	}
-	rc = store_message_set_state(st, id, "received", "processing", NULL,
+	rc = store_message_claim(st, id, in->claim_owner, in->claim_lease_us,
 	    &serr);
 	if (rc == STORE_ECONFLICT) {
 		snprintf(res->error, sizeof(res->error), "message %lld is %s, "
@@ -980,6 +1081,13 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 	if (rc != STORE_OK) {
 		snprintf(res->error, sizeof(res->error), "%s", serr.message);
 		return res->status = INBOUND_ESTORE;
+	}
+	/* Fault injection for the crash tests: a run that stops here holds
+	 * its claim, so the test can kill the node mid-processing. */
+	{
+		const char *stall = getenv("EDIGATE_TEST_INBOUND_STALL");
+		if (stall && atoi(stall) > 0)
+			sleep((unsigned)atoi(stall));
 	}
 	r.p = partner_set_find(ps, r.m.partner);
 	if (r.p == NULL) {

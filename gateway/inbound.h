@@ -37,18 +37,24 @@
  *   group), inbound.envelope (per interchange, with the counts
  *   and codes), inbound.document (per stored canonical document),
  *   inbound.routed / inbound.route-failed, inbound.ack (the ack message
- *   id and type), inbound.ack-sent / inbound.ack-failed, inbound.done.
+ *   id, type and interchange it answers), inbound.ack-sent /
+ *   inbound.ack-failed, inbound.done.
  *
  * IDEMPOTENCE
- *   A message is processed once: inbound_process() moves it from
- *   "received" to "processing" with an expected-state check before any
+ *   A message is processed once: inbound_process() claims it
+ *   (store_message_claim: "received" to "processing" with this
+ *   process's owner id and a lease, in one conditional UPDATE) before any
  *   work, so a second submit of the same id (two nodes, a resubmit) does
- *   nothing and reports INBOUND_ALREADY. Every document and ack is
- *   stored together with a duplicate key ("inbound", "<id>/set/<n>" or
- *   "<id>/ack/<interchange>"), so a run repeated after a crash (edigated
- *   on SQLite moves "processing" back to "received" at start) stores
- *   nothing twice. Canonical documents carry the idempotency key
- *   "<message id>/<set index>" in their event detail, for the router.
+ *   nothing and reports INBOUND_ALREADY. A node that dies mid-run leaves
+ *   its claim to run out; recover.h hands the message back to
+ *   "received" and resubmits it. Every document and ack is stored
+ *   together with a duplicate key ("inbound", "<id>/set/<n>" or
+ *   "<id>/ack/<interchange>"), so a run repeated after a crash stores
+ *   nothing twice; what an earlier run stored is handed to the ack
+ *   transport and the route hooks again (the stored ack, with its
+ *   control numbers), and those take a message or idempotency key once.
+ *   Canonical documents carry the idempotency key "<message id>/<set
+ *   index>" in their event detail, for the router.
  *
  * HOOKS
  *   Hooks run on a worker thread with that worker's store connection, and
@@ -141,7 +147,25 @@ struct inbound_options {
 	/* 0: INBOUND_DUPLICATE_WINDOW_DEFAULT_US; else a window in
 	 * microseconds, INBOUND_DUPLICATES_OFF or _FOREVER. */
 	int64_t duplicate_window_us;
+	/* The processing claim (IDEMPOTENCE, store_message_claim): who this
+	 * process is (NULL: inbound_default_owner) and how long a claim
+	 * holds without renewal (0: INBOUND_CLAIM_LEASE_DEFAULT_US). */
+	const char *claim_owner;
+	int64_t claim_lease_us;
 };
+
+/* 5 minutes: a node renews its claims every sweep (30 s by default), so
+ * a live node never loses one; a dead node's messages wait at most this
+ * long before another node (or the restarted one) takes them. */
+#define INBOUND_CLAIM_LEASE_DEFAULT_US (300LL * 1000000)
+
+/* "<host>:<pid>:<start time>": unique per process, so a restarted node
+ * does not renew the claims of the run that died. */
+void inbound_default_owner(char *out, size_t size);
+const char *inbound_claim_owner(const struct inbound *in);
+/* Before the first inbound_submit(); not thread-safe. */
+void inbound_set_claim_lease(struct inbound *in, int64_t lease_us);
+int64_t inbound_claim_lease_us(const struct inbound *in);
 
 /*
  * Reads a duplicate window as written in edigate.conf ([inbound]

@@ -151,6 +151,9 @@ gateway_libinbound_a_SOURCES = \
 	gateway/inbound.c gateway/inbound.h
 gateway_libinbound_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS) \
 	$(OPENSSL_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(PTHREAD_CFLAGS)
+# Recovery of messages a dead node left "processing" (claims, leases).
+gateway_libinbound_a_SOURCES += gateway/recover.c gateway/recover.h
+gateway_libinbound_a_CFLAGS += $(LIBEVENT_CFLAGS)
 INBOUND_LIBS = gateway/libinbound.a gateway/libacktrack.a \
 	translators/libtranslators.a \
 	$(LIBXML_LIBS) $(JANSSON_LIBS)
@@ -195,6 +198,8 @@ INBOUND_LIBS += gateway/libacktrack.a translators/libtranslators.a $(STORE_LIBS)
 # Deliveries kept in order per business key.
 STORE_SQL_SQLITE += deploy/sql/sqlite/0003_delivery_order.sql
 STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0003_delivery_order.sql
+STORE_SQL_SQLITE += deploy/sql/sqlite/0004_processing_claim.sql
+STORE_SQL_POSTGRESQL += deploy/sql/postgresql/0004_processing_claim.sql
 # The reconciliation job of edigated ([reconcile] interval).
 gateway_edigated_SOURCES += gateway/reconcile_job.c gateway/reconcile_job.h
 gateway_edigated_LDADD += gateway/libacktrack.a $(STORE_LIBS) $(JANSSON_LIBS)

@@ -1016,6 +1016,192 @@ store_message_set_state(struct store *st, int64_t id, const char *expected_state
 	return tx_commit(st, err);
 }
 
+/* ---- processing claims -------------------------------------------------- */
+
+int
+store_message_claim(struct store *st, int64_t id, const char *owner,
+                    int64_t lease_us, struct store_error *err)
+{
+	struct store_message m;
+	char sql[1024];
+	int64_t rows = 0, now = store_now_us();
+	int rc = check_text(err, "owner", owner, STORE_PARTNER_MAX, 0);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(st, err)))
+		return rc;
+	snprintf(sql, sizeof sql, "SELECT " MESSAGE_COLS " FROM messages WHERE id = $1");
+	struct store_param p[] = { P_INT(id) };
+	rc = db_one(st, sql, p, 1, message_from_row, &m, err);
+	if (rc == STORE_ENOTFOUND)
+		store_fail(err, rc, "message %" PRId64 " not found", id);
+	if (rc)
+		return tx_abort(st, rc);
+	/* The state condition in the UPDATE itself is what makes the claim
+	 * atomic: of two nodes, the second finds no "received" row. */
+	struct store_param q[] = { P_INT(id), P_TEXT(owner), P_INT(now), P_INT(now + lease_us) };
+	rc = db_exec(st, "UPDATE messages SET state = 'processing', claim_owner = $2,"
+	             " claim_until_us = $4, updated_us = $3"
+	             " WHERE id = $1 AND state = 'received' RETURNING id",
+	             q, 4, &rows, err);
+	if (rc)
+		return tx_abort(st, rc);
+	if (rows == 0)
+		return tx_abort(st, store_fail(err, STORE_ECONFLICT,
+		                               "message %" PRId64 " is %s, not received", id,
+		                               m.state));
+	rc = event_append_tx(st, id, m.correlation_id, "message.state", NULL,
+	                     json_pack("{s:s, s:s, s:s}", "from", "received", "to",
+	                               "processing", "owner", owner),
+	                     NULL, err);
+	if (rc)
+		return tx_abort(st, rc);
+	return tx_commit(st, err);
+}
+
+int
+store_message_renew_claims(struct store *st, const char *owner, int64_t lease_us,
+                           int64_t *count, struct store_error *err)
+{
+	int64_t rows = 0, now = store_now_us();
+	int rc = check_text(err, "owner", owner, STORE_PARTNER_MAX, 0);
+	if (rc)
+		return rc;
+	struct store_param p[] = { P_TEXT(owner), P_INT(now + lease_us) };
+	rc = db_exec(st, "UPDATE messages SET claim_until_us = $2"
+	             " WHERE state = 'processing' AND claim_owner = $1 RETURNING id",
+	             p, 2, &rows, err);
+	if (rc == STORE_OK && count)
+		*count = rows;
+	return rc;
+}
+
+struct claim_row {
+	char owner[STORE_PARTNER_MAX + 1];
+	int64_t until_us;
+	char state[STORE_NAME_MAX + 1];
+	char correlation_id[STORE_CORRELATION_MAX + 1];
+};
+
+static void
+claim_from_row(struct store *st, struct store_cursor *c, void *out)
+{
+	struct claim_row *r = out;
+	const char *s;
+	s = st->ops->is_null(c, 0) ? "" : st->ops->text(c, 0);
+	snprintf(r->owner, sizeof r->owner, "%s", s ? s : "");
+	r->until_us = st->ops->int64(c, 1);
+	s = st->ops->text(c, 2);
+	snprintf(r->state, sizeof r->state, "%s", s ? s : "");
+	s = st->ops->is_null(c, 3) ? "" : st->ops->text(c, 3);
+	snprintf(r->correlation_id, sizeof r->correlation_id, "%s", s ? s : "");
+}
+
+int
+store_message_release_claim(struct store *st, int64_t id, int64_t before_us,
+                            const char *detail_json, struct store_error *err)
+{
+	struct claim_row r;
+	char sql[512];
+	int rc;
+	if ((rc = tx_begin(st, err)))
+		return rc;
+	/* SKIP LOCKED: a row another node is changing right now (claiming,
+	 * finishing, releasing) is not ours to judge; the next sweep sees it
+	 * settled. */
+	snprintf(sql, sizeof sql,
+	         "SELECT claim_owner, coalesce(claim_until_us, 0), state, correlation_id"
+	         " FROM messages WHERE id = $1%s",
+	         st->backend == STORE_BACKEND_POSTGRESQL ? " FOR UPDATE SKIP LOCKED" : "");
+	struct store_param p[] = { P_INT(id) };
+	rc = db_one(st, sql, p, 1, claim_from_row, &r, err);
+	if (rc == STORE_ENOTFOUND) {
+		int64_t n = 0;
+		struct store_param e[] = { P_INT(id) };
+		tx_abort(st, 0);
+		if (db_exec(st, "SELECT id FROM messages WHERE id = $1", e, 1, &n, err) == STORE_OK &&
+		    n > 0)
+			return store_fail(err, STORE_ECONFLICT,
+			                  "message %" PRId64 " is being changed by another node", id);
+		return store_fail(err, STORE_ENOTFOUND, "message %" PRId64 " not found", id);
+	}
+	if (rc)
+		return tx_abort(st, rc);
+	if (strcmp(r.state, "processing") != 0)
+		return tx_abort(st, store_fail(err, STORE_ECONFLICT,
+		                               "message %" PRId64 " is %s, not processing", id,
+		                               r.state));
+	if (r.until_us >= before_us)
+		return tx_abort(st, store_fail(err, STORE_ECONFLICT,
+		                               "message %" PRId64 " is claimed by %s for %" PRId64
+		                               " s more", id, r.owner,
+		                               (r.until_us - store_now_us()) / 1000000));
+	int64_t rows = 0;
+	struct store_param q[] = { P_INT(id), P_INT(store_now_us()), P_INT(before_us) };
+	rc = db_exec(st, "UPDATE messages SET state = 'received', claim_owner = NULL,"
+	             " claim_until_us = NULL, updated_us = $2 WHERE id = $1"
+	             " AND state = 'processing' AND coalesce(claim_until_us, 0) < $3"
+	             " RETURNING id",
+	             q, 3, &rows, err);
+	if (rc)
+		return tx_abort(st, rc);
+	if (rows == 0)
+		return tx_abort(st, store_fail(err, STORE_ECONFLICT,
+		                               "message %" PRId64 " changed meanwhile", id));
+	rc = event_append_tx(st, id, r.correlation_id, "message.state", detail_json,
+	                     json_pack("{s:s, s:s, s:s}", "from", "processing", "to",
+	                               "received", "owner", r.owner),
+	                     NULL, err);
+	if (rc)
+		return tx_abort(st, rc);
+	return tx_commit(st, err);
+}
+
+int
+store_message_stale_claims(struct store *st, int64_t before_us, unsigned limit,
+                           int64_t *ids, size_t *n, struct store_error *err)
+{
+	struct store_cursor *c;
+	*n = 0;
+	if (limit == 0)
+		return store_fail(err, STORE_EINVAL, "limit must be at least 1");
+	struct store_param p[] = { P_INT(before_us), P_INT((int64_t)limit), P_TEXT("in") };
+	size_t got = 0;
+	int r, rc = st->ops->query(st,
+	                           "SELECT id FROM messages WHERE state = 'processing'"
+	                           " AND direction = $3"
+	                           " AND coalesce(claim_until_us, 0) < $1 ORDER BY id LIMIT $2",
+	                           p, 3, &c, err);
+	if (rc)
+		return rc;
+	while ((r = st->ops->next(c, err)) > 0)
+		if (got < limit)
+			ids[got++] = st->ops->int64(c, 0);
+	st->ops->close(c);
+	*n = got;
+	return r < 0 ? -r : STORE_OK;
+}
+
+int
+store_message_claim_get(struct store *st, int64_t id, char *owner, size_t ownersize,
+                        int64_t *until_us, struct store_error *err)
+{
+	struct claim_row r;
+	struct store_param p[] = { P_INT(id) };
+	int rc = db_one(st, "SELECT claim_owner, coalesce(claim_until_us, 0), state,"
+	                " correlation_id FROM messages WHERE id = $1",
+	                p, 1, claim_from_row, &r, err);
+	if (rc == STORE_ENOTFOUND)
+		return store_fail(err, rc, "message %" PRId64 " not found", id);
+	if (rc)
+		return rc;
+	if (owner)
+		snprintf(owner, ownersize, "%s", r.owner);
+	if (until_us)
+		*until_us = r.until_us;
+	return STORE_OK;
+}
+
 int
 store_message_list(struct store *st, const struct store_message_filter *f,
                    store_message_cb cb, void *ud, struct store_error *err)

@@ -214,6 +214,44 @@ int store_message_set_state(struct store *st, int64_t id,
                             const char *expected_state, const char *new_state,
                             const char *detail_json, struct store_error *err);
 
+/*
+ * Processing claims (inbound.h, docs/cluster.md). An inbound message is
+ * worked on by one node at a time: store_message_claim() moves it from
+ * "received" to "processing" and records owner (a node id unique per
+ * process) and the lease end now + lease_us, in one conditional UPDATE,
+ * so of two nodes claiming at once exactly one wins; the other gets
+ * STORE_ECONFLICT. Appends "message.state" with {"from","to","owner"}.
+ */
+int store_message_claim(struct store *st, int64_t id, const char *owner,
+                        int64_t lease_us, struct store_error *err);
+/* A live node pushes the lease of every message it still processes to
+ * now + lease_us; *count (may be NULL) gets how many. No events. */
+int store_message_renew_claims(struct store *st, const char *owner,
+                               int64_t lease_us, int64_t *count,
+                               struct store_error *err);
+/*
+ * Hands a "processing" message whose lease ended before before_us (or
+ * that has none) back to "received", clears the claim and appends
+ * "message.state" with {"from","to","owner"} plus detail_json's keys.
+ * before_us = INT64_MAX takes it whatever the lease (the operator's
+ * "store requeue --force"). Not processing, or the lease still runs, or
+ * (PostgreSQL) another node holds the row right now: STORE_ECONFLICT.
+ */
+int store_message_release_claim(struct store *st, int64_t id,
+                                int64_t before_us, const char *detail_json,
+                                struct store_error *err);
+/* Up to limit (at least 1; ids has room for it) ids of inbound
+ * "processing" messages whose lease ended before before_us, ascending;
+ * for the sweep, which then releases each with
+ * store_message_release_claim(). */
+int store_message_stale_claims(struct store *st, int64_t before_us,
+                               unsigned limit, int64_t *ids, size_t *n,
+                               struct store_error *err);
+/* The claim of one message: owner "" and until 0 when there is none. */
+int store_message_claim_get(struct store *st, int64_t id, char *owner,
+                            size_t ownersize, int64_t *until_us,
+                            struct store_error *err);
+
 struct store_message_filter {
 	const char *partner;  /* NULL: any */
 	const char *state;    /* NULL: any */

@@ -603,6 +603,19 @@ tests_unit_test_inbound_duplicates_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 tests_unit_test_inbound_duplicates_LDADD = $(INBOUND_LIBS) $(STORE_LIBS) \
 	gateway/libdaemon.a $(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
 dist_noinst_SCRIPTS += tests/integration/inbound_duplicates_pg.sh
+# A node killed (-9) mid-processing: another node on the same PostgreSQL
+# recovers the message once its claim ran out; one 997, one webhook.
+TESTS += tests/integration/inbound_recover_pg.sh
+dist_noinst_SCRIPTS += tests/integration/inbound_recover_pg.sh
+# Recovery settings and the sweep (gateway/recover.h) on SQLite.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_recover
+TESTS += tests/unit/test_recover
+endif
+tests_unit_test_recover_SOURCES = tests/unit/test_recover.c
+tests_unit_test_recover_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_recover_LDADD = $(INBOUND_LIBS) $(STORE_LIBS) $(DAEMON_LIBS) \
+	gateway/libdaemon.a $(LIBEVENT_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
 # The map engine builds its documents in a jtree arena.
 FUZZ_MAP_OBJECTS += tests/fuzz/jtree.fuzz.o
 tests/fuzz/jtree.fuzz.o: $(srcdir)/translators/jtree.c $(srcdir)/translators/jtree.h

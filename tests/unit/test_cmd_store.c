@@ -102,13 +102,13 @@ test_store_migrate_then_info(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(run(f, cmd_store, "store", "migrate", "--store", f->db, NULL), 0);
-	assert_non_null(strstr(output(f), "applied 3 migrations; schema version 3 (sqlite)"));
+	assert_non_null(strstr(output(f), "applied 4 migrations; schema version 4 (sqlite)"));
 	assert_int_equal(run(f, cmd_store, "store", "migrate", "--store", f->db, NULL), 0);
-	assert_non_null(strstr(output(f), "applied 0 migrations; schema version 3"));
+	assert_non_null(strstr(output(f), "applied 0 migrations; schema version 4"));
 	assert_int_equal(run(f, cmd_store, "store", "info", "--store", f->db, NULL), 0);
 	char *o = output(f);
 	assert_non_null(strstr(o, "backend:            sqlite"));
-	assert_non_null(strstr(o, "schema version:     3 (this edigate: 3)\n"));
+	assert_non_null(strstr(o, "schema version:     4 (this edigate: 4)\n"));
 	assert_non_null(strstr(o, "messages:           0"));
 }
 
@@ -117,7 +117,7 @@ test_store_info_shows_an_unmigrated_store(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(run(f, cmd_store, "store", "info", "--store", f->db, NULL), 0);
-	assert_non_null(strstr(output(f), "schema version:     0 (this edigate: 3) - run"));
+	assert_non_null(strstr(output(f), "schema version:     0 (this edigate: 4) - run"));
 }
 
 static void
@@ -127,6 +127,46 @@ test_store_rejects_unknown_subcommands(void **state)
 	assert_int_equal(run(f, cmd_store, "store", "drop", "--store", f->db, NULL), 2);
 	assert_int_equal(run(f, cmd_store, "store", NULL), 2);
 	assert_int_equal(run(f, cmd_audit, "audit", "verify", "--since", "2026-01-01", NULL), 2);
+}
+
+static void
+test_store_requeue_hands_back_a_claim_only_once_it_ran_out_or_forced(void **state)
+{
+	struct fx *f = *state;
+	struct store *st;
+	struct store_error err;
+	struct spool_error serr;
+	struct store_message m = { .direction = STORE_IN };
+	const char *body = "ISA*requeue~";
+	assert_int_equal(store_open(&st, f->db, NULL, &err), STORE_OK);
+	assert_int_equal(spool_put(store_spool(st), body, strlen(body), m.payload_hash, &serr),
+	                 SPOOL_OK);
+	m.size = (int64_t)strlen(body);
+	strcpy(m.partner, "acme");
+	strcpy(m.transport, "as2");
+	strcpy(m.message_type, "850");
+	strcpy(m.state, "received");
+	assert_int_equal(store_message_put(st, &m, NULL, &err), STORE_OK);
+	assert_int_equal(store_message_claim(st, m.id, "node-a:1:1", 3600LL * 1000000, &err),
+	                 STORE_OK);
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)m.id);
+	/* node-a may still be working on it. */
+	assert_int_equal(run(f, cmd_store, "store", "requeue", "--store", f->db, id, NULL), 2);
+	assert_int_equal(run(f, cmd_store, "store", "requeue", "--store", f->db, "--force", id,
+	                     NULL), 0);
+	char want[96];
+	snprintf(want, sizeof want, "message %s is received again (was claimed by node-a:1:1)",
+	         id);
+	assert_non_null(strstr(output(f), want));
+	struct store_message got;
+	assert_int_equal(store_message_get(st, m.id, &got, &err), STORE_OK);
+	assert_string_equal(got.state, "received");
+	/* Not processing any more: nothing to hand back. */
+	assert_int_equal(run(f, cmd_store, "store", "requeue", "--store", f->db, id, NULL), 2);
+	assert_int_equal(run(f, cmd_store, "store", "requeue", "--store", f->db, "x1", NULL), 2);
+	assert_int_equal(run(f, cmd_store, "store", "requeue", "--store", f->db, NULL), 2);
+	store_close(st);
 }
 
 static void
@@ -311,6 +351,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_migrate_then_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_store_requeue_hands_back_a_claim_only_once_it_ran_out_or_forced, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_store_info_shows_an_unmigrated_store, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_store_rejects_unknown_subcommands, setup,

@@ -189,7 +189,7 @@ test_unknown_section_is_rejected_at_its_line(void **state)
 	assert_string_equal(msg, "site.conf:2: unknown section [listener.api] "
 	    "(expected [store], [limits], [tls], [listen.NAME], [as2], [sftp], "
 	    "[api], [delivery], [route], [webhook.NAME], [route.NAME], "
-	    "[token.NAME], [inbound] or [reconcile])");
+	    "[token.NAME], [inbound], [reconcile] or [recovery])");
 }
 
 static void

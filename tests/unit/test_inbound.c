@@ -252,6 +252,49 @@ test_a_message_is_processed_only_once(void **state)
 	assert_int_equal(acked, 1);
 }
 
+static int
+count_997(void *ud, const struct store_message *m)
+{
+	int *n = ud;
+	if (m->direction == STORE_OUT && strcmp(m->message_type, "997") == 0)
+		(*n)++;
+	return 0;
+}
+
+static void
+test_a_rerun_after_a_crash_hands_over_what_the_first_run_stored(void **state)
+{
+	struct inbound_result res;
+	struct store_error serr;
+	struct store_message_filter f = { 0 };
+	int64_t id, first_ack;
+	char first_key[64];
+	int acks = 0;
+
+	(void)state;
+	id = receive_file("acme", "tests/fixtures/demo/x12_850_order.edi");
+	assert_int_equal(inbound_process(in, st, id, &res), INBOUND_OK);
+	first_ack = res.ack_message_id;
+	snprintf(first_key, sizeof(first_key), "%s", routed_key);
+	/* The node died after the commit, before its hooks ran or the end
+	 * state was written; recovery handed the message back. */
+	assert_int_equal(store_message_set_state(st, id, "processed",
+	    "received", NULL, &serr), STORE_OK);
+	assert_int_equal(inbound_process(in, st, id, &res), INBOUND_OK);
+	assert_string_equal(res.final_state, "processed");
+	/* Nothing stored twice; the hooks get the stored ack (its control
+	 * numbers) and the same idempotency key, which they take once. */
+	assert_int_equal(res.documents, 0);
+	assert_int_equal(res.ack_message_id, first_ack);
+	assert_int_equal(acked, 2);
+	assert_int_equal(acked_id, first_ack);
+	assert_int_equal(routed, 2);
+	assert_string_equal(routed_key, first_key);
+	assert_int_equal(store_message_list(st, &f, count_997, &acks, &serr),
+	    STORE_OK);
+	assert_int_equal(acks, 1);
+}
+
 static void
 test_a_set_with_a_wrong_segment_count_is_rejected_not_routed(void **state)
 {
@@ -340,6 +383,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_a_rerun_after_a_crash_hands_over_what_the_first_run_stored,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_accepted_850_becomes_an_order_and_a_997_for_the_hooks,
 		    setup, teardown),

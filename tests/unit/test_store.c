@@ -219,9 +219,9 @@ test_migrations_apply_once_and_are_idempotent(void **state)
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
 	assert_int_equal(info.schema_version, 0);
-	assert_int_equal(info.schema_latest, 3);
+	assert_int_equal(info.schema_latest, 4);
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
-	assert_int_equal(applied, 3);
+	assert_int_equal(applied, 4);
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
 	assert_int_equal(applied, 0);
 	store_close(fx->st);
@@ -230,7 +230,7 @@ test_migrations_apply_once_and_are_idempotent(void **state)
 	assert_int_equal(store_migrate(fx->st, &applied, &err), STORE_OK);
 	assert_int_equal(applied, 0);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
-	assert_int_equal(info.schema_version, 3);
+	assert_int_equal(info.schema_version, 4);
 	assert_int_equal(info.messages, 0);
 	assert_int_equal(info.events, 0);
 }
@@ -299,7 +299,7 @@ test_processes_opening_a_fresh_store_at_once_migrate_it_once(void **state)
 	}
 	fx->st = open_store(fx, 1);
 	assert_int_equal(store_info(fx->st, &info, &err), STORE_OK);
-	assert_int_equal(info.schema_version, 3);
+	assert_int_equal(info.schema_version, 4);
 	assert_int_equal(info.audit_last_id, 0);
 }
 
@@ -560,6 +560,223 @@ test_store_reconnects_after_the_server_dropped_it(void **state)
 	if (store_control_next(fx->st, "acme", STORE_CONTROL_GROUP, &v, &err))
 		fail_msg("after the server dropped the connection: %s", err.message);
 	assert_int_equal(v, 2);
+}
+
+/* ---- processing claims ------------------------------------------------- */
+
+#define HOUR_US (3600LL * 1000000)
+#define CLAIM_RACERS 4
+
+static int64_t
+received_message(struct fixture *fx)
+{
+	struct store_error err;
+	int64_t id = put_message(fx, fx->st, "ISA*claim~", "acme");
+	assert_int_equal(store_message_set_state(fx->st, id, NULL, "received", NULL, &err),
+	                 STORE_OK);
+	return id;
+}
+
+static void
+assert_state(struct fixture *fx, int64_t id, const char *want)
+{
+	struct store_message m;
+	struct store_error err;
+	assert_int_equal(store_message_get(fx->st, id, &m, &err), STORE_OK);
+	assert_string_equal(m.state, want);
+}
+
+static void
+test_claim_takes_a_received_message_for_one_owner_only(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	char owner[80];
+	int64_t until = 0, before = store_now_us();
+	int64_t id = received_message(fx);
+	assert_int_equal(store_message_claim(fx->st, id, "node-a:1:1", HOUR_US, &err),
+	                 STORE_OK);
+	assert_state(fx, id, "processing");
+	/* Another node, on its own connection, finds it taken. */
+	struct store *other = open_store(fx, 1);
+	assert_int_equal(store_message_claim(other, id, "node-b:2:2", HOUR_US, &err),
+	                 STORE_ECONFLICT);
+	assert_non_null(strstr(err.message, "not received"));
+	assert_int_equal(store_message_claim_get(other, id, owner, sizeof owner, &until, &err),
+	                 STORE_OK);
+	assert_string_equal(owner, "node-a:1:1");
+	assert_true(until >= before + HOUR_US);
+	assert_true(until <= store_now_us() + HOUR_US);
+	store_close(other);
+	/* A message not "received" (here: stored) cannot be claimed. */
+	int64_t stored = put_message(fx, fx->st, "ISA*stored~", "acme");
+	assert_int_equal(store_message_claim(fx->st, stored, "node-a:1:1", HOUR_US, &err),
+	                 STORE_ECONFLICT);
+	assert_int_equal(store_message_claim(fx->st, 999999, "node-a:1:1", HOUR_US, &err),
+	                 STORE_ENOTFOUND);
+}
+
+static void
+test_processes_claiming_one_message_at_once_have_one_winner(void **state)
+{
+	struct fixture *fx = *state;
+	pid_t pids[CLAIM_RACERS];
+	int64_t id = received_message(fx);
+	for (int r = 0; r < CLAIM_RACERS; r++) {
+		pids[r] = fork();
+		assert_true(pids[r] >= 0);
+		if (pids[r] == 0) {
+			struct store *st;
+			struct store_error err;
+			struct store_options o = { .spool_dir = fx->spool };
+			char owner[32];
+			if (store_open(&st, fx->url, &o, &err))
+				_exit(3);
+			snprintf(owner, sizeof owner, "node-%d:%d:1", r, (int)getpid());
+			int rc = store_message_claim(st, id, owner, HOUR_US, &err);
+			store_close(st);
+			_exit(rc == STORE_OK ? 0 : rc == STORE_ECONFLICT ? 1 : 4);
+		}
+	}
+	int won = 0, lost = 0;
+	for (int r = 0; r < CLAIM_RACERS; r++) {
+		int status;
+		assert_int_equal(waitpid(pids[r], &status, 0), pids[r]);
+		assert_true(WIFEXITED(status));
+		if (WEXITSTATUS(status) == 0)
+			won++;
+		else if (WEXITSTATUS(status) == 1)
+			lost++;
+	}
+	assert_int_equal(won, 1);
+	assert_int_equal(lost, CLAIM_RACERS - 1);
+	assert_state(fx, id, "processing");
+	assert_int_equal(verify(fx->st).intact, 1);
+}
+
+struct kinds {
+	int state_events;
+	char last_detail[512];
+};
+
+static int
+count_state_events(void *ud, const struct store_event *ev)
+{
+	struct kinds *k = ud;
+	if (strcmp(ev->kind, "message.state") == 0) {
+		k->state_events++;
+		snprintf(k->last_detail, sizeof k->last_detail, "%s", ev->detail);
+	}
+	return 0;
+}
+
+static void
+test_claim_is_released_only_after_its_lease_ran_out(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	int64_t ids[8];
+	size_t n = 99;
+	int64_t now = store_now_us();
+	int64_t id = received_message(fx);
+	assert_int_equal(store_message_claim(fx->st, id, "node-a:1:1", HOUR_US, &err),
+	                 STORE_OK);
+	/* The lease runs: nothing is stale, and a release is refused. */
+	assert_int_equal(store_message_stale_claims(fx->st, now, 8, ids, &n, &err), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_message_release_claim(fx->st, id, now, NULL, &err),
+	                 STORE_ECONFLICT);
+	assert_non_null(strstr(err.message, "claimed by node-a:1:1"));
+	assert_state(fx, id, "processing");
+	/* Two hours later it has run out. */
+	assert_int_equal(store_message_stale_claims(fx->st, now + 2 * HOUR_US, 8, ids, &n, &err),
+	                 STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], id);
+	assert_int_equal(store_message_release_claim(fx->st, id, now + 2 * HOUR_US,
+	                                             "{\"reason\":\"lease expired\"}", &err),
+	                 STORE_OK);
+	assert_state(fx, id, "received");
+	char owner[80] = "x";
+	int64_t until = 1;
+	assert_int_equal(store_message_claim_get(fx->st, id, owner, sizeof owner, &until, &err),
+	                 STORE_OK);
+	assert_string_equal(owner, "");
+	assert_int_equal(until, 0);
+	/* A second sweep (another node) finds nothing more to release. */
+	assert_int_equal(store_message_release_claim(fx->st, id, now + 2 * HOUR_US, NULL, &err),
+	                 STORE_ECONFLICT);
+	assert_non_null(strstr(err.message, "not processing"));
+	/* received -> processing (claim), processing -> received (release):
+	 * the release names the owner it took the message from. */
+	struct kinds k = { 0 };
+	struct store_event_filter f = { .message_id = id };
+	assert_int_equal(store_event_foreach(fx->st, &f, count_state_events, &k, &err), STORE_OK);
+	assert_int_equal(k.state_events, 3);
+	assert_non_null(strstr(k.last_detail, "\"owner\":\"node-a:1:1\""));
+	assert_non_null(strstr(k.last_detail, "\"reason\":\"lease expired\""));
+	assert_non_null(strstr(k.last_detail, "\"to\":\"received\""));
+	/* And it can be claimed again. */
+	assert_int_equal(store_message_claim(fx->st, id, "node-b:2:2", HOUR_US, &err),
+	                 STORE_OK);
+	assert_int_equal(verify(fx->st).intact, 1);
+}
+
+static void
+test_renewal_keeps_only_the_owners_claims_alive(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	int64_t ids[8], renewed = -1;
+	size_t n = 0;
+	int64_t mine = received_message(fx), theirs = received_message(fx);
+	/* Both leases end one second from now. */
+	assert_int_equal(store_message_claim(fx->st, mine, "node-a:1:1", 1000000, &err), STORE_OK);
+	assert_int_equal(store_message_claim(fx->st, theirs, "node-b:2:2", 1000000, &err),
+	                 STORE_OK);
+	assert_int_equal(store_message_renew_claims(fx->st, "node-a:1:1", HOUR_US, &renewed, &err),
+	                 STORE_OK);
+	assert_int_equal(renewed, 1);
+	/* A minute later only node-b's claim ran out. */
+	assert_int_equal(store_message_stale_claims(fx->st, store_now_us() + 60 * 1000000LL, 8,
+	                                            ids, &n, &err),
+	                 STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], theirs);
+	/* A message that finished is no claim to renew. */
+	assert_int_equal(store_message_set_state(fx->st, mine, "processing", "processed", NULL,
+	                                         &err),
+	                 STORE_OK);
+	assert_int_equal(store_message_renew_claims(fx->st, "node-a:1:1", HOUR_US, &renewed, &err),
+	                 STORE_OK);
+	assert_int_equal(renewed, 0);
+}
+
+static void
+test_forced_release_takes_a_running_claim_and_old_rows_count_as_expired(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_error err;
+	int64_t ids[8];
+	size_t n = 0;
+	int64_t id = received_message(fx);
+	assert_int_equal(store_message_claim(fx->st, id, "node-a:1:1", HOUR_US, &err), STORE_OK);
+	assert_int_equal(store_message_release_claim(fx->st, id, INT64_MAX,
+	                                             "{\"reason\":\"operator requeue\"}", &err),
+	                 STORE_OK);
+	assert_state(fx, id, "received");
+	/* "processing" without a claim (left by an edigate before schema 3)
+	 * has no lease to wait for. */
+	int64_t old = received_message(fx);
+	assert_int_equal(store_message_set_state(fx->st, old, "received", "processing", NULL, &err),
+	                 STORE_OK);
+	assert_int_equal(store_message_stale_claims(fx->st, store_now_us(), 8, ids, &n, &err),
+	                 STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], old);
+	assert_int_equal(store_message_release_claim(fx->st, old, store_now_us(), NULL, &err),
+	                 STORE_OK);
+	assert_state(fx, old, "received");
 }
 
 /* ---- control numbers --------------------------------------------------- */
@@ -1500,6 +1717,18 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_grouped_calls_commit_or_roll_back_together,
 		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_takes_a_received_message_for_one_owner_only,
+		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_processes_claiming_one_message_at_once_have_one_winner, setup_open,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_claim_is_released_only_after_its_lease_ran_out,
+		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal_keeps_only_the_owners_claims_alive,
+		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_forced_release_takes_a_running_claim_and_old_rows_count_as_expired,
+			setup_open, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_control_numbers_start_at_one_per_partner_and_kind, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_control_numbers_never_wrap, setup_open,
