@@ -187,12 +187,15 @@ check "the three warehouse orders are accepted (202)" test "$codes" = 202202202
 wait_for 20 delivered SO-2
 wms_log > "$tmp/order1"
 sed 's/^/# /' "$tmp/order1"
+# The WMS fails the first two requests whichever document they carry:
+# SO-3's first try may take the second 503, so only SO-1's first is sure.
 check "SO-1 is tried, fails with 503 and is retried until delivered" \
-	test "$(grep -c '^SO-1 503$' "$tmp/order1")/$(grep -c '^SO-1 200$' "$tmp/order1")" = 2/1
+	test "$(head -n 1 "$tmp/order1")/$(grep -c '^SO-1 200$' "$tmp/order1")" = "SO-1 503/1"
 check "SO-2 of the same order PO-A is sent only after SO-1 was delivered, once" \
-	test "$(grep -n '^SO-2 ' "$tmp/order1" | cut -d: -f1 | tr '\n' ' ')" = "$(( $(grep -n '^SO-1 200$' "$tmp/order1" | cut -d: -f1) + 1 )) "
+	test "$(grep -c '^SO-2 ' "$tmp/order1")" = 1 -a \
+	"$(grep -n '^SO-2 ' "$tmp/order1" | cut -d: -f1)" -gt "$(grep -n '^SO-1 200$' "$tmp/order1" | cut -d: -f1)"
 check "SO-3 of order PO-B is not held back by PO-A's retries" \
-	test "$(grep -n '^SO-3 200$' "$tmp/order1" | cut -d: -f1)" -lt "$(grep -n '^SO-1 200$' "$tmp/order1" | cut -d: -f1)"
+	test "$(grep -n '^SO-3 ' "$tmp/order1" | head -n 1 | cut -d: -f1)" -lt "$(grep -n '^SO-1 200$' "$tmp/order1" | cut -d: -f1)"
 
 # ---- a dead letter does not block its order for good -----------------------
 # One permanent refusal (400): SO-4 is dead at once; SO-5 of the same
