@@ -676,3 +676,6 @@ bench-bridge: gateway/edigated$(EXEEXT)
 	  --srcdir '$(abs_top_srcdir)' $(if $(BENCH_N),--count $(BENCH_N))
 .PHONY: bench-bridge
 EXTRA_DIST += tests/bench/bench_bridge.py
+
+# Shared helpers the integration scripts source.
+EXTRA_DIST += tests/integration/tap_lib.sh

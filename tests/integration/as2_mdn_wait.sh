@@ -15,12 +15,7 @@ EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 PEER=$top_srcdir/tests/integration/as2_peer.py
 TOTAL=9
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1; shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "${top_srcdir:-.}/tests/integration/tap_lib.sh"
 
 echo "1..$TOTAL"
 for tool in curl openssl python3; do

@@ -15,19 +15,7 @@ EDIGATE=$(cd "$(dirname "$EDIGATE")" && pwd)/$(basename "$EDIGATE")
 src=$(cd "$top_srcdir" && pwd)
 PLAN=9
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1; shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-wait_for() { # wait_for SECONDS COMMAND...: until the command succeeds
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
+. "${top_srcdir:-.}/tests/integration/tap_lib.sh"
 
 echo "1..$PLAN"
 for tool in curl python3 openssl; do
@@ -40,15 +28,7 @@ PYTHON=$(command -v python3)
 
 tmp=$(mktemp -d)
 pids=
-cleanup() {
-	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in $pids; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	[ -n "${KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
-}
+cleanup() { stop_pids_and_tmp; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 chmod 755 "$tmp"

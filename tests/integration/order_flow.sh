@@ -14,12 +14,7 @@ EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 src=$(cd "$top_srcdir" && pwd)
 PLAN=9
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1; shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "${top_srcdir:-.}/tests/integration/tap_lib.sh"
 # wait_for SECONDS COMMAND...: until the command succeeds
 wait_for() {
 	local end=$((SECONDS + $1)); shift
