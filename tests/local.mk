@@ -641,3 +641,26 @@ tests_unit_test_group_sync_LDADD = $(DAEMON_LIBS) $(STORE_LIBS) $(CMOCKA_LIBS)
 # AS2 receive with group commit on the PostgreSQL store.
 TESTS += tests/integration/as2_receive_pg.sh
 dist_noinst_SCRIPTS += tests/integration/as2_receive_pg.sh
+# The JSON parser of the canonical -> EDI path, cross-checked against
+# jansson by its fuzz target.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_jparse
+TESTS += tests/unit/test_jparse
+tests_unit_test_jparse_SOURCES = tests/unit/test_jparse.c
+tests_unit_test_jparse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_jparse_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+endif
+FUZZ_TARGETS += tests/fuzz/fuzz_jparse
+FUZZ_JPARSE_OBJECTS = tests/fuzz/jparse.fuzz.o tests/fuzz/jtree.fuzz.o
+tests/fuzz/jparse.fuzz.o: $(srcdir)/translators/jparse.c \
+	$(srcdir)/translators/jparse.h $(srcdir)/translators/jtree.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer-no-link -c -o $@ $(srcdir)/translators/jparse.c
+tests/fuzz/fuzz_jparse: $(srcdir)/tests/fuzz/fuzz_jparse.c \
+	$(srcdir)/translators/jparse.h $(FUZZ_JPARSE_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_jparse.c \
+	  $(FUZZ_JPARSE_OBJECTS) $(JANSSON_LIBS)
+CLEANFILES += tests/fuzz/jparse.fuzz.o
+EXTRA_DIST += tests/fuzz/fuzz_jparse.c

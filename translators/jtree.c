@@ -114,6 +114,16 @@ jtree *jtree_object(jtree_arena *a) { return node(a, JTREE_OBJECT); }
 jtree *jtree_array(jtree_arena *a) { return node(a, JTREE_ARRAY); }
 jtree *jtree_null(jtree_arena *a) { return node(a, JTREE_NULL); }
 jtree *jtree_true(jtree_arena *a) { return node(a, JTREE_TRUE); }
+jtree *jtree_false(jtree_arena *a) { return node(a, JTREE_FALSE); }
+
+jtree *
+jtree_real(jtree_arena *a, const char *p, size_t n)
+{
+	jtree *j = jtree_string(a, p, n);
+	if (j)
+		j->kind = JTREE_REAL;
+	return j;
+}
 
 jtree *
 jtree_integer(jtree_arena *a, long long v)
@@ -236,22 +246,12 @@ jtree_object_getn(const jtree *o, const char *key, size_t len)
 	return NULL;
 }
 
-void
-jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+jtree_member *
+jtree_object_append(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
 {
-	/* A key that is not UTF-8 (a partner's qualifier) is refused, as
-	 * jansson refuses it: both paths then drop the same value. */
-	if (!jtree_is_object(o) || v == NULL || !key_valid(key, len))
-		return;
-	for (jtree_member *m = o->u.object.first; m; m = m->next)
-		if (m->key_len == len && (len == 0 || m->key[0] == key[0])
-		    && memcmp(m->key, key, len) == 0) {
-			m->value = v;
-			return;
-		}
 	jtree_member *m = alloc(a, sizeof(*m) + len + 1);
 	if (m == NULL)
-		return;
+		return NULL;
 	char *k = (char *)(m + 1);
 	memcpy(k, key, len);
 	k[len] = '\0';
@@ -265,6 +265,23 @@ jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *
 		o->u.object.first = m;
 	o->u.object.last = m;
 	o->u.object.size++;
+	return m;
+}
+
+void
+jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+{
+	/* A key that is not UTF-8 (a partner's qualifier) is refused, as
+	 * jansson refuses it: both paths then drop the same value. */
+	if (!jtree_is_object(o) || v == NULL || !key_valid(key, len))
+		return;
+	for (jtree_member *m = o->u.object.first; m; m = m->next)
+		if (m->key_len == len && (len == 0 || m->key[0] == key[0])
+		    && memcmp(m->key, key, len) == 0) {
+			m->value = v;
+			return;
+		}
+	jtree_object_append(a, o, key, len, v);
 }
 
 void
@@ -461,6 +478,9 @@ put_value(out *o, const jtree *j, int depth)
 	case JTREE_STRING:
 		put_string(o, j->u.string.ptr, j->u.string.len);
 		break;
+	case JTREE_REAL:
+		put(o, j->u.string.ptr, j->u.string.len);
+		break;
 	case JTREE_ARRAY:
 		putc_(o, '[');
 		for (size_t i = 0; i < j->u.array.size; i++) {
@@ -505,6 +525,7 @@ jtree_to_json(const jtree *j)
 	case JTREE_FALSE: return json_false();
 	case JTREE_INTEGER: return json_integer(j->u.integer);
 	case JTREE_STRING: return json_stringn_nocheck(j->u.string.ptr, j->u.string.len);
+	case JTREE_REAL: return json_real(strtod(j->u.string.ptr, NULL));
 	case JTREE_ARRAY:
 		r = json_array();
 		for (size_t i = 0; r && i < j->u.array.size; i++) {
