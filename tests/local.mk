@@ -664,3 +664,11 @@ tests/fuzz/fuzz_jparse: $(srcdir)/tests/fuzz/fuzz_jparse.c \
 	  $(FUZZ_JPARSE_OBJECTS) $(JANSSON_LIBS)
 CLEANFILES += tests/fuzz/jparse.fuzz.o
 EXTRA_DIST += tests/fuzz/fuzz_jparse.c
+# Canonical -> EDI: jparse + map_out_jtree against json_loadb + map_out_document.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_map_jparse
+TESTS += tests/unit/test_map_jparse
+tests_unit_test_map_jparse_SOURCES = tests/unit/test_map_jparse.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_map_jparse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_map_jparse_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+endif

@@ -549,3 +549,58 @@ jtree_to_json(const jtree *j)
 	}
 	return NULL;
 }
+
+static jtree *
+from_json(jtree_arena *a, const json_t *j, int depth)
+{
+	if (j == NULL || depth > JTREE_MAX_DEPTH)
+		return NULL;
+	switch (json_typeof(j)) {
+	case JSON_NULL: return jtree_null(a);
+	case JSON_TRUE: return jtree_true(a);
+	case JSON_FALSE: return jtree_false(a);
+	case JSON_INTEGER: return jtree_integer(a, json_integer_value(j));
+	case JSON_REAL: {
+		char b[32];
+		int n = snprintf(b, sizeof(b), "%.17g", json_real_value(j));
+		return jtree_real(a, b, n > 0 ? (size_t)n : 0);
+	}
+	case JSON_STRING:
+		return jtree_string(a, json_string_value(j), json_string_length(j));
+	case JSON_ARRAY: {
+		jtree *r = jtree_array(a);
+		for (size_t i = 0; r && i < json_array_size(j); i++) {
+			jtree *v = from_json(a, json_array_get(j, i), depth + 1);
+			if (v == NULL)
+				return NULL;
+			size_t before = r->u.array.size;
+			jtree_array_append(a, r, v);
+			if (r->u.array.size == before)
+				return NULL;
+		}
+		return r;
+	}
+	case JSON_OBJECT: {
+		jtree *r = jtree_object(a);
+		const char *key;
+		json_t *val;
+		if (r == NULL)
+			return NULL;
+		/* jansson's keys are already unique. */
+		json_object_foreach((json_t *)j, key, val) {
+			jtree *v = from_json(a, val, depth + 1);
+			if (v == NULL || jtree_object_append(a, r, key,
+			    json_object_iter_key_len(json_object_key_to_iter(key)), v) == NULL)
+				return NULL;
+		}
+		return r;
+	}
+	}
+	return NULL;
+}
+
+jtree *
+jtree_from_json(jtree_arena *a, const json_t *j)
+{
+	return from_json(a, j, 0);
+}

@@ -127,4 +127,10 @@ int jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap);
  * of memory. */
 json_t *jtree_to_json(const jtree *j);
 
+/* An arena tree with the same content as a jansson tree (insertion
+ * order kept; a real becomes JTREE_REAL with jansson's text of it).
+ * NULL when out of memory or nested deeper than JTREE_MAX_DEPTH. */
+#define JTREE_MAX_DEPTH 4096
+jtree *jtree_from_json(jtree_arena *a, const json_t *j);
+
 #endif
