@@ -679,3 +679,34 @@ EXTRA_DIST += tests/bench/bench_bridge.py
 
 # Shared helpers the integration scripts source.
 EXTRA_DIST += tests/integration/tap_lib.sh
+# The JSON parser of the canonical -> EDI path, cross-checked against
+# jansson by its fuzz target.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_jparse
+TESTS += tests/unit/test_jparse
+tests_unit_test_jparse_SOURCES = tests/unit/test_jparse.c
+tests_unit_test_jparse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_jparse_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+endif
+FUZZ_TARGETS += tests/fuzz/fuzz_jparse
+FUZZ_JPARSE_OBJECTS = tests/fuzz/jparse.fuzz.o tests/fuzz/jtree.fuzz.o
+tests/fuzz/jparse.fuzz.o: $(srcdir)/translators/jparse.c \
+	$(srcdir)/translators/jparse.h $(srcdir)/translators/jtree.h
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer-no-link -c -o $@ $(srcdir)/translators/jparse.c
+tests/fuzz/fuzz_jparse: $(srcdir)/tests/fuzz/fuzz_jparse.c \
+	$(srcdir)/translators/jparse.h $(FUZZ_JPARSE_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(JANSSON_CFLAGS) $(FUZZ_CFLAGS) \
+	  -fsanitize=fuzzer -o $@ $(srcdir)/tests/fuzz/fuzz_jparse.c \
+	  $(FUZZ_JPARSE_OBJECTS) $(JANSSON_LIBS)
+CLEANFILES += tests/fuzz/jparse.fuzz.o
+EXTRA_DIST += tests/fuzz/fuzz_jparse.c
+# Canonical -> EDI: jparse + map_out_jtree against json_loadb + map_out_document.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_map_jparse
+TESTS += tests/unit/test_map_jparse
+tests_unit_test_map_jparse_SOURCES = tests/unit/test_map_jparse.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_map_jparse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_map_jparse_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+endif

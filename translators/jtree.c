@@ -114,6 +114,16 @@ jtree *jtree_object(jtree_arena *a) { return node(a, JTREE_OBJECT); }
 jtree *jtree_array(jtree_arena *a) { return node(a, JTREE_ARRAY); }
 jtree *jtree_null(jtree_arena *a) { return node(a, JTREE_NULL); }
 jtree *jtree_true(jtree_arena *a) { return node(a, JTREE_TRUE); }
+jtree *jtree_false(jtree_arena *a) { return node(a, JTREE_FALSE); }
+
+jtree *
+jtree_real(jtree_arena *a, const char *p, size_t n)
+{
+	jtree *j = jtree_string(a, p, n);
+	if (j)
+		j->kind = JTREE_REAL;
+	return j;
+}
 
 jtree *
 jtree_integer(jtree_arena *a, long long v)
@@ -236,22 +246,12 @@ jtree_object_getn(const jtree *o, const char *key, size_t len)
 	return NULL;
 }
 
-void
-jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+jtree_member *
+jtree_object_append(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
 {
-	/* A key that is not UTF-8 (a partner's qualifier) is refused, as
-	 * jansson refuses it: both paths then drop the same value. */
-	if (!jtree_is_object(o) || v == NULL || !key_valid(key, len))
-		return;
-	for (jtree_member *m = o->u.object.first; m; m = m->next)
-		if (m->key_len == len && (len == 0 || m->key[0] == key[0])
-		    && memcmp(m->key, key, len) == 0) {
-			m->value = v;
-			return;
-		}
 	jtree_member *m = alloc(a, sizeof(*m) + len + 1);
 	if (m == NULL)
-		return;
+		return NULL;
 	char *k = (char *)(m + 1);
 	memcpy(k, key, len);
 	k[len] = '\0';
@@ -265,6 +265,23 @@ jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *
 		o->u.object.first = m;
 	o->u.object.last = m;
 	o->u.object.size++;
+	return m;
+}
+
+void
+jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+{
+	/* A key that is not UTF-8 (a partner's qualifier) is refused, as
+	 * jansson refuses it: both paths then drop the same value. */
+	if (!jtree_is_object(o) || v == NULL || !key_valid(key, len))
+		return;
+	for (jtree_member *m = o->u.object.first; m; m = m->next)
+		if (m->key_len == len && (len == 0 || m->key[0] == key[0])
+		    && memcmp(m->key, key, len) == 0) {
+			m->value = v;
+			return;
+		}
+	jtree_object_append(a, o, key, len, v);
 }
 
 void
@@ -461,6 +478,9 @@ put_value(out *o, const jtree *j, int depth)
 	case JTREE_STRING:
 		put_string(o, j->u.string.ptr, j->u.string.len);
 		break;
+	case JTREE_REAL:
+		put(o, j->u.string.ptr, j->u.string.len);
+		break;
 	case JTREE_ARRAY:
 		putc_(o, '[');
 		for (size_t i = 0; i < j->u.array.size; i++) {
@@ -505,6 +525,7 @@ jtree_to_json(const jtree *j)
 	case JTREE_FALSE: return json_false();
 	case JTREE_INTEGER: return json_integer(j->u.integer);
 	case JTREE_STRING: return json_stringn_nocheck(j->u.string.ptr, j->u.string.len);
+	case JTREE_REAL: return json_real(strtod(j->u.string.ptr, NULL));
 	case JTREE_ARRAY:
 		r = json_array();
 		for (size_t i = 0; r && i < j->u.array.size; i++) {
@@ -527,4 +548,59 @@ jtree_to_json(const jtree *j)
 		return r;
 	}
 	return NULL;
+}
+
+static jtree *
+from_json(jtree_arena *a, const json_t *j, int depth)
+{
+	if (j == NULL || depth > JTREE_MAX_DEPTH)
+		return NULL;
+	switch (json_typeof(j)) {
+	case JSON_NULL: return jtree_null(a);
+	case JSON_TRUE: return jtree_true(a);
+	case JSON_FALSE: return jtree_false(a);
+	case JSON_INTEGER: return jtree_integer(a, json_integer_value(j));
+	case JSON_REAL: {
+		char b[32];
+		int n = snprintf(b, sizeof(b), "%.17g", json_real_value(j));
+		return jtree_real(a, b, n > 0 ? (size_t)n : 0);
+	}
+	case JSON_STRING:
+		return jtree_string(a, json_string_value(j), json_string_length(j));
+	case JSON_ARRAY: {
+		jtree *r = jtree_array(a);
+		for (size_t i = 0; r && i < json_array_size(j); i++) {
+			jtree *v = from_json(a, json_array_get(j, i), depth + 1);
+			if (v == NULL)
+				return NULL;
+			size_t before = r->u.array.size;
+			jtree_array_append(a, r, v);
+			if (r->u.array.size == before)
+				return NULL;
+		}
+		return r;
+	}
+	case JSON_OBJECT: {
+		jtree *r = jtree_object(a);
+		const char *key;
+		json_t *val;
+		if (r == NULL)
+			return NULL;
+		/* jansson's keys are already unique. */
+		json_object_foreach((json_t *)j, key, val) {
+			jtree *v = from_json(a, val, depth + 1);
+			if (v == NULL || jtree_object_append(a, r, key,
+			    json_object_iter_key_len(json_object_key_to_iter(key)), v) == NULL)
+				return NULL;
+		}
+		return r;
+	}
+	}
+	return NULL;
+}
+
+jtree *
+jtree_from_json(jtree_arena *a, const json_t *j)
+{
+	return from_json(a, j, 0);
 }

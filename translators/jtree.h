@@ -42,7 +42,10 @@ typedef enum jtree_kind {
 	JTREE_INTEGER,
 	JTREE_STRING,
 	JTREE_ARRAY,
-	JTREE_OBJECT
+	JTREE_OBJECT,
+	/* A number with a fraction or an exponent, kept as its text (in
+	 * u.string) so that nothing is rounded on the way through. */
+	JTREE_REAL
 } jtree_kind;
 
 typedef struct jtree jtree;
@@ -84,7 +87,11 @@ jtree *jtree_object(jtree_arena *a);
 jtree *jtree_array(jtree_arena *a);
 jtree *jtree_null(jtree_arena *a);
 jtree *jtree_true(jtree_arena *a);
+jtree *jtree_false(jtree_arena *a);
 jtree *jtree_integer(jtree_arena *a, long long v);
+/* A JSON number text with a fraction or exponent (the caller checked
+ * its grammar); written back as the same text. */
+jtree *jtree_real(jtree_arena *a, const char *p, size_t n);
 /* A string of valid UTF-8 (the caller knows it is). */
 jtree *jtree_string(jtree_arena *a, const char *p, size_t n);
 /* NULL when p is not valid UTF-8 (what jansson's json_stringn does). */
@@ -98,6 +105,11 @@ static inline int jtree_is_array(const jtree *j) { return j && j->kind == JTREE_
 jtree *jtree_object_getn(const jtree *o, const char *key, size_t len);
 /* Sets key (copied) to v; an existing key keeps its place. */
 void jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v);
+/* Appends key (copied, valid UTF-8, not yet in o) without looking for
+ * it: for a parser that keeps its own index of the keys it has seen.
+ * NULL when out of memory. */
+jtree_member *jtree_object_append(jtree_arena *a, jtree *o, const char *key,
+    size_t len, jtree *v);
 void jtree_object_set(jtree_arena *a, jtree *o, const char *key, jtree *v);
 void jtree_object_del(jtree *o, const char *key);
 
@@ -114,5 +126,11 @@ int jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap);
 /* A jansson tree with the same content (new reference), NULL when out
  * of memory. */
 json_t *jtree_to_json(const jtree *j);
+
+/* An arena tree with the same content as a jansson tree (insertion
+ * order kept; a real becomes JTREE_REAL with jansson's text of it).
+ * NULL when out of memory or nested deeper than JTREE_MAX_DEPTH. */
+#define JTREE_MAX_DEPTH 4096
+jtree *jtree_from_json(jtree_arena *a, const json_t *j);
 
 #endif

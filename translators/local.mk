@@ -51,3 +51,5 @@ nobase_dist_pkgdata_DATA += \
 translators_libtranslators_a_SOURCES += translators/jschema.c translators/jschema.h
 # Canonical documents as arena trees written straight to JSON text.
 translators_libtranslators_a_SOURCES += translators/jtree.c translators/jtree.h
+# Strict JSON text into a jtree (canonical -> EDI without jansson).
+translators_libtranslators_a_SOURCES += translators/jparse.c translators/jparse.h

@@ -10,10 +10,23 @@
  */
 #include "map_xlate.h"
 #include "map_value.h"
+#include "jtree.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+/* The walk reads the arena tree (jparse's, or one converted from a
+ * json_t by map_out_document); these keep its lines close to what they
+ * were when it read jansson: a wrong type reads as absent. */
+static inline int jt_is_string(const jtree *j) { return j && j->kind == JTREE_STRING; }
+static inline int jt_is_null(const jtree *j) { return j && j->kind == JTREE_NULL; }
+static inline int jt_is_true(const jtree *j) { return j && j->kind == JTREE_TRUE; }
+static inline int jt_is_integer(const jtree *j) { return j && j->kind == JTREE_INTEGER; }
+static inline long long jt_integer(const jtree *j) { return jt_is_integer(j) ? j->u.integer : 0; }
+static inline const char *jt_string(const jtree *j) { return jt_is_string(j) ? j->u.string.ptr : NULL; }
+static inline size_t jt_string_len(const jtree *j) { return jt_is_string(j) ? j->u.string.len : 0; }
+static inline jtree *jt_get(const jtree *o, const char *key) { return jtree_object_getn(o, key, strlen(key)); }
 
 #define OUT_BUF 32768
 
@@ -27,7 +40,7 @@ typedef struct out {
 	const map *m;
 	map_out_sink sink;
 	void *sink_ctx;
-	json_t *unmapped;
+	jtree *unmapped;
 	size_t ucur, ucount;
 	unsigned pos;         /* position of the last segment written */
 	segbuf main, whole;   /* the mapped segment being built; an unmapped one */
@@ -39,7 +52,7 @@ typedef struct out {
 	char decimal;
 	unsigned hl_counter;   /* HL01 numbers, 1 up */
 	const map_node *loop;  /* the plain loop being written */
-	json_t *loop_ctx;
+	jtree *loop_ctx;
 } out;
 
 static void
@@ -122,20 +135,20 @@ emit(out *o)
 
 /* An unmapped element value: a string, or an array of components. */
 static void
-put_json_element(out *o, unsigned el, json_t *v, int override)
+put_json_element(out *o, unsigned el, jtree *v, int override)
 {
-	if (json_is_string(v)) {
-		set_field(o, el, 1, json_string_value(v), json_string_length(v));
+	if (jt_is_string(v)) {
+		set_field(o, el, 1, jt_string(v), jt_string_len(v));
 		if (override)
 			o->cur->seg.component_count[el] = o->cur->seg.component_count[el] > 1
 			    ? o->cur->seg.component_count[el] : 1;
-	} else if (json_is_array(v)) {
+	} else if (jtree_is_array(v)) {
 		size_t i;
-		json_t *c;
-		json_array_foreach(v, i, c) {
-			if (json_is_string(c))
-				set_field(o, el, (unsigned)i + 1, json_string_value(c),
-				    json_string_length(c));
+		jtree *c;
+		for (i = 0; i < jtree_array_size(v) && ((c = jtree_array_get(v, i)) != NULL); i++) {
+			if (jt_is_string(c))
+				set_field(o, el, (unsigned)i + 1, jt_string(c),
+				    jt_string_len(c));
 			else if (i + 1 > o->cur->seg.component_count[el])
 				set_field(o, el, (unsigned)i + 1, "", 0);
 		}
@@ -143,28 +156,28 @@ put_json_element(out *o, unsigned el, json_t *v, int override)
 }
 
 static void
-emit_whole(out *o, json_t *r)
+emit_whole(out *o, jtree *r)
 {
-	json_t *tag = json_object_get(r, "tag");
-	if (!json_is_string(tag)) {
+	jtree *tag = jt_get(r, "tag");
+	if (!jt_is_string(tag)) {
 		fail(o, "an unmapped entry has no tag");
 		return;
 	}
 	segbuf *saved = o->cur;
 	o->cur = &o->whole;
-	seg_start(o, json_string_value(tag));
+	seg_start(o, jt_string(tag));
 	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(r, "elements"), i, v)
+	jtree *v;
+	for (i = 0; i < jtree_array_size(jt_get(r, "elements")) && ((v = jtree_array_get(jt_get(r, "elements"), i)) != NULL); i++)
 		put_json_element(o, (unsigned)i + 1, v, 0);
 	emit(o);
 	o->cur = saved;
 }
 
 static unsigned
-entry_pos(json_t *r)
+entry_pos(jtree *r)
 {
-	return (unsigned)json_integer_value(json_object_get(r, "position"));
+	return (unsigned)jt_integer(jt_get(r, "position"));
 }
 
 /* Writes the whole unmapped segments due before the next position (all
@@ -173,9 +186,9 @@ static void
 flush(out *o, int all)
 {
 	while (o->ucur < o->ucount && !o->failed) {
-		json_t *r = json_array_get(o->unmapped, o->ucur);
+		jtree *r = jtree_array_get(o->unmapped, o->ucur);
 		unsigned p = entry_pos(r);
-		if (json_is_true(json_object_get(r, "mapped"))) {
+		if (jt_is_true(jt_get(r, "mapped"))) {
 			if (p <= o->pos) {
 				o->ucur++; /* its segment was not produced */
 				continue;
@@ -196,14 +209,14 @@ emit_mapped(out *o)
 {
 	flush(o, 0);
 	if (o->ucur < o->ucount) {
-		json_t *r = json_array_get(o->unmapped, o->ucur);
-		json_t *tag = json_object_get(r, "tag");
-		if (json_is_true(json_object_get(r, "mapped"))
-		    && entry_pos(r) == o->pos + 1 && json_is_string(tag)
-		    && strcmp(json_string_value(tag), o->cur->seg.tag) == 0) {
+		jtree *r = jtree_array_get(o->unmapped, o->ucur);
+		jtree *tag = jt_get(r, "tag");
+		if (jt_is_true(jt_get(r, "mapped"))
+		    && entry_pos(r) == o->pos + 1 && jt_is_string(tag)
+		    && strcmp(jt_string(tag), o->cur->seg.tag) == 0) {
 			size_t i;
-			json_t *v;
-			json_array_foreach(json_object_get(r, "elements"), i, v)
+			jtree *v;
+			for (i = 0; i < jtree_array_size(jt_get(r, "elements")) && ((v = jtree_array_get(jt_get(r, "elements"), i)) != NULL); i++)
 				put_json_element(o, (unsigned)i + 1, v, 1);
 			o->ucur++;
 		}
@@ -213,16 +226,16 @@ emit_mapped(out *o)
 
 /* ------------------------------------------------------------ lookups */
 
-static json_t *
-lookup(json_t *obj, const map_path *p, size_t count)
+static jtree *
+lookup(jtree *obj, const map_path *p, size_t count)
 {
-	json_t *cur = obj;
+	jtree *cur = obj;
 	for (size_t i = 0; cur && i < count; i++) {
-		if (!json_is_object(cur))
+		if (!jtree_is_object(cur))
 			return NULL;
-		cur = json_object_getn(cur, p->steps[i].key, p->steps[i].len);
+		cur = jtree_object_getn(cur, p->steps[i].key, p->steps[i].len);
 		if (cur && p->steps[i].index >= 0)
-			cur = json_array_get(cur, (size_t)p->steps[i].index);
+			cur = jtree_array_get(cur, (size_t)p->steps[i].index);
 	}
 	return cur;
 }
@@ -236,8 +249,8 @@ typedef struct cursor {
 #define MAX_CURSORS 8
 
 typedef struct occurrence {
-	json_t *obj;           /* bindings are relative to it */
-	json_t *dot;           /* value of a "." binding */
+	jtree *obj;           /* bindings are relative to it */
+	jtree *dot;           /* value of a "." binding */
 	const map_case *kase;  /* its value goes to the select element */
 	unsigned select_element, select_component;
 	cursor cursors[MAX_CURSORS];
@@ -284,8 +297,8 @@ bound_elsewhere(const map_node *node, const map_path *path, const char *key)
 	return 0;
 }
 
-static json_t *
-append_next(occurrence *oc, json_t *obj, const map_path *p)
+static jtree *
+append_next(occurrence *oc, jtree *obj, const map_path *p)
 {
 	cursor *c = NULL;
 	for (size_t i = 0; i < oc->cursor_count; i++)
@@ -296,11 +309,11 @@ append_next(occurrence *oc, json_t *obj, const map_path *p)
 		c->path = p;
 		c->next = 0;
 	}
-	json_t *a = lookup(obj, p, p->count);
-	if (c == NULL || !json_is_array(a) || c->next >= json_array_size(a))
+	jtree *a = lookup(obj, p, p->count);
+	if (c == NULL || !jtree_is_array(a) || c->next >= jtree_array_size(a))
 		return NULL;
-	c->size = json_array_size(a);
-	return json_array_get(a, c->next++);
+	c->size = jtree_array_size(a);
+	return jtree_array_get(a, c->next++);
 }
 
 /* Writes one value; returns 1 when it wrote data from the document. */
@@ -321,7 +334,7 @@ put_value(out *o, const map_value *v, unsigned el, unsigned comp,
 			set_field(o, el, comp ? comp : 1, v->dflt, v->dflt_len);
 		return 0;
 	}
-	json_t *j;
+	jtree *j;
 	const map_path *p = v->path;
 	if (p->count == 0)
 		j = oc->dot;
@@ -329,7 +342,7 @@ put_value(out *o, const map_value *v, unsigned el, unsigned comp,
 		j = append_next(oc, oc->obj, p);
 	else
 		j = lookup(oc->obj, p, p->count);
-	if (j == NULL || json_is_null(j)) {
+	if (j == NULL || jt_is_null(j)) {
 		if (v->dflt)
 			set_field(o, el, comp ? comp : 1, v->dflt, v->dflt_len);
 		return 0;
@@ -337,12 +350,12 @@ put_value(out *o, const map_value *v, unsigned el, unsigned comp,
 	char num[64];
 	const char *s;
 	size_t len;
-	if (json_is_string(j)) {
-		s = json_string_value(j);
-		len = json_string_length(j);
-	} else if (json_is_integer(j)) {
+	if (jt_is_string(j)) {
+		s = jt_string(j);
+		len = jt_string_len(j);
+	} else if (jt_is_integer(j)) {
 		len = (size_t)snprintf(num, sizeof(num), "%lld",
-		    (long long)json_integer_value(j));
+		    (long long)jt_integer(j));
 		s = num;
 	} else {
 		fail(o, "%s: a %s element takes a string, not another JSON type",
@@ -402,40 +415,40 @@ fill(out *o, const map_node *node, occurrence *oc)
 			oc->remaining = 1;
 	for (size_t k = 0; k < node->pair_count; k++) {
 		const map_pairs *pp = &node->pairs[k];
-		json_t *obj = lookup(oc->obj, pp->path, pp->path->count);
+		jtree *obj = lookup(oc->obj, pp->path, pp->path->count);
 		const char *key;
-		json_t *val;
+		jtree *val;
 		if (pp->qualifier_element) {
 			/* One pair: the first id of the object. */
-			json_object_foreach(obj, key, val) {
-				if (!json_is_string(val) || bound_elsewhere(node, pp->path, key))
+			for (const jtree_member *jm_ = jtree_is_object(obj) ? (obj)->u.object.first : NULL; jm_ && ((key = jm_->key), (val = jm_->value), 1); jm_ = jm_->next) {
+				if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key))
 					continue;
 				const map_code *c = map_code_by_canonical(pp->codelist, key, strlen(key));
 				const char *q = c ? c->edi : key;
 				set_field(o, pp->qualifier_element, pp->qualifier_component ? pp->qualifier_component : 1,
 				    q, strlen(q));
 				set_field(o, pp->value_element, pp->value_component ? pp->value_component : 1,
-				    json_string_value(val), json_string_length(val));
+				    jt_string(val), jt_string_len(val));
 				any = 1;
 				break;
 			}
 			continue;
 		}
 		unsigned el = pp->from;
-		json_object_foreach(obj, key, val) {
-			if (!json_is_string(val) || bound_elsewhere(node, pp->path, key))
+		for (const jtree_member *jm_ = jtree_is_object(obj) ? (obj)->u.object.first : NULL; jm_ && ((key = jm_->key), (val = jm_->value), 1); jm_ = jm_->next) {
+			if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key))
 				continue;
 			if (el + 1 > pp->to) {
 				fail(o, "%s: more item ids than elements %u-%u hold",
 				    node->tag_text, pp->from, pp->to);
 				break;
 			}
-			if (!json_is_string(val))
+			if (!jt_is_string(val))
 				continue;
 			const map_code *c = map_code_by_canonical(pp->codelist, key, strlen(key));
 			const char *q = c ? c->edi : key;
 			set_field(o, el, 1, q, strlen(q));
-			set_field(o, el + 1, 1, json_string_value(val), json_string_length(val));
+			set_field(o, el + 1, 1, jt_string(val), jt_string_len(val));
 			el += 2;
 			any = 1;
 		}
@@ -443,7 +456,7 @@ fill(out *o, const map_node *node, occurrence *oc)
 	return any;
 }
 
-static void walk_children(out *o, const map_node *loop, size_t from, json_t *ctx);
+static void walk_children(out *o, const map_node *loop, size_t from, jtree *ctx);
 
 static int
 same_parent(const map_path *a, const map_path *b)
@@ -459,12 +472,12 @@ same_parent(const map_path *a, const map_path *b)
 
 /* Calls back for each occurrence of a node under ctx. */
 static void
-each_occurrence(out *o, const map_node *node, json_t *ctx,
+each_occurrence(out *o, const map_node *node, jtree *ctx,
     void (*fn)(out *, const map_node *, occurrence *))
 {
 	if (ctx == NULL || o->failed)
 		return;
-	json_t *base = ctx;
+	jtree *base = ctx;
 	const map_path *np = node->path;
 	int append = np && np->count && np->steps[np->count - 1].append;
 	if (np)
@@ -489,12 +502,12 @@ each_occurrence(out *o, const map_node *node, json_t *ctx,
 				seen = same_parent(node->cases[h].path, cp);
 			if (seen)
 				continue;
-			json_t *parent = lookup(base, cp, cp->count - 1);
+			jtree *parent = lookup(base, cp, cp->count - 1);
 			const char *key;
-			json_t *val;
-			if (!json_is_object(parent))
+			jtree *val;
+			if (!jtree_is_object(parent))
 				continue;
-			json_object_foreach(parent, key, val) {
+			for (const jtree_member *jm_ = jtree_is_object(parent) ? (parent)->u.object.first : NULL; jm_ && ((key = jm_->key), (val = jm_->value), 1); jm_ = jm_->next) {
 				size_t klen = strlen(key);
 				for (size_t i = g; i < node->case_count; i++) {
 					const map_path *ip = node->cases[i].path;
@@ -505,7 +518,7 @@ each_occurrence(out *o, const map_node *node, json_t *ctx,
 						continue;
 					occurrence one = oc;
 					one.kase = &node->cases[i];
-					one.obj = json_is_object(val) ? val : NULL;
+					one.obj = jtree_is_object(val) ? val : NULL;
 					one.dot = val;
 					fn(o, node, &one);
 					break;
@@ -526,8 +539,8 @@ each_occurrence(out *o, const map_node *node, json_t *ctx,
 	}
 	if (append) {
 		size_t i;
-		json_t *item;
-		json_array_foreach(base, i, item) {
+		jtree *item;
+		for (i = 0; i < jtree_array_size(base) && ((item = jtree_array_get(base, i)) != NULL); i++) {
 			occurrence one = oc;
 			one.obj = item;
 			fn(o, node, &one);
@@ -553,7 +566,7 @@ static void
 plain_loop_occurrence(out *o, const map_node *trigger, occurrence *oc)
 {
 	const map_node *loop = o->loop;
-	json_t *ctx = o->loop_ctx;
+	jtree *ctx = o->loop_ctx;
 	if (segment_occurrence_emitted(o, trigger, oc))
 		walk_children(o, loop, 1, ctx);
 	o->loop = loop;
@@ -616,7 +629,7 @@ level_has_parent(const map_level *lv, const char *code)
 }
 
 static void
-hl_one(out *o, const map_node *loop, const map_level *lv, json_t *obj,
+hl_one(out *o, const map_node *loop, const map_level *lv, jtree *obj,
     unsigned parent_id)
 {
 	const map_node *trig = loop->children[0];
@@ -641,15 +654,15 @@ hl_one(out *o, const map_node *loop, const map_level *lv, json_t *obj,
 		const map_level *child = &loop->levels[i];
 		if (!level_has_parent(child, lv->code))
 			continue;
-		json_t *base = lookup(obj, child->path, child->path->count);
+		jtree *base = lookup(obj, child->path, child->path->count);
 		if (child->path->count == 0) {
 			hl_one(o, loop, child, obj, id);
-		} else if (json_is_array(base)) {
+		} else if (jtree_is_array(base)) {
 			size_t k;
-			json_t *item;
-			json_array_foreach(base, k, item)
+			jtree *item;
+			for (k = 0; k < jtree_array_size(base) && ((item = jtree_array_get(base, k)) != NULL); k++)
 				hl_one(o, loop, child, item, id);
-		} else if (json_is_object(base)) {
+		} else if (jtree_is_object(base)) {
 			hl_one(o, loop, child, base, id);
 		}
 	}
@@ -657,19 +670,19 @@ hl_one(out *o, const map_node *loop, const map_level *lv, json_t *obj,
 
 /* An HL loop: the levels' objects depth first, numbered as they go. */
 static void
-hl_walk(out *o, const map_node *loop, json_t *ctx)
+hl_walk(out *o, const map_node *loop, jtree *ctx)
 {
 	for (size_t i = 0; i < loop->level_count && !o->failed; i++) {
 		const map_level *lv = &loop->levels[i];
 		if (lv->parents)
 			continue;
-		json_t *base = lookup(ctx, lv->path, lv->path->count);
+		jtree *base = lookup(ctx, lv->path, lv->path->count);
 		if (lv->path->count == 0)
 			hl_one(o, loop, lv, ctx, 0);
-		else if (json_is_array(base)) {
+		else if (jtree_is_array(base)) {
 			size_t k;
-			json_t *item;
-			json_array_foreach(base, k, item)
+			jtree *item;
+			for (k = 0; k < jtree_array_size(base) && ((item = jtree_array_get(base, k)) != NULL); k++)
 				hl_one(o, loop, lv, item, 0);
 		}
 	}
@@ -692,7 +705,7 @@ has_constant(const map_node *seg)
 }
 
 static void
-walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
+walk_children(out *o, const map_node *loop, size_t from, jtree *ctx)
 {
 	for (size_t i = from; i < loop->child_count && !o->failed; i++) {
 		const map_node *c = loop->children[i];
@@ -724,9 +737,11 @@ walk_children(out *o, const map_node *loop, size_t from, json_t *ctx)
 }
 
 long
-map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
+map_out_jtree(const map *m, const jtree *doc_, map_out_sink sink, void *ctx,
     char *err, size_t errlen)
 {
+	/* The walk never changes the tree; its cursors are not const. */
+	jtree *doc = (jtree *)doc_;
 	static __thread out o;
 	memset(&o, 0, offsetof(out, main));
 	o.main.used = o.whole.used = 0;
@@ -737,21 +752,46 @@ map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
 	o.err = err;
 	o.errlen = errlen;
 	o.pos = 1; /* ST / UNH */
+	/* These sit after the segment buffers the memset spares: a failed
+	 * document must not fail, nor count into, the next one on the
+	 * same thread. */
+	o.failed = 0;
+	o.count = 0;
 	/* Numbers go back with the decimal mark they came with (UNA). */
-	json_t *dm = json_object_get(json_object_get(json_object_get(doc, "meta"),
-	    "delimiters"), "decimal");
-	o.decimal = json_is_string(dm) && json_string_length(dm) == 1
-	    ? json_string_value(dm)[0] : '.';
+	jtree *dm = jt_get(jt_get(jt_get(doc, "meta"), "delimiters"), "decimal");
+	o.decimal = jt_is_string(dm) && jt_string_len(dm) == 1
+	    ? jt_string(dm)[0] : '.';
 	o.loop = NULL;
 	o.loop_ctx = NULL;
 	o.hl_counter = 0;
-	o.unmapped = json_object_get(doc, "unmapped");
-	o.ucount = json_is_array(o.unmapped) ? json_array_size(o.unmapped) : 0;
+	o.unmapped = jt_get(doc, "unmapped");
+	o.ucount = jtree_is_array(o.unmapped) ? jtree_array_size(o.unmapped) : 0;
 	if (err && errlen)
 		err[0] = '\0';
 	walk_children(&o, &m->root, 0, doc);
 	flush(&o, 1);
 	return o.failed ? -1 : o.count;
+}
+
+long
+map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
+    char *err, size_t errlen)
+{
+	/* One arena per thread, reset per document: the copy costs no
+	 * malloc per value once the arena has grown to a document. */
+	static __thread jtree_arena *arena;
+	if (arena == NULL && (arena = jtree_arena_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	jtree_arena_reset(arena);
+	jtree *t = jtree_from_json(arena, doc);
+	if (t == NULL) {
+		snprintf(err, errlen, jtree_arena_failed(arena) ? "out of memory"
+		    : "document nested too deeply");
+		return -1;
+	}
+	return map_out_jtree(m, t, sink, ctx, err, errlen);
 }
 
 /* ------------------------------------------------------------ writer */

@@ -129,6 +129,11 @@ typedef int (*map_out_sink)(void *ctx, const map_out_segment *segment);
  * with a message in err (a value that does not fit, a sink failure). */
 long map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
     char *err, size_t errlen);
+/* The same from an arena tree (jparse's): what map_out_document does
+ * after copying its json_t into one. */
+struct jtree;
+long map_out_jtree(const map *m, const struct jtree *doc, map_out_sink sink,
+    void *ctx, char *err, size_t errlen);
 
 /* Hands one segment to the EDI writer (the usual sink: pass the writer as
  * ctx of map_out_writer_sink). Returns the writer's status. */

@@ -17,6 +17,9 @@
  * Canonical -> EDI parses one document's text with jansson and writes its
  * segments back to a buffer, once per document translated; the parse and
  * the map walk are also timed alone, since the parse sets the bound.
+ * jparse (our parser into an arena jtree) is timed alone too, the walk
+ * over its tree (map_out_jtree) alone, and both together: the path
+ * without jansson.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@
 #include <jansson.h>
 
 #include "edi_reader.h"
+#include "jparse.h"
 #include "map.h"
 #include "map_xlate.h"
 #include "xlate.h"
@@ -186,7 +190,7 @@ main(int argc, char **argv)
 	/* EDI -> canonical, twice: JSON text (the path `edigate translate`
 	 * takes), then jansson trees (for callers that want a json_t). */
 	double t_in[2];
-	long rss[6];
+	long rss[7];
 	bench b = {0};
 	for (int mode = 0; mode < 2; mode++) {
 		bench bm = {0};
@@ -256,23 +260,66 @@ main(int argc, char **argv)
 	double w1 = now();
 	rss[4] = peak_rss_kb();
 
+	/* Our parser into the arena, reset per document as a caller would. */
+	jtree_arena *ar = jtree_arena_new();
+	jparse_error pe;
+	double q0 = now();
+	for (size_t i = 0; i < b.docs; i++) {
+		jtree_arena_reset(ar);
+		if (jparse(ar, b.keep_text, b.keep_len, 0, 0, NULL, &pe) == NULL) {
+			fprintf(stderr, "bench: jparse: %s at %zu\n", pe.text, pe.offset);
+			return 1;
+		}
+	}
+	double q1 = now();
+	rss[5] = peak_rss_kb();
+	jtree_arena *keep_ar = jtree_arena_new();
+	jtree *kt = jparse(keep_ar, b.keep_text, b.keep_len, 0, 0, NULL, &pe);
+	double u0 = now();
+	for (size_t i = 0; i < b.docs; i++) {
+		if (kt == NULL || map_out_jtree(m, kt, sink, &s, e, sizeof(e)) < 0) {
+			fprintf(stderr, "bench: %s\n", kt ? e : pe.text);
+			return 1;
+		}
+	}
+	double u1 = now();
+	long rss_u = peak_rss_kb();
+	jtree_arena_free(keep_ar);
+	double v0 = now();
+	for (size_t i = 0; i < b.docs; i++) {
+		jtree_arena_reset(ar);
+		jtree *t = jparse(ar, b.keep_text, b.keep_len, 0, 0, NULL, &pe);
+		if (t == NULL || map_out_jtree(m, t, sink, &s, e, sizeof(e)) < 0) {
+			fprintf(stderr, "bench: %s\n", t ? e : pe.text);
+			return 1;
+		}
+	}
+	double v1 = now();
+	long rss_v = peak_rss_kb();
+	jtree_arena_free(ar);
+
 	double json_mb = (double)b.keep_len * b.docs / 1e6;
 	double ref_mbs = len / (r1 - r0) / 1e6;
 	double rows_mbs[] = {
 		len / (c1 - c0) / 1e6, ref_mbs, len / t_in[0] / 1e6, len / t_in[1] / 1e6,
 		out_bytes / (p1 - p0) / 1e6, out_bytes / (t3 - t2) / 1e6,
-		out_bytes / (w1 - w0) / 1e6,
+		out_bytes / (w1 - w0) / 1e6, out_bytes / (q1 - q0) / 1e6,
+		out_bytes / (u1 - u0) / 1e6, out_bytes / (v1 - v0) / 1e6,
 	};
 	double rows_docs[] = {
 		0, 0, b.docs / t_in[0], b.docs / t_in[1], b.docs / (p1 - p0),
-		b.docs / (t3 - t2), b.docs / (w1 - w0),
+		b.docs / (t3 - t2), b.docs / (w1 - w0), b.docs / (q1 - q0),
+		b.docs / (u1 - u0), b.docs / (v1 - v0),
 	};
 	const char *names[] = {
 		"memcpy (ref.)", "reader alone (ref.)", "EDI -> canonical text",
-		"EDI -> canonical json_t", "  jansson json_loadb", "  map_out walk",
-		"canonical text -> EDI",
+		"EDI -> canonical json_t", "  jansson json_loadb",
+		"  map_out_document (json_t copied to a jtree + walk)",
+		"canonical text -> EDI (json_loadb + map_out_document)",
+		"  jparse into jtree", "  map_out_jtree walk",
+		"canonical text -> EDI (jparse + map_out_jtree)",
 	};
-	long rows_rss[] = {0, 0, rss[0], rss[1], rss[2], rss[3], rss[4]};
+	long rows_rss[] = {0, 0, rss[0], rss[1], rss[2], rss[3], rss[4], rss[5], rss_u, rss_v};
 	printf("| input | MB/s | docs/s | peak RSS | vs reader | vs 200 MB/s |\n");
 	printf("|---|---:|---:|---:|---:|---:|\n");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -286,8 +333,9 @@ main(int argc, char **argv)
 	}
 	printf("\n# MB/s per CPU second of one core (CLOCK_THREAD_CPUTIME_ID), MB = 10^6 bytes\n");
 	printf("# EDI -> canonical rows: MB of EDI read; canonical -> EDI rows: MB of EDI\n");
-	printf("# written (the json_loadb row too, to compare; it parsed %.1f MB of JSON)\n",
-	    json_mb);
+	printf("# written (the json_loadb and jparse rows too, to compare; they parsed %.1f MB\n"
+	    "# of JSON: jansson %.1f MB/s, jparse %.1f MB/s of JSON text)\n",
+	    json_mb, json_mb / (p1 - p0), json_mb / (q1 - q0));
 	printf("# peak RSS: ru_maxrss so far (the %.0f MB input buffer included)\n", len / 1e6);
 	printf("# %zu documents, %.1f MB EDI in, %.1f MB JSON, %.1f MB EDI out\n", b.docs,
 	    len / 1e6, b.json_bytes / 1e6, out_bytes / 1e6);
