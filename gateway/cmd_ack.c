@@ -60,32 +60,6 @@ struct ack_cli {
 	int failed;
 };
 
-static const char *
-dir_of(const char *given, const char *var, const char *probe, const char *local,
-    const char *installed)
-{
-	if (given)
-		return given;
-	const char *env = getenv(var);
-	if (env && *env)
-		return env;
-	if (access(probe, R_OK) == 0)
-		return local;
-	return installed;
-}
-
-static int
-plain_id(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '-' || *s == '_'))
-			return 0;
-	return 1;
-}
-
 static void
 copy(char *dst, size_t cap, const char *src)
 {
@@ -301,8 +275,7 @@ cmd_ack(int argc, char **argv)
 	xlate_maps *maps = NULL;
 	partner *prof = NULL;
 	char *err = NULL;
-	mdir = dir_of(mdir, "EDIGATE_MAPS", "maps/map.xsd", "maps",
-	    EDIGATE_DATADIR "/maps");
+	mdir = cli_maps_dir(mdir);
 	if (guide || partner_id) {
 		char xsd[4096];
 		snprintf(xsd, sizeof(xsd), "%s/map.xsd", mdir);
@@ -315,11 +288,10 @@ cmd_ack(int argc, char **argv)
 	}
 	if (partner_id) {
 		char ppath[4096], pxsd[4096];
-		pdir = dir_of(pdir, "EDIGATE_PARTNERS", "partners/partner.xsd",
-		    "partners", EDIGATE_DATADIR "/partners");
+		pdir = cli_partners_dir(pdir);
 		snprintf(ppath, sizeof(ppath), "%s/%s.xml", pdir, partner_id);
 		snprintf(pxsd, sizeof(pxsd), "%s/partner.xsd", pdir);
-		if (!plain_id(partner_id) || access(ppath, R_OK) != 0) {
+		if (!cli_partner_id_ok(partner_id) || access(ppath, R_OK) != 0) {
 			fprintf(stderr, "edigate: no profile for partner '%s'\n",
 			    partner_id);
 			map_loader_free(loader);

@@ -202,31 +202,6 @@ store_file(struct store *st, enum store_direction dir, const char *partner_id,
 	return 0;
 }
 
-static int
-plain_id(const char *s)
-{
-	if (!*s || strlen(s) > STORE_PARTNER_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
-		      *s == '_'))
-			return 0;
-	return 1;
-}
-
-static const char *
-partners_dir(const char *given)
-{
-	if (given)
-		return given;
-	const char *env = getenv("EDIGATE_PARTNERS");
-	if (env && *env)
-		return env;
-	if (access("partners/partner.xsd", R_OK) == 0)
-		return "partners";
-	return EDIGATE_DATADIR "/partners";
-}
-
 struct opts {
 	const char *store, *partner, *partners, *ack, *format, *output;
 	int ta1;
@@ -357,7 +332,7 @@ parse(int argc, char **argv, struct opts *o, const char *allowed, int need_partn
 		fprintf(stderr, "edigate: unexpected argument %s\n%s", argv[optind], usage);
 		return -1;
 	}
-	if (o->partner && !plain_id(o->partner)) {
+	if (o->partner && !cli_partner_id_ok(o->partner)) {
 		fprintf(stderr, "edigate: partner id '%s' is not lowercase letters, digits,"
 		        " '-' and '_'\n", o->partner);
 		return -1;
@@ -380,7 +355,7 @@ expect_cmd(const struct opts *o)
 {
 	struct ack_track_profile prof = { 0 };
 	char ppath[PATH_MAX], pxsd[PATH_MAX];
-	const char *pdir = partners_dir(o->partners);
+	const char *pdir = cli_partners_dir(o->partners);
 	snprintf(prof.partner, sizeof prof.partner, "%s", o->partner);
 	snprintf(ppath, sizeof ppath, "%s/%s.xml", pdir, o->partner);
 	snprintf(pxsd, sizeof pxsd, "%s/partner.xsd", pdir);

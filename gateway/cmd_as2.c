@@ -153,10 +153,8 @@ open_store(struct as2_opts *o, struct store **st)
 static int
 send_document(const struct as2_opts *o, struct store *st, const char *path)
 {
-	const char *pdir = cli_default_dir(o->partners, "EDIGATE_PARTNERS",
-	    "partners/partner.xsd", "partners", EDIGATE_DATADIR "/partners");
-	const char *mdir = cli_default_dir(o->maps, "EDIGATE_MAPS",
-	    "maps/map.xsd", "maps", EDIGATE_DATADIR "/maps");
+	const char *pdir = cli_partners_dir(o->partners);
+	const char *mdir = cli_maps_dir(o->maps);
 	struct ack_track_profile prof;
 	struct ack_track_expect_summary sum;
 	struct store_error se;

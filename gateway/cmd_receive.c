@@ -62,21 +62,6 @@ static const char receive_usage[] =
 	"JSON line per file. Exit 0 all accepted, 1 something rejected, 2 usage\n"
 	"or I/O error. See docs/receive.md.\n";
 
-const char *
-cli_default_dir(const char *given, const char *env_name, const char *probe,
-    const char *local, const char *installed)
-{
-	const char *env = getenv(env_name);
-
-	if (given)
-		return given;
-	if (env && *env)
-		return env;
-	if (access(probe, R_OK) == 0)
-		return local;
-	return installed;
-}
-
 /* The route hook: the CLI routes nowhere, it only lists what was stored. */
 static int
 collect_document(void *ctx, struct store *st, const struct inbound_document *d,
@@ -271,10 +256,8 @@ parse(int argc, char **argv, struct recv_opts *o)
 		const char *env = getenv("EDIGATE_STORE");
 		o->store = env && *env ? env : EDIGATE_STATEDIR "/edigate.db";
 	}
-	o->maps = cli_default_dir(o->maps, "EDIGATE_MAPS", "maps/map.xsd", "maps",
-	    EDIGATE_DATADIR "/maps");
-	o->partners = cli_default_dir(o->partners, "EDIGATE_PARTNERS",
-	    "partners/partner.xsd", "partners", EDIGATE_DATADIR "/partners");
+	o->maps = cli_maps_dir(o->maps);
+	o->partners = cli_partners_dir(o->partners);
 	if (!o->transport)
 		o->transport = "cli";
 	return optind;

@@ -30,19 +30,6 @@
 #include "xlate.h"
 #include "xlate_out.h"
 
-static const char *
-maps_dir(const char *given)
-{
-	if (given)
-		return given;
-	const char *env = getenv("EDIGATE_MAPS");
-	if (env && *env)
-		return env;
-	if (access("maps/map.xsd", R_OK) == 0)
-		return "maps";
-	return EDIGATE_DATADIR "/maps";
-}
-
 static map_loader *
 open_loader(const char *dir)
 {
@@ -57,30 +44,6 @@ open_loader(const char *dir)
 	return l;
 }
 
-static const char *
-partners_dir(const char *given)
-{
-	if (given)
-		return given;
-	const char *env = getenv("EDIGATE_PARTNERS");
-	if (env && *env)
-		return env;
-	if (access("partners/partner.xsd", R_OK) == 0)
-		return "partners";
-	return EDIGATE_DATADIR "/partners";
-}
-
-static int
-plain_id(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
-			return 0;
-	return 1;
-}
-
 int
 cli_open_maps(const char *dir, const char *pdir, const char *partner_id,
     map_loader **loader, xlate_maps **maps, partner **profile)
@@ -88,17 +51,17 @@ cli_open_maps(const char *dir, const char *pdir, const char *partner_id,
 	*loader = NULL;
 	*maps = NULL;
 	*profile = NULL;
-	dir = maps_dir(dir);
+	dir = cli_maps_dir(dir);
 	map_loader *l = open_loader(dir);
 	if (l == NULL)
 		return -1;
 	xlate_maps *xm = xlate_maps_new(dir, l);
 	if (partner_id) {
 		char ppath[4096], pxsd[4096];
-		pdir = partners_dir(pdir);
+		pdir = cli_partners_dir(pdir);
 		snprintf(ppath, sizeof(ppath), "%s/%s.xml", pdir, partner_id);
 		snprintf(pxsd, sizeof(pxsd), "%s/partner.xsd", pdir);
-		if (!plain_id(partner_id) || access(ppath, R_OK) != 0) {
+		if (!cli_partner_id_ok(partner_id) || access(ppath, R_OK) != 0) {
 			fprintf(stderr, "edigate: no profile for partner '%s'; using the standard maps\n",
 			    partner_id);
 		} else {
@@ -353,7 +316,7 @@ translate_out(int argc, char **argv)
 		fprintf(stderr, "edigate: --store counts control numbers per partner: give --partner\n");
 		return EXIT_USAGE;
 	}
-	dir = maps_dir(dir);
+	dir = cli_maps_dir(dir);
 	map_loader *l = open_loader(dir);
 	if (l == NULL)
 		return EXIT_USAGE;
@@ -363,10 +326,10 @@ translate_out(int argc, char **argv)
 	int rc = EXIT_USAGE;
 	if (partner_id) {
 		char ppath[4096], pxsd[4096];
-		pdir = partners_dir(pdir);
+		pdir = cli_partners_dir(pdir);
 		snprintf(ppath, sizeof(ppath), "%s/%s.xml", pdir, partner_id);
 		snprintf(pxsd, sizeof(pxsd), "%s/partner.xsd", pdir);
-		if (!plain_id(partner_id) || access(ppath, R_OK) != 0) {
+		if (!cli_partner_id_ok(partner_id) || access(ppath, R_OK) != 0) {
 			/* Outbound needs the partner's identity: no guessing. */
 			fprintf(stderr, "edigate: no profile for partner '%s'\n", partner_id);
 			goto out;
@@ -446,7 +409,7 @@ cmd_translate(int argc, char **argv)
 		fprintf(stderr, "usage: edigate translate [--pretty] [--partner ID] [--maps DIR] FILE...\n");
 		return EXIT_USAGE;
 	}
-	dir = maps_dir(dir);
+	dir = cli_maps_dir(dir);
 	map_loader *l = open_loader(dir);
 	if (l == NULL)
 		return EXIT_USAGE;
@@ -456,10 +419,10 @@ cmd_translate(int argc, char **argv)
 		/* An unknown partner still translates with the standard maps:
 		 * a profile only adds its overrides and cross-references. */
 		char ppath[4096], pxsd[4096];
-		pdir = partners_dir(pdir);
+		pdir = cli_partners_dir(pdir);
 		snprintf(ppath, sizeof(ppath), "%s/%s.xml", pdir, partner_id);
 		snprintf(pxsd, sizeof(pxsd), "%s/partner.xsd", pdir);
-		if (!plain_id(partner_id) || access(ppath, R_OK) != 0) {
+		if (!cli_partner_id_ok(partner_id) || access(ppath, R_OK) != 0) {
 			fprintf(stderr, "edigate: no profile for partner '%s'; using the standard maps\n",
 			    partner_id);
 		} else {
@@ -522,11 +485,11 @@ cmd_partner(int argc, char **argv)
 		fprintf(stderr, "usage: edigate partner check [--maps DIR] [--partners DIR] FILE...\n");
 		return EXIT_USAGE;
 	}
-	map_loader *l = open_loader(maps_dir(dir));
+	map_loader *l = open_loader(cli_maps_dir(dir));
 	if (l == NULL)
 		return EXIT_USAGE;
 	char xsd[4096];
-	snprintf(xsd, sizeof(xsd), "%s/partner.xsd", partners_dir(pdir));
+	snprintf(xsd, sizeof(xsd), "%s/partner.xsd", cli_partners_dir(pdir));
 	int rc = 0;
 	for (; i < argc; i++) {
 		char *err = NULL;
@@ -561,7 +524,7 @@ cmd_map(int argc, char **argv)
 		fprintf(stderr, "usage: edigate map check [--maps DIR] FILE...\n");
 		return EXIT_USAGE;
 	}
-	map_loader *l = open_loader(maps_dir(dir));
+	map_loader *l = open_loader(cli_maps_dir(dir));
 	if (l == NULL)
 		return EXIT_USAGE;
 	int rc = 0;

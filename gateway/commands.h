@@ -61,6 +61,13 @@ int cli_open_maps(const char *maps_dir, const char *partners_dir,
  * else installed: how --maps and --partners find their folder. */
 const char *cli_default_dir(const char *given, const char *env_name,
     const char *probe, const char *local, const char *installed);
+/* The two uses of it: --maps (EDIGATE_MAPS, ./maps) and --partners
+ * (EDIGATE_PARTNERS, ./partners), else the installed data folder. */
+const char *cli_maps_dir(const char *given);
+const char *cli_partners_dir(const char *given);
+/* A partner id that can name a profile file: 1-64 of [a-z0-9_-], so it
+ * never walks out of the partners folder. */
+int cli_partner_id_ok(const char *id);
 
 /*
  * Builds the outbound interchange for partner_id from the canonical JSON

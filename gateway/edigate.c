@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,47 @@ usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
 		    commands[i].summary);
 	fprintf(out, "\nedigate COMMAND --help shows a command's options.\n");
+}
+
+const char *
+cli_default_dir(const char *given, const char *env_name, const char *probe,
+    const char *local, const char *installed)
+{
+	const char *env = getenv(env_name);
+
+	if (given)
+		return given;
+	if (env && *env)
+		return env;
+	if (access(probe, R_OK) == 0)
+		return local;
+	return installed;
+}
+
+const char *
+cli_maps_dir(const char *given)
+{
+	return cli_default_dir(given, "EDIGATE_MAPS", "maps/map.xsd", "maps",
+	    EDIGATE_DATADIR "/maps");
+}
+
+const char *
+cli_partners_dir(const char *given)
+{
+	return cli_default_dir(given, "EDIGATE_PARTNERS",
+	    "partners/partner.xsd", "partners", EDIGATE_DATADIR "/partners");
+}
+
+int
+cli_partner_id_ok(const char *id)
+{
+	size_t n = 0;
+
+	for (; *id; id++, n++)
+		if (!((*id >= 'a' && *id <= 'z') || (*id >= '0' && *id <= '9') ||
+		    *id == '-' || *id == '_'))
+			return 0;
+	return n > 0 && n <= 64;
 }
 
 int
