@@ -126,6 +126,23 @@ start_daemon() {
 		demo_dir=$build/demo
 		user_line="# user: not started as root, stays $(id -un)"
 	fi
+	# Every run is a fresh demo: the walk-through's first 850 must not
+	# meet the control numbers of an earlier run (edigate would answer it
+	# as a duplicate, TA1 025). The earlier demo is stopped and kept aside.
+	if [ -d "$demo_dir/state" ]; then
+		if [ -f "$demo_dir/edigated.pid" ] &&
+		    kill "$(cat "$demo_dir/edigated.pid")" 2>/dev/null; then
+			for _ in $(seq 50); do
+				kill -0 "$(cat "$demo_dir/edigated.pid")" 2>/dev/null || break
+				sleep 0.1
+			done
+		fi
+		stop_pidfile "$demo_dir/erp.pid"
+		stop_pidfile "$demo_dir/retailer.pid"
+		previous=$demo_dir.$(date -u +%Y%m%dT%H%M%SZ)
+		mv "$demo_dir" "$previous"
+		echo "the previous demo (stopped) is kept in $previous"
+	fi
 	mkdir -p "$demo_dir/state" "$demo_dir/partners"
 	cp partners/*.xml partners/partner.xsd "$demo_dir/partners/"
 	# Overrides name their base map as ../maps/...: keep that layout.
