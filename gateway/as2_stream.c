@@ -286,38 +286,17 @@ split_entity(struct as2_streamed *u, const char *tmpdir,
 		return fail_with(u, AS2_ERR_FORMAT, "MIME headers: %s",
 		    merr.message);
 	}
-	v = mime_headers_get(&h, "Content-Type");
-	free(*ctype);
-	*ctype = strdup(v ? v : "text/plain");
-	v = mime_headers_get(&h, "Content-Disposition");
-	if (v != NULL) {
-		mime_content_type cd;
-		if (mime_content_type_parse(v, &cd, &merr) == MIME_OK) {
-			const char *fn = mime_content_type_param(&cd,
-			    "filename");
-			if (fn)
-				snprintf(u->filename, sizeof(u->filename),
-				    "%s", fn);
-			mime_content_type_free(&cd);
-		}
-	}
-	v = mime_headers_get(&h, "Content-Transfer-Encoding");
+	v = as2_entity_headers(&h, ctype, u->filename, sizeof(u->filename));
 	rest.fd = entity->fd;
 	rest.off = entity->off + off;
 	rest.len = entity->len - off;
 	rc = *ctype == NULL ? fail_with(u, AS2_ERR_NOMEM, "out of memory") :
-	    decode_body(u, tmpdir, v ? v : "binary", &rest, body);
+	    decode_body(u, tmpdir, v, &rest, body);
 	mime_headers_free(&h);
 	free(head);
 	return rc;
 }
 
-static int
-is_pkcs7_mime(const mime_content_type *ct)
-{
-	return mime_content_type_is(ct, "application", "pkcs7-mime") ||
-	    mime_content_type_is(ct, "application", "x-pkcs7-mime");
-}
 
 /* A read BIO positioned at the start of s (which runs to its file's end). */
 static BIO *
@@ -512,7 +491,7 @@ as2_stream_unwrap(struct as2_streamed *u, const struct as2_unwrap_keys *peer,
 			    ctype, merr.message);
 			goto out;
 		}
-		if (is_pkcs7_mime(&ct)) {
+		if (as2_is_pkcs7_mime(&ct)) {
 			int r = cms_layer(u, peer, max_out, tmpdir, &ct, ctype,
 			    &body, &entity);
 			mime_content_type_free(&ct);

@@ -108,23 +108,8 @@ split_entity(struct as2_unwrapped *u, const struct as2_buf *entity, char **ctype
 		return fail_with(u, AS2_ERR_FORMAT, "MIME headers: %s",
 		    merr.message);
 	}
-	v = mime_headers_get(&h, "Content-Type");
-	free(*ctype);
-	*ctype = strdup(v ? v : "text/plain");
-	v = mime_headers_get(&h, "Content-Disposition");
-	if (v != NULL) {
-		mime_content_type cd;
-		if (mime_content_type_parse(v, &cd, &merr) == MIME_OK) {
-			const char *fn = mime_content_type_param(&cd,
-			    "filename");
-			if (fn)
-				snprintf(u->filename, sizeof(u->filename),
-				    "%s", fn);
-			mime_content_type_free(&cd);
-		}
-	}
-	v = mime_headers_get(&h, "Content-Transfer-Encoding");
-	if (decode_body(u, v ? v : "binary", entity->p + off,
+	v = as2_entity_headers(&h, ctype, u->filename, sizeof(u->filename));
+	if (decode_body(u, v, entity->p + off,
 	    entity->len - off, body) != 0) {
 		mime_headers_free(&h);
 		return -1;
@@ -133,8 +118,32 @@ split_entity(struct as2_unwrapped *u, const struct as2_buf *entity, char **ctype
 	return 0;
 }
 
-static int
-is_pkcs7_mime(const mime_content_type *ct)
+const char *
+as2_entity_headers(const mime_headers *h, char **ctype, char *filename,
+    size_t filename_size)
+{
+	const char *v = mime_headers_get(h, "Content-Type");
+	mime_error merr;
+
+	free(*ctype);
+	*ctype = strdup(v ? v : "text/plain");
+	v = mime_headers_get(h, "Content-Disposition");
+	if (v != NULL) {
+		mime_content_type cd;
+		if (mime_content_type_parse(v, &cd, &merr) == MIME_OK) {
+			const char *fn = mime_content_type_param(&cd,
+			    "filename");
+			if (fn)
+				snprintf(filename, filename_size, "%s", fn);
+			mime_content_type_free(&cd);
+		}
+	}
+	v = mime_headers_get(h, "Content-Transfer-Encoding");
+	return v ? v : "binary";
+}
+
+int
+as2_is_pkcs7_mime(const mime_content_type *ct)
 {
 	return mime_content_type_is(ct, "application", "pkcs7-mime") ||
 	    mime_content_type_is(ct, "application", "x-pkcs7-mime");
@@ -173,7 +182,7 @@ as2_unwrap(struct as2_unwrapped *u, const struct as2_unwrap_keys *peer,
 			    ctype, merr.message);
 			goto out;
 		}
-		if (is_pkcs7_mime(&ct)) {
+		if (as2_is_pkcs7_mime(&ct)) {
 			as2_cms_type type = as2_cms_type_from_mime(&ct);
 			BIO *in, *outb;
 			as2_status st;

@@ -80,4 +80,14 @@ int as2_unwrap(struct as2_unwrapped *u, const struct as2_unwrap_keys *keys,
     const unsigned char *body, size_t len);
 void as2_unwrapped_free(struct as2_unwrapped *u);
 
+/* Shared with as2_stream, the same walk over bytes in files. */
+/* From an entity's headers: its Content-Type (text/plain when absent)
+ * into *ctype, freed first and NULL when out of memory; the filename of
+ * its Content-Disposition into filename. Returns the transfer encoding,
+ * "binary" when absent. */
+const char *as2_entity_headers(const mime_headers *h, char **ctype,
+    char *filename, size_t filename_size);
+/* application/pkcs7-mime or application/x-pkcs7-mime. */
+int as2_is_pkcs7_mime(const mime_content_type *ct);
+
 #endif
