@@ -12,6 +12,7 @@
 #include "map_value.h"
 #include "jtree.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -773,14 +774,49 @@ map_out_jtree(const map *m, const jtree *doc_, map_out_sink sink, void *ctx,
 	return o.failed ? -1 : o.count;
 }
 
+/* One arena per thread, reset per document: the copy costs no malloc
+ * per value once the arena has grown to a document. The key frees it when
+ * its thread ends (the daemon's workers come and go with reloads). */
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static int arena_key_ok;
+
+static void
+arena_destroy(void *a)
+{
+	jtree_arena_free(a);
+}
+
+static void
+arena_key_make(void)
+{
+	arena_key_ok = pthread_key_create(&arena_key, arena_destroy) == 0;
+}
+
+static jtree_arena *
+thread_arena(void)
+{
+	jtree_arena *a;
+
+	if (pthread_once(&arena_once, arena_key_make) != 0 || !arena_key_ok)
+		return NULL;
+	if ((a = pthread_getspecific(arena_key)) != NULL)
+		return a;
+	if ((a = jtree_arena_new()) != NULL &&
+	    pthread_setspecific(arena_key, a) != 0) {
+		jtree_arena_free(a);
+		a = NULL;
+	}
+	return a;
+}
+
 long
 map_out_document(const map *m, json_t *doc, map_out_sink sink, void *ctx,
     char *err, size_t errlen)
 {
-	/* One arena per thread, reset per document: the copy costs no
-	 * malloc per value once the arena has grown to a document. */
-	static __thread jtree_arena *arena;
-	if (arena == NULL && (arena = jtree_arena_new()) == NULL) {
+	jtree_arena *arena = thread_arena();
+
+	if (arena == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

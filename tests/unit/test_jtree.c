@@ -21,7 +21,11 @@ text_of(const jtree *j)
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	assert_int_equal(jtree_write(j, &buf, &len, &cap), 0);
-	char *s = strndup(buf, len);
+	/* buf is not NUL-terminated: copy exactly len bytes. */
+	char *s = malloc(len + 1);
+	assert_non_null(s);
+	memcpy(s, buf, len);
+	s[len] = '\0';
 	free(buf);
 	return s;
 }
