@@ -112,7 +112,9 @@ partner_set_load(const char *partners_dir, const char *xsd_path,
 		names[nnames++] = strdup(de->d_name);
 	}
 	closedir(dir);
-	qsort(names, nnames, sizeof(*names), name_cmp);
+	/* An empty folder leaves names NULL, which qsort must not see. */
+	if (nnames > 0)
+		qsort(names, nnames, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < nnames; i++) {
 		char *perr = NULL;
 		partner *p, **t;
