@@ -129,7 +129,8 @@ ack_report_percentile(int64_t *values, size_t n, unsigned p)
 		return 0;
 	if (p > 100)
 		p = 100;
-	qsort(values, n, sizeof *values, cmp_int64);
+	if (n > 1)
+		qsort(values, n, sizeof *values, cmp_int64);
 	size_t rank = (p * n + 99) / 100; /* ceil(p/100 * n), at least 1 */
 	return values[rank - 1];
 }
@@ -221,7 +222,9 @@ summarise(struct ack_report *r)
 		p->p95_latency_us = ack_report_percentile(lat, n, 95);
 	}
 	free(lat);
-	qsort(r->partners, r->partner_count, sizeof *r->partners, cmp_partner);
+	if (r->partner_count > 1)
+		qsort(r->partners, r->partner_count, sizeof *r->partners,
+		    cmp_partner);
 	return 0;
 nomem:
 	free(lat);

@@ -1196,7 +1196,8 @@ list_partners(struct api *a, struct daemon_request *r, struct api_token *t)
 		for (i = 0; arr && i < n; i++)
 			arr[i] = json_array_get(ids, i);
 		if (arr) {
-			qsort(arr, n, sizeof(*arr), str_cmp);
+			if (n > 1)
+				qsort(arr, n, sizeof(*arr), str_cmp);
 			for (i = 0; i < n; i++)
 				json_array_append_new(items, partner_json(a,
 				    json_string_value(arr[i]), 0));

@@ -223,7 +223,8 @@ reconcile_build(const struct reconcile_doc *docs, size_t n,
 			continue;
 		v[m++] = &docs[i];
 	}
-	qsort(v, m, sizeof *v, cmp_doc);
+	if (m > 1)
+		qsort(v, m, sizeof *v, cmp_doc);
 	struct builder b = { .r = out };
 	for (size_t i = 0; i < m;) {
 		size_t j = i + 1;

@@ -398,7 +398,8 @@ sftp_config_load_partners(const char *dir, partner ***partners, size_t *n,
 		count++;
 	}
 	closedir(d);
-	qsort(names, count, sizeof(*names), by_name);
+	if (count > 1)
+		qsort(names, count, sizeof(*names), by_name);
 	snprintf(xsd, sizeof(xsd), "%s/partner.xsd", dir);
 	if (access(xsd, R_OK) != 0)
 		snprintf(xsd, sizeof(xsd), "%s/partners/partner.xsd",

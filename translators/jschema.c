@@ -419,7 +419,8 @@ jschema_set_load(const char *dir, char *err, size_t errsize)
 	}
 	closedir(d);
 	/* File order decides nothing, but errors should be reproducible. */
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
