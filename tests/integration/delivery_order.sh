@@ -167,10 +167,11 @@ check "the three warehouse orders are accepted (202)" test "$codes" = 202202202
 wait_for 20 delivered SO-2
 wms_log > "$tmp/order1"
 sed 's/^/# /' "$tmp/order1"
-# The WMS fails the first two requests whichever document they carry:
-# SO-3's first try may take the second 503, so only SO-1's first is sure.
+# The WMS fails the first two requests whichever document they carry, and
+# the API's workers may queue SO-3 before SO-1: SO-1 takes one or both.
 check "SO-1 is tried, fails with 503 and is retried until delivered" \
-	test "$(head -n 1 "$tmp/order1")/$(grep -c '^SO-1 200$' "$tmp/order1")" = "SO-1 503/1"
+	test "$(grep -c '^SO-1 503$' "$tmp/order1")" -ge 1 -a \
+	"$(grep -c '^SO-1 200$' "$tmp/order1")" = 1
 check "SO-2 of the same order PO-A is sent only after SO-1 was delivered, once" \
 	test "$(grep -c '^SO-2 ' "$tmp/order1")" = 1 -a \
 	"$(grep -n '^SO-2 ' "$tmp/order1" | cut -d: -f1)" -gt "$(grep -n '^SO-1 200$' "$tmp/order1" | cut -d: -f1)"
