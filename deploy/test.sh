@@ -215,6 +215,12 @@ elif [ "$build_status" -eq 0 ]; then
 	if [ "$status" -eq 0 ]; then
 		tally distcheck 1 0 0 0
 	else
+		# The copy's failing cases, by name: "FAIL: 0" alone says nothing.
+		while IFS= read -r line; do
+			echo "$line"
+			problems="$problems
+distcheck: $line"
+		done < <(grep -E '^(FAIL|ERROR|XPASS):' build/distcheck.log)
 		echo "see build/distcheck.log"
 		tally distcheck 0 1 0 "$status"
 	fi
