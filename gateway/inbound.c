@@ -316,6 +316,9 @@ struct run {
 	ack_interchange_result *results;
 	size_t nresults;
 	json_t **docs;
+	/* The interchange (index into results) each document came from:
+	 * control numbers may repeat inside one file. */
+	size_t *doc_result;
 	size_t ndocs;
 	int nomem;
 	/* Interchanges (group -1) and groups refused as duplicates. */
@@ -384,6 +387,7 @@ on_document(void *ctx, const xlate_result *x)
 {
 	struct run *r = ctx;
 	json_t **t;
+	size_t *ri;
 
 	if (x->error) {
 		/* A partner's 997/999/CONTRL has no document map: it is read
@@ -401,6 +405,15 @@ on_document(void *ctx, const xlate_result *x)
 		return;
 	}
 	r->docs = t;
+	ri = realloc(r->doc_result, (r->ndocs + 1) * sizeof(*ri));
+	if (ri == NULL) {
+		r->nomem = 1;
+		return;
+	}
+	r->doc_result = ri;
+	/* A document ends before its interchange's trailer, which is when
+	 * the collector hands over the interchange's result. */
+	r->doc_result[r->ndocs] = r->nresults;
 	r->docs[r->ndocs++] = json_incref(x->doc);
 }
 
@@ -505,33 +518,48 @@ writer_sink(void *ctx, const char *data, size_t len)
 	return 0;
 }
 
-/* The set result for a document's interchange and set control numbers. */
-static const ack_set_result *
-find_set(const struct run *r, const char *interchange, const char *set)
+/* The interchange (index into results) document index came from, whose
+ * control number its meta names; SIZE_MAX when none is. */
+static size_t
+doc_interchange(const struct run *r, size_t index, const char *icn)
 {
-	for (size_t i = 0; i < r->nresults; i++) {
-		const ack_interchange_result *ir = &r->results[i];
-		if (strcmp(ir->control_number, interchange) != 0)
+	size_t ri = r->doc_result[index];
+
+	if (ri < r->nresults && strcmp(r->results[ri].control_number, icn) == 0)
+		return ri;
+	for (size_t i = 0; i < r->nresults; i++)
+		if (strcmp(r->results[i].control_number, icn) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+/* The set result for a document of interchange ri with the group and set
+ * control numbers given (set numbers are unique only within a group). */
+static const ack_set_result *
+find_set(const struct run *r, size_t ri, const char *group, const char *set)
+{
+	const ack_interchange_result *ir;
+
+	if (ri >= r->nresults)
+		return NULL;
+	ir = &r->results[ri];
+	for (size_t g = 0; g < ir->group_count; g++) {
+		if (*group && strcmp(ir->groups[g].control_number, group) != 0)
 			continue;
-		for (size_t g = 0; g < ir->group_count; g++)
-			for (size_t s = 0; s < ir->groups[g].set_count; s++)
-				if (strcmp(ir->groups[g].sets[s].control_number,
-				    set) == 0)
-					return &ir->groups[g].sets[s];
-		for (size_t s = 0; s < ir->message_count; s++)
-			if (strcmp(ir->messages[s].control_number, set) == 0)
-				return &ir->messages[s];
+		for (size_t s = 0; s < ir->groups[g].set_count; s++)
+			if (strcmp(ir->groups[g].sets[s].control_number, set) == 0)
+				return &ir->groups[g].sets[s];
 	}
+	for (size_t s = 0; s < ir->message_count; s++)
+		if (strcmp(ir->messages[s].control_number, set) == 0)
+			return &ir->messages[s];
 	return NULL;
 }
 
 static int
-interchange_rejected(const struct run *r, const char *interchange)
+interchange_rejected(const struct run *r, size_t ri)
 {
-	for (size_t i = 0; i < r->nresults; i++)
-		if (strcmp(r->results[i].control_number, interchange) == 0)
-			return r->results[i].status == ACK_STATUS_REJECTED;
-	return 0;
+	return ri < r->nresults && r->results[ri].status == ACK_STATUS_REJECTED;
 }
 
 static int
@@ -545,14 +573,13 @@ set_accepted(const ack_set_result *s)
 /* Whether a set of the interchange and group named was refused as a
  * duplicate: then nothing of it is stored or routed. */
 static int
-in_duplicate(const struct run *r, const char *interchange, const char *group)
+in_duplicate(const struct run *r, size_t ri, const char *group)
 {
 	for (size_t i = 0; i < r->ndups; i++) {
-		const ack_interchange_result *ir = &r->results[r->dups[i].result];
-		if (strcmp(ir->control_number, interchange) != 0)
+		if (r->dups[i].result != ri)
 			continue;
-		if (r->dups[i].group < 0 || strcmp(ir->groups[r->dups[i].group]
-		    .control_number, group) == 0)
+		if (r->dups[i].group < 0 || strcmp(r->results[ri].groups[
+		    r->dups[i].group].control_number, group) == 0)
 			return 1;
 	}
 	return 0;
@@ -654,14 +681,16 @@ put_message(struct run *r, struct store_message *m, const void *data,
 }
 
 static void
-send_ack(struct run *r, const ack_interchange_result *ir)
+send_ack(struct run *r, size_t index)
 {
+	const ack_interchange_result *ir = &r->results[index];
 	ack_plan plan = ack_choose(ir, r->p->ack, r->p->ta1);
 	ack_envelope env;
 	int64_t icn, gcn, scn;
 	struct store_error serr;
 	struct membuf out = { NULL, 0 };
-	char key[64];
+	unsigned repeat = 0;
+	char key[96];
 	edi_writer *w;
 	edi_write_status ws;
 	struct store_message am;
@@ -717,8 +746,17 @@ send_ack(struct run *r, const ack_interchange_result *ir)
 	    "%09lld", (long long)icn);
 	snprintf(am.group_control, sizeof(am.group_control), "%lld",
 	    (long long)gcn);
-	snprintf(key, sizeof(key), "%lld/ack/%s", (long long)r->m.id,
-	    ir->control_number);
+	/* An interchange number used again inside the file (answered as a
+	 * duplicate) gets an ack of its own: its key says which use. */
+	for (size_t j = 0; j < index; j++)
+		repeat += strcmp(r->results[j].control_number,
+		    ir->control_number) == 0;
+	if (repeat)
+		snprintf(key, sizeof(key), "%lld/ack/%s/%u", (long long)r->m.id,
+		    ir->control_number, repeat);
+	else
+		snprintf(key, sizeof(key), "%lld/ack/%s", (long long)r->m.id,
+		    ir->control_number);
 	rc = put_message(r, &am, out.p, out.n, key, json_pack("{s:I, s:s}",
 	    "acknowledges", (json_int_t)r->m.id, "interchange",
 	    ir->control_number));
@@ -729,17 +767,18 @@ send_ack(struct run *r, const ack_interchange_result *ir)
 	 * handing it over. The ack that goes out is that stored one (its
 	 * control numbers, not the ones just drawn); the senders take a
 	 * message once (as2_send_queue_message is keyed by message id). */
-	if (rc == 1 && (am.id = earlier_stored(r, "inbound.ack",
+	if (rc == 1 && (am.id = repeat ? earlier_stored(r, "inbound.ack",
+	    "key", key, "ack_message_id") : earlier_stored(r, "inbound.ack",
 	    "interchange", ir->control_number, "ack_message_id")) == 0)
 		return;
 	r->res->ack_message_id = am.id;
 	snprintf(r->res->ack_type, sizeof(r->res->ack_type), "%s", type);
 	if (rc == 0)
 		event(r, r->m.id, "inbound.ack", json_pack(
-		    "{s:I, s:s, s:s, s:s, s:s}", "ack_message_id",
+		    "{s:I, s:s, s:s, s:s, s:s, s:s}", "ack_message_id",
 		    (json_int_t)am.id, "type", type, "transport", transport,
 		    "status", ack_status_name(ir->status), "interchange",
-		    ir->control_number));
+		    ir->control_number, "key", key));
 	{
 		struct pending_ack *t = realloc(r->acks,
 		    (r->nacks + 1) * sizeof(*t));
@@ -826,6 +865,7 @@ store_document(struct run *r, json_t *doc, size_t index)
 	const char *gcn = json_string_value(json_object_get(meta, "group"));
 	const char *scn = json_string_value(json_object_get(meta, "set"));
 	const ack_set_result *sr;
+	size_t ri;
 	int accepted;
 	struct store_message dm;
 	char key[64], dupkey[64];
@@ -834,13 +874,13 @@ store_document(struct run *r, json_t *doc, size_t index)
 
 	/* A repeated interchange or group was answered as such; what it
 	 * holds is the first message's business, not stored twice. */
-	if (in_duplicate(r, icn ? icn : "", gcn ? gcn : ""))
+	ri = doc_interchange(r, index, icn ? icn : "");
+	if (in_duplicate(r, ri, gcn ? gcn : ""))
 		return;
-	sr = find_set(r, icn ? icn : "", scn ? scn : "");
+	sr = find_set(r, ri, gcn ? gcn : "", scn ? scn : "");
 	/* A set of an interchange rejected at its envelope (TA1 R, UCI 4)
 	 * was not accepted, whatever its own check said. */
-	accepted = set_accepted(sr) && !interchange_rejected(r, icn ? icn :
-	    "");
+	accepted = set_accepted(sr) && !interchange_rejected(r, ri);
 
 	memset(&dm, 0, sizeof(dm));
 	dm.direction = STORE_IN;
@@ -951,6 +991,101 @@ same_content(struct run *r, int64_t first_id)
 	    STORE_OK && strcmp(fm.payload_hash, r->m.payload_hash) == 0;
 }
 
+/* Whether an interchange's control numbers take part in the duplicate
+ * check: acknowledgments and envelope rejections do not (ack_track.h). */
+static int
+dup_counted(const ack_interchange_result *ir)
+{
+	return !ir->only_ta1 && !ir->only_acks &&
+	    ir->status != ACK_STATUS_REJECTED;
+}
+
+static int
+dup_group_counted(const ack_group_result *g)
+{
+	return g->status != ACK_STATUS_REJECTED &&
+	    strcmp(g->functional_id, "FA") != 0;
+}
+
+static void
+dup_add(struct run *r, struct ack_track_duplicates *d, const char *level,
+    const char *kind, const char *control, const char *ack_code, long group)
+{
+	struct ack_track_duplicate *x;
+
+	if (d->count == ACK_TRACK_MAX_DUPLICATES) {
+		d->dropped++;
+		return;
+	}
+	x = &d->list[d->count++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->level, sizeof(x->level), "%s", level);
+	snprintf(x->kind, sizeof(x->kind), "%s", kind);
+	snprintf(x->control, sizeof(x->control), "%s", control);
+	snprintf(x->ack_code, sizeof(x->ack_code), "%s", ack_code);
+	x->first_message_id = r->m.id;
+	x->first_seen_us = r->m.created_us;
+	x->group_index = group;
+}
+
+/*
+ * Numbers repeated inside this one file. The store keeps a file as one
+ * message and a sighting by the message itself means the file is being
+ * processed again after a crash, so the store cannot see these: results[i]
+ * is held against the interchanges before it in the file (and its groups
+ * also against its own earlier groups). Same answers as for a repeat from
+ * an earlier file; a rerun finds the same ones, as the order is the
+ * file's.
+ */
+static void
+file_repeats(struct run *r, size_t i, struct ack_track_duplicates *d)
+{
+	const ack_interchange_result *ir = &r->results[i];
+	int x12 = ir->standard == EDI_STANDARD_X12;
+
+	if (!dup_counted(ir))
+		return;
+	for (size_t k = 0; k < d->count; k++)
+		if (d->list[k].group_index < 0)
+			return; /* the whole interchange is refused already */
+	for (size_t j = 0; j < i && ir->control_number[0]; j++) {
+		const ack_interchange_result *e = &r->results[j];
+		if (!dup_counted(e) || e->standard != ir->standard ||
+		    strcmp(e->control_number, ir->control_number) != 0)
+			continue;
+		/* Its groups are not looked at, as for any repeated
+		 * interchange: the whole of it is refused. */
+		d->count = 0;
+		dup_add(r, d, "interchange", x12 ? "isa13" : "unb0020",
+		    ir->control_number, x12 ? "025" : "26", -1);
+		return;
+	}
+	for (size_t g = 0; g < ir->group_count; g++) {
+		const ack_group_result *gr = &ir->groups[g];
+		int found = 0;
+
+		if (!dup_group_counted(gr) || !gr->control_number[0])
+			continue;
+		for (size_t k = 0; k < d->count; k++)
+			if (d->list[k].group_index == (long)g)
+				found = 1;
+		for (size_t j = 0; j <= i && !found; j++) {
+			const ack_interchange_result *e = &r->results[j];
+			size_t end = j == i ? g : e->group_count;
+			if (!dup_counted(e) || e->standard != ir->standard)
+				continue;
+			for (size_t h = 0; h < end && !found; h++)
+				found = dup_group_counted(&e->groups[h]) &&
+				    strcmp(e->groups[h].control_number,
+				    gr->control_number) == 0;
+			if (found)
+				dup_add(r, d, "group", x12 ? "gs06" :
+				    "ung0048", gr->control_number,
+				    x12 ? "" : "26", (long)g);
+		}
+	}
+}
+
 /*
  * Looks up the control numbers of results[i] (in the run's transaction,
  * so the sightings commit with the answer) and marks what repeats: the
@@ -978,6 +1113,7 @@ check_duplicates(struct run *r, size_t i)
 		    serr.message);
 		return -1;
 	}
+	file_repeats(r, i, &d);
 	for (size_t k = 0; k < d.count; k++) {
 		const struct ack_track_duplicate *x = &d.list[k];
 		struct dup_mark *t = realloc(r->dups, (r->ndups + 1) *
@@ -1197,7 +1333,7 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 		    "x12" : "edifact", "status", ack_status_name(ir->status),
 		    "sets", sets, "accepted", accepted, "note",
 		    ir->note_code));
-		send_ack(&r, ir);
+		send_ack(&r, i);
 	}
 	for (size_t i = 0; i < r.ndocs; i++)
 		store_document(&r, r.docs[i], i);
@@ -1257,6 +1393,7 @@ out:
 	for (size_t i = 0; i < r.ndocs; i++)
 		json_decref(r.docs[i]);
 	free(r.docs);
+	free(r.doc_result);
 	free(r.acks);
 	free(r.pdocs);
 	free(r.payload);

@@ -829,6 +829,130 @@ test_message_processed_again_is_not_its_own_duplicate(void **state)
 	assert_int_equal(documents(fx).orders, 1);
 }
 
+/* Every acknowledgment stored so far, one after the other. */
+struct ack_list {
+	int64_t ids[16];
+	size_t n;
+};
+
+static int
+collect_ack(void *ud, const struct store_message *m)
+{
+	struct ack_list *l = ud;
+	if (m->direction == STORE_OUT && l->n < 16)
+		l->ids[l->n++] = m->id;
+	return 0;
+}
+
+static char *
+all_acks(struct fixture *fx)
+{
+	struct ack_list l;
+	struct store_error serr;
+	char *all = strdup("");
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_message_list(fx->st, NULL, collect_ack, &l,
+	    &serr), STORE_OK);
+	for (size_t i = 0; i < l.n; i++) {
+		char *one = payload_of(fx, l.ids[i]), *t = NULL;
+		assert_true(asprintf(&t, "%s%s", all, one) > 0);
+		free(all);
+		free(one);
+		all = t;
+	}
+	return all;
+}
+
+/* Two interchanges of one file, concatenated. */
+static char *
+two_in_one(char *a, char *b)
+{
+	char *s = NULL;
+	assert_true(asprintf(&s, "%s%s", a, b) > 0);
+	free(a);
+	free(b);
+	return s;
+}
+
+static void
+test_isa13_repeated_inside_one_file_gets_ta1_025(void **state)
+{
+	struct fixture *fx = *state;
+	struct inbound_result res;
+	struct store_error serr;
+
+	int64_t id = receive(fx, "acme", two_in_one(
+	    x12_4010("000001201", "1201", "PO1201"),
+	    x12_4010("000001201", "1202", "PO1202")));
+	process(fx, NULL, id, &res);
+	/* The first interchange is processed, the second refused whole. */
+	assert_int_equal(res.duplicates, 1);
+	assert_int_equal(res.documents, 1);
+	assert_int_equal(routed, 1);
+	assert_int_equal(documents(fx).orders, 1);
+	char *ack = all_acks(fx);
+	assert_non_null(strstr(ack, "TA1*000001201*261123*0930*R*025~"));
+	assert_non_null(strstr(ack, "AK1*PO*1201~"));
+	assert_null(strstr(ack, "AK1*PO*1202~"));
+	char expect[64];
+	snprintf(expect, sizeof(expect), "\"first_message_id\":%lld",
+	    (long long)id);
+	struct find_event ev = event_of(fx, id, "inbound.duplicate");
+	assert_int_equal(ev.found, 1);
+	assert_non_null(strstr(ev.detail, "\"kind\":\"isa13\""));
+	assert_non_null(strstr(ev.detail, expect));
+
+	/* Processed again after a crash: the same answer, nothing twice. */
+	assert_int_equal(store_message_set_state(fx->st, id,
+	    res.final_state, "received", NULL, &serr), STORE_OK);
+	process(fx, NULL, id, &res);
+	assert_int_equal(res.duplicates, 1);
+	assert_int_equal(documents(fx).orders, 1);
+	char *again = all_acks(fx);
+	assert_string_equal(again, ack);
+	free(again);
+	free(ack);
+}
+
+static void
+test_gs06_repeated_inside_one_file_rejects_the_later_group(void **state)
+{
+	struct fixture *fx = *state;
+	struct inbound_result res;
+
+	int64_t id = receive(fx, "acme", two_in_one(
+	    x12_4010("000001301", "1301", "PO1301"),
+	    x12_4010("000001302", "1301", "PO1302")));
+	process(fx, NULL, id, &res);
+	assert_int_equal(res.duplicates, 1);
+	assert_int_equal(res.sets_duplicate, 1);
+	assert_int_equal(routed, 1);
+	assert_int_equal(documents(fx).orders, 1);
+	char *ack = all_acks(fx);
+	/* One 997 per interchange: the first accepts, the second rejects. */
+	assert_non_null(strstr(ack, "AK9*A*1*1*1~"));
+	assert_non_null(strstr(ack, "AK9*R*1*1*0~"));
+	free(ack);
+	assert_non_null(strstr(event_of(fx, id, "inbound.duplicate").detail,
+	    "\"kind\":\"gs06\""));
+}
+
+static void
+test_distinct_numbers_in_one_file_are_no_duplicates(void **state)
+{
+	struct fixture *fx = *state;
+	struct inbound_result res;
+
+	int64_t id = receive(fx, "acme", two_in_one(
+	    x12_4010("000001401", "1401", "PO1401"),
+	    x12_4010("000001402", "1402", "PO1402")));
+	process(fx, NULL, id, &res);
+	assert_int_equal(res.duplicates, 0);
+	assert_string_equal(res.final_state, "processed");
+	assert_int_equal(routed, 2);
+}
+
 static void
 test_window_is_read_from_text(void **state)
 {
@@ -894,6 +1018,15 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_message_processed_again_is_not_its_own_duplicate, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_isa13_repeated_inside_one_file_gets_ta1_025, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_gs06_repeated_inside_one_file_rejects_the_later_group,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_distinct_numbers_in_one_file_are_no_duplicates, setup,
 		    teardown),
 		cmocka_unit_test(test_window_is_read_from_text),
 	};
