@@ -678,7 +678,7 @@ bench-bridge: gateway/edigated$(EXEEXT)
 EXTRA_DIST += tests/bench/bench_bridge.py
 
 # Shared helpers the integration scripts source.
-EXTRA_DIST += tests/integration/tap_lib.sh
+EXTRA_DIST += tests/integration/tap_lib.sh tests/integration/bridge_lib.sh
 # The JSON parser of the canonical -> EDI path, cross-checked against
 # jansson by its fuzz target.
 if HAVE_CMOCKA

@@ -7,135 +7,21 @@
 # Prints TAP; the trap stops everything.
 set -u
 
-top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
-EDIGATE=$(cd "$(dirname "$EDIGATE")" && pwd)/$(basename "$EDIGATE")
-src=$(cd "$top_srcdir" && pwd)
 PLAN=8
 n=0
 . "${top_srcdir:-.}/tests/integration/tap_lib.sh"
-
-echo "1..$PLAN"
-for tool in curl python3 openssl; do
-	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 $PLAN); do echo "ok $i - delivery order # SKIP no $tool"; done
-		exit 0
-	fi
-done
-PYTHON=$(command -v python3)
-
-tmp=$(mktemp -d)
-pids=
-cleanup() { stop_pids_and_tmp; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$tmp"
-mkdir "$tmp/state" "$tmp/hooks" "$tmp/partners"
-user_line="# not started as root"
-if [ "$(id -u)" = 0 ]; then
-	user_line="user = nobody"
-	chown nobody "$tmp/state"
-fi
-
-cp "$src"/partners/*.xml "$src/partners/partner.xsd" "$tmp/partners/"
-ln -s "$src/maps" "$tmp/maps"
-sh "$src/deploy/demo_keys.sh" "$tmp/partners" >/dev/null
-keys=$tmp/partners/demo-keys
-
-SECRET=whsec_delivery_order_0123456789
-"$PYTHON" "$src/tests/integration/webhook_receiver.py" "$tmp/hooks" \
-	"$SECRET" >/dev/null 2>>"$tmp/receiver.log" &
-pids="$pids $!"
-echo '{}' > "$tmp/hooks/mode.json"
-wait_for 10 test -s "$tmp/hooks/port"
-hook_port=$(cat "$tmp/hooks/port" 2>/dev/null)
-chmod -R a+rX "$tmp/partners"
-
-hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
-ERP_TOKEN=erp-o2c-token-1
-WMS_TOKEN=wms-o2c-token-2
-
-write_config() { # write_config PORT
-	cat > "$tmp/edigate.conf" <<CONF
-state_dir = state
-$user_line
-maps_dir = $src/maps
-partners_dir = $tmp/partners
-
-[listen.main]
-address = 127.0.0.1:$1
-
-[route]
-isa_id = EDIGATEDEMO
-ordered = acme-retail
-
-[webhook.erp]
-url = http://127.0.0.1:$hook_port/erp
-secret = $SECRET
-timeout = 5s
-
-[webhook.wms]
-url = http://127.0.0.1:$hook_port/wms
-secret = $SECRET
-timeout = 5s
-
-[delivery]
-poll = 100ms
+BRIDGE_ROUTE="ordered = acme-retail"
+BRIDGE_DELIVERY="poll = 100ms
 base_backoff = 300ms
 max_backoff = 600ms
 jitter = 0
-max_attempts = 5
+max_attempts = 5"
+. "${top_srcdir:-.}/tests/integration/bridge_lib.sh"
 
-[token.erp]
-hash = sha256:$(hash $ERP_TOKEN)
-systems = erp
-partners = acme-retail
-access = read write
+bridge_setup "delivery order"
+bridge_start "edigated, and the ERP/WMS receiver start"
 
-[token.wms]
-hash = sha256:$(hash $WMS_TOKEN)
-systems = wms
-partners = acme-retail
-access = read write
-CONF
-	chmod 644 "$tmp/edigate.conf"
-}
-
-pid=
-start_daemon() {
-	for _ in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + RANDOM % 20000))
-		write_config "$port"
-		"$EDIGATED" -f -c "$tmp/edigate.conf" >/dev/null 2>>"$tmp/log" &
-		pid=$!
-		if wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then
-			pids="$pids $pid"
-			return 0
-		fi
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	return 1
-}
-
-if [ -z "$hook_port" ] || ! start_daemon; then
-	not_ok "edigated, and the ERP/WMS receiver start"
-	sed 's/^/# /' "$tmp/log" "$tmp/receiver.log" 2>/dev/null
-	for i in $(seq $((n + 1)) $PLAN); do echo "not ok $i - not started"; done
-	exit 1
-fi
-ok "edigated, and the ERP/WMS receiver start"
-base=http://127.0.0.1:$port/api/v1
-
-db() { "$PYTHON" -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone(); print(r[0] if r else '')" "$tmp/state/edigate.db" "$1" 2>/dev/null; }
-post() { # post KEY FILE: prints the HTTP status
-	curl -s -o "$tmp/$1.answer" -w '%{http_code}' \
-		-H "Authorization: Bearer $ERP_TOKEN" -H "Idempotency-Key: $1" \
-		-H 'Content-Type: application/json' --data-binary @"$2" \
-		"$base/documents"
-}
+erp_post() { post "$ERP_TOKEN" "$@"; } # erp_post KEY FILE
 wo() { # wo SHIPPING_ORDER ORDER_NUMBER > file
 	cat <<JSON
 {"type": "warehouse_order",
@@ -162,7 +48,7 @@ delivered() { wms_log | grep -q "^$1 200$"; }
 # wait for it; SO-3 (order PO-B) need not.
 echo '{"/wms": {"fail": 2, "status": 503}}' > "$tmp/hooks/mode.json"
 for so in SO-1:PO-A SO-2:PO-A SO-3:PO-B; do wo "${so%%:*}" "${so#*:}" > "$tmp/${so%%:*}.json"; done
-codes=$(post so-1 "$tmp/SO-1.json")$(post so-2 "$tmp/SO-2.json")$(post so-3 "$tmp/SO-3.json")
+codes=$(erp_post so-1 "$tmp/SO-1.json")$(erp_post so-2 "$tmp/SO-2.json")$(erp_post so-3 "$tmp/SO-3.json")
 check "the three warehouse orders are accepted (202)" test "$codes" = 202202202
 wait_for 20 delivered SO-2
 wms_log > "$tmp/order1"
@@ -184,7 +70,7 @@ check "SO-3 of order PO-B is not held back by PO-A's retries" \
 echo '{"/wms": {"fail": 3, "status": 400}}' > "$tmp/hooks/mode.json"
 wo SO-4 PO-C > "$tmp/SO-4.json"
 wo SO-5 PO-C > "$tmp/SO-5.json"
-codes=$(post so-4 "$tmp/SO-4.json")$(post so-5 "$tmp/SO-5.json")
+codes=$(erp_post so-4 "$tmp/SO-4.json")$(erp_post so-5 "$tmp/SO-5.json")
 check "two more warehouse orders of PO-C are accepted (202)" test "$codes" = 202202
 wait_for 20 delivered SO-5
 wms_log > "$tmp/order2"

@@ -7,136 +7,17 @@
 # from the D96A message definitions. Prints TAP; the trap stops everything.
 set -u
 
-top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
-EDIGATE=$(cd "$(dirname "$EDIGATE")" && pwd)/$(basename "$EDIGATE")
-src=$(cd "$top_srcdir" && pwd)
 PLAN=9
 n=0
 . "${top_srcdir:-.}/tests/integration/tap_lib.sh"
+BRIDGE_PARTNERS=nordic-dist
+BRIDGE_ROUTE="unb_id = 5790000000001
+unb_qualifier = 14"
+. "${top_srcdir:-.}/tests/integration/bridge_lib.sh"
 
-echo "1..$PLAN"
-for tool in curl python3 openssl; do
-	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 $PLAN); do echo "ok $i - edifact out # SKIP no $tool"; done
-		exit 0
-	fi
-done
-PYTHON=$(command -v python3)
+bridge_setup "edifact out"
+bridge_start "edigated, and the ERP/WMS receiver start"
 
-tmp=$(mktemp -d)
-pids=
-cleanup() { stop_pids_and_tmp; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$tmp"
-mkdir "$tmp/state" "$tmp/hooks" "$tmp/partners"
-user_line="# not started as root"
-if [ "$(id -u)" = 0 ]; then
-	user_line="user = nobody"
-	chown nobody "$tmp/state"
-fi
-
-cp "$src"/partners/*.xml "$src/partners/partner.xsd" "$tmp/partners/"
-ln -s "$src/maps" "$tmp/maps"
-sh "$src/deploy/demo_keys.sh" "$tmp/partners" >/dev/null
-keys=$tmp/partners/demo-keys
-
-SECRET=whsec_edifact_out_0123456789
-"$PYTHON" "$src/tests/integration/webhook_receiver.py" "$tmp/hooks" \
-	"$SECRET" >/dev/null 2>>"$tmp/receiver.log" &
-pids="$pids $!"
-echo '{}' > "$tmp/hooks/mode.json"
-wait_for 10 test -s "$tmp/hooks/port"
-hook_port=$(cat "$tmp/hooks/port" 2>/dev/null)
-chmod -R a+rX "$tmp/partners"
-
-hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
-ERP_TOKEN=erp-o2c-token-1
-WMS_TOKEN=wms-o2c-token-2
-
-write_config() { # write_config PORT
-	cat > "$tmp/edigate.conf" <<CONF
-state_dir = state
-$user_line
-maps_dir = $src/maps
-partners_dir = $tmp/partners
-
-[listen.main]
-address = 127.0.0.1:$1
-
-[route]
-isa_id = EDIGATEDEMO
-unb_id = 5790000000001
-unb_qualifier = 14
-
-[webhook.erp]
-url = http://127.0.0.1:$hook_port/erp
-secret = $SECRET
-timeout = 5s
-
-[webhook.wms]
-url = http://127.0.0.1:$hook_port/wms
-secret = $SECRET
-timeout = 5s
-
-[delivery]
-poll = 100ms
-base_backoff = 300ms
-max_backoff = 600ms
-jitter = 0
-max_attempts = 5
-
-[token.erp]
-hash = sha256:$(hash $ERP_TOKEN)
-systems = erp
-partners = nordic-dist
-access = read write
-
-[token.wms]
-hash = sha256:$(hash $WMS_TOKEN)
-systems = wms
-partners = nordic-dist
-access = read write
-CONF
-	chmod 644 "$tmp/edigate.conf"
-}
-
-pid=
-start_daemon() {
-	for _ in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + RANDOM % 20000))
-		write_config "$port"
-		"$EDIGATED" -f -c "$tmp/edigate.conf" >/dev/null 2>>"$tmp/log" &
-		pid=$!
-		if wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then
-			pids="$pids $pid"
-			return 0
-		fi
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	return 1
-}
-
-if [ -z "$hook_port" ] || ! start_daemon; then
-	not_ok "edigated, and the ERP/WMS receiver start"
-	sed 's/^/# /' "$tmp/log" "$tmp/receiver.log" 2>/dev/null
-	for i in $(seq $((n + 1)) $PLAN); do echo "not ok $i - not started"; done
-	exit 1
-fi
-ok "edigated, and the ERP/WMS receiver start"
-base=http://127.0.0.1:$port/api/v1
-
-db() { "$PYTHON" -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone(); print(r[0] if r else '')" "$tmp/state/edigate.db" "$1" 2>/dev/null; }
-post() { # post TOKEN KEY FILE: prints the HTTP status
-	curl -s -o "$tmp/$2.answer" -w '%{http_code}' \
-		-H "Authorization: Bearer $1" -H "Idempotency-Key: $2" \
-		-H 'Content-Type: application/json' --data-binary @"$3" \
-		"$base/documents"
-}
 # edi KEY: the EDI produced for the posted document KEY, segments on
 # their own lines.
 edi() {

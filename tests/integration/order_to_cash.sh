@@ -11,134 +11,25 @@
 # reconcile` finds it complete. Prints TAP; the trap stops everything.
 set -u
 
-top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
-EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
-EDIGATE=$(cd "$(dirname "$EDIGATE")" && pwd)/$(basename "$EDIGATE")
-src=$(cd "$top_srcdir" && pwd)
 PLAN=26
 n=0
 . "${top_srcdir:-.}/tests/integration/tap_lib.sh"
+. "${top_srcdir:-.}/tests/integration/bridge_lib.sh"
 
-echo "1..$PLAN"
-for tool in curl python3 openssl; do
-	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 $PLAN); do echo "ok $i - order to cash # SKIP no $tool"; done
-		exit 0
-	fi
-done
-PYTHON=$(command -v python3)
-
-tmp=$(mktemp -d)
-pids=
-cleanup() { stop_pids_and_tmp; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-chmod 755 "$tmp"
-mkdir "$tmp/state" "$tmp/hooks" "$tmp/peer" "$tmp/partners"
-user_line="# not started as root"
-if [ "$(id -u)" = 0 ]; then
-	user_line="user = nobody"
-	chown nobody "$tmp/state"
-fi
-
-cp "$src"/partners/*.xml "$src/partners/partner.xsd" "$tmp/partners/"
-ln -s "$src/maps" "$tmp/maps"
-sh "$src/deploy/demo_keys.sh" "$tmp/partners" >/dev/null
-keys=$tmp/partners/demo-keys
-
-SECRET=whsec_order_to_cash_0123456789
-"$PYTHON" "$src/tests/integration/webhook_receiver.py" "$tmp/hooks" \
-	"$SECRET" >/dev/null 2>>"$tmp/receiver.log" &
-pids="$pids $!"
-echo '{}' > "$tmp/hooks/mode.json"
+bridge_setup "order to cash"
+mkdir "$tmp/peer"
 "$PYTHON" "$src/tests/integration/as2_peer.py" --dir "$tmp/peer" \
 	--cert "$keys/acme-retail.pem" --key "$keys/acme-retail.key" \
 	--sender-cert "$keys/edigate-demo.pem" --port-file "$tmp/peer.port" \
 	>/dev/null 2>>"$tmp/peer.log" &
 pids="$pids $!"
-wait_for 10 test -s "$tmp/hooks/port"
 wait_for 10 test -s "$tmp/peer.port"
-hook_port=$(cat "$tmp/hooks/port" 2>/dev/null)
 peer_port=$(cat "$tmp/peer.port" 2>/dev/null)
 sed -i "s|url=\"http://127.0.0.1:[0-9]*/as2\"|url=\"http://127.0.0.1:$peer_port/as2\"|" \
 	"$tmp/partners/acme-retail.xml"
-chmod -R a+rX "$tmp/partners"
-
-hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
-ERP_TOKEN=erp-o2c-token-1
-WMS_TOKEN=wms-o2c-token-2
-
-write_config() { # write_config PORT
-	cat > "$tmp/edigate.conf" <<CONF
-state_dir = state
-$user_line
-maps_dir = $src/maps
-partners_dir = $tmp/partners
-
-[listen.main]
-address = 127.0.0.1:$1
-
-[route]
-isa_id = EDIGATEDEMO
-
-[webhook.erp]
-url = http://127.0.0.1:$hook_port/erp
-secret = $SECRET
-timeout = 5s
-
-[webhook.wms]
-url = http://127.0.0.1:$hook_port/wms
-secret = $SECRET
-timeout = 5s
-
-[delivery]
-poll = 100ms
-base_backoff = 200ms
-max_backoff = 400ms
-jitter = 0
-
-[token.erp]
-hash = sha256:$(hash $ERP_TOKEN)
-systems = erp
-partners = acme-retail
-access = read write
-
-[token.wms]
-hash = sha256:$(hash $WMS_TOKEN)
-systems = wms
-partners = acme-retail
-access = read write
-CONF
-	chmod 644 "$tmp/edigate.conf"
-}
-
-pid=
-start_daemon() {
-	for _ in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + RANDOM % 20000))
-		write_config "$port"
-		"$EDIGATED" -f -c "$tmp/edigate.conf" >/dev/null 2>>"$tmp/log" &
-		pid=$!
-		if wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then
-			pids="$pids $pid"
-			return 0
-		fi
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	return 1
-}
-
-if [ -z "$hook_port" ] || [ -z "$peer_port" ] || ! start_daemon; then
-	not_ok "edigated, the ERP/WMS receiver and the retailer's AS2 server start"
-	sed 's/^/# /' "$tmp/log" "$tmp/receiver.log" "$tmp/peer.log" 2>/dev/null
-	for i in $(seq $((n + 1)) $PLAN); do echo "not ok $i - not started"; done
-	exit 1
-fi
-ok "edigated, the ERP/WMS receiver and the retailer's AS2 server start"
-base=http://127.0.0.1:$port/api/v1
+started="edigated, the ERP/WMS receiver and the retailer's AS2 server start"
+[ -n "$peer_port" ] || bridge_fail "$started" "$tmp/peer.log"
+bridge_start "$started" "$tmp/peer.log"
 
 # as2_send NAME FILE: the retailer posts FILE to us, unsigned, sync MDN.
 as2_send() {
@@ -149,14 +40,6 @@ as2_send() {
 		-H 'Content-Type: application/edi-x12' --data-binary @"$2"
 	grep -q 'Disposition: automatic-action/MDN-sent-automatically; *processed' \
 		"$tmp/$1.mdn" && ! grep -q 'processed/error' "$tmp/$1.mdn"
-}
-# post TOKEN KEY FILE: the ERP or WMS posts a canonical document; the
-# answer lands in $tmp/KEY.answer, the status is printed.
-post() {
-	curl -s -o "$tmp/$2.answer" -w '%{http_code}' \
-		-H "Authorization: Bearer $1" -H "Idempotency-Key: $2" \
-		-H 'Content-Type: application/json' --data-binary @"$3" \
-		"$base/documents"
 }
 # hook PATH TYPE: the first webhook of that document type on that path,
 # as one JSON line (fails when there is none yet).
@@ -191,7 +74,6 @@ peer_doc() {
 }
 # seg FILE TAG N: element N of the first TAG segment of an X12 file.
 seg() { tr '~' '\n' < "$1" | awk -F'*' -v t="$2" -v n="$3" '$1 == t { print $(n + 1); exit }'; }
-db() { "$PYTHON" -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone(); print(r[0] if r else '')" "$tmp/state/edigate.db" "$1" 2>/dev/null; }
 jget() { "$PYTHON" -c "import json,sys; r=json.loads(sys.stdin.read()); print($1)" 2>/dev/null; }
 
 # ---- 1. the retailer's 850 -----------------------------------------------
