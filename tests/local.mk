@@ -31,7 +31,8 @@ tests_unit_test_cmd_store_SOURCES = tests/unit/test_cmd_store.c gateway/cmd_stor
 tests_unit_test_cmd_store_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) \
 	$(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_cmd_store_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
-dist_noinst_SCRIPTS += tests/integration/pg_cluster.sh tests/integration/store_pg.sh
+dist_noinst_SCRIPTS += tests/integration/pg_cluster.sh tests/integration/store_pg.sh \
+	tests/integration/pg_unit.sh
 
 # Maps: loader, engine both ways, guide, round trips.
 if HAVE_CMOCKA

@@ -1,30 +1,4 @@
 #!/bin/sh
-# inbound_duplicates_pg.sh - runs tests/unit/test_inbound_duplicates (the
-# program `make check` runs on SQLite) against a throwaway PostgreSQL
-# cluster, which it starts and always removes, whatever happens.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-builddir=${top_builddir:-.}
-dir=$(mktemp -d /tmp/edigate-pg-XXXXXX)
-log=$(mktemp /tmp/edigate-pg-log-XXXXXX)
-cleanup() {
-	"$here/pg_cluster.sh" stop "$dir"
-	rm -f "$log"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-url=$("$here/pg_cluster.sh" start "$dir" 2>"$log")
-rc=$?
-if [ $rc = 77 ]; then
-	echo "1..0 # SKIP $(cat "$log")"
-	exit 0
-fi
-if [ $rc != 0 ]; then
-	echo "1..1"
-	echo "not ok 1 - start a throwaway PostgreSQL cluster"
-	sed 's/^/# /' "$log"
-	exit 1
-fi
-
-CMOCKA_MESSAGE_OUTPUT=TAP EDIGATE_TEST_STORE=$url "$builddir/tests/unit/test_inbound_duplicates"
+# inbound_duplicates_pg.sh - the inbound duplicate tests
+# (tests/unit/test_inbound_duplicates) on a throwaway PostgreSQL cluster.
+exec sh "$(dirname "$0")/pg_unit.sh" test_inbound_duplicates
