@@ -630,6 +630,9 @@ struct rawconn {
 	struct daemon_request *r;      /* with a handler, not answered yet */
 	int unsettled;                 /* response queued, not yet flushed */
 	int close_after;               /* close once the output is flushed */
+	int linger;                    /* 1 refused: drain the input first;
+	                                  2 draining */
+	uint64_t lingered;             /* bytes discarded while lingering */
 	int gone;                      /* socket closed while r was out */
 	char remote[80];
 };
@@ -751,6 +754,7 @@ raw_refuse(struct rawconn *c, int status, const char *why)
 	log_write(LOG_LEVEL_INFO, "request refused", "listener", c->l->name,
 	    "remote", c->remote, "reason", why, NULL);
 	c->close_after = 1;
+	c->linger = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	if (b) {
 		evbuffer_add_printf(b, "{\"error\":");
@@ -950,6 +954,46 @@ raw_send(struct daemon_request *r, int status)
 	evbuffer_free(body);
 }
 
+/*
+ * A refused client may still be sending its body. Closing a socket with
+ * unread input makes the kernel answer with a reset, which can destroy
+ * the refusal before the client reads it; so, as HTTP servers do, the
+ * write side is shut and the input read and thrown away until the client
+ * closes, for a few seconds and a bounded number of bytes at most.
+ */
+#define RAW_LINGER_SECONDS 5
+#define RAW_LINGER_MAX_BYTES (64u << 20)
+
+static void raw_event(struct bufferevent *bev, short what, void *arg);
+
+static void
+raw_linger_read(struct bufferevent *bev, void *arg)
+{
+	struct rawconn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	c->lingered += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (c->lingered > RAW_LINGER_MAX_BYTES)
+		raw_close(c);
+}
+
+static void
+raw_linger(struct rawconn *c)
+{
+	struct timeval tv = { RAW_LINGER_SECONDS, 0 };
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	if (fd < 0 || shutdown(fd, SHUT_WR) != 0) {
+		raw_close(c);
+		return;
+	}
+	c->linger = 2;
+	bufferevent_setcb(c->bev, raw_linger_read, NULL, raw_event, c);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
 static void
 raw_write(struct bufferevent *bev, void *arg)
 {
@@ -958,6 +1002,10 @@ raw_write(struct bufferevent *bev, void *arg)
 	if (c->r || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
 	raw_settle(c);
+	if (c->close_after && c->linger == 1) {
+		raw_linger(c);
+		return;
+	}
 	if (c->close_after) {
 		raw_close(c);
 		return;
@@ -1003,7 +1051,7 @@ raw_event(struct bufferevent *bev, short what, void *arg)
 	struct rawconn *c = arg;
 
 	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && c->linger != 2)
 		log_write(LOG_LEVEL_INFO, "connection timed out", "listener",
 		    c->l->name, "remote", c->remote, "while",
 		    what & BEV_EVENT_READING ? "reading" : "writing", NULL);
@@ -1363,6 +1411,9 @@ apply_limits(struct daemon *d)
 		struct evhttp *h = d->listeners[i].http;
 		if (h == NULL)
 			continue;       /* a streaming listener reads cfg */
+		/* An oversize body is read and thrown away before the 413,
+		 * or the close would reset the connection under it. */
+		evhttp_set_flags(h, EVHTTP_SERVER_LINGERING_CLOSE);
 		evhttp_set_max_body_size(h, (ev_ssize_t)d->cfg->max_body_size);
 		evhttp_set_max_headers_size(h,
 		    (ev_ssize_t)d->cfg->max_header_size);

@@ -408,7 +408,7 @@ check "malformed MIME: negative MDN unexpected-processing-error" \
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "AS2-From: \"ACME AS2\"" -H "AS2-To: EDIGATE" \
 	--data-binary @"$P/order.edi" -H "Content-Type: application/edi-x12" "$URL")
 check "no Message-ID: 400" test "$code" = 400
-head -c 600000 /dev/zero > "$P/big"
+head -c 4000000 /dev/zero > "$P/big"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "AS2-From: \"ACME AS2\"" -H "AS2-To: EDIGATE" \
 	-H "Message-ID: <big-1@acme.example>" -H "Expect:" -H "Content-Type: application/edi-x12" \
 	--data-binary @"$P/big" "$URL")
