@@ -202,6 +202,11 @@ EXTRA_DIST += tests/fuzz/fuzz_reader.c tests/fuzz/fuzz_envelope.c \
 print-fuzz-targets:
 	@echo $(FUZZ_TARGETS)
 .PHONY: print-fuzz-targets
+# The unit test programs of TESTS (deploy/test.sh runs these in the
+# release tarball's copy).
+print-unit-tests:
+	@echo $(filter tests/unit/%,$(TESTS))
+.PHONY: print-unit-tests
 
 # cmocka 1.1 prints a skipped case as "not ok N # SKIP", which the TAP
 # driver counts as a failure: every test runs through a filter that makes
@@ -517,7 +522,7 @@ tests_integration_reconcile_seed_CFLAGS = $(AM_CFLAGS) -I$(srcdir)/gateway
 tests_integration_reconcile_seed_LDADD = $(STORE_LIBS)
 TESTS += tests/integration/reconcile.sh
 dist_noinst_SCRIPTS += tests/integration/reconcile.sh
-EXTRA_DIST += docs/reconcile.md
+EXTRA_DIST += docs/reconcile.md docs/cluster.md
 
 # AS2 receive with every body unwrapped from a file (as2_stream).
 TESTS += tests/integration/as2_receive_stream.sh
