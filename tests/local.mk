@@ -205,7 +205,9 @@ print-fuzz-targets:
 # The unit test programs of TESTS (deploy/test.sh runs these in the
 # release tarball's copy).
 print-unit-tests:
-	@echo $(filter tests/unit/%,$(TESTS))
+	@for t in $(TESTS); do \
+	  case $$t in tests/unit/*) printf '%s ' "$$t" ;; esac; \
+	done; echo
 .PHONY: print-unit-tests
 
 # cmocka 1.1 prints a skipped case as "not ok N # SKIP", which the TAP

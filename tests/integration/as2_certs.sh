@@ -18,33 +18,13 @@ EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 PEER=$top_srcdir/tests/integration/as2_peer.py
 PLAN=16
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
+. "${top_srcdir:-.}/tests/integration/tap_lib.sh"
+# not_ok DESCRIPTION [WHY]: with a diagnostic line.
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1; shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
 
 echo "1..$PLAN"
-for tool in curl openssl python3 sqlite3; do
-	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 $PLAN); do echo "ok $i - as2 certificates # SKIP no $tool"; done
-		exit 0
-	fi
-done
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+skip_without "as2 certificates" curl openssl python3 sqlite3
+make_tmp
 chmod 755 "$tmp"
 mkdir -p "$tmp/state" "$tmp/partners" "$tmp/p"
 
@@ -72,7 +52,7 @@ mkdir -p "$tmp/peer"
 python3 "$PEER" --dir "$tmp/peer" --cert "$tmp/partners/theirs-new.pem" \
 	--key "$tmp/partners/theirs-new.key" --sender-cert "$tmp/partners/ours-new.pem" \
 	--port-file "$tmp/peer/port" 2>>"$tmp/peer.log" &
-pids+=($!)
+pids="$pids $!"
 for _ in $(seq 1 50); do [ -s "$tmp/peer/port" ] && break; sleep 0.1; done
 peer_port=$(cat "$tmp/peer/port" 2>/dev/null)
 
@@ -121,7 +101,7 @@ CONF
 conf 30
 "$EDIGATED" -f -c "$tmp/edigate.conf" 2>>"$tmp/edigated.log" &
 dpid=$!
-pids+=("$dpid")
+pids="$pids $dpid"
 up=
 for _ in $(seq 1 50); do
 	curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && { up=1; break; }

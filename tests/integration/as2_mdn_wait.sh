@@ -13,35 +13,15 @@ top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 PEER=$top_srcdir/tests/integration/as2_peer.py
-TOTAL=9
+PLAN=9
 n=0
 . "${top_srcdir:-.}/tests/integration/tap_lib.sh"
 
-echo "1..$TOTAL"
-for tool in curl openssl python3; do
-	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 $TOTAL); do echo "ok $i - as2 mdn wait # SKIP no $tool"; done
-		exit 0
-	fi
-done
+echo "1..$PLAN"
+skip_without "as2 mdn wait" curl openssl python3
+make_tmp
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-cert() {
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$1" \
-		-keyout "$tmp/$1.key" -out "$tmp/$1.pem" >/dev/null 2>&1
-}
+cert() { self_signed "$1" "$1"; } # cert NAME: CN NAME, for 2 days
 cert edigate
 cert peer
 free_port() {
@@ -50,7 +30,7 @@ free_port() {
 mkdir -p "$tmp/peer" "$tmp/partners" "$tmp/state"
 python3 "$PEER" --dir "$tmp/peer" --cert "$tmp/peer.pem" --key "$tmp/peer.key" \
 	--sender-cert "$tmp/edigate.pem" --port-file "$tmp/peer/port" 2>>"$tmp/peer.log" &
-pids+=($!)
+pids="$pids $!"
 for _ in $(seq 1 50); do [ -s "$tmp/peer/port" ] && break; sleep 0.1; done
 url=http://127.0.0.1:$(cat "$tmp/peer/port" 2>/dev/null)/as2
 http_port=$(free_port)
@@ -89,7 +69,7 @@ mdn_wait = 3s
 address = 127.0.0.1:$http_port
 CONF
 "$EDIGATED" -f -c "$tmp/edigate.conf" 2>>"$tmp/edigated.log" &
-pids+=($!)
+pids="$pids $!"
 up=
 for _ in $(seq 1 50); do
 	curl -s -o /dev/null "http://127.0.0.1:$http_port/healthz" && { up=1; break; }
@@ -97,7 +77,7 @@ for _ in $(seq 1 50); do
 done
 if [ -z "$up" ]; then
 	sed 's/^/# /' "$tmp/edigated.log"
-	for i in $(seq 1 $TOTAL); do echo "not ok $i - edigated did not start"; done
+	for i in $(seq 1 $PLAN); do echo "not ok $i - edigated did not start"; done
 	exit 1
 fi
 

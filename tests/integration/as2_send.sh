@@ -15,35 +15,15 @@ top_builddir=${top_builddir:-.}
 EDIGATED=${EDIGATED:-$top_builddir/gateway/edigated}
 EDIGATE=${EDIGATE:-$top_builddir/gateway/edigate}
 PEER=$top_srcdir/tests/integration/as2_peer.py
-TOTAL=22
+PLAN=22
 n=0
 . "${top_srcdir:-.}/tests/integration/tap_lib.sh"
 
-echo "1..$TOTAL"
-for tool in curl openssl python3; do
-	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 $TOTAL); do echo "ok $i - as2 send # SKIP no $tool"; done
-		exit 0
-	fi
-done
+echo "1..$PLAN"
+skip_without "as2 send" curl openssl python3
+make_tmp
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-cert() { # cert NAME: self-signed RSA-2048 certificate and key
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$1" \
-		-keyout "$tmp/$1.key" -out "$tmp/$1.pem" >/dev/null 2>&1
-}
+cert() { self_signed "$1" "$1"; } # cert NAME: CN NAME, for 2 days
 cert edigate
 cert peer
 
@@ -59,7 +39,7 @@ start_peer() { # start_peer DIR [PORT [TLS-NAME]]: starts a peer, sets peer_port
 		${2:+--port "$2"} \
 		${3:+--tls-cert "$tmp/$3.pem" --tls-key "$tmp/$3.key"} \
 		2>>"$tmp/peer.log" &
-	pids+=($!)
+	pids="$pids $!"
 	for _ in $(seq 1 50); do
 		[ -s "$1/port" ] && break
 		sleep 0.1
@@ -122,7 +102,7 @@ CONF
 
 "$EDIGATED" -f -c "$tmp/edigate.conf" 2>>"$tmp/edigated.log" &
 edigated_pid=$!
-pids+=("$edigated_pid")
+pids="$pids $edigated_pid"
 up=
 for _ in $(seq 1 50); do
 	curl -s -o /dev/null "http://127.0.0.1:$http_port/healthz" && { up=1; break; }
@@ -130,7 +110,7 @@ for _ in $(seq 1 50); do
 done
 if [ -z "$up" ]; then
 	sed 's/^/# /' "$tmp/edigated.log"
-	for i in $(seq 1 $TOTAL); do echo "not ok $i - edigated did not start"; done
+	for i in $(seq 1 $PLAN); do echo "not ok $i - edigated did not start"; done
 	exit 1
 fi
 
@@ -310,8 +290,8 @@ metrics_count_sends() {
 }
 check "/metrics counts AS2 sends by partner and result" metrics_count_sends
 
-if [ "$n" != "$TOTAL" ]; then
-	for i in $(seq $((n + 1)) $TOTAL); do echo "not ok $i - not reached"; done
+if [ "$n" != "$PLAN" ]; then
+	for i in $(seq $((n + 1)) $PLAN); do echo "not ok $i - not reached"; done
 fi
 # On failure, show what the daemon said.
 sed -n '1,400p' "$tmp/edigated.log" | grep -v '"level":"info"' | sed 's/^/# /' | tail -20

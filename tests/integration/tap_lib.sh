@@ -16,14 +16,48 @@ wait_for() { # wait_for SECONDS COMMAND...: until the command succeeds
 		sleep 0.2
 	done
 }
-# Stops every process in $pids (TERM, then KILL) and removes $tmp unless
-# KEEP_TMP is set.
-stop_pids_and_tmp() {
-	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in $pids; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
+# skip_without NAME TOOL...: after the plan, every case of $PLAN is
+# skipped (as NAME) and the script ends when a tool is missing.
+skip_without() {
+	local name=$1 tool i
+	shift
+	for tool in "$@"; do
+		if ! command -v "$tool" >/dev/null; then
+			for i in $(seq 1 "$PLAN"); do
+				echo "ok $i - $name # SKIP no $tool"
+			done
+			exit 0
+		fi
 	done
-	[ -n "${KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
+}
+# make_tmp: $tmp, a fresh folder everything of the script lives in, and
+# the traps that stop what the script started ($pids) and remove it.
+make_tmp() {
+	tmp=$(mktemp -d)
+	pids=
+	trap stop_pids_and_tmp EXIT
+	trap 'exit 1' INT TERM
+}
+# self_signed NAME CN [DAYS]: an RSA-2048 certificate and its key,
+# $tmp/NAME.pem and $tmp/NAME.key, valid for DAYS (2) from now.
+self_signed() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days "${3:-2}" \
+		-subj "/CN=$2" -keyout "$tmp/$1.key" -out "$tmp/$1.pem" \
+		>/dev/null 2>&1
+}
+# Stops every process in $pids: TERM, up to 5 s to finish (a daemon
+# completes its shutdown), then KILL; removes $tmp unless KEEP_TMP is set.
+stop_pids_and_tmp() {
+	local p w
+	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+	for p in $pids; do
+		# The watchdog's output goes nowhere: a sleep left holding
+		# the TAP pipe would keep the harness waiting.
+		{ sleep 5; kill -KILL "$p" 2>/dev/null; } >/dev/null 2>&1 &
+		w=$!
+		wait "$p" 2>/dev/null
+		kill "$w" 2>/dev/null
+		wait "$w" 2>/dev/null
+	done
+	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
 }
