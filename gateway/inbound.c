@@ -160,14 +160,16 @@ inbound_claim_owner(const struct inbound *in)
 void
 inbound_set_claim_lease(struct inbound *in, int64_t lease_us)
 {
+	/* A reload sets it while workers claim messages. */
 	if (lease_us > 0)
-		in->claim_lease_us = lease_us;
+		__atomic_store_n(&in->claim_lease_us, lease_us,
+		    __ATOMIC_RELAXED);
 }
 
 int64_t
 inbound_claim_lease_us(const struct inbound *in)
 {
-	return in->claim_lease_us;
+	return __atomic_load_n(&in->claim_lease_us, __ATOMIC_RELAXED);
 }
 
 struct inbound *
@@ -1207,7 +1209,8 @@ process(struct inbound *in, struct store *st, struct partner_set *ps,
 		    "outbound", (long long)id);
 		return res->status = INBOUND_EINVAL;
 	}
-	rc = store_message_claim(st, id, in->claim_owner, in->claim_lease_us,
+	rc = store_message_claim(st, id, in->claim_owner,
+	    inbound_claim_lease_us(in),
 	    &serr);
 	if (rc == STORE_ECONFLICT) {
 		snprintf(res->error, sizeof(res->error), "message %lld is %s, "

@@ -20,11 +20,15 @@
 struct recover {
 	struct daemon *d;
 	struct inbound *in;
-	struct store *st;          /* the sweep's own connection */
+	struct store *st;          /* the sweep's own connection, opened by
+	                              the first sweep (on a worker) */
+	char *store_url;
 	struct event *timer;
-	struct recover_options o;
+	struct recover_options o;  /* loop thread; a reload changes it */
 	char owner[80];
 	int running;
+	/* Set by tick() before the job, read by it. */
+	struct recover_options job_o;
 	/* Written by the job, read by done() on the loop thread. */
 	int job_rc;
 	int64_t job_ids[RECOVER_BATCH];
@@ -148,9 +152,15 @@ sweep_work(void *arg)
 	struct store_error err;
 
 	r->job_n = 0;
-	r->job_rc = recover_sweep(r->st, r->owner, r->o.lease_us,
-	    store_now_us(), store_now_us() - r->o.interval_us, RECOVER_BATCH,
-	    r->job_ids, &r->job_n, NULL, &err);
+	if (r->st == NULL && (r->job_rc = store_open(&r->st, r->store_url,
+	    NULL, &err)) != STORE_OK) {
+		r->st = NULL;
+		snprintf(r->job_error, sizeof(r->job_error), "%s", err.message);
+		return;
+	}
+	r->job_rc = recover_sweep(r->st, r->owner, r->job_o.lease_us,
+	    store_now_us(), store_now_us() - r->job_o.interval_us,
+	    RECOVER_BATCH, r->job_ids, &r->job_n, NULL, &err);
 	if (r->job_rc)
 		snprintf(r->job_error, sizeof(r->job_error), "%s", err.message);
 }
@@ -194,18 +204,80 @@ sweep_tick(evutil_socket_t fd, short what, void *arg)
 	if (r->running)
 		return;
 	r->running = 1;
+	r->job_o = r->o;
 	if (workers_submit(daemon_workers(r->d), sweep_work, sweep_done, r)
 	    != 0)
 		r->running = 0;
+}
+
+/* (Re)arms the timer for r->o.interval_us; none when it is 0. */
+static int
+arm(struct recover *r)
+{
+	struct timeval tv;
+
+	if (r->o.interval_us == 0) {
+		if (r->timer)
+			event_del(r->timer);
+		return 0;
+	}
+	if (r->timer == NULL && (r->timer = event_new(daemon_base(r->d), -1,
+	    EV_PERSIST, sweep_tick, r)) == NULL)
+		return -1;
+	tv.tv_sec = (time_t)(r->o.interval_us / 1000000);
+	tv.tv_usec = (suseconds_t)(r->o.interval_us % 1000000);
+	return event_add(r->timer, &tv);
+}
+
+/* SIGHUP: [recovery] is read again; a wrong value keeps the running one. */
+static int
+reload_prepare(void *ctx, const struct config *cfg, void **pending,
+    char *err, size_t errsize)
+{
+	struct recover_options *o = malloc(sizeof(*o));
+
+	(void)ctx;
+	if (o == NULL) {
+		snprintf(err, errsize, "recovery: out of memory");
+		return -1;
+	}
+	if (recover_configure(cfg, o, err, errsize) != 0) {
+		free(o);
+		return -1;
+	}
+	*pending = o;
+	return 0;
+}
+
+static void
+reload_commit(void *ctx, void *pending)
+{
+	struct recover *r = ctx;
+	struct recover_options *o = pending;
+
+	r->o = *o;
+	free(o);
+	inbound_set_claim_lease(r->in, r->o.lease_us);
+	if (arm(r) != 0)
+		log_error("recovery sweep not rescheduled after the reload",
+		    NULL);
+}
+
+static void
+reload_abort(void *ctx, void *pending)
+{
+	(void)ctx;
+	free(pending);
 }
 
 struct recover *
 recover_start(struct daemon *d, struct inbound *in, char *err,
     size_t errsize)
 {
+	static const struct daemon_reload_hook hook = {
+		"recovery", reload_prepare, reload_commit, reload_abort,
+	};
 	struct recover *r = calloc(1, sizeof(*r));
-	struct store_error serr;
-	struct timeval tv;
 
 	if (r == NULL) {
 		snprintf(err, errsize, "out of memory");
@@ -217,20 +289,15 @@ recover_start(struct daemon *d, struct inbound *in, char *err,
 		free(r);
 		return NULL;
 	}
-	snprintf(r->owner, sizeof(r->owner), "%s", inbound_claim_owner(in));
-	inbound_set_claim_lease(in, r->o.lease_us);
-	if (r->o.interval_us == 0)
-		return r;
-	if (store_open(&r->st, daemon_config(d)->store_url, NULL, &serr)
-	    != STORE_OK) {
-		snprintf(err, errsize, "recovery: %s", serr.message);
+	/* The store of the daemon's start: a reload does not move it. */
+	if ((r->store_url = strdup(daemon_config(d)->store_url)) == NULL) {
+		snprintf(err, errsize, "out of memory");
 		free(r);
 		return NULL;
 	}
-	tv.tv_sec = (time_t)(r->o.interval_us / 1000000);
-	tv.tv_usec = (suseconds_t)(r->o.interval_us % 1000000);
-	if ((r->timer = event_new(daemon_base(d), -1, EV_PERSIST, sweep_tick,
-	    r)) == NULL || event_add(r->timer, &tv) != 0) {
+	snprintf(r->owner, sizeof(r->owner), "%s", inbound_claim_owner(in));
+	inbound_set_claim_lease(in, r->o.lease_us);
+	if (arm(r) != 0 || daemon_reload_hook_add(d, &hook, r) != 0) {
 		snprintf(err, errsize, "recovery: no timer");
 		recover_stop(r);
 		recover_free(r);
@@ -255,5 +322,6 @@ recover_free(struct recover *r)
 		return;
 	recover_stop(r);
 	store_close(r->st);
+	free(r->store_url);
 	free(r);
 }

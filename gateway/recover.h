@@ -75,7 +75,10 @@ int recover_sweep(struct store *st, const char *owner, int64_t lease_us,
 /*
  * Reads [recovery], gives in its lease (inbound_set_claim_lease) and
  * starts the sweep timer on d's loop. Call before the first
- * inbound_submit(). NULL with a message in err on failure.
+ * inbound_submit(). NULL with a message in err on failure. On SIGHUP
+ * [recovery] is read again (a wrong value keeps the running one): the
+ * interval and the lease change, "off" stops the sweep; the first sweep
+ * opens the store connection, on a worker.
  */
 struct recover *recover_start(struct daemon *d, struct inbound *in,
     char *err, size_t errsize);

@@ -21,7 +21,7 @@ EDIGATED=$(cd "$(dirname "$EDIGATED")" && pwd)/$(basename "$EDIGATED")
 EDIGATE=$(cd "$(dirname "$EDIGATE")" && pwd)/$(basename "$EDIGATE")
 src=$(cd "$top_srcdir" && pwd)
 here=$src/tests/integration
-PLAN=10
+PLAN=11
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
@@ -55,7 +55,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	"$here/pg_cluster.sh" stop "$pgdir" >/dev/null 2>&1
-	[ -n "${KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
+	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -101,6 +101,7 @@ sed -i "s|url=\"http://127.0.0.1:[0-9]*/as2\"|url=\"http://127.0.0.1:$peer_port/
 chmod -R a+rX "$tmp/partners"
 
 CLAIM_LEASE_S=3
+recovery_interval=1s
 write_config() { # write_config NODE PORT
 	cat > "$tmp/$1/edigate.conf" <<CONF
 state_dir = $tmp/$1
@@ -129,7 +130,7 @@ max_backoff = 1s
 jitter = 0
 
 [recovery]
-interval = 1s
+interval = $recovery_interval
 lease = ${CLAIM_LEASE_S}s
 CONF
 }
@@ -190,15 +191,22 @@ check "edigate store requeue refuses while node A's claim runs" \
 	bash -c "test $rc = 2 && grep -q 'claimed by' '$tmp/out/requeue.err'"
 
 # ---- 2. node B takes it over once the lease ran out -----------------------------
+# B starts without a sweep, and gets one by SIGHUP: [recovery] is read
+# again on a reload.
+recovery_interval=off
 start_node b
-t_start=$(date +%s%N)
 done_state() { sql "SELECT state FROM messages WHERE id = ${id:-0}" | grep -qx processed; }
+sleep $((CLAIM_LEASE_S + 2))
+is "node B without a sweep leaves the expired claim alone" \
+	"$(sql "SELECT state FROM messages WHERE id = ${id:-0}")" processing
+recovery_interval=1s
+write_config b "$port_b"
+kill -HUP "$pid_b"
 wait_for $((CLAIM_LEASE_S + 30)) done_state
 is "node B's sweep hands it back and it ends processed" \
 	"$(sql "SELECT state FROM messages WHERE id = ${id:-0}")" processed
 release=$(sql "SELECT detail FROM events WHERE message_id = ${id:-0} AND kind = 'message.state' AND (detail::jsonb)->>'to' = 'received' AND (detail::jsonb)->>'reason' = 'lease expired' AND (detail::jsonb)->>'owner' = '$owner'" | wc -l)
 is "one release event: reason \"lease expired\", naming node A's claim" "$release" 1
-until_us=$(sql "SELECT min(time_us) FROM events WHERE message_id = ${id:-0} AND kind = 'message.state' AND (detail::jsonb)->>'reason' = 'lease expired'")
 claimed_b=$(sql "SELECT count(*) FROM events WHERE message_id = ${id:-0} AND kind = 'message.state' AND (detail::jsonb)->>'to' = 'processing' AND (detail::jsonb)->>'owner' LIKE '%:$pid_b:%'")
 is "node B claimed it once, after the release" "$claimed_b" 1
 
