@@ -356,6 +356,8 @@ typedef struct out {
 	char *p;
 	size_t len, cap;
 	int failed;
+	const jtree_known_text *known;
+	size_t known_count;
 } out;
 
 static __attribute__((noinline)) int
@@ -502,6 +504,14 @@ put_value(out *o, const jtree *j, int depth)
 		o->failed = 1;
 		return;
 	}
+	for (size_t k = 0; k < o->known_count; k++)
+		if (o->known[k].node == j) {
+			if (reserve(o, o->known[k].len)) {
+				memcpy(o->p + o->len, o->known[k].text, o->known[k].len);
+				o->len += o->known[k].len;
+			}
+			return;
+		}
 	if (j->kind == JTREE_ARRAY) {
 		if (!reserve(o, SLACK))
 			return;
@@ -562,7 +572,14 @@ put_value(out *o, const jtree *j, int depth)
 int
 jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap)
 {
-	out o = {*buf, *len, *cap, 0};
+	return jtree_write_known(j, NULL, 0, buf, len, cap);
+}
+
+int
+jtree_write_known(const jtree *j, const jtree_known_text *known, size_t n,
+    char **buf, size_t *len, size_t *cap)
+{
+	out o = {*buf, *len, *cap, 0, known, n};
 	put_value(&o, j, 0);
 	*buf = o.p;
 	*len = o.len;

@@ -123,6 +123,18 @@ void jtree_array_set(jtree *arr, size_t i, jtree *v);
  * *len and *cap track it). Returns 0, or -1 when out of memory. */
 int jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap);
 
+/* jtree_write, except that where one of the n nodes in `known` is met
+ * its text is copied from there instead of being written again: for
+ * parts many documents share (meta's envelope). Each text must be what
+ * jtree_write writes for its node. */
+typedef struct jtree_known_text {
+	const jtree *node;
+	const char *text;
+	size_t len;
+} jtree_known_text;
+int jtree_write_known(const jtree *j, const jtree_known_text *known, size_t n,
+    char **buf, size_t *len, size_t *cap);
+
 /* A jansson tree with the same content (new reference), NULL when out
  * of memory. */
 json_t *jtree_to_json(const jtree *j);

@@ -156,6 +156,19 @@ find_exact(xlate_maps *x, map_standard standard, const char *version,
 
 /* -------------------------------------------------------------- xlate */
 
+#define SHARED_VALUES 8
+
+/* One shared object of meta and what it held when built: a map whose
+ * paths reach into meta can change it, and then it is neither shared
+ * with the next document nor taken from the caches. */
+typedef struct shared_part {
+	jtree *node;
+	size_t size;
+	jtree *values[SHARED_VALUES];
+	char *text;
+	size_t text_len, text_cap;
+} shared_part;
+
 struct xlate {
 	xlate_maps *maps;
 	char *partner;
@@ -179,6 +192,12 @@ struct xlate {
 	 * converted once per interchange (or group) and shared by each
 	 * document's meta; they were a quarter of a small message's values. */
 	json_t *c_envelope, *c_delimiters;
+	/* meta's "envelope" and "delimiters" as arena trees, built once per
+	 * interchange (or group) in an arena of their own and linked into
+	 * each document's meta, with their text for text mode. */
+	jtree_arena *shared_arena;
+	shared_part shared[2];
+	unsigned long shared_gen;
 	/* Counts envelope changes; a document uses the shared parts only
 	 * when its meta was built under the current envelope (a set left
 	 * open by a missing SE is delivered after the next ISA or UNB). */
@@ -206,7 +225,8 @@ xlate_new(xlate_maps *maps, const char *partner_id, const char *received_at,
 	x->fn = fn;
 	x->ctx = ctx;
 	x->engine = map_in_new();
-	if (x->engine == NULL) {
+	x->shared_arena = jtree_arena_new();
+	if (x->engine == NULL || x->shared_arena == NULL) {
 		xlate_free(x);
 		return NULL;
 	}
@@ -237,6 +257,9 @@ xlate_free(xlate *x)
 	forget_envelope(x);
 	free(x->error);
 	free(x->out);
+	for (size_t i = 0; i < 2; i++)
+		free(x->shared[i].text);
+	jtree_arena_free(x->shared_arena);
 	map_in_free(x->engine);
 	free(x->partner);
 	free(x->received_at);
@@ -257,6 +280,105 @@ text(const edi_segment *s, size_t el, size_t comp, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+static void
+set_string(jtree_arena *a, jtree *o, const char *key, const char *value)
+{
+	/* Text that is not UTF-8 leaves the key out, as it always has. */
+	jtree_object_set(a, o, key, jtree_string_checked(a, value, strlen(value)));
+}
+
+static jtree *
+delimiters_json(jtree_arena *a, const edi_delimiters *d)
+{
+	jtree *o = jtree_object(a);
+	char s[2] = {0};
+	s[0] = d->element;
+	set_string(a, o, "element", s);
+	s[0] = d->component;
+	set_string(a, o, "component", s);
+	if (d->repetition) {
+		s[0] = d->repetition;
+		set_string(a, o, "repetition", s);
+	}
+	if (d->release) {
+		s[0] = d->release;
+		set_string(a, o, "release", s);
+	}
+	if (d->decimal && d->decimal != '.') {
+		s[0] = d->decimal;
+		set_string(a, o, "decimal", s);
+	}
+	jtree_object_set(a, o, "terminator",
+	    jtree_string_checked(a, d->terminator, d->terminator_len));
+	jtree_object_set(a, o, "line_suffix",
+	    jtree_string_checked(a, d->suffix, d->suffix_len));
+	return o;
+}
+
+static jtree *
+envelope_json(const xlate *x, jtree_arena *a)
+{
+	jtree *env = jtree_object(a);
+	set_string(a, env, "sender", x->sender);
+	if (x->sender_qualifier[0])
+		set_string(a, env, "sender_qualifier", x->sender_qualifier);
+	set_string(a, env, "receiver", x->receiver);
+	if (x->receiver_qualifier[0])
+		set_string(a, env, "receiver_qualifier", x->receiver_qualifier);
+	if (x->functional_id[0]) {
+		set_string(a, env, "functional_id", x->functional_id);
+		set_string(a, env, "group_sender", x->group_sender);
+		set_string(a, env, "group_receiver", x->group_receiver);
+	}
+	return env;
+}
+
+/* Has nothing been set in the shared object since it was built? */
+static int
+shared_intact(const shared_part *p)
+{
+	if (p->node == NULL || p->node->u.object.size != p->size)
+		return 0;
+	size_t i = 0;
+	for (const jtree_member *m = p->node->u.object.first; m; m = m->next, i++)
+		if (i >= SHARED_VALUES || m->value != p->values[i])
+			return 0;
+	return 1;
+}
+
+static void
+shared_snapshot(shared_part *p, jtree *node)
+{
+	p->node = node;
+	p->size = node ? node->u.object.size : 0;
+	size_t i = 0;
+	for (const jtree_member *m = node ? node->u.object.first : NULL;
+	    m && i < SHARED_VALUES; m = m->next)
+		p->values[i++] = m->value;
+	p->text_len = 0;
+	if (node && jtree_write(node, &p->text, &p->text_len, &p->text_cap) != 0)
+		p->text_len = 0;
+}
+
+/* Builds meta's envelope and delimiters for the current envelope, unless
+ * the ones built for it are still as built. */
+static void
+share_envelope(xlate *x)
+{
+	if (x->shared_gen == x->envelope_gen && shared_intact(&x->shared[0])
+	    && shared_intact(&x->shared[1]))
+		return;
+	jtree_arena *a = x->shared_arena;
+	jtree_arena_reset(a);
+	jtree *env = envelope_json(x, a);
+	jtree *delims = delimiters_json(a, &x->delimiters);
+	if (jtree_arena_failed(a))
+		env = delims = NULL;
+	shared_snapshot(&x->shared[0], env);
+	shared_snapshot(&x->shared[1], delims);
+	x->shared_gen = x->envelope_gen;
+}
+
 /* The document as a jansson tree, meta's shared parts by reference. */
 static json_t *
 doc_to_json(xlate *x, const jtree *doc)
@@ -268,8 +390,10 @@ doc_to_json(xlate *x, const jtree *doc)
 			v = json_object();
 			for (const jtree_member *k = x->meta->u.object.first; v && k; k = k->next) {
 				json_t **cache = x->doc_gen != x->envelope_gen ? NULL
-				    : strcmp(k->key, "envelope") == 0 ? &x->c_envelope
-				    : strcmp(k->key, "delimiters") == 0 ? &x->c_delimiters : NULL;
+				    : k->value == x->shared[0].node && shared_intact(&x->shared[0])
+				        ? &x->c_envelope
+				    : k->value == x->shared[1].node && shared_intact(&x->shared[1])
+				        ? &x->c_delimiters : NULL;
 				json_t *kv;
 				if (cache && *cache)
 					kv = json_incref(*cache);
@@ -309,7 +433,13 @@ deliver(xlate *x)
 		r.error = x->error;
 	} else if (x->text && x->maps->partner == NULL) {
 		x->out_len = 0;
-		if (jtree_write(x->doc, &x->out, &x->out_len, &x->out_cap) != 0)
+		jtree_known_text known[2];
+		size_t nk = 0;
+		for (size_t i = 0; i < 2; i++)
+			if (x->shared[i].text_len && shared_intact(&x->shared[i]))
+				known[nk++] = (jtree_known_text){x->shared[i].node,
+				    x->shared[i].text, x->shared[i].text_len};
+		if (jtree_write_known(x->doc, known, nk, &x->out, &x->out_len, &x->out_cap) != 0)
 			r.error = out_of_memory;
 		r.text = x->out;
 		r.text_len = x->out_len;
@@ -349,41 +479,6 @@ deliver(xlate *x)
 }
 
 static void
-set_string(jtree_arena *a, jtree *o, const char *key, const char *value)
-{
-	/* Text that is not UTF-8 leaves the key out, as it always has. */
-	jtree_object_set(a, o, key, jtree_string_checked(a, value, strlen(value)));
-}
-
-static jtree *
-delimiters_json(jtree_arena *a, const edi_delimiters *d)
-{
-	jtree *o = jtree_object(a);
-	char s[2] = {0};
-	s[0] = d->element;
-	set_string(a, o, "element", s);
-	s[0] = d->component;
-	set_string(a, o, "component", s);
-	if (d->repetition) {
-		s[0] = d->repetition;
-		set_string(a, o, "repetition", s);
-	}
-	if (d->release) {
-		s[0] = d->release;
-		set_string(a, o, "release", s);
-	}
-	if (d->decimal && d->decimal != '.') {
-		s[0] = d->decimal;
-		set_string(a, o, "decimal", s);
-	}
-	jtree_object_set(a, o, "terminator",
-	    jtree_string_checked(a, d->terminator, d->terminator_len));
-	jtree_object_set(a, o, "line_suffix",
-	    jtree_string_checked(a, d->suffix, d->suffix_len));
-	return o;
-}
-
-static void
 begin_message(xlate *x, const edi_segment *s, const char *message,
     const char *version, const char *set)
 {
@@ -418,20 +513,15 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 	if (x->group[0])
 		set_string(a, meta, "group", x->group);
 	set_string(a, meta, "set", set);
-	jtree *env = jtree_object(a);
-	set_string(a, env, "sender", x->sender);
-	if (x->sender_qualifier[0])
-		set_string(a, env, "sender_qualifier", x->sender_qualifier);
-	set_string(a, env, "receiver", x->receiver);
-	if (x->receiver_qualifier[0])
-		set_string(a, env, "receiver_qualifier", x->receiver_qualifier);
-	if (x->functional_id[0]) {
-		set_string(a, env, "functional_id", x->functional_id);
-		set_string(a, env, "group_sender", x->group_sender);
-		set_string(a, env, "group_receiver", x->group_receiver);
+	share_envelope(x);
+	jtree *env = x->shared[0].node, *delims = x->shared[1].node;
+	if (env == NULL || delims == NULL) {
+		/* Out of memory for the shared parts: this document's own. */
+		env = envelope_json(x, a);
+		delims = delimiters_json(a, &x->delimiters);
 	}
 	jtree_object_set(a, meta, "envelope", env);
-	jtree_object_set(a, meta, "delimiters", delimiters_json(a, &x->delimiters));
+	jtree_object_set(a, meta, "delimiters", delims);
 	/* Unique per sender and control numbers; the store may replace it
 	 * with its own id. */
 	char corr[200];
