@@ -99,6 +99,12 @@ alloc(jtree_arena *a, size_t n)
 	return p;
 }
 
+void *
+jtree_arena_alloc(jtree_arena *a, size_t n)
+{
+	return alloc(a, n);
+}
+
 static jtree *
 node(jtree_arena *a, jtree_kind kind)
 {

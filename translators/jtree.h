@@ -82,6 +82,10 @@ void jtree_arena_free(jtree_arena *a);
 /* Forgets every node; keeps the first block for the next document. */
 void jtree_arena_reset(jtree_arena *a);
 int jtree_arena_failed(const jtree_arena *a);
+/* n bytes (16-byte aligned, not cleared) that live until the reset;
+ * NULL when out of memory (and the arena remembers it). For callers
+ * that lay out their own members (map_in) without a copy per key. */
+void *jtree_arena_alloc(jtree_arena *a, size_t n);
 
 jtree *jtree_object(jtree_arena *a);
 jtree *jtree_array(jtree_arena *a);

@@ -31,6 +31,7 @@ typedef struct staged {
 	const map_path *path; /* relative to the segment's target */
 	size_t skip;          /* steps of path already consumed */
 	jtree *value;
+	int copy_key;         /* the last key is the data's: copy it */
 } staged;
 
 typedef struct hl_entry {
@@ -252,6 +253,69 @@ check_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
 	    map_issue_kind_name(k), shown, map_value_type_name(v), v->min, v->max);
 }
 
+/* ------------------------------------------------------ members */
+
+/* The keys the engine sets are the map's own strings (path steps and
+ * code names, each interned once when the map loads, see map.c), string
+ * literals, or qualifiers from the data, which are copied. The map
+ * outlives every document built with it, so a member points at the
+ * map's key instead of a copy, and a key set before is nearly always
+ * found by its pointer, without comparing bytes. */
+static inline jtree_member *
+member(const jtree *o, const char *key, size_t len)
+{
+	for (jtree_member *m = o->u.object.first; m; m = m->next)
+		if (m->key_len == len && (m->key == key || len == 0
+		    || (m->key[0] == key[0] && memcmp(m->key, key, len) == 0)))
+			return m;
+	return NULL;
+}
+
+static inline jtree *
+mget(const jtree *o, const char *key, size_t len)
+{
+	if (!jtree_is_object(o))
+		return NULL;
+	jtree_member *m = member(o, key, len);
+	return m ? m->value : NULL;
+}
+
+/* Appends key (not copied: it outlives the document) without looking
+ * for it. Like jtree_object_setn, a NULL value sets nothing. */
+static void
+mappend(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+{
+	if (v == NULL || !jtree_is_object(o))
+		return;
+	jtree_member *m = jtree_arena_alloc(a, sizeof(*m));
+	if (m == NULL)
+		return;
+	m->key = key;
+	m->key_len = len;
+	m->value = v;
+	m->next = NULL;
+	if (o->u.object.last)
+		o->u.object.last->next = m;
+	else
+		o->u.object.first = m;
+	o->u.object.last = m;
+	o->u.object.size++;
+}
+
+/* jtree_object_setn for a key that outlives the document (valid UTF-8:
+ * the map's keys come from its XML). */
+static void
+mset(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+{
+	if (v == NULL || !jtree_is_object(o))
+		return;
+	jtree_member *m = member(o, key, len);
+	if (m)
+		m->value = v;
+	else
+		mappend(a, o, key, len, v);
+}
+
 /* ------------------------------------------------------------ binding */
 
 static void
@@ -260,7 +324,7 @@ stage(map_in *in, const map_path *path, jtree *value)
 	if (in->staged_count == MAX_STAGED) {
 		return;
 	}
-	in->stage[in->staged_count++] = (staged){path, 0, value};
+	in->stage[in->staged_count++] = (staged){path, 0, value, 0};
 }
 
 static void
@@ -327,8 +391,8 @@ static void
 record_whole(map_in *in)
 {
 	jtree *r = jtree_object(in->arena);
-	jtree_object_set(in->arena, r, "position", jtree_integer(in->arena, in->position));
-	jtree_object_set(in->arena, r, "tag", jtree_string_checked(in->arena, in->seg->elements[0].ptr,
+	mappend(in->arena, r, "position", 8, jtree_integer(in->arena, in->position));
+	mappend(in->arena, r, "tag", 3, jtree_string_checked(in->arena, in->seg->elements[0].ptr,
 	    in->seg->elements[0].len));
 	jtree *els = jtree_array(in->arena);
 	size_t last = in->seg->element_count;
@@ -336,7 +400,7 @@ record_whole(map_in *in)
 		last--;
 	for (size_t i = 1; i < last; i++)
 		jtree_array_append(in->arena, els, element_json(in, in->seg->elements[i]));
-	jtree_object_set(in->arena, r, "elements", els);
+	mappend(in->arena, r, "elements", 8, els);
 	jtree_array_append(in->arena, in->unmapped, r);
 }
 
@@ -346,17 +410,17 @@ record_extras(map_in *in)
 	if (in->extra_max == 0)
 		return;
 	jtree *r = jtree_object(in->arena);
-	jtree_object_set(in->arena, r, "position", jtree_integer(in->arena, in->position));
-	jtree_object_set(in->arena, r, "tag", jtree_string_checked(in->arena, in->seg->elements[0].ptr,
+	mappend(in->arena, r, "position", 8, jtree_integer(in->arena, in->position));
+	mappend(in->arena, r, "tag", 3, jtree_string_checked(in->arena, in->seg->elements[0].ptr,
 	    in->seg->elements[0].len));
-	jtree_object_set(in->arena, r, "mapped", jtree_true(in->arena));
+	mappend(in->arena, r, "mapped", 6, jtree_true(in->arena));
 	jtree *els = jtree_array(in->arena);
 	for (unsigned i = 1; i <= in->extra_max; i++) {
 		jtree_array_append(in->arena, els, in->extras[i] ? in->extras[i] : jtree_null(in->arena));
 		in->extras[i] = NULL;
 	}
 	in->extra_max = 0;
-	jtree_object_set(in->arena, r, "elements", els);
+	mappend(in->arena, r, "elements", 8, els);
 	jtree_array_append(in->arena, in->unmapped, r);
 }
 
@@ -412,13 +476,13 @@ walk(jtree_arena *arena, jtree *base, const map_path *p, size_t count, int creat
 	jtree *cur = base;
 	for (size_t i = 0; cur && i < count; i++) {
 		const map_step *st = &p->steps[i];
-		jtree *next = jtree_object_getn(cur, st->key, st->len);
+		jtree *next = mget(cur, st->key, st->len);
 		if (st->append) {
 			if (!create)
 				return NULL;
 			if (next == NULL) {
 				next = jtree_array(arena);
-				jtree_object_setn(arena, cur, st->key, st->len, next);
+				mset(arena, cur, st->key, st->len, next);
 			}
 			if (!jtree_is_array(next))
 				return NULL;
@@ -432,7 +496,7 @@ walk(jtree_arena *arena, jtree *base, const map_path *p, size_t count, int creat
 				if (!create)
 					return NULL;
 				next = jtree_array(arena);
-				jtree_object_setn(arena, cur, st->key, st->len, next);
+				mset(arena, cur, st->key, st->len, next);
 			}
 			if (!jtree_is_array(next))
 				return NULL;
@@ -447,7 +511,7 @@ walk(jtree_arena *arena, jtree *base, const map_path *p, size_t count, int creat
 			if (!create)
 				return NULL;
 			next = jtree_object(arena);
-			jtree_object_setn(arena, cur, st->key, st->len, next);
+			mset(arena, cur, st->key, st->len, next);
 		}
 		if (!jtree_is_object(next))
 			return NULL;
@@ -464,7 +528,7 @@ staged_conflicts(jtree *target, const staged *s)
 	jtree *cur = target;
 	for (size_t i = 0; cur && i < p->count; i++) {
 		const map_step *st = &p->steps[i];
-		jtree *next = jtree_object_getn(cur, st->key, st->len);
+		jtree *next = mget(cur, st->key, st->len);
 		if (i + 1 == p->count)
 			return next != NULL && !st->append;
 		if (st->append)
@@ -491,14 +555,17 @@ commit_value(jtree_arena *arena, jtree *target, staged *s)
 		return;
 	}
 	if (last->append) {
-		jtree *a = jtree_object_getn(obj, last->key, last->len);
+		jtree *a = mget(obj, last->key, last->len);
 		if (a == NULL) {
 			a = jtree_array(arena);
-			jtree_object_setn(arena, obj, last->key, last->len, a);
+			mset(arena, obj, last->key, last->len, a);
 		}
 		jtree_array_append(arena, a, s->value);
 	} else {
-		jtree_object_setn(arena, obj, last->key, last->len, s->value);
+		if (s->copy_key) /* checked as UTF-8 and copied */
+			jtree_object_setn(arena, obj, last->key, last->len, s->value);
+		else
+			mset(arena, obj, last->key, last->len, s->value);
 	}
 	s->value = NULL;
 }
@@ -674,7 +741,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				continue;
 			const map_code *code = qs.len ? map_code_by_edi(pp->codelist, qs.ptr, qs.len) : NULL;
 			const char *key = code && code->canonical ? code->canonical : NULL;
-			size_t klen = key ? strlen(key) : qs.len;
+			size_t klen = key ? code->canonical_len : qs.len;
 			if (key == NULL)
 				key = qs.ptr;
 			/* Build a one-off path: pairs path + the qualifier's name. */
@@ -690,7 +757,10 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			kc[klen] = '\0';
 			if (pp->path->count)
 				memcpy(steps, pp->path->steps, pp->path->count * sizeof(map_step));
-			steps[pp->path->count] = (map_step){kc, klen, 0, -1};
+			/* A code's name is the map's (interned) key; a qualifier
+			 * without one is the data's and is copied when set. */
+			int own = key != qs.ptr;
+			steps[pp->path->count] = (map_step){own ? key : kc, klen, 0, -1};
 			p->steps = steps;
 			p->count = pp->path->count + 1;
 			/* A repeated qualifier in one segment stays raw. */
@@ -705,7 +775,10 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				pair_extra(in, pp, qel, vel, qs, vs);
 				continue;
 			}
+			size_t before = in->staged_count;
 			stage(in, p, jtree_text(in->arena, vs.ptr, vs.len));
+			if (!own && in->staged_count > before)
+				in->stage[before].copy_key = 1;
 		}
 	}
 	return failed ? -1 : 0;
@@ -739,7 +812,7 @@ target_conflicts(const target *t)
 		if (o == NULL)
 			return 0;
 		const map_step *last = &cp->steps[cp->count - 1];
-		return jtree_object_getn(o, last->key, last->len) != NULL;
+		return mget(o, last->key, last->len) != NULL;
 	}
 	return 0;
 }
@@ -804,7 +877,7 @@ bind_segment(map_in *in, const map_node *node, jtree *ctx)
 	for (size_t i = 0; i < in->staged_count; i++) {
 		staged *s = &in->stage[i];
 		if (obj && s->path->count == 0 && dot_key)
-			jtree_object_setn(in->arena, obj, dot_key->key, dot_key->len, s->value);
+			mset(in->arena, obj, dot_key->key, dot_key->len, s->value);
 		else if (obj && s->path->count)
 			commit_value(in->arena, obj, s);
 		s->value = NULL;
