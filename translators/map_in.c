@@ -218,7 +218,7 @@ scratch(map_in *in, size_t n)
 }
 
 /* The text of a slice without release characters. */
-static edi_slice
+static inline edi_slice
 plain(map_in *in, edi_slice s)
 {
 	const edi_delimiters *d = in->seg->delimiters;
@@ -232,19 +232,33 @@ plain(map_in *in, edi_slice s)
 	return (edi_slice){p, n < s.len ? n : s.len};
 }
 
+/* edi_slice_count, without the splitter when the segment holds no
+ * release character (nearly always): one plus the separators. */
+static inline size_t
+count_parts(const map_in *in, edi_slice s, char sep)
+{
+	const edi_delimiters *d = in->seg->delimiters;
+	if (sep == 0 || ((in->seg->flags & EDI_SEGMENT_RELEASED) && d->release))
+		return edi_slice_count(s, sep, d->release);
+	size_t n = 1;
+	for (size_t i = 0; i < s.len; i++)
+		n += s.ptr[i] == sep;
+	return n;
+}
+
 /* ------------------------------------------------------ guide checks */
 
 static void
 check_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
     unsigned comp)
 {
-	const char *tag = in->seg->elements[0].ptr;
-	char t[4] = {0};
-	memcpy(t, tag, in->seg->elements[0].len < 3 ? in->seg->elements[0].len : 3);
 	map_issue_kind k = map_value_check(v, s.ptr, s.len,
 	    in->seg->delimiters->decimal);
 	if (k == 0)
 		return;
+	const char *tag = in->seg->elements[0].ptr;
+	char t[4] = {0};
+	memcpy(t, tag, in->seg->elements[0].len < 3 ? in->seg->elements[0].len : 3);
 	char shown[40];
 	size_t n = s.len < sizeof(shown) - 1 ? s.len : sizeof(shown) - 1;
 	memcpy(shown, s.ptr, n);
@@ -372,7 +386,7 @@ element_json(map_in *in, edi_slice raw)
 	const edi_delimiters *d = in->seg->delimiters;
 	if (in->seg->flags & EDI_SEGMENT_RAW)
 		return jtree_text(in->arena, raw.ptr, raw.len);
-	if (edi_slice_count(raw, d->component, d->release) == 1) {
+	if (count_parts(in, raw, d->component) == 1) {
 		edi_slice p = plain(in, raw);
 		return jtree_text(in->arena, p.ptr, p.len);
 	}
@@ -426,11 +440,69 @@ record_extras(map_in *in)
 
 /* Converts and stages one value; returns 0, or -1 when the value cannot
  * be bound (a constant that differs). */
-static int
-bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
+/* A string node holding the map's own text (a code's canonical name,
+ * valid UTF-8 from its XML): the map outlives the document, so it is
+ * not copied. */
+static jtree *
+map_string(jtree_arena *a, const char *p, size_t n)
+{
+	jtree *j = jtree_arena_alloc(a, sizeof(*j));
+	if (j == NULL)
+		return NULL;
+	memset(j, 0, sizeof(*j));
+	j->kind = JTREE_STRING;
+	j->u.string.ptr = p;
+	j->u.string.len = n;
+	return j;
+}
+
+#define CONVERTED 256 /* the longest value a conversion writes */
+
+/* A code list value: what map_value_to_canonical and map_value_to_edi
+ * give, without writing either. The map interns canonical names, so
+ * the first code with the same name is found by its pointer. */
+static void
+bind_code(map_in *in, const map_value *v, edi_slice s, unsigned el,
     unsigned comp, unsigned ncomp)
 {
-	edi_slice s = plain(in, raw);
+	const map_codelist *cl = v->codelist;
+	const map_code *c = map_code_by_edi(cl, s.ptr, s.len);
+	const map_code *back;
+	jtree *value;
+	if (c && c->canonical) {
+		if (c->canonical_len > CONVERTED) {
+			add_extra(in, el, comp, ncomp, s);
+			return;
+		}
+		back = NULL;
+		for (size_t i = 0; i < cl->count && back == NULL; i++) {
+			const map_code *k = &cl->codes[i];
+			if (k->canonical == c->canonical || (k->canonical
+			    && k->canonical_len == c->canonical_len
+			    && memcmp(k->canonical, c->canonical, c->canonical_len) == 0))
+				back = k;
+		}
+		value = map_string(in->arena, c->canonical, c->canonical_len);
+	} else {
+		if (s.len > CONVERTED) {
+			add_extra(in, el, comp, ncomp, s);
+			return;
+		}
+		back = map_code_by_canonical(cl, s.ptr, s.len);
+		value = jtree_text(in->arena, s.ptr, s.len);
+	}
+	/* A value whose way back would differ travels in extras too. */
+	const char *b = back ? back->edi : s.ptr;
+	size_t blen = back ? back->edi_len : s.len;
+	if (blen > CONVERTED || blen != s.len || (back != c && memcmp(b, s.ptr, s.len) != 0))
+		add_extra(in, el, comp, ncomp, s);
+	stage(in, v->path, value);
+}
+
+static int
+bind_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
+    unsigned comp, unsigned ncomp)
+{
 	if (s.len == 0)
 		return 0;
 	if (v->fixed) {
@@ -448,7 +520,11 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 		stage(in, v->path, jtree_text(in->arena, s.ptr, s.len));
 		return 0;
 	}
-	char buf[256];
+	if (v->codelist) {
+		bind_code(in, v, s, el, comp, ncomp);
+		return 0;
+	}
+	char buf[CONVERTED];
 	long n = map_value_to_canonical(v, s.ptr, s.len, buf, sizeof(buf),
 	    in->seg->delimiters->decimal);
 	if (n < 0) {
@@ -458,7 +534,7 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 		return 0;
 	}
 	/* A value whose way back would differ travels in extras too. */
-	char back[256];
+	char back[CONVERTED];
 	long m = map_value_to_edi(v, buf, (size_t)n, back, sizeof(back),
 	    in->seg->delimiters->decimal);
 	if (m < 0 || (size_t)m != s.len || memcmp(back, s.ptr, s.len) != 0)
@@ -595,10 +671,10 @@ pair_extra(map_in *in, const map_pairs *pp, unsigned qel, unsigned vel,
     edi_slice qs, edi_slice vs)
 {
 	const edi_delimiters *d = in->seg->delimiters;
-	unsigned qn = qel < in->seg->element_count ? (unsigned)edi_slice_count(
-	    in->seg->elements[qel], d->component, d->release) : 1;
-	unsigned vn = vel < in->seg->element_count ? (unsigned)edi_slice_count(
-	    in->seg->elements[vel], d->component, d->release) : 1;
+	unsigned qn = qel < in->seg->element_count ? (unsigned)count_parts(in,
+	    in->seg->elements[qel], d->component) : 1;
+	unsigned vn = vel < in->seg->element_count ? (unsigned)count_parts(in,
+	    in->seg->elements[vel], d->component) : 1;
 	if (qs.len)
 		add_extra(in, qel, pp->qualifier_component, qn, qs);
 	if (vs.len)
@@ -651,7 +727,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			continue;
 		}
 		if (!sl->composite) {
-			size_t ncomp = edi_slice_count(raw, d->component, d->release);
+			size_t ncomp = count_parts(in, raw, d->component);
 			edi_slice v = raw;
 			if (ncomp > 1) {
 				issue(in, MAP_ISSUE_TOO_MANY_COMPONENTS, tag, in->position, i, 0,
@@ -659,15 +735,16 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				add_extra(in, i, 0, 0, plain(in, raw));
 				continue;
 			}
-			check_value(in, &sl->simple, plain(in, v), i, 0);
+			edi_slice pv = plain(in, v);
+			check_value(in, &sl->simple, pv, i, 0);
 			if ((i == sel && selc == 0) || sl->pair)
 				continue; /* written back from the case or the pairs */
-			if (bind_value(in, &sl->simple, v, i, 0, 0) < 0)
+			if (bind_value(in, &sl->simple, pv, i, 0, 0) < 0)
 				failed = 1;
 			continue;
 		}
 		/* Composite */
-		unsigned ncomp = (unsigned)edi_slice_count(raw, d->component, d->release);
+		unsigned ncomp = (unsigned)count_parts(in, raw, d->component);
 		if (ncomp > sl->component_count) {
 			issue(in, MAP_ISSUE_TOO_MANY_COMPONENTS, tag, in->position, i,
 			    sl->component_count + 1, "composite %s%02u has %u components, at most %u",
@@ -688,10 +765,11 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			const map_value *v = &sl->components[c];
 			if (part.len == 0)
 				continue;
-			check_value(in, v, plain(in, part), i, c);
+			edi_slice pv = plain(in, part);
+			check_value(in, v, pv, i, c);
 			if ((i == sel && c == selc) || v->pair)
 				continue;
-			if (bind_value(in, v, part, i, c, shape) < 0)
+			if (bind_value(in, v, pv, i, c, shape) < 0)
 				failed = 1;
 		}
 		for (unsigned k = c + 1; k <= sl->component_count; k++)
