@@ -408,21 +408,53 @@ escape8(uint64_t x)
 	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
 }
 
+static inline uint32_t
+escape4(uint32_t x)
+{
+	const uint32_t ones = 0x01010101u, high = 0x80808080u;
+	uint32_t q = x ^ (ones * '"');
+	uint32_t b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+}
+
 /* Writes "s" at d, which has room for 6 * n + 2 bytes; returns the end. */
 static inline char *
 string_at(char *d, const char *s, size_t n)
 {
 	*d++ = '"';
 	size_t i = 0;
-	/* Eight plain bytes at a time: all of nearly every EDI value. */
-	while (n - i >= 8) {
+	/* Plain text (nearly every EDI value and key) is copied a word at a
+	 * time; the last word overlaps the one before rather than going
+	 * byte by byte, so a value of 4 to 8 bytes takes one or two. */
+	if (n >= 8) {
 		uint64_t w;
-		memcpy(&w, s + i, 8);
-		if (escape8(w))
-			break;
-		memcpy(d, &w, 8);
-		d += 8;
-		i += 8;
+		for (;;) {
+			if (n - i <= 8) {
+				memcpy(&w, s + n - 8, 8);
+				if (escape8(w))
+					break;
+				memcpy(d + (n - i) - 8, &w, 8);
+				d += n - i;
+				*d++ = '"';
+				return d;
+			}
+			memcpy(&w, s + i, 8);
+			if (escape8(w))
+				break;
+			memcpy(d, &w, 8);
+			d += 8;
+			i += 8;
+		}
+	} else if (n >= 4) {
+		uint32_t u, v;
+		memcpy(&u, s, 4);
+		memcpy(&v, s + n - 4, 4);
+		if (!(escape4(u) | escape4(v))) {
+			memcpy(d, &u, 4);
+			memcpy(d + n - 4, &v, 4);
+			d[n] = '"';
+			return d + n + 1;
+		}
 	}
 	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
