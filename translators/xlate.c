@@ -198,6 +198,13 @@ struct xlate {
 	jtree_arena *shared_arena;
 	shared_part shared[2];
 	unsigned long shared_gen;
+	/* The map found for the last message: an interchange's messages
+	 * are nearly always of one type and version. xlate_maps keeps its
+	 * maps until it is freed, so the pointer stays good. */
+	const map *last_map;
+	map_standard last_standard;
+	const partner *last_partner;
+	char last_version[24], last_message[24];
 	/* Counts envelope changes; a document uses the shared parts only
 	 * when its meta was built under the current envelope (a set left
 	 * open by a missing SE is delivered after the next ISA or UNB). */
@@ -492,7 +499,21 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 	map_standard std = s->delimiters->standard == EDI_STANDARD_EDIFACT
 	    ? MAP_EDIFACT : MAP_X12;
 	char *err = NULL;
-	x->m = xlate_maps_find(x->maps, std, version, message, &err);
+	if (x->last_map && x->last_standard == std && x->last_partner == x->maps->partner
+	    && strcmp(x->last_version, version) == 0 && strcmp(x->last_message, message) == 0) {
+		x->m = x->last_map;
+	} else {
+		x->m = xlate_maps_find(x->maps, std, version, message, &err);
+		x->last_map = NULL;
+		if (x->m && strlen(version) < sizeof(x->last_version)
+		    && strlen(message) < sizeof(x->last_message)) {
+			x->last_map = x->m;
+			x->last_standard = std;
+			x->last_partner = x->maps->partner;
+			strcpy(x->last_version, version);
+			strcpy(x->last_message, message);
+		}
+	}
 	if (x->m == NULL) {
 		x->error = err ? err : strdup("no map");
 		return;
@@ -524,9 +545,17 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 	jtree_object_set(a, meta, "delimiters", delims);
 	/* Unique per sender and control numbers; the store may replace it
 	 * with its own id. */
-	char corr[200];
-	snprintf(corr, sizeof(corr), "%s-%s-%s-%s", x->sender, x->interchange,
-	    x->group[0] ? x->group : "0", set);
+	char corr[200]; /* four fields of at most 39 bytes and their dashes */
+	const char *parts[4] = {x->sender, x->interchange, x->group[0] ? x->group : "0", set};
+	size_t o = 0;
+	for (size_t i = 0; i < 4; i++) {
+		size_t n = strnlen(parts[i], 40);
+		if (i)
+			corr[o++] = '-';
+		memcpy(corr + o, parts[i], n);
+		o += n;
+	}
+	corr[o] = '\0';
 	set_string(a, meta, "correlation_id", corr);
 	if (x->received_at)
 		set_string(a, meta, "received_at", x->received_at);
