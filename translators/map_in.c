@@ -935,11 +935,13 @@ bind_segment(map_in *in, const map_node *node, jtree *ctx)
 	for (size_t i = 0; i < in->staged_count; i++)
 		if (in->stage[i].path->count == 0)
 			dot = 1;
-	if (ok && target_conflicts(&st))
+	/* Without a case the target itself never conflicts (ctx is set). */
+	if (ok && st.kase && target_conflicts(&st))
 		ok = 0;
+	jtree *existing = NULL;
 	if (ok && (st.kase == NULL || st.kase->path->count == 0)
 	    && (st.path == NULL || !st.path->steps[st.path->count - 1].append)) {
-		jtree *existing = st.path ? walk(NULL, ctx, st.path, st.path->count, 0) : ctx;
+		existing = st.path ? walk(NULL, ctx, st.path, st.path->count, 0) : ctx;
 		for (size_t i = 0; existing && i < in->staged_count; i++)
 			if (staged_conflicts(existing, &in->stage[i]))
 				ok = 0;
@@ -951,7 +953,8 @@ bind_segment(map_in *in, const map_node *node, jtree *ctx)
 		return NULL;
 	}
 	const map_step *dot_key = NULL;
-	jtree *obj = target_make(in->arena, &st, dot, &dot_key);
+	/* A target that exists is what target_make would walk to again. */
+	jtree *obj = existing ? existing : target_make(in->arena, &st, dot, &dot_key);
 	for (size_t i = 0; i < in->staged_count; i++) {
 		staged *s = &in->stage[i];
 		if (obj && s->path->count == 0 && dot_key)

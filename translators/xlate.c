@@ -294,26 +294,36 @@ set_string(jtree_arena *a, jtree *o, const char *key, const char *value)
 	jtree_object_set(a, o, key, jtree_string_checked(a, value, strlen(value)));
 }
 
+/* set_string for an object being filled with keys that differ from
+ * each other (meta, its envelope, its delimiters): no search. */
+static void
+add_string(jtree_arena *a, jtree *o, const char *key, const char *value)
+{
+	jtree *v = jtree_string_checked(a, value, strlen(value));
+	if (o && v)
+		jtree_object_append(a, o, key, strlen(key), v);
+}
+
 static jtree *
 delimiters_json(jtree_arena *a, const edi_delimiters *d)
 {
 	jtree *o = jtree_object(a);
 	char s[2] = {0};
 	s[0] = d->element;
-	set_string(a, o, "element", s);
+	add_string(a, o, "element", s);
 	s[0] = d->component;
-	set_string(a, o, "component", s);
+	add_string(a, o, "component", s);
 	if (d->repetition) {
 		s[0] = d->repetition;
-		set_string(a, o, "repetition", s);
+		add_string(a, o, "repetition", s);
 	}
 	if (d->release) {
 		s[0] = d->release;
-		set_string(a, o, "release", s);
+		add_string(a, o, "release", s);
 	}
 	if (d->decimal && d->decimal != '.') {
 		s[0] = d->decimal;
-		set_string(a, o, "decimal", s);
+		add_string(a, o, "decimal", s);
 	}
 	jtree_object_set(a, o, "terminator",
 	    jtree_string_checked(a, d->terminator, d->terminator_len));
@@ -326,16 +336,16 @@ static jtree *
 envelope_json(const xlate *x, jtree_arena *a)
 {
 	jtree *env = jtree_object(a);
-	set_string(a, env, "sender", x->sender);
+	add_string(a, env, "sender", x->sender);
 	if (x->sender_qualifier[0])
-		set_string(a, env, "sender_qualifier", x->sender_qualifier);
-	set_string(a, env, "receiver", x->receiver);
+		add_string(a, env, "sender_qualifier", x->sender_qualifier);
+	add_string(a, env, "receiver", x->receiver);
 	if (x->receiver_qualifier[0])
-		set_string(a, env, "receiver_qualifier", x->receiver_qualifier);
+		add_string(a, env, "receiver_qualifier", x->receiver_qualifier);
 	if (x->functional_id[0]) {
-		set_string(a, env, "functional_id", x->functional_id);
-		set_string(a, env, "group_sender", x->group_sender);
-		set_string(a, env, "group_receiver", x->group_receiver);
+		add_string(a, env, "functional_id", x->functional_id);
+		add_string(a, env, "group_sender", x->group_sender);
+		add_string(a, env, "group_receiver", x->group_receiver);
 	}
 	return env;
 }
@@ -523,17 +533,17 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 		x->error = strdup(out_of_memory);
 		return;
 	}
-	set_string(a, x->doc, "type", x->m->document);
+	add_string(a, x->doc, "type", x->m->document);
 	jtree *meta = jtree_object(a);
 	if (x->partner)
-		set_string(a, meta, "partner", x->partner);
-	set_string(a, meta, "standard", std == MAP_X12 ? "x12" : "edifact");
-	set_string(a, meta, "version", x->version);
-	set_string(a, meta, "message", message);
-	set_string(a, meta, "interchange", x->interchange);
+		add_string(a, meta, "partner", x->partner);
+	add_string(a, meta, "standard", std == MAP_X12 ? "x12" : "edifact");
+	add_string(a, meta, "version", x->version);
+	add_string(a, meta, "message", message);
+	add_string(a, meta, "interchange", x->interchange);
 	if (x->group[0])
-		set_string(a, meta, "group", x->group);
-	set_string(a, meta, "set", set);
+		add_string(a, meta, "group", x->group);
+	add_string(a, meta, "set", set);
 	share_envelope(x);
 	jtree *env = x->shared[0].node, *delims = x->shared[1].node;
 	if (env == NULL || delims == NULL) {
@@ -556,9 +566,9 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 		o += n;
 	}
 	corr[o] = '\0';
-	set_string(a, meta, "correlation_id", corr);
+	add_string(a, meta, "correlation_id", corr);
 	if (x->received_at)
-		set_string(a, meta, "received_at", x->received_at);
+		add_string(a, meta, "received_at", x->received_at);
 	jtree_object_set(a, x->doc, "meta", meta);
 	x->meta = meta;
 	x->doc_gen = x->envelope_gen;
