@@ -913,6 +913,50 @@ target_make(jtree_arena *arena, const target *t, int dot, const map_step **dot_k
 	return walk(arena, base, cp, cp->count, 1);
 }
 
+/* Can staged value i go into obj by appending? It can when commit_value
+ * would append it: its path is one plain key of the map's, obj did not
+ * hold that key before the segment (the caller knows: obj was just made,
+ * or the conflict checks found each key absent) and no value before it
+ * in this segment set or walked through the same key (the map's keys are
+ * interned: one pointer per key; a qualifier's own key is compared by
+ * its bytes). */
+static int
+appendable(const map_in *in, size_t i)
+{
+	const staged *s = &in->stage[i];
+	const map_step *st = s->path->steps;
+	if (s->path->count != 1 || st->append || st->index >= 0 || s->copy_key)
+		return 0;
+	for (size_t k = 0; k < i; k++) {
+		const staged *o = &in->stage[k];
+		if (o->path->count == 0)
+			return 0;
+		const map_step *ok = &o->path->steps[0];
+		if (ok->key == st->key || (o->copy_key && o->path->count == 1
+		    && ok->len == st->len && memcmp(ok->key, st->key, st->len) == 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* Commits the staged values into obj; fresh: no staged key is in obj
+ * yet (see appendable). */
+static void
+commit_all(map_in *in, jtree *obj, int fresh)
+{
+	for (size_t i = 0; i < in->staged_count; i++) {
+		staged *s = &in->stage[i];
+		if (obj && s->path->count) {
+			if (fresh && appendable(in, i))
+				mappend(in->arena, obj, s->path->steps[0].key,
+				    s->path->steps[0].len, s->value);
+			else
+				commit_value(in->arena, obj, s);
+		}
+		s->value = NULL;
+	}
+}
+
 /* Binds the current plain segment under ctx. Returns ctx, or NULL when
  * the segment went to unmapped whole. */
 static jtree *
@@ -955,13 +999,20 @@ bind_segment(map_in *in, const map_node *node, jtree *ctx)
 	const map_step *dot_key = NULL;
 	/* A target that exists is what target_make would walk to again. */
 	jtree *obj = existing ? existing : target_make(in->arena, &st, dot, &dot_key);
-	for (size_t i = 0; i < in->staged_count; i++) {
-		staged *s = &in->stage[i];
-		if (obj && s->path->count == 0 && dot_key)
-			mset(in->arena, obj, dot_key->key, dot_key->len, s->value);
-		else if (obj && s->path->count)
-			commit_value(in->arena, obj, s);
-		s->value = NULL;
+	/* Without a "." binding no staged key is in obj yet: the checks
+	 * above found each absent, or obj was just made (a new array item,
+	 * a case's new object). */
+	if (dot) {
+		for (size_t i = 0; i < in->staged_count; i++) {
+			staged *s = &in->stage[i];
+			if (obj && s->path->count == 0 && dot_key)
+				mset(in->arena, obj, dot_key->key, dot_key->len, s->value);
+			else if (obj && s->path->count)
+				commit_value(in->arena, obj, s);
+			s->value = NULL;
+		}
+	} else {
+		commit_all(in, obj, 1);
 	}
 	in->staged_count = 0;
 	record_extras(in);
@@ -1124,12 +1175,9 @@ bind_trigger(map_in *in, const map_node *loop, jtree *ctx)
 		return NULL;
 	}
 	jtree *obj = target_make(in->arena, &lt, 0, NULL);
-	for (size_t i = 0; i < in->staged_count; i++) {
-		staged *s = &in->stage[i];
-		if (obj && s->path->count)
-			commit_value(in->arena, obj, s);
-		s->value = NULL;
-	}
+	/* A path that ends in [] made obj just now. */
+	int fresh = obj && lt.path && lt.path->count && lt.path->steps[lt.path->count - 1].append;
+	commit_all(in, obj, fresh);
 	in->staged_count = 0;
 	record_extras(in);
 	return obj;
