@@ -330,6 +330,35 @@ mset(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
 		mappend(a, o, key, len, v);
 }
 
+/* jtree_text for the engine: EDI values are short and nearly always
+ * ASCII, tested eight bytes at a time; anything else goes the general
+ * way (UTF-8 kept, ISO 8859-1 converted). */
+static jtree *
+text_node(jtree_arena *a, const char *p, size_t n)
+{
+	size_t i = 0;
+	uint64_t high = 0;
+	for (; n - i >= 8; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		high |= w;
+	}
+	for (; i < n; i++)
+		high |= (unsigned char)p[i];
+	if (high & 0x8080808080808080ULL)
+		return jtree_text(a, p, n);
+	jtree *j = jtree_arena_alloc(a, sizeof(*j) + n + 1);
+	if (j == NULL)
+		return NULL;
+	char *s = (char *)(j + 1);
+	memcpy(s, p, n);
+	s[n] = '\0';
+	j->kind = JTREE_STRING;
+	j->u.string.ptr = s;
+	j->u.string.len = n;
+	return j;
+}
+
 /* ------------------------------------------------------------ binding */
 
 static void
@@ -353,7 +382,7 @@ add_extra(map_in *in, unsigned el, unsigned comp, unsigned ncomp, edi_slice s)
 {
 	if (el > MAP_OUT_MAX_ELEMENTS)
 		return;
-	jtree *v = jtree_text(in->arena, s.ptr, s.len);
+	jtree *v = text_node(in->arena, s.ptr, s.len);
 	if (comp == 0) {
 		in->extras[el] = v;
 	} else {
@@ -385,10 +414,10 @@ element_json(map_in *in, edi_slice raw)
 {
 	const edi_delimiters *d = in->seg->delimiters;
 	if (in->seg->flags & EDI_SEGMENT_RAW)
-		return jtree_text(in->arena, raw.ptr, raw.len);
+		return text_node(in->arena, raw.ptr, raw.len);
 	if (count_parts(in, raw, d->component) == 1) {
 		edi_slice p = plain(in, raw);
-		return jtree_text(in->arena, p.ptr, p.len);
+		return text_node(in->arena, p.ptr, p.len);
 	}
 	jtree *a = jtree_array(in->arena);
 	edi_splitter it;
@@ -396,7 +425,7 @@ element_json(map_in *in, edi_slice raw)
 	edi_split_init(&it, raw, d->component, d->release);
 	while (edi_split_next(&it, &part)) {
 		edi_slice p = plain(in, part);
-		jtree_array_append(in->arena, a, jtree_text(in->arena, p.ptr, p.len));
+		jtree_array_append(in->arena, a, text_node(in->arena, p.ptr, p.len));
 	}
 	return a;
 }
@@ -489,7 +518,7 @@ bind_code(map_in *in, const map_value *v, edi_slice s, unsigned el,
 			return;
 		}
 		back = map_code_by_canonical(cl, s.ptr, s.len);
-		value = jtree_text(in->arena, s.ptr, s.len);
+		value = text_node(in->arena, s.ptr, s.len);
 	}
 	/* A value whose way back would differ travels in extras too. */
 	const char *b = back ? back->edi : s.ptr;
@@ -517,7 +546,7 @@ bind_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
 	if (v->codelist == NULL && v->convert == MAP_CONVERT_NONE
 	    && !(v->type == MAP_TYPE_NUM && v->decimals > 0)) {
 		/* No conversion either way: the text is the value. */
-		stage(in, v->path, jtree_text(in->arena, s.ptr, s.len));
+		stage(in, v->path, text_node(in->arena, s.ptr, s.len));
 		return 0;
 	}
 	if (v->codelist) {
@@ -539,7 +568,7 @@ bind_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
 	    in->seg->delimiters->decimal);
 	if (m < 0 || (size_t)m != s.len || memcmp(back, s.ptr, s.len) != 0)
 		add_extra(in, el, comp, ncomp, s);
-	stage(in, v->path, jtree_text(in->arena, buf, (size_t)n));
+	stage(in, v->path, text_node(in->arena, buf, (size_t)n));
 	return 0;
 }
 
@@ -854,7 +883,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				continue;
 			}
 			size_t before = in->staged_count;
-			stage(in, p, jtree_text(in->arena, vs.ptr, vs.len));
+			stage(in, p, text_node(in->arena, vs.ptr, vs.len));
 			if (!own && in->staged_count > before)
 				in->stage[before].copy_key = 1;
 		}
