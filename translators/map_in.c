@@ -756,9 +756,14 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			continue;
 		}
 		if (!sl->composite) {
-			size_t ncomp = count_parts(in, raw, d->component);
 			edi_slice v = raw;
-			if (ncomp > 1) {
+			/* More than one part: a separator (memchr) unless a
+			 * release character may hide one. */
+			int parts = d->component == 0 ? 0
+			    : (seg->flags & EDI_SEGMENT_RELEASED) && d->release
+			    ? edi_slice_count(raw, d->component, d->release) > 1
+			    : memchr(raw.ptr, d->component, raw.len) != NULL;
+			if (parts) {
 				issue(in, MAP_ISSUE_TOO_MANY_COMPONENTS, tag, in->position, i, 0,
 				    "element %s%02u is not a composite", tag, i);
 				add_extra(in, i, 0, 0, plain(in, raw));
