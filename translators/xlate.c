@@ -299,7 +299,12 @@ set_string(jtree_arena *a, jtree *o, const char *key, const char *value)
 static void
 add_string(jtree_arena *a, jtree *o, const char *key, const char *value)
 {
-	jtree *v = jtree_string_checked(a, value, strlen(value));
+	/* Envelope fields are ASCII nearly always: no UTF-8 decoding then. */
+	size_t n = 0;
+	unsigned char high = 0;
+	for (; value[n]; n++)
+		high |= (unsigned char)value[n];
+	jtree *v = high & 0x80 ? jtree_string_checked(a, value, n) : jtree_string(a, value, n);
 	if (o && v)
 		jtree_object_append(a, o, key, strlen(key), v);
 }
@@ -647,7 +652,9 @@ xlate_segment(xlate *x, const edi_segment *s)
 		text(s, 1, 0, msg, sizeof(msg));
 		text(s, 2, 0, set, sizeof(set));
 		/* GS08 "004010VICS" is version 004010 with an industry code. */
-		snprintf(version, sizeof(version), "%.6s", x->version);
+		size_t vn = strnlen(x->version, 6);
+		memcpy(version, x->version, vn);
+		version[vn] = '\0';
 		begin_message(x, s, msg, version, set);
 		return 0;
 	}
