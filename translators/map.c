@@ -1114,6 +1114,16 @@ map_find_codelist(const map *m, const char *id)
 	return NULL;
 }
 
+/* Codes are two or three bytes: a loop costs less than memcmp's call. */
+static inline int
+same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 const map_code *
 map_code_by_edi(const map_codelist *cl, const char *s, size_t len)
 {
@@ -1122,7 +1132,7 @@ map_code_by_edi(const map_codelist *cl, const char *s, size_t len)
 	for (size_t i = 0; i < cl->count; i++) {
 		const map_code *c = &cl->codes[i];
 		if (c->edi_len == len && (len == 0 || c->edi[0] == s[0])
-		    && memcmp(c->edi, s, len) == 0)
+		    && same_bytes(c->edi + 1, s + 1, len ? len - 1 : 0))
 			return c;
 	}
 	return NULL;
