@@ -252,8 +252,14 @@ static void
 check_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
     unsigned comp)
 {
-	map_issue_kind k = map_value_check(v, s.ptr, s.len,
-	    in->seg->delimiters->decimal);
+	map_issue_kind k;
+	if ((v->type == MAP_TYPE_AN || v->type == MAP_TYPE_ID)
+	    && !(v->codelist && v->codelist->closed))
+		/* map_value_check for text without a closed list: its length. */
+		k = s.len < v->min ? MAP_ISSUE_TOO_SHORT
+		    : s.len > v->max ? MAP_ISSUE_TOO_LONG : 0;
+	else
+		k = map_value_check(v, s.ptr, s.len, in->seg->delimiters->decimal);
 	if (k == 0)
 		return;
 	const char *tag = in->seg->elements[0].ptr;
