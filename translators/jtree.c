@@ -99,6 +99,12 @@ alloc(jtree_arena *a, size_t n)
 	return p;
 }
 
+void *
+jtree_arena_alloc(jtree_arena *a, size_t n)
+{
+	return alloc(a, n);
+}
+
 static jtree *
 node(jtree_arena *a, jtree_kind kind)
 {
@@ -356,13 +362,13 @@ typedef struct out {
 	char *p;
 	size_t len, cap;
 	int failed;
+	const jtree_known_text *known;
+	size_t known_count;
 } out;
 
-static int
-reserve(out *o, size_t n)
+static __attribute__((noinline)) int
+grow(out *o, size_t n)
 {
-	if (o->cap - o->len >= n)
-		return 1;
 	size_t cap = o->cap ? o->cap : 4096;
 	while (cap - o->len < n)
 		cap *= 2;
@@ -376,20 +382,10 @@ reserve(out *o, size_t n)
 	return 1;
 }
 
-static inline void
-put(out *o, const char *s, size_t n)
+static inline int
+reserve(out *o, size_t n)
 {
-	if (reserve(o, n)) {
-		memcpy(o->p + o->len, s, n);
-		o->len += n;
-	}
-}
-
-static inline void
-putc_(out *o, char c)
-{
-	if (reserve(o, 1))
-		o->p[o->len++] = c;
+	return o->cap - o->len >= n || grow(o, n);
 }
 
 /* Which bytes need an escape: '"', '\\' and the control characters, the
@@ -400,26 +396,72 @@ static const unsigned char escape[256] = {
 	['"'] = 1, ['\\'] = 1,
 };
 
-static void
-put_string(out *o, const char *s, size_t n)
+/* Non-zero when one of the eight bytes of x needs an escape: a byte
+ * below 0x20, '"' or '\\'. Exact as a yes/no answer (the borrows of the
+ * subtractions only spread from a byte that is itself a hit). */
+static inline uint64_t
+escape8(uint64_t x)
 {
-	/* Worst case every byte becomes \u00XX. */
-	if (!reserve(o, 6 * n + 2))
-		return;
-	char *d = o->p + o->len;
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t q = x ^ (ones * '"');
+	uint64_t b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+}
+
+static inline uint32_t
+escape4(uint32_t x)
+{
+	const uint32_t ones = 0x01010101u, high = 0x80808080u;
+	uint32_t q = x ^ (ones * '"');
+	uint32_t b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+}
+
+/* Writes "s" at d, which has room for 6 * n + 2 bytes; returns the end. */
+static inline char *
+string_at(char *d, const char *s, size_t n)
+{
 	*d++ = '"';
 	size_t i = 0;
-	while (i < n) {
-		/* Runs of plain bytes (all of most EDI values) go at once. */
-		size_t run = i;
-		while (run < n && !escape[(unsigned char)s[run]])
-			run++;
-		memcpy(d, s + i, run - i);
-		d += run - i;
-		if (run == n)
-			break;
-		unsigned char c = (unsigned char)s[run];
-		i = run + 1;
+	/* Plain text (nearly every EDI value and key) is copied a word at a
+	 * time; the last word overlaps the one before rather than going
+	 * byte by byte, so a value of 4 to 8 bytes takes one or two. */
+	if (n >= 8) {
+		uint64_t w;
+		for (;;) {
+			if (n - i <= 8) {
+				memcpy(&w, s + n - 8, 8);
+				if (escape8(w))
+					break;
+				memcpy(d + (n - i) - 8, &w, 8);
+				d += n - i;
+				*d++ = '"';
+				return d;
+			}
+			memcpy(&w, s + i, 8);
+			if (escape8(w))
+				break;
+			memcpy(d, &w, 8);
+			d += 8;
+			i += 8;
+		}
+	} else if (n >= 4) {
+		uint32_t u, v;
+		memcpy(&u, s, 4);
+		memcpy(&v, s + n - 4, 4);
+		if (!(escape4(u) | escape4(v))) {
+			memcpy(d, &u, 4);
+			memcpy(d + n - 4, &v, 4);
+			d[n] = '"';
+			return d + n + 1;
+		}
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!escape[c]) {
+			*d++ = (char)c;
+			continue;
+		}
 		*d++ = '\\';
 		switch (c) {
 		case '"': *d++ = '"'; break;
@@ -440,26 +482,30 @@ put_string(out *o, const char *s, size_t n)
 		}
 	}
 	*d++ = '"';
-	o->len = (size_t)(d - o->p);
+	return d;
 }
 
-static void
-put_value(out *o, const jtree *j, int depth)
+/* Room for anything a value writes besides its strings' text: a
+ * separator, brackets, a key's colon, the digits of an integer. */
+#define SLACK 32
+
+static void put_value(out *o, const jtree *j, int depth);
+
+/* A scalar at d (room reserved by the caller: SLACK plus 6 * n for a
+ * string); NULL for arrays and objects. */
+static inline char *
+scalar_at(char *d, const jtree *j)
 {
-	if (depth > 2048) { /* the maps nest a handful of levels */
-		o->failed = 1;
-		return;
-	}
 	switch (j->kind) {
 	case JTREE_NULL:
-		put(o, "null", 4);
-		break;
+		memcpy(d, "null", 4);
+		return d + 4;
 	case JTREE_TRUE:
-		put(o, "true", 4);
-		break;
+		memcpy(d, "true", 4);
+		return d + 4;
 	case JTREE_FALSE:
-		put(o, "false", 5);
-		break;
+		memcpy(d, "false", 5);
+		return d + 5;
 	case JTREE_INTEGER: {
 		/* Positions and counts: printf's machinery costs more than
 		 * the digits. */
@@ -472,42 +518,106 @@ put_value(out *o, const jtree *j, int depth)
 		while ((u /= 10) != 0);
 		if (v < 0)
 			*--q = '-';
-		put(o, q, (size_t)(e - q));
-		break;
+		memcpy(d, q, (size_t)(e - q));
+		return d + (e - q);
 	}
 	case JTREE_STRING:
-		put_string(o, j->u.string.ptr, j->u.string.len);
-		break;
-	case JTREE_REAL:
-		put(o, j->u.string.ptr, j->u.string.len);
-		break;
-	case JTREE_ARRAY:
-		putc_(o, '[');
-		for (size_t i = 0; i < j->u.array.size; i++) {
-			if (i)
-				putc_(o, ',');
-			put_value(o, j->u.array.items[i], depth + 1);
-		}
-		putc_(o, ']');
-		break;
-	case JTREE_OBJECT:
-		putc_(o, '{');
-		for (const jtree_member *m = j->u.object.first; m; m = m->next) {
-			if (m != j->u.object.first)
-				putc_(o, ',');
-			put_string(o, m->key, m->key_len);
-			putc_(o, ':');
-			put_value(o, m->value, depth + 1);
-		}
-		putc_(o, '}');
-		break;
+		return string_at(d, j->u.string.ptr, j->u.string.len);
+	default:
+		return NULL;
 	}
+}
+
+/* What a scalar needs reserved beyond SLACK. */
+static inline size_t
+scalar_room(const jtree *j)
+{
+	return j->kind == JTREE_STRING || j->kind == JTREE_REAL ? 6 * j->u.string.len : 0;
+}
+
+static void
+put_value(out *o, const jtree *j, int depth)
+{
+	if (depth > 2048) { /* the maps nest a handful of levels */
+		o->failed = 1;
+		return;
+	}
+	for (size_t k = 0; k < o->known_count; k++)
+		if (o->known[k].node == j) {
+			if (reserve(o, o->known[k].len)) {
+				memcpy(o->p + o->len, o->known[k].text, o->known[k].len);
+				o->len += o->known[k].len;
+			}
+			return;
+		}
+	if (j->kind == JTREE_ARRAY) {
+		if (!reserve(o, SLACK))
+			return;
+		o->p[o->len++] = '[';
+		for (size_t i = 0; i < j->u.array.size; i++) {
+			const jtree *v = j->u.array.items[i];
+			if (!reserve(o, SLACK + scalar_room(v)))
+				return;
+			if (i)
+				o->p[o->len++] = ',';
+			char *e = v->kind == JTREE_REAL ? NULL : scalar_at(o->p + o->len, v);
+			if (e)
+				o->len = (size_t)(e - o->p);
+			else
+				put_value(o, v, depth + 1);
+		}
+		if (reserve(o, 1))
+			o->p[o->len++] = ']';
+		return;
+	}
+	if (j->kind == JTREE_OBJECT) {
+		if (!reserve(o, SLACK))
+			return;
+		o->p[o->len++] = '{';
+		for (const jtree_member *m = j->u.object.first; m; m = m->next) {
+			const jtree *v = m->value;
+			/* The key and, for a scalar, its value in one go. */
+			if (!reserve(o, 2 * SLACK + 6 * m->key_len + scalar_room(v)))
+				return;
+			char *d = o->p + o->len;
+			if (m != j->u.object.first)
+				*d++ = ',';
+			d = string_at(d, m->key, m->key_len);
+			*d++ = ':';
+			char *e = v->kind == JTREE_REAL ? NULL : scalar_at(d, v);
+			if (e) {
+				o->len = (size_t)(e - o->p);
+			} else {
+				o->len = (size_t)(d - o->p);
+				put_value(o, v, depth + 1);
+			}
+		}
+		if (reserve(o, 1))
+			o->p[o->len++] = '}';
+		return;
+	}
+	if (j->kind == JTREE_REAL) {
+		if (reserve(o, j->u.string.len)) {
+			memcpy(o->p + o->len, j->u.string.ptr, j->u.string.len);
+			o->len += j->u.string.len;
+		}
+		return;
+	}
+	if (reserve(o, SLACK + scalar_room(j)))
+		o->len = (size_t)(scalar_at(o->p + o->len, j) - o->p);
 }
 
 int
 jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap)
 {
-	out o = {*buf, *len, *cap, 0};
+	return jtree_write_known(j, NULL, 0, buf, len, cap);
+}
+
+int
+jtree_write_known(const jtree *j, const jtree_known_text *known, size_t n,
+    char **buf, size_t *len, size_t *cap)
+{
+	out o = {*buf, *len, *cap, 0, known, n};
 	put_value(&o, j, 0);
 	*buf = o.p;
 	*len = o.len;

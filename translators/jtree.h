@@ -82,6 +82,10 @@ void jtree_arena_free(jtree_arena *a);
 /* Forgets every node; keeps the first block for the next document. */
 void jtree_arena_reset(jtree_arena *a);
 int jtree_arena_failed(const jtree_arena *a);
+/* n bytes (16-byte aligned, not cleared) that live until the reset;
+ * NULL when out of memory (and the arena remembers it). For callers
+ * that lay out their own members (map_in) without a copy per key. */
+void *jtree_arena_alloc(jtree_arena *a, size_t n);
 
 jtree *jtree_object(jtree_arena *a);
 jtree *jtree_array(jtree_arena *a);
@@ -122,6 +126,18 @@ void jtree_array_set(jtree *arr, size_t i, jtree *v);
 /* Compact JSON text of j appended to *buf (malloc'd, grown as needed;
  * *len and *cap track it). Returns 0, or -1 when out of memory. */
 int jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap);
+
+/* jtree_write, except that where one of the n nodes in `known` is met
+ * its text is copied from there instead of being written again: for
+ * parts many documents share (meta's envelope). Each text must be what
+ * jtree_write writes for its node. */
+typedef struct jtree_known_text {
+	const jtree *node;
+	const char *text;
+	size_t len;
+} jtree_known_text;
+int jtree_write_known(const jtree *j, const jtree_known_text *known, size_t n,
+    char **buf, size_t *len, size_t *cap);
 
 /* A jansson tree with the same content (new reference), NULL when out
  * of memory. */

@@ -27,6 +27,11 @@ typedef struct map_arena_block {
 
 struct map_arena {
 	map_arena_block *head;
+	/* Every key a path or a code list names, once: equal keys are the
+	 * same pointer, so the engine finds a member it set before by
+	 * comparing pointers (map_in.c). */
+	const char **keys;
+	size_t key_count, key_cap;
 };
 
 static void *
@@ -71,7 +76,33 @@ arena_free(struct map_arena *a)
 		free(b);
 		b = next;
 	}
+	free(a->keys);
 	free(a);
+}
+
+/* The one copy of key (len bytes) in the arena; NULL when out of
+ * memory. A map names a few hundred keys: a linear search at load time
+ * costs nothing that matters. */
+static const char *
+arena_intern(struct map_arena *a, const char *key, size_t len)
+{
+	for (size_t i = 0; i < a->key_count; i++)
+		if (strncmp(a->keys[i], key, len) == 0 && a->keys[i][len] == '\0')
+			return a->keys[i];
+	if (a->key_count == a->key_cap) {
+		size_t cap = a->key_cap ? a->key_cap * 2 : 64;
+		const char **k = realloc(a->keys, cap * sizeof(*k));
+		if (k == NULL)
+			return NULL;
+		a->keys = k;
+		a->key_cap = cap;
+	}
+	char *k = arena_alloc(a, len + 1);
+	if (k == NULL)
+		return NULL;
+	memcpy(k, key, len);
+	a->keys[a->key_count++] = k;
+	return k;
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -325,9 +356,7 @@ compile_path(build *b, const char *text)
 			st->index = s[len - 2] - '0';
 			len -= 3;
 		}
-		char *k = arena_alloc(b->a, len + 1);
-		memcpy(k, s, len);
-		st->key = k;
+		st->key = arena_intern(b->a, s, len);
 		st->len = len;
 		s += (end ? (size_t)(end - s) + 1 : strlen(s));
 	}
@@ -782,6 +811,8 @@ add_codelist(build *b, xmlNodePtr n, int merge)
 			continue;
 		const char *edi = attr_dup(b, c, "edi");
 		const char *can = attr_dup(b, c, "canonical");
+		if (can)
+			can = arena_intern(b->a, can, strlen(can));
 		map_code *existing = (map_code *)map_code_by_edi(cl, edi, strlen(edi));
 		if (existing) {
 			if (!merge) {
@@ -1083,6 +1114,16 @@ map_find_codelist(const map *m, const char *id)
 	return NULL;
 }
 
+/* Codes are two or three bytes: a loop costs less than memcmp's call. */
+static inline int
+same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 const map_code *
 map_code_by_edi(const map_codelist *cl, const char *s, size_t len)
 {
@@ -1091,7 +1132,7 @@ map_code_by_edi(const map_codelist *cl, const char *s, size_t len)
 	for (size_t i = 0; i < cl->count; i++) {
 		const map_code *c = &cl->codes[i];
 		if (c->edi_len == len && (len == 0 || c->edi[0] == s[0])
-		    && memcmp(c->edi, s, len) == 0)
+		    && same_bytes(c->edi + 1, s + 1, len ? len - 1 : 0))
 			return c;
 	}
 	return NULL;

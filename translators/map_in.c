@@ -31,6 +31,7 @@ typedef struct staged {
 	const map_path *path; /* relative to the segment's target */
 	size_t skip;          /* steps of path already consumed */
 	jtree *value;
+	int copy_key;         /* the last key is the data's: copy it */
 } staged;
 
 typedef struct hl_entry {
@@ -217,7 +218,7 @@ scratch(map_in *in, size_t n)
 }
 
 /* The text of a slice without release characters. */
-static edi_slice
+static inline edi_slice
 plain(map_in *in, edi_slice s)
 {
 	const edi_delimiters *d = in->seg->delimiters;
@@ -231,25 +232,137 @@ plain(map_in *in, edi_slice s)
 	return (edi_slice){p, n < s.len ? n : s.len};
 }
 
+/* edi_slice_count, without the splitter when the segment holds no
+ * release character (nearly always): one plus the separators. */
+static inline size_t
+count_parts(const map_in *in, edi_slice s, char sep)
+{
+	const edi_delimiters *d = in->seg->delimiters;
+	if (sep == 0 || ((in->seg->flags & EDI_SEGMENT_RELEASED) && d->release))
+		return edi_slice_count(s, sep, d->release);
+	size_t n = 1;
+	for (size_t i = 0; i < s.len; i++)
+		n += s.ptr[i] == sep;
+	return n;
+}
+
 /* ------------------------------------------------------ guide checks */
 
 static void
 check_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
     unsigned comp)
 {
+	map_issue_kind k;
+	if ((v->type == MAP_TYPE_AN || v->type == MAP_TYPE_ID)
+	    && !(v->codelist && v->codelist->closed))
+		/* map_value_check for text without a closed list: its length. */
+		k = s.len < v->min ? MAP_ISSUE_TOO_SHORT
+		    : s.len > v->max ? MAP_ISSUE_TOO_LONG : 0;
+	else
+		k = map_value_check(v, s.ptr, s.len, in->seg->delimiters->decimal);
+	if (k == 0)
+		return;
 	const char *tag = in->seg->elements[0].ptr;
 	char t[4] = {0};
 	memcpy(t, tag, in->seg->elements[0].len < 3 ? in->seg->elements[0].len : 3);
-	map_issue_kind k = map_value_check(v, s.ptr, s.len,
-	    in->seg->delimiters->decimal);
-	if (k == 0)
-		return;
 	char shown[40];
 	size_t n = s.len < sizeof(shown) - 1 ? s.len : sizeof(shown) - 1;
 	memcpy(shown, s.ptr, n);
 	shown[n] = '\0';
 	issue(in, k, t, in->position, el, comp, "%s \"%s\" (type %s, length %u-%u)",
 	    map_issue_kind_name(k), shown, map_value_type_name(v), v->min, v->max);
+}
+
+/* ------------------------------------------------------ members */
+
+/* The keys the engine sets are the map's own strings (path steps and
+ * code names, each interned once when the map loads, see map.c), string
+ * literals, or qualifiers from the data, which are copied. The map
+ * outlives every document built with it, so a member points at the
+ * map's key instead of a copy, and a key set before is nearly always
+ * found by its pointer, without comparing bytes. */
+static inline jtree_member *
+member(const jtree *o, const char *key, size_t len)
+{
+	for (jtree_member *m = o->u.object.first; m; m = m->next)
+		if (m->key_len == len && (m->key == key || len == 0
+		    || (m->key[0] == key[0] && memcmp(m->key, key, len) == 0)))
+			return m;
+	return NULL;
+}
+
+static inline jtree *
+mget(const jtree *o, const char *key, size_t len)
+{
+	if (!jtree_is_object(o))
+		return NULL;
+	jtree_member *m = member(o, key, len);
+	return m ? m->value : NULL;
+}
+
+/* Appends key (not copied: it outlives the document) without looking
+ * for it. Like jtree_object_setn, a NULL value sets nothing. */
+static void
+mappend(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+{
+	if (v == NULL || !jtree_is_object(o))
+		return;
+	jtree_member *m = jtree_arena_alloc(a, sizeof(*m));
+	if (m == NULL)
+		return;
+	m->key = key;
+	m->key_len = len;
+	m->value = v;
+	m->next = NULL;
+	if (o->u.object.last)
+		o->u.object.last->next = m;
+	else
+		o->u.object.first = m;
+	o->u.object.last = m;
+	o->u.object.size++;
+}
+
+/* jtree_object_setn for a key that outlives the document (valid UTF-8:
+ * the map's keys come from its XML). */
+static void
+mset(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+{
+	if (v == NULL || !jtree_is_object(o))
+		return;
+	jtree_member *m = member(o, key, len);
+	if (m)
+		m->value = v;
+	else
+		mappend(a, o, key, len, v);
+}
+
+/* jtree_text for the engine: EDI values are short and nearly always
+ * ASCII, tested eight bytes at a time; anything else goes the general
+ * way (UTF-8 kept, ISO 8859-1 converted). */
+static jtree *
+text_node(jtree_arena *a, const char *p, size_t n)
+{
+	size_t i = 0;
+	uint64_t high = 0;
+	for (; n - i >= 8; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		high |= w;
+	}
+	for (; i < n; i++)
+		high |= (unsigned char)p[i];
+	if (high & 0x8080808080808080ULL)
+		return jtree_text(a, p, n);
+	jtree *j = jtree_arena_alloc(a, sizeof(*j) + n + 1);
+	if (j == NULL)
+		return NULL;
+	char *s = (char *)(j + 1);
+	memcpy(s, p, n);
+	s[n] = '\0';
+	j->kind = JTREE_STRING;
+	j->u.string.ptr = s;
+	j->u.string.len = n;
+	return j;
 }
 
 /* ------------------------------------------------------------ binding */
@@ -260,7 +373,7 @@ stage(map_in *in, const map_path *path, jtree *value)
 	if (in->staged_count == MAX_STAGED) {
 		return;
 	}
-	in->stage[in->staged_count++] = (staged){path, 0, value};
+	in->stage[in->staged_count++] = (staged){path, 0, value, 0};
 }
 
 static void
@@ -275,7 +388,7 @@ add_extra(map_in *in, unsigned el, unsigned comp, unsigned ncomp, edi_slice s)
 {
 	if (el > MAP_OUT_MAX_ELEMENTS)
 		return;
-	jtree *v = jtree_text(in->arena, s.ptr, s.len);
+	jtree *v = text_node(in->arena, s.ptr, s.len);
 	if (comp == 0) {
 		in->extras[el] = v;
 	} else {
@@ -307,10 +420,10 @@ element_json(map_in *in, edi_slice raw)
 {
 	const edi_delimiters *d = in->seg->delimiters;
 	if (in->seg->flags & EDI_SEGMENT_RAW)
-		return jtree_text(in->arena, raw.ptr, raw.len);
-	if (edi_slice_count(raw, d->component, d->release) == 1) {
+		return text_node(in->arena, raw.ptr, raw.len);
+	if (count_parts(in, raw, d->component) == 1) {
 		edi_slice p = plain(in, raw);
-		return jtree_text(in->arena, p.ptr, p.len);
+		return text_node(in->arena, p.ptr, p.len);
 	}
 	jtree *a = jtree_array(in->arena);
 	edi_splitter it;
@@ -318,7 +431,7 @@ element_json(map_in *in, edi_slice raw)
 	edi_split_init(&it, raw, d->component, d->release);
 	while (edi_split_next(&it, &part)) {
 		edi_slice p = plain(in, part);
-		jtree_array_append(in->arena, a, jtree_text(in->arena, p.ptr, p.len));
+		jtree_array_append(in->arena, a, text_node(in->arena, p.ptr, p.len));
 	}
 	return a;
 }
@@ -327,8 +440,8 @@ static void
 record_whole(map_in *in)
 {
 	jtree *r = jtree_object(in->arena);
-	jtree_object_set(in->arena, r, "position", jtree_integer(in->arena, in->position));
-	jtree_object_set(in->arena, r, "tag", jtree_string_checked(in->arena, in->seg->elements[0].ptr,
+	mappend(in->arena, r, "position", 8, jtree_integer(in->arena, in->position));
+	mappend(in->arena, r, "tag", 3, jtree_string_checked(in->arena, in->seg->elements[0].ptr,
 	    in->seg->elements[0].len));
 	jtree *els = jtree_array(in->arena);
 	size_t last = in->seg->element_count;
@@ -336,7 +449,7 @@ record_whole(map_in *in)
 		last--;
 	for (size_t i = 1; i < last; i++)
 		jtree_array_append(in->arena, els, element_json(in, in->seg->elements[i]));
-	jtree_object_set(in->arena, r, "elements", els);
+	mappend(in->arena, r, "elements", 8, els);
 	jtree_array_append(in->arena, in->unmapped, r);
 }
 
@@ -346,27 +459,85 @@ record_extras(map_in *in)
 	if (in->extra_max == 0)
 		return;
 	jtree *r = jtree_object(in->arena);
-	jtree_object_set(in->arena, r, "position", jtree_integer(in->arena, in->position));
-	jtree_object_set(in->arena, r, "tag", jtree_string_checked(in->arena, in->seg->elements[0].ptr,
+	mappend(in->arena, r, "position", 8, jtree_integer(in->arena, in->position));
+	mappend(in->arena, r, "tag", 3, jtree_string_checked(in->arena, in->seg->elements[0].ptr,
 	    in->seg->elements[0].len));
-	jtree_object_set(in->arena, r, "mapped", jtree_true(in->arena));
+	mappend(in->arena, r, "mapped", 6, jtree_true(in->arena));
 	jtree *els = jtree_array(in->arena);
 	for (unsigned i = 1; i <= in->extra_max; i++) {
 		jtree_array_append(in->arena, els, in->extras[i] ? in->extras[i] : jtree_null(in->arena));
 		in->extras[i] = NULL;
 	}
 	in->extra_max = 0;
-	jtree_object_set(in->arena, r, "elements", els);
+	mappend(in->arena, r, "elements", 8, els);
 	jtree_array_append(in->arena, in->unmapped, r);
 }
 
 /* Converts and stages one value; returns 0, or -1 when the value cannot
  * be bound (a constant that differs). */
-static int
-bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
+/* A string node holding the map's own text (a code's canonical name,
+ * valid UTF-8 from its XML): the map outlives the document, so it is
+ * not copied. */
+static jtree *
+map_string(jtree_arena *a, const char *p, size_t n)
+{
+	jtree *j = jtree_arena_alloc(a, sizeof(*j));
+	if (j == NULL)
+		return NULL;
+	memset(j, 0, sizeof(*j));
+	j->kind = JTREE_STRING;
+	j->u.string.ptr = p;
+	j->u.string.len = n;
+	return j;
+}
+
+#define CONVERTED 256 /* the longest value a conversion writes */
+
+/* A code list value: what map_value_to_canonical and map_value_to_edi
+ * give, without writing either. The map interns canonical names, so
+ * the first code with the same name is found by its pointer. */
+static void
+bind_code(map_in *in, const map_value *v, edi_slice s, unsigned el,
     unsigned comp, unsigned ncomp)
 {
-	edi_slice s = plain(in, raw);
+	const map_codelist *cl = v->codelist;
+	const map_code *c = map_code_by_edi(cl, s.ptr, s.len);
+	const map_code *back;
+	jtree *value;
+	if (c && c->canonical) {
+		if (c->canonical_len > CONVERTED) {
+			add_extra(in, el, comp, ncomp, s);
+			return;
+		}
+		back = NULL;
+		for (size_t i = 0; i < cl->count && back == NULL; i++) {
+			const map_code *k = &cl->codes[i];
+			if (k->canonical == c->canonical || (k->canonical
+			    && k->canonical_len == c->canonical_len
+			    && memcmp(k->canonical, c->canonical, c->canonical_len) == 0))
+				back = k;
+		}
+		value = map_string(in->arena, c->canonical, c->canonical_len);
+	} else {
+		if (s.len > CONVERTED) {
+			add_extra(in, el, comp, ncomp, s);
+			return;
+		}
+		back = map_code_by_canonical(cl, s.ptr, s.len);
+		value = text_node(in->arena, s.ptr, s.len);
+	}
+	/* A value whose way back would differ travels in extras too. */
+	const char *b = back ? back->edi : s.ptr;
+	size_t blen = back ? back->edi_len : s.len;
+	if (blen > CONVERTED || blen != s.len || (back != c && memcmp(b, s.ptr, s.len) != 0))
+		add_extra(in, el, comp, ncomp, s);
+	stage(in, v->path, value);
+}
+
+static int
+bind_value(map_in *in, const map_value *v, edi_slice s, unsigned el,
+    unsigned comp, unsigned ncomp)
+{
 	if (s.len == 0)
 		return 0;
 	if (v->fixed) {
@@ -381,10 +552,14 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 	if (v->codelist == NULL && v->convert == MAP_CONVERT_NONE
 	    && !(v->type == MAP_TYPE_NUM && v->decimals > 0)) {
 		/* No conversion either way: the text is the value. */
-		stage(in, v->path, jtree_text(in->arena, s.ptr, s.len));
+		stage(in, v->path, text_node(in->arena, s.ptr, s.len));
 		return 0;
 	}
-	char buf[256];
+	if (v->codelist) {
+		bind_code(in, v, s, el, comp, ncomp);
+		return 0;
+	}
+	char buf[CONVERTED];
 	long n = map_value_to_canonical(v, s.ptr, s.len, buf, sizeof(buf),
 	    in->seg->delimiters->decimal);
 	if (n < 0) {
@@ -394,12 +569,12 @@ bind_value(map_in *in, const map_value *v, edi_slice raw, unsigned el,
 		return 0;
 	}
 	/* A value whose way back would differ travels in extras too. */
-	char back[256];
+	char back[CONVERTED];
 	long m = map_value_to_edi(v, buf, (size_t)n, back, sizeof(back),
 	    in->seg->delimiters->decimal);
 	if (m < 0 || (size_t)m != s.len || memcmp(back, s.ptr, s.len) != 0)
 		add_extra(in, el, comp, ncomp, s);
-	stage(in, v->path, jtree_text(in->arena, buf, (size_t)n));
+	stage(in, v->path, text_node(in->arena, buf, (size_t)n));
 	return 0;
 }
 
@@ -412,13 +587,13 @@ walk(jtree_arena *arena, jtree *base, const map_path *p, size_t count, int creat
 	jtree *cur = base;
 	for (size_t i = 0; cur && i < count; i++) {
 		const map_step *st = &p->steps[i];
-		jtree *next = jtree_object_getn(cur, st->key, st->len);
+		jtree *next = mget(cur, st->key, st->len);
 		if (st->append) {
 			if (!create)
 				return NULL;
 			if (next == NULL) {
 				next = jtree_array(arena);
-				jtree_object_setn(arena, cur, st->key, st->len, next);
+				mset(arena, cur, st->key, st->len, next);
 			}
 			if (!jtree_is_array(next))
 				return NULL;
@@ -432,7 +607,7 @@ walk(jtree_arena *arena, jtree *base, const map_path *p, size_t count, int creat
 				if (!create)
 					return NULL;
 				next = jtree_array(arena);
-				jtree_object_setn(arena, cur, st->key, st->len, next);
+				mset(arena, cur, st->key, st->len, next);
 			}
 			if (!jtree_is_array(next))
 				return NULL;
@@ -447,7 +622,7 @@ walk(jtree_arena *arena, jtree *base, const map_path *p, size_t count, int creat
 			if (!create)
 				return NULL;
 			next = jtree_object(arena);
-			jtree_object_setn(arena, cur, st->key, st->len, next);
+			mset(arena, cur, st->key, st->len, next);
 		}
 		if (!jtree_is_object(next))
 			return NULL;
@@ -464,7 +639,7 @@ staged_conflicts(jtree *target, const staged *s)
 	jtree *cur = target;
 	for (size_t i = 0; cur && i < p->count; i++) {
 		const map_step *st = &p->steps[i];
-		jtree *next = jtree_object_getn(cur, st->key, st->len);
+		jtree *next = mget(cur, st->key, st->len);
 		if (i + 1 == p->count)
 			return next != NULL && !st->append;
 		if (st->append)
@@ -491,14 +666,17 @@ commit_value(jtree_arena *arena, jtree *target, staged *s)
 		return;
 	}
 	if (last->append) {
-		jtree *a = jtree_object_getn(obj, last->key, last->len);
+		jtree *a = mget(obj, last->key, last->len);
 		if (a == NULL) {
 			a = jtree_array(arena);
-			jtree_object_setn(arena, obj, last->key, last->len, a);
+			mset(arena, obj, last->key, last->len, a);
 		}
 		jtree_array_append(arena, a, s->value);
 	} else {
-		jtree_object_setn(arena, obj, last->key, last->len, s->value);
+		if (s->copy_key) /* checked as UTF-8 and copied */
+			jtree_object_setn(arena, obj, last->key, last->len, s->value);
+		else
+			mset(arena, obj, last->key, last->len, s->value);
 	}
 	s->value = NULL;
 }
@@ -528,10 +706,10 @@ pair_extra(map_in *in, const map_pairs *pp, unsigned qel, unsigned vel,
     edi_slice qs, edi_slice vs)
 {
 	const edi_delimiters *d = in->seg->delimiters;
-	unsigned qn = qel < in->seg->element_count ? (unsigned)edi_slice_count(
-	    in->seg->elements[qel], d->component, d->release) : 1;
-	unsigned vn = vel < in->seg->element_count ? (unsigned)edi_slice_count(
-	    in->seg->elements[vel], d->component, d->release) : 1;
+	unsigned qn = qel < in->seg->element_count ? (unsigned)count_parts(in,
+	    in->seg->elements[qel], d->component) : 1;
+	unsigned vn = vel < in->seg->element_count ? (unsigned)count_parts(in,
+	    in->seg->elements[vel], d->component) : 1;
 	if (qs.len)
 		add_extra(in, qel, pp->qualifier_component, qn, qs);
 	if (vs.len)
@@ -584,23 +762,29 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			continue;
 		}
 		if (!sl->composite) {
-			size_t ncomp = edi_slice_count(raw, d->component, d->release);
 			edi_slice v = raw;
-			if (ncomp > 1) {
+			/* More than one part: a separator (memchr) unless a
+			 * release character may hide one. */
+			int parts = d->component == 0 ? 0
+			    : (seg->flags & EDI_SEGMENT_RELEASED) && d->release
+			    ? edi_slice_count(raw, d->component, d->release) > 1
+			    : memchr(raw.ptr, d->component, raw.len) != NULL;
+			if (parts) {
 				issue(in, MAP_ISSUE_TOO_MANY_COMPONENTS, tag, in->position, i, 0,
 				    "element %s%02u is not a composite", tag, i);
 				add_extra(in, i, 0, 0, plain(in, raw));
 				continue;
 			}
-			check_value(in, &sl->simple, plain(in, v), i, 0);
+			edi_slice pv = plain(in, v);
+			check_value(in, &sl->simple, pv, i, 0);
 			if ((i == sel && selc == 0) || sl->pair)
 				continue; /* written back from the case or the pairs */
-			if (bind_value(in, &sl->simple, v, i, 0, 0) < 0)
+			if (bind_value(in, &sl->simple, pv, i, 0, 0) < 0)
 				failed = 1;
 			continue;
 		}
 		/* Composite */
-		unsigned ncomp = (unsigned)edi_slice_count(raw, d->component, d->release);
+		unsigned ncomp = (unsigned)count_parts(in, raw, d->component);
 		if (ncomp > sl->component_count) {
 			issue(in, MAP_ISSUE_TOO_MANY_COMPONENTS, tag, in->position, i,
 			    sl->component_count + 1, "composite %s%02u has %u components, at most %u",
@@ -621,10 +805,11 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			const map_value *v = &sl->components[c];
 			if (part.len == 0)
 				continue;
-			check_value(in, v, plain(in, part), i, c);
+			edi_slice pv = plain(in, part);
+			check_value(in, v, pv, i, c);
 			if ((i == sel && c == selc) || v->pair)
 				continue;
-			if (bind_value(in, v, part, i, c, shape) < 0)
+			if (bind_value(in, v, pv, i, c, shape) < 0)
 				failed = 1;
 		}
 		for (unsigned k = c + 1; k <= sl->component_count; k++)
@@ -674,7 +859,7 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				continue;
 			const map_code *code = qs.len ? map_code_by_edi(pp->codelist, qs.ptr, qs.len) : NULL;
 			const char *key = code && code->canonical ? code->canonical : NULL;
-			size_t klen = key ? strlen(key) : qs.len;
+			size_t klen = key ? code->canonical_len : qs.len;
 			if (key == NULL)
 				key = qs.ptr;
 			/* Build a one-off path: pairs path + the qualifier's name. */
@@ -690,7 +875,10 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 			kc[klen] = '\0';
 			if (pp->path->count)
 				memcpy(steps, pp->path->steps, pp->path->count * sizeof(map_step));
-			steps[pp->path->count] = (map_step){kc, klen, 0, -1};
+			/* A code's name is the map's (interned) key; a qualifier
+			 * without one is the data's and is copied when set. */
+			int own = key != qs.ptr;
+			steps[pp->path->count] = (map_step){own ? key : kc, klen, 0, -1};
 			p->steps = steps;
 			p->count = pp->path->count + 1;
 			/* A repeated qualifier in one segment stays raw. */
@@ -705,7 +893,10 @@ stage_elements(map_in *in, const map_node *seg_node, const map_node *case_owner)
 				pair_extra(in, pp, qel, vel, qs, vs);
 				continue;
 			}
-			stage(in, p, jtree_text(in->arena, vs.ptr, vs.len));
+			size_t before = in->staged_count;
+			stage(in, p, text_node(in->arena, vs.ptr, vs.len));
+			if (!own && in->staged_count > before)
+				in->stage[before].copy_key = 1;
 		}
 	}
 	return failed ? -1 : 0;
@@ -739,7 +930,7 @@ target_conflicts(const target *t)
 		if (o == NULL)
 			return 0;
 		const map_step *last = &cp->steps[cp->count - 1];
-		return jtree_object_getn(o, last->key, last->len) != NULL;
+		return mget(o, last->key, last->len) != NULL;
 	}
 	return 0;
 }
@@ -760,6 +951,50 @@ target_make(jtree_arena *arena, const target *t, int dot, const map_step **dot_k
 		return walk(arena, base, cp, cp->count - 1, 1);
 	}
 	return walk(arena, base, cp, cp->count, 1);
+}
+
+/* Can staged value i go into obj by appending? It can when commit_value
+ * would append it: its path is one plain key of the map's, obj did not
+ * hold that key before the segment (the caller knows: obj was just made,
+ * or the conflict checks found each key absent) and no value before it
+ * in this segment set or walked through the same key (the map's keys are
+ * interned: one pointer per key; a qualifier's own key is compared by
+ * its bytes). */
+static int
+appendable(const map_in *in, size_t i)
+{
+	const staged *s = &in->stage[i];
+	const map_step *st = s->path->steps;
+	if (s->path->count != 1 || st->append || st->index >= 0 || s->copy_key)
+		return 0;
+	for (size_t k = 0; k < i; k++) {
+		const staged *o = &in->stage[k];
+		if (o->path->count == 0)
+			return 0;
+		const map_step *ok = &o->path->steps[0];
+		if (ok->key == st->key || (o->copy_key && o->path->count == 1
+		    && ok->len == st->len && memcmp(ok->key, st->key, st->len) == 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* Commits the staged values into obj; fresh: no staged key is in obj
+ * yet (see appendable). */
+static void
+commit_all(map_in *in, jtree *obj, int fresh)
+{
+	for (size_t i = 0; i < in->staged_count; i++) {
+		staged *s = &in->stage[i];
+		if (obj && s->path->count) {
+			if (fresh && appendable(in, i))
+				mappend(in->arena, obj, s->path->steps[0].key,
+				    s->path->steps[0].len, s->value);
+			else
+				commit_value(in->arena, obj, s);
+		}
+		s->value = NULL;
+	}
 }
 
 /* Binds the current plain segment under ctx. Returns ctx, or NULL when
@@ -784,11 +1019,13 @@ bind_segment(map_in *in, const map_node *node, jtree *ctx)
 	for (size_t i = 0; i < in->staged_count; i++)
 		if (in->stage[i].path->count == 0)
 			dot = 1;
-	if (ok && target_conflicts(&st))
+	/* Without a case the target itself never conflicts (ctx is set). */
+	if (ok && st.kase && target_conflicts(&st))
 		ok = 0;
+	jtree *existing = NULL;
 	if (ok && (st.kase == NULL || st.kase->path->count == 0)
 	    && (st.path == NULL || !st.path->steps[st.path->count - 1].append)) {
-		jtree *existing = st.path ? walk(NULL, ctx, st.path, st.path->count, 0) : ctx;
+		existing = st.path ? walk(NULL, ctx, st.path, st.path->count, 0) : ctx;
 		for (size_t i = 0; existing && i < in->staged_count; i++)
 			if (staged_conflicts(existing, &in->stage[i]))
 				ok = 0;
@@ -800,14 +1037,22 @@ bind_segment(map_in *in, const map_node *node, jtree *ctx)
 		return NULL;
 	}
 	const map_step *dot_key = NULL;
-	jtree *obj = target_make(in->arena, &st, dot, &dot_key);
-	for (size_t i = 0; i < in->staged_count; i++) {
-		staged *s = &in->stage[i];
-		if (obj && s->path->count == 0 && dot_key)
-			jtree_object_setn(in->arena, obj, dot_key->key, dot_key->len, s->value);
-		else if (obj && s->path->count)
-			commit_value(in->arena, obj, s);
-		s->value = NULL;
+	/* A target that exists is what target_make would walk to again. */
+	jtree *obj = existing ? existing : target_make(in->arena, &st, dot, &dot_key);
+	/* Without a "." binding no staged key is in obj yet: the checks
+	 * above found each absent, or obj was just made (a new array item,
+	 * a case's new object). */
+	if (dot) {
+		for (size_t i = 0; i < in->staged_count; i++) {
+			staged *s = &in->stage[i];
+			if (obj && s->path->count == 0 && dot_key)
+				mset(in->arena, obj, dot_key->key, dot_key->len, s->value);
+			else if (obj && s->path->count)
+				commit_value(in->arena, obj, s);
+			s->value = NULL;
+		}
+	} else {
+		commit_all(in, obj, 1);
 	}
 	in->staged_count = 0;
 	record_extras(in);
@@ -970,12 +1215,9 @@ bind_trigger(map_in *in, const map_node *loop, jtree *ctx)
 		return NULL;
 	}
 	jtree *obj = target_make(in->arena, &lt, 0, NULL);
-	for (size_t i = 0; i < in->staged_count; i++) {
-		staged *s = &in->stage[i];
-		if (obj && s->path->count)
-			commit_value(in->arena, obj, s);
-		s->value = NULL;
-	}
+	/* A path that ends in [] made obj just now. */
+	int fresh = obj && lt.path && lt.path->count && lt.path->steps[lt.path->count - 1].append;
+	commit_all(in, obj, fresh);
 	in->staged_count = 0;
 	record_extras(in);
 	return obj;

@@ -156,6 +156,19 @@ find_exact(xlate_maps *x, map_standard standard, const char *version,
 
 /* -------------------------------------------------------------- xlate */
 
+#define SHARED_VALUES 8
+
+/* One shared object of meta and what it held when built: a map whose
+ * paths reach into meta can change it, and then it is neither shared
+ * with the next document nor taken from the caches. */
+typedef struct shared_part {
+	jtree *node;
+	size_t size;
+	jtree *values[SHARED_VALUES];
+	char *text;
+	size_t text_len, text_cap;
+} shared_part;
+
 struct xlate {
 	xlate_maps *maps;
 	char *partner;
@@ -179,6 +192,19 @@ struct xlate {
 	 * converted once per interchange (or group) and shared by each
 	 * document's meta; they were a quarter of a small message's values. */
 	json_t *c_envelope, *c_delimiters;
+	/* meta's "envelope" and "delimiters" as arena trees, built once per
+	 * interchange (or group) in an arena of their own and linked into
+	 * each document's meta, with their text for text mode. */
+	jtree_arena *shared_arena;
+	shared_part shared[2];
+	unsigned long shared_gen;
+	/* The map found for the last message: an interchange's messages
+	 * are nearly always of one type and version. xlate_maps keeps its
+	 * maps until it is freed, so the pointer stays good. */
+	const map *last_map;
+	map_standard last_standard;
+	const partner *last_partner;
+	char last_version[24], last_message[24];
 	/* Counts envelope changes; a document uses the shared parts only
 	 * when its meta was built under the current envelope (a set left
 	 * open by a missing SE is delivered after the next ISA or UNB). */
@@ -206,7 +232,8 @@ xlate_new(xlate_maps *maps, const char *partner_id, const char *received_at,
 	x->fn = fn;
 	x->ctx = ctx;
 	x->engine = map_in_new();
-	if (x->engine == NULL) {
+	x->shared_arena = jtree_arena_new();
+	if (x->engine == NULL || x->shared_arena == NULL) {
 		xlate_free(x);
 		return NULL;
 	}
@@ -237,6 +264,9 @@ xlate_free(xlate *x)
 	forget_envelope(x);
 	free(x->error);
 	free(x->out);
+	for (size_t i = 0; i < 2; i++)
+		free(x->shared[i].text);
+	jtree_arena_free(x->shared_arena);
 	map_in_free(x->engine);
 	free(x->partner);
 	free(x->received_at);
@@ -257,6 +287,120 @@ text(const edi_segment *s, size_t el, size_t comp, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+static void
+set_string(jtree_arena *a, jtree *o, const char *key, const char *value)
+{
+	/* Text that is not UTF-8 leaves the key out, as it always has. */
+	jtree_object_set(a, o, key, jtree_string_checked(a, value, strlen(value)));
+}
+
+/* set_string for an object being filled with keys that differ from
+ * each other (meta, its envelope, its delimiters): no search. */
+static void
+add_string(jtree_arena *a, jtree *o, const char *key, const char *value)
+{
+	/* Envelope fields are ASCII nearly always: no UTF-8 decoding then. */
+	size_t n = 0;
+	unsigned char high = 0;
+	for (; value[n]; n++)
+		high |= (unsigned char)value[n];
+	jtree *v = high & 0x80 ? jtree_string_checked(a, value, n) : jtree_string(a, value, n);
+	if (o && v)
+		jtree_object_append(a, o, key, strlen(key), v);
+}
+
+static jtree *
+delimiters_json(jtree_arena *a, const edi_delimiters *d)
+{
+	jtree *o = jtree_object(a);
+	char s[2] = {0};
+	s[0] = d->element;
+	add_string(a, o, "element", s);
+	s[0] = d->component;
+	add_string(a, o, "component", s);
+	if (d->repetition) {
+		s[0] = d->repetition;
+		add_string(a, o, "repetition", s);
+	}
+	if (d->release) {
+		s[0] = d->release;
+		add_string(a, o, "release", s);
+	}
+	if (d->decimal && d->decimal != '.') {
+		s[0] = d->decimal;
+		add_string(a, o, "decimal", s);
+	}
+	jtree_object_set(a, o, "terminator",
+	    jtree_string_checked(a, d->terminator, d->terminator_len));
+	jtree_object_set(a, o, "line_suffix",
+	    jtree_string_checked(a, d->suffix, d->suffix_len));
+	return o;
+}
+
+static jtree *
+envelope_json(const xlate *x, jtree_arena *a)
+{
+	jtree *env = jtree_object(a);
+	add_string(a, env, "sender", x->sender);
+	if (x->sender_qualifier[0])
+		add_string(a, env, "sender_qualifier", x->sender_qualifier);
+	add_string(a, env, "receiver", x->receiver);
+	if (x->receiver_qualifier[0])
+		add_string(a, env, "receiver_qualifier", x->receiver_qualifier);
+	if (x->functional_id[0]) {
+		add_string(a, env, "functional_id", x->functional_id);
+		add_string(a, env, "group_sender", x->group_sender);
+		add_string(a, env, "group_receiver", x->group_receiver);
+	}
+	return env;
+}
+
+/* Has nothing been set in the shared object since it was built? */
+static int
+shared_intact(const shared_part *p)
+{
+	if (p->node == NULL || p->node->u.object.size != p->size)
+		return 0;
+	size_t i = 0;
+	for (const jtree_member *m = p->node->u.object.first; m; m = m->next, i++)
+		if (i >= SHARED_VALUES || m->value != p->values[i])
+			return 0;
+	return 1;
+}
+
+static void
+shared_snapshot(shared_part *p, jtree *node)
+{
+	p->node = node;
+	p->size = node ? node->u.object.size : 0;
+	size_t i = 0;
+	for (const jtree_member *m = node ? node->u.object.first : NULL;
+	    m && i < SHARED_VALUES; m = m->next)
+		p->values[i++] = m->value;
+	p->text_len = 0;
+	if (node && jtree_write(node, &p->text, &p->text_len, &p->text_cap) != 0)
+		p->text_len = 0;
+}
+
+/* Builds meta's envelope and delimiters for the current envelope, unless
+ * the ones built for it are still as built. */
+static void
+share_envelope(xlate *x)
+{
+	if (x->shared_gen == x->envelope_gen && shared_intact(&x->shared[0])
+	    && shared_intact(&x->shared[1]))
+		return;
+	jtree_arena *a = x->shared_arena;
+	jtree_arena_reset(a);
+	jtree *env = envelope_json(x, a);
+	jtree *delims = delimiters_json(a, &x->delimiters);
+	if (jtree_arena_failed(a))
+		env = delims = NULL;
+	shared_snapshot(&x->shared[0], env);
+	shared_snapshot(&x->shared[1], delims);
+	x->shared_gen = x->envelope_gen;
+}
+
 /* The document as a jansson tree, meta's shared parts by reference. */
 static json_t *
 doc_to_json(xlate *x, const jtree *doc)
@@ -268,8 +412,10 @@ doc_to_json(xlate *x, const jtree *doc)
 			v = json_object();
 			for (const jtree_member *k = x->meta->u.object.first; v && k; k = k->next) {
 				json_t **cache = x->doc_gen != x->envelope_gen ? NULL
-				    : strcmp(k->key, "envelope") == 0 ? &x->c_envelope
-				    : strcmp(k->key, "delimiters") == 0 ? &x->c_delimiters : NULL;
+				    : k->value == x->shared[0].node && shared_intact(&x->shared[0])
+				        ? &x->c_envelope
+				    : k->value == x->shared[1].node && shared_intact(&x->shared[1])
+				        ? &x->c_delimiters : NULL;
 				json_t *kv;
 				if (cache && *cache)
 					kv = json_incref(*cache);
@@ -309,7 +455,13 @@ deliver(xlate *x)
 		r.error = x->error;
 	} else if (x->text && x->maps->partner == NULL) {
 		x->out_len = 0;
-		if (jtree_write(x->doc, &x->out, &x->out_len, &x->out_cap) != 0)
+		jtree_known_text known[2];
+		size_t nk = 0;
+		for (size_t i = 0; i < 2; i++)
+			if (x->shared[i].text_len && shared_intact(&x->shared[i]))
+				known[nk++] = (jtree_known_text){x->shared[i].node,
+				    x->shared[i].text, x->shared[i].text_len};
+		if (jtree_write_known(x->doc, known, nk, &x->out, &x->out_len, &x->out_cap) != 0)
 			r.error = out_of_memory;
 		r.text = x->out;
 		r.text_len = x->out_len;
@@ -349,41 +501,6 @@ deliver(xlate *x)
 }
 
 static void
-set_string(jtree_arena *a, jtree *o, const char *key, const char *value)
-{
-	/* Text that is not UTF-8 leaves the key out, as it always has. */
-	jtree_object_set(a, o, key, jtree_string_checked(a, value, strlen(value)));
-}
-
-static jtree *
-delimiters_json(jtree_arena *a, const edi_delimiters *d)
-{
-	jtree *o = jtree_object(a);
-	char s[2] = {0};
-	s[0] = d->element;
-	set_string(a, o, "element", s);
-	s[0] = d->component;
-	set_string(a, o, "component", s);
-	if (d->repetition) {
-		s[0] = d->repetition;
-		set_string(a, o, "repetition", s);
-	}
-	if (d->release) {
-		s[0] = d->release;
-		set_string(a, o, "release", s);
-	}
-	if (d->decimal && d->decimal != '.') {
-		s[0] = d->decimal;
-		set_string(a, o, "decimal", s);
-	}
-	jtree_object_set(a, o, "terminator",
-	    jtree_string_checked(a, d->terminator, d->terminator_len));
-	jtree_object_set(a, o, "line_suffix",
-	    jtree_string_checked(a, d->suffix, d->suffix_len));
-	return o;
-}
-
-static void
 begin_message(xlate *x, const edi_segment *s, const char *message,
     const char *version, const char *set)
 {
@@ -397,7 +514,21 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 	map_standard std = s->delimiters->standard == EDI_STANDARD_EDIFACT
 	    ? MAP_EDIFACT : MAP_X12;
 	char *err = NULL;
-	x->m = xlate_maps_find(x->maps, std, version, message, &err);
+	if (x->last_map && x->last_standard == std && x->last_partner == x->maps->partner
+	    && strcmp(x->last_version, version) == 0 && strcmp(x->last_message, message) == 0) {
+		x->m = x->last_map;
+	} else {
+		x->m = xlate_maps_find(x->maps, std, version, message, &err);
+		x->last_map = NULL;
+		if (x->m && strlen(version) < sizeof(x->last_version)
+		    && strlen(message) < sizeof(x->last_message)) {
+			x->last_map = x->m;
+			x->last_standard = std;
+			x->last_partner = x->maps->partner;
+			strcpy(x->last_version, version);
+			strcpy(x->last_message, message);
+		}
+	}
 	if (x->m == NULL) {
 		x->error = err ? err : strdup("no map");
 		return;
@@ -407,39 +538,42 @@ begin_message(xlate *x, const edi_segment *s, const char *message,
 		x->error = strdup(out_of_memory);
 		return;
 	}
-	set_string(a, x->doc, "type", x->m->document);
+	add_string(a, x->doc, "type", x->m->document);
 	jtree *meta = jtree_object(a);
 	if (x->partner)
-		set_string(a, meta, "partner", x->partner);
-	set_string(a, meta, "standard", std == MAP_X12 ? "x12" : "edifact");
-	set_string(a, meta, "version", x->version);
-	set_string(a, meta, "message", message);
-	set_string(a, meta, "interchange", x->interchange);
+		add_string(a, meta, "partner", x->partner);
+	add_string(a, meta, "standard", std == MAP_X12 ? "x12" : "edifact");
+	add_string(a, meta, "version", x->version);
+	add_string(a, meta, "message", message);
+	add_string(a, meta, "interchange", x->interchange);
 	if (x->group[0])
-		set_string(a, meta, "group", x->group);
-	set_string(a, meta, "set", set);
-	jtree *env = jtree_object(a);
-	set_string(a, env, "sender", x->sender);
-	if (x->sender_qualifier[0])
-		set_string(a, env, "sender_qualifier", x->sender_qualifier);
-	set_string(a, env, "receiver", x->receiver);
-	if (x->receiver_qualifier[0])
-		set_string(a, env, "receiver_qualifier", x->receiver_qualifier);
-	if (x->functional_id[0]) {
-		set_string(a, env, "functional_id", x->functional_id);
-		set_string(a, env, "group_sender", x->group_sender);
-		set_string(a, env, "group_receiver", x->group_receiver);
+		add_string(a, meta, "group", x->group);
+	add_string(a, meta, "set", set);
+	share_envelope(x);
+	jtree *env = x->shared[0].node, *delims = x->shared[1].node;
+	if (env == NULL || delims == NULL) {
+		/* Out of memory for the shared parts: this document's own. */
+		env = envelope_json(x, a);
+		delims = delimiters_json(a, &x->delimiters);
 	}
 	jtree_object_set(a, meta, "envelope", env);
-	jtree_object_set(a, meta, "delimiters", delimiters_json(a, &x->delimiters));
+	jtree_object_set(a, meta, "delimiters", delims);
 	/* Unique per sender and control numbers; the store may replace it
 	 * with its own id. */
-	char corr[200];
-	snprintf(corr, sizeof(corr), "%s-%s-%s-%s", x->sender, x->interchange,
-	    x->group[0] ? x->group : "0", set);
-	set_string(a, meta, "correlation_id", corr);
+	char corr[200]; /* four fields of at most 39 bytes and their dashes */
+	const char *parts[4] = {x->sender, x->interchange, x->group[0] ? x->group : "0", set};
+	size_t o = 0;
+	for (size_t i = 0; i < 4; i++) {
+		size_t n = strnlen(parts[i], 40);
+		if (i)
+			corr[o++] = '-';
+		memcpy(corr + o, parts[i], n);
+		o += n;
+	}
+	corr[o] = '\0';
+	add_string(a, meta, "correlation_id", corr);
 	if (x->received_at)
-		set_string(a, meta, "received_at", x->received_at);
+		add_string(a, meta, "received_at", x->received_at);
 	jtree_object_set(a, x->doc, "meta", meta);
 	x->meta = meta;
 	x->doc_gen = x->envelope_gen;
@@ -518,7 +652,9 @@ xlate_segment(xlate *x, const edi_segment *s)
 		text(s, 1, 0, msg, sizeof(msg));
 		text(s, 2, 0, set, sizeof(set));
 		/* GS08 "004010VICS" is version 004010 with an industry code. */
-		snprintf(version, sizeof(version), "%.6s", x->version);
+		size_t vn = strnlen(x->version, 6);
+		memcpy(version, x->version, vn);
+		version[vn] = '\0';
 		begin_message(x, s, msg, version, set);
 		return 0;
 	}

@@ -20,6 +20,10 @@
  * jparse (our parser into an arena jtree) is timed alone too, the walk
  * over its tree (map_out_jtree) alone, and both together: the path
  * without jansson.
+ *
+ * BENCH_ROWS=text,json_t (either or both) runs only those EDI -> canonical
+ * rows and prints them with the references: for profiling one path
+ * (perf record -g tests/bench/bench_map maps 30).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,7 +196,18 @@ main(int argc, char **argv)
 	double t_in[2];
 	long rss[7];
 	bench b = {0};
+	const char *only = getenv("BENCH_ROWS");
+	int run_mode[2] = {1, 1};
+	if (only && *only) {
+		run_mode[0] = strstr(only, "text") != NULL;
+		run_mode[1] = strstr(only, "json_t") != NULL;
+	}
 	for (int mode = 0; mode < 2; mode++) {
+		if (!run_mode[mode]) {
+			t_in[mode] = 0;
+			rss[mode] = 0;
+			continue;
+		}
 		bench bm = {0};
 		bm.x = xlate_new(maps, NULL, NULL, on_doc, &bm);
 		xlate_set_text(bm.x, mode == 0);
@@ -208,10 +223,31 @@ main(int argc, char **argv)
 		rss[mode] = peak_rss_kb();
 		edi_reader_free(r);
 		xlate_free(bm.x);
-		if (mode == 0)
+		bm.x = NULL;
+		if (b.keep_text == NULL) {
 			b = bm;
-		else
+		} else {
+			b.docs = bm.docs;
 			free(bm.keep_text);
+		}
+	}
+	if (only && *only) {
+		printf("| input | MB/s | docs/s | peak RSS | vs reader | vs 200 MB/s |\n");
+		printf("|---|---:|---:|---:|---:|---:|\n");
+		double ref = len / (r1 - r0) / 1e6;
+		printf("| reader alone (ref.) | %.1f | - | - | 1.000 | %.2f |\n", ref, ref / 200);
+		const char *nm[2] = {"EDI -> canonical text", "EDI -> canonical json_t"};
+		for (int mode = 0; mode < 2; mode++)
+			if (run_mode[mode]) {
+				double mbs = len / t_in[mode] / 1e6;
+				printf("| %s | %.1f | %.0f | %.1f MiB | %.3f | %.2f |\n", nm[mode],
+				    mbs, b.docs / t_in[mode], rss[mode] / 1024.0, mbs / ref, mbs / 200);
+			}
+		free(b.keep_text);
+		free(data);
+		xlate_maps_free(maps);
+		map_loader_free(l);
+		return 0;
 	}
 	if (b.keep_text == NULL) {
 		fprintf(stderr, "bench: no document translated\n");
