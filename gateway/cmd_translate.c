@@ -142,8 +142,8 @@ on_error(void *ctx, const edi_error *e)
 
 /* All JSON values of a file: one document per line (what translate
  * prints), one pretty document, or an array of documents. */
-static json_t *
-read_documents(const char *path)
+static jtree *
+read_documents(const char *path, jtree_arena *a)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (f == NULL) {
@@ -167,29 +167,11 @@ read_documents(const char *path)
 		fclose(f);
 	if (buf == NULL)
 		return NULL;
-	json_t *docs = json_array();
-	size_t off = 0;
-	while (off < len) {
-		while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\r'
-		    || buf[off] == '\t'))
-			off++;
-		if (off >= len)
-			break;
-		json_error_t e;
-		json_t *j = json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK, &e);
-		if (j == NULL) {
-			fprintf(stderr, "%s:%d: %s\n", path, e.line, e.text);
-			json_decref(docs);
-			free(buf);
-			return NULL;
-		}
-		if (json_is_array(j))
-			json_array_extend(docs, j);
-		else
-			json_array_append(docs, j);
-		json_decref(j);
-		off += (size_t)e.position;
-	}
+	/* Parsed straight into the arena (jparse): no json_t on the way. */
+	json_error_t e;
+	jtree *docs = xlate_out_documents(a, buf, len, &e);
+	if (docs == NULL)
+		fprintf(stderr, "%s:%d: %s\n", path, e.line, e.text);
 	free(buf);
 	return docs;
 }
@@ -322,7 +304,7 @@ translate_out(int argc, char **argv)
 		return EXIT_USAGE;
 	xlate_maps *maps = xlate_maps_new(dir, l);
 	partner *prof = NULL;
-	json_t *docs = NULL;
+	jtree_arena *arena = NULL;
 	int rc = EXIT_USAGE;
 	if (partner_id) {
 		char ppath[4096], pxsd[4096];
@@ -354,7 +336,8 @@ translate_out(int argc, char **argv)
 		opt.control = next_control;
 		opt.control_ctx = &cs;
 	}
-	docs = read_documents(file);
+	arena = jtree_arena_new();
+	const jtree *docs = arena ? read_documents(file, arena) : NULL;
 	if (docs == NULL) {
 		rc = EXIT_INVALID;
 		goto out;
@@ -362,7 +345,7 @@ translate_out(int argc, char **argv)
 	/* The interchange is built in memory and printed only when whole. */
 	edi_writer_memory mem = {0};
 	char err[512];
-	if (xlate_out_interchange(maps, docs, &opt, edi_writer_memory_sink, &mem,
+	if (xlate_out_interchange_jtree(maps, docs, &opt, edi_writer_memory_sink, &mem,
 	    err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", file, err);
 		rc = EXIT_INVALID;
@@ -374,7 +357,7 @@ translate_out(int argc, char **argv)
 out:
 	if (cs.store)
 		store_close(cs.store);
-	json_decref(docs);
+	jtree_arena_free(arena);
 	partner_free(prof);
 	xlate_maps_free(maps);
 	map_loader_free(l);

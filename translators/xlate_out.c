@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edi_builder.h"
+#include "jparse.h"
 #include "map_xlate.h"
 #include "partner.h"
 #include "xlate_out.h"
@@ -40,14 +41,23 @@ functional_id_for(const char *message)
 	return NULL;
 }
 
-static const char *
-str(json_t *o, const char *key)
+/* The document's fields as the walk reads them: a wrong type reads as
+ * absent. Strings in a jtree end with a NUL. */
+static const jtree *
+get(const jtree *o, const char *key)
 {
-	return json_string_value(json_object_get(o, key));
+	return jtree_object_getn(o, key, strlen(key));
+}
+
+static const char *
+str(const jtree *o, const char *key)
+{
+	const jtree *v = get(o, key);
+	return v && v->kind == JTREE_STRING ? v->u.string.ptr : NULL;
 }
 
 static char
-delim(json_t *d, const char *key, char dflt)
+delim(const jtree *d, const char *key, char dflt)
 {
 	const char *s = str(d, key);
 	return s && strlen(s) == 1 ? s[0] : dflt;
@@ -66,14 +76,14 @@ line_style_of(const char *name)
 /* The delimiters of the interchange: the partner's, else those the first
  * document came with, else the usual ones. */
 static void
-choose_delimiters(edi_delimiters *d, const xlate_out_options *opt, json_t *meta,
+choose_delimiters(edi_delimiters *d, const xlate_out_options *opt, const jtree *meta,
     int x12_repetition)
 {
 	const partner *p = opt->partner;
-	json_t *md = NULL;
+	const jtree *md = NULL;
 	const char *mstd = str(meta, "standard");
 	if (p == NULL && mstd && strcmp(mstd, opt->standard == MAP_X12 ? "x12" : "edifact") == 0)
-		md = json_object_get(meta, "delimiters");
+		md = get(meta, "delimiters");
 	edi_line_style line = EDI_LINE_NONE;
 	if (p)
 		line = line_style_of(p->line_style);
@@ -111,7 +121,7 @@ choose_delimiters(edi_delimiters *d, const xlate_out_options *opt, json_t *meta,
 
 /* A control number: from the callback, else from the meta. */
 static int
-control(const xlate_out_options *opt, xlate_control_kind kind, json_t *meta,
+control(const xlate_out_options *opt, xlate_control_kind kind, const jtree *meta,
     const char *key, unsigned long *value, char *err, size_t errlen, size_t doc)
 {
 	if (opt->control)
@@ -138,10 +148,10 @@ typedef struct target {
 } target;
 
 static int
-choose_target(const xlate_out_options *opt, json_t *doc, target *t, char *err,
+choose_target(const xlate_out_options *opt, const jtree *doc, target *t, char *err,
     size_t errlen, size_t k)
 {
-	json_t *meta = json_object_get(doc, "meta");
+	const jtree *meta = get(doc, "meta");
 	const char *type = str(doc, "type");
 	const char *want = opt->standard == MAP_X12 ? "x12" : "edifact";
 	const char *mstd = str(meta, "standard");
@@ -150,7 +160,7 @@ choose_target(const xlate_out_options *opt, json_t *doc, target *t, char *err,
 		t->message = str(meta, "message");
 		snprintf(t->full_version, sizeof(t->full_version), "%s", str(meta, "version"));
 		t->association = str(meta, "association");
-		json_t *env = json_object_get(meta, "envelope");
+		const jtree *env = get(meta, "envelope");
 		t->functional_id = str(env, "functional_id");
 	} else {
 		t->message = xlate_out_message_for(opt->standard, type);
@@ -205,17 +215,48 @@ writer_failed(edi_writer *w, char *err, size_t errlen, size_t k)
 	return 1;
 }
 
-int
-xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *opt,
-    edi_writer_sink sink, void *sink_ctx, char *err, size_t errlen)
+/* The document as this interchange writes it, in scratch: unmapped only
+ * when it holds segments of the target standard, meta.delimiters saying
+ * the decimal mark written, the partner's codes for ours. The document
+ * itself is shared, not changed: members are copied only on the way to
+ * what changes (all of it when cross-references apply). */
+static jtree *
+prepare(jtree_arena *scratch, const jtree *doc, const xlate_out_options *opt,
+    char decimal)
 {
-	size_t n = json_array_size(docs);
+	const partner *p = opt->partner;
+	int xref = p && p->xref_count;
+	jtree *copy = xref ? jtree_copy(scratch, doc) : jtree_object_shallow_copy(scratch, doc);
+	if (copy == NULL)
+		return NULL;
+	const char *dstd = str(get(doc, "meta"), "standard");
+	if (dstd == NULL || strcmp(dstd, opt->standard == MAP_X12 ? "x12" : "edifact") != 0)
+		jtree_object_del(copy, "unmapped");
+	const jtree *m = get(copy, "meta");
+	jtree *cm = jtree_is_object(m) ? (xref ? (jtree *)m : jtree_object_shallow_copy(scratch, m))
+	    : jtree_object(scratch);
+	jtree *cd = jtree_object(scratch);
+	char dm[1] = {decimal ? decimal : '.'};
+	jtree_object_set(scratch, cd, "decimal", jtree_string(scratch, dm, 1));
+	jtree_object_set(scratch, cm, "delimiters", cd);
+	jtree_object_set(scratch, copy, "meta", cm);
+	if (xref)
+		partner_xref_apply_jtree(p, scratch, copy, 0);
+	return jtree_arena_failed(scratch) ? NULL : copy;
+}
+
+int
+xlate_out_interchange_jtree(xlate_maps *maps, const jtree *docs,
+    const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx, char *err,
+    size_t errlen)
+{
+	size_t n = jtree_array_size(docs);
 	if (n == 0) {
 		snprintf(err, errlen, "no documents");
 		return -1;
 	}
-	json_t *meta0 = json_object_get(json_array_get(docs, 0), "meta");
-	json_t *env0 = json_object_get(meta0, "envelope");
+	const jtree *meta0 = get(jtree_array_get(docs, 0), "meta");
+	const jtree *env0 = get(meta0, "envelope");
 	const partner *p = opt->partner;
 	int x12 = opt->standard == MAP_X12;
 	const char *mstd = str(meta0, "standard");
@@ -264,13 +305,16 @@ xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *o
 		recv_gs = recv;
 
 	target t0;
-	if (choose_target(opt, json_array_get(docs, 0), &t0, err, errlen, 1) < 0)
+	if (choose_target(opt, jtree_array_get(docs, 0), &t0, err, errlen, 1) < 0)
 		return -1;
 	edi_delimiters d;
 	choose_delimiters(&d, opt, meta0, x12 && strncmp(t0.version, "00402", 5) >= 0);
 	edi_writer *w = edi_writer_new(sink, sink_ctx);
 	edi_builder *b = w ? edi_builder_new(w) : NULL;
-	if (b == NULL) {
+	/* One document's copy at a time: reset per document. */
+	jtree_arena *scratch = b ? jtree_arena_new() : NULL;
+	if (scratch == NULL) {
+		edi_builder_free(b);
 		edi_writer_free(w);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -315,11 +359,11 @@ xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *o
 	target cur = {0};
 	int group_open = 0;
 	for (size_t k = 0; k < n; k++) {
-		json_t *doc = json_array_get(docs, k);
-		json_t *meta = json_object_get(doc, "meta");
+		const jtree *doc = jtree_array_get(docs, k);
+		const jtree *meta = get(doc, "meta");
 		target t;
-		if (!json_is_object(doc) || choose_target(opt, doc, &t, err, errlen, k + 1) < 0) {
-			if (!json_is_object(doc))
+		if (!jtree_is_object(doc) || choose_target(opt, doc, &t, err, errlen, k + 1) < 0) {
+			if (!jtree_is_object(doc))
 				snprintf(err, errlen, "document %zu: not a JSON object", k + 1);
 			goto out;
 		}
@@ -359,31 +403,14 @@ xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *o
 		}
 		if (writer_failed(w, err, errlen, k + 1))
 			goto out;
-		/* A copy: cross-references, the decimal mark and (for the other
-		 * standard) unmapped are this interchange's business. */
-		json_t *copy = json_deep_copy(doc);
+		jtree_arena_reset(scratch);
+		jtree *copy = prepare(scratch, doc, opt, d.decimal);
 		if (copy == NULL) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		/* unmapped holds segments of the standard the document came in. */
-		const char *dstd = str(meta, "standard");
-		if (dstd == NULL || strcmp(dstd, x12 ? "x12" : "edifact") != 0)
-			json_object_del(copy, "unmapped");
-		json_t *cm = json_object_get(copy, "meta");
-		if (!json_is_object(cm)) {
-			cm = json_object();
-			json_object_set_new(copy, "meta", cm);
-		}
-		json_t *cd = json_object();
-		char dm[2] = {d.decimal ? d.decimal : '.', 0};
-		json_object_set_new(cd, "decimal", json_string(dm));
-		json_object_set_new(cm, "delimiters", cd);
-		if (p)
-			partner_xref_apply(p, copy, 0);
 		char merr[256];
-		long segs = map_out_document(m, copy, map_out_writer_sink, w, merr, sizeof(merr));
-		json_decref(copy);
+		long segs = map_out_jtree(m, copy, map_out_writer_sink, w, merr, sizeof(merr));
 		if (segs < 0) {
 			if (!writer_failed(w, err, errlen, k + 1))
 				snprintf(err, errlen, "document %zu: %s", k + 1, merr);
@@ -401,7 +428,79 @@ xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *o
 		goto out;
 	rc = 0;
 out:
+	jtree_arena_free(scratch);
 	edi_builder_free(b);
 	edi_writer_free(w);
 	return rc;
+}
+
+int
+xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *opt,
+    edi_writer_sink sink, void *sink_ctx, char *err, size_t errlen)
+{
+	jtree_arena *a = jtree_arena_new();
+	jtree *t = a ? jtree_array(a) : NULL;
+	for (size_t i = 0; t && i < json_array_size(docs); i++) {
+		jtree *d = jtree_from_json(a, json_array_get(docs, i));
+		if (d == NULL) {
+			if (!jtree_arena_failed(a)) {
+				snprintf(err, errlen, "document %zu: document nested too deeply", i + 1);
+				jtree_arena_free(a);
+				return -1;
+			}
+			t = NULL;
+			break;
+		}
+		jtree_array_append(a, t, d);
+	}
+	if (t == NULL || jtree_arena_failed(a)) {
+		jtree_arena_free(a);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = xlate_out_interchange_jtree(maps, t, opt, sink, sink_ctx, err, errlen);
+	jtree_arena_free(a);
+	return rc;
+}
+
+jtree *
+xlate_out_documents(jtree_arena *a, const char *text, size_t len, json_error_t *e)
+{
+	jtree *docs = jtree_array(a);
+	size_t off = 0;
+	while (docs && off < len) {
+		while (off < len && (text[off] == ' ' || text[off] == '\n' || text[off] == '\r'
+		    || text[off] == '\t'))
+			off++;
+		if (off >= len)
+			break;
+		size_t used = 0;
+		jparse_error pe;
+		jtree *j = jparse(a, text + off, len - off, 0, JPARSE_STOP_AFTER_VALUE, &used, &pe);
+		if (j == NULL && !jtree_arena_failed(a)) {
+			/* jansson's reading of the same bytes: its message (the one
+			 * users have always had), and its tree where the two differ
+			 * (a NUL byte after a value). */
+			json_t *jj = json_loadb(text + off, len - off, JSON_DISABLE_EOF_CHECK, e);
+			if (jj == NULL)
+				return NULL;
+			j = jtree_from_json(a, jj);
+			used = (size_t)e->position;
+			json_decref(jj);
+		}
+		if (j == NULL || used == 0)
+			break;
+		if (jtree_is_array(j))
+			for (size_t i = 0; i < j->u.array.size; i++)
+				jtree_array_append(a, docs, j->u.array.items[i]);
+		else
+			jtree_array_append(a, docs, j);
+		off += used;
+	}
+	if (docs == NULL || jtree_arena_failed(a) || off < len) {
+		memset(e, 0, sizeof(*e));
+		snprintf(e->text, sizeof(e->text), "out of memory");
+		return NULL;
+	}
+	return docs;
 }

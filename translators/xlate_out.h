@@ -17,8 +17,12 @@
  *   number given on the command line); without one, from the meta.
  *
  *   With a partner, its cross-reference tables turn our SKUs, units and
- *   locations back into the partner's (partner_xref_apply) on a copy of
- *   each document.
+ *   locations back into the partner's (partner_xref_apply_jtree) on a copy
+ *   of each document in a scratch arena reset per document.
+ *
+ *   The documents are arena trees (jtree.h): read from text with jparse
+ *   (xlate_out_documents), or copied from the jansson trees the gateway's
+ *   callers hold (xlate_out_interchange).
  *
  * ERRORS
  *   Returns 0, or -1 with a message in err naming the document (1-based)
@@ -34,6 +38,7 @@
 #include <jansson.h>
 
 #include "edi_writer.h"
+#include "jtree.h"
 #include "map.h"
 #include "xlate.h"
 
@@ -61,10 +66,24 @@ typedef struct xlate_out_options {
 	int test;                        /* ISA15 T / UNB 0035 1 */
 } xlate_out_options;
 
-/* docs is an array of canonical documents. */
+/* docs is an array of canonical documents (copied into an arena tree,
+ * then as xlate_out_interchange_jtree). */
 int xlate_out_interchange(xlate_maps *maps, json_t *docs,
     const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx,
     char *err, size_t errlen);
+/* The same from an arena tree array (xlate_out_documents' or jparse's). */
+int xlate_out_interchange_jtree(xlate_maps *maps, const jtree *docs,
+    const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx,
+    char *err, size_t errlen);
+
+/* Canonical documents from text as `edigate translate` writes them: JSON
+ * objects (or arrays of them, whose items count one by one) one after
+ * another, whitespace between. Returns an array in a, or NULL with e
+ * filled as jansson's json_loadb (JSON_DISABLE_EOF_CHECK) fills it for
+ * the first value that does not parse: line and text are what users of
+ * the command have always read ("out of memory" when the arena failed). */
+jtree *xlate_out_documents(jtree_arena *a, const char *text, size_t len,
+    json_error_t *e);
 
 /* The message type a canonical document type becomes in a standard
  * ("shipment" -> "856" / "DESADV"), NULL when there is none. */
