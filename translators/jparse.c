@@ -170,8 +170,15 @@ parse_string(parser *p, const char **out, size_t *outlen)
 		fail(p, c, "unterminated string");
 		return -1;
 	}
-	/* Escapes only shorten: the rest of the text bounds the result. */
-	size_t need = (size_t)(e - start) + 1;
+	/* Escapes only shorten: the raw string bounds the result. Its end is
+	 * where the decoder below stops too (an escape is two bytes or \u and
+	 * four hex digits, neither of which holds a quote), so the scratch
+	 * follows the longest string, not the text left after it (a file of
+	 * documents parsed one by one). */
+	const unsigned char *q = c;
+	while (q < e && *q != '"')
+		q += *q == '\\' && e - q >= 2 ? 2 : 1;
+	size_t need = (size_t)(q - start) + 1;
 	if (need > p->scratch_cap) {
 		char *n = realloc(p->scratch, need);
 		if (n == NULL) {

@@ -245,20 +245,45 @@ prepare(jtree_arena *scratch, const jtree *doc, const xlate_out_options *opt,
 	return jtree_arena_failed(scratch) ? NULL : copy;
 }
 
-int
-xlate_out_interchange_jtree(xlate_maps *maps, const jtree *docs,
-    const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx, char *err,
-    size_t errlen)
+/* An interchange being written, one document at a time: what the
+ * envelope took from the first document is copied here, since the
+ * caller's arena holding it may be reset before the next one. */
+struct xlate_out {
+	xlate_maps *maps;
+	const xlate_out_options *opt;
+	edi_writer *w;
+	edi_builder *b;
+	jtree_arena *scratch;  /* one document's prepared copy */
+	edi_delimiters d;
+	int x12;
+	char *send_gs, *recv_gs;
+	char *functional_id;   /* of the open group */
+	char full_version[24];
+	int group_open;
+	size_t k;              /* documents written */
+	int failed;
+	char *err;
+	size_t errlen;
+};
+
+static char *
+dup_or_null(const char *s)
 {
-	size_t n = jtree_array_size(docs);
-	if (n == 0) {
-		snprintf(err, errlen, "no documents");
-		return -1;
-	}
-	const jtree *meta0 = get(jtree_array_get(docs, 0), "meta");
+	return s ? strdup(s) : NULL;
+}
+
+/* Starts the interchange from its first document (its meta gives the
+ * envelope when there is no partner). */
+static int
+begin(xlate_out *x, const jtree *doc0)
+{
+	const xlate_out_options *opt = x->opt;
+	char *err = x->err;
+	size_t errlen = x->errlen;
+	const jtree *meta0 = get(doc0, "meta");
 	const jtree *env0 = get(meta0, "envelope");
 	const partner *p = opt->partner;
-	int x12 = opt->standard == MAP_X12;
+	int x12 = x->x12;
 	const char *mstd = str(meta0, "standard");
 	int same_std = mstd && strcmp(mstd, x12 ? "x12" : "edifact") == 0;
 
@@ -305,29 +330,25 @@ xlate_out_interchange_jtree(xlate_maps *maps, const jtree *docs,
 		recv_gs = recv;
 
 	target t0;
-	if (choose_target(opt, jtree_array_get(docs, 0), &t0, err, errlen, 1) < 0)
+	if (choose_target(opt, doc0, &t0, err, errlen, 1) < 0)
 		return -1;
-	edi_delimiters d;
-	choose_delimiters(&d, opt, meta0, x12 && strncmp(t0.version, "00402", 5) >= 0);
-	edi_writer *w = edi_writer_new(sink, sink_ctx);
-	edi_builder *b = w ? edi_builder_new(w) : NULL;
-	/* One document's copy at a time: reset per document. */
-	jtree_arena *scratch = b ? jtree_arena_new() : NULL;
-	if (scratch == NULL) {
-		edi_builder_free(b);
-		edi_writer_free(w);
+	choose_delimiters(&x->d, opt, meta0, x12 && strncmp(t0.version, "00402", 5) >= 0);
+	x->send_gs = dup_or_null(send_gs);
+	x->recv_gs = dup_or_null(recv_gs);
+	if (x->send_gs == NULL || x->recv_gs == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	int rc = -1;
+	edi_writer *w = x->w;
+	edi_builder *b = x->b;
 	unsigned long icn;
 	char num[32];
-	if (edi_writer_set_delimiters(w, &d) != EDI_WRITE_OK) {
+	if (edi_writer_set_delimiters(w, &x->d) != EDI_WRITE_OK) {
 		writer_failed(w, err, errlen, 1);
-		goto out;
+		return -1;
 	}
 	if (control(opt, XLATE_CONTROL_INTERCHANGE, meta0, "interchange", &icn, err, errlen, 1) < 0)
-		goto out;
+		return -1;
 	if (x12) {
 		char isa12[6];
 		snprintf(isa12, sizeof(isa12), "%.5s", t0.version);
@@ -353,84 +374,177 @@ xlate_out_interchange_jtree(xlate_maps *maps, const jtree *docs,
 		};
 		edi_builder_edifact_interchange(b, &unb);
 	}
-	if (writer_failed(w, err, errlen, 1))
-		goto out;
+	return writer_failed(w, err, errlen, 1) ? -1 : 0;
+}
 
-	target cur = {0};
-	int group_open = 0;
-	for (size_t k = 0; k < n; k++) {
-		const jtree *doc = jtree_array_get(docs, k);
-		const jtree *meta = get(doc, "meta");
-		target t;
-		if (!jtree_is_object(doc) || choose_target(opt, doc, &t, err, errlen, k + 1) < 0) {
-			if (!jtree_is_object(doc))
-				snprintf(err, errlen, "document %zu: not a JSON object", k + 1);
-			goto out;
-		}
-		const map *m = target_map(maps, opt, &t, err, errlen, k + 1);
-		if (m == NULL)
-			goto out;
-		if (x12 && (!group_open || strcmp(t.functional_id, cur.functional_id) != 0
-		    || strcmp(t.full_version, cur.full_version) != 0)) {
-			if (group_open)
-				edi_builder_end_group(b);
-			unsigned long gcn;
-			if (control(opt, XLATE_CONTROL_GROUP, meta, "group", &gcn, err, errlen, k + 1) < 0)
-				goto out;
-			edi_x12_group gs = {
-				.functional_id = t.functional_id, .sender_code = send_gs,
-				.receiver_code = recv_gs, .control_number = gcn,
-				.version = t.full_version,
-			};
-			edi_builder_x12_group(b, &gs);
-			group_open = 1;
-			cur = t;
-		}
-		unsigned long scn;
-		if (control(opt, XLATE_CONTROL_SET, meta, "set", &scn, err, errlen, k + 1) < 0)
-			goto out;
-		if (x12) {
-			snprintf(num, sizeof(num), "%04lu", scn);
-			edi_builder_x12_set(b, t.message, num, NULL);
-		} else {
-			char v[2] = {t.version[0], 0};
-			snprintf(num, sizeof(num), "%lu", scn);
-			edi_edifact_message unh = {
-				.reference = num, .type = t.message, .version = v,
-				.release = t.version + 1, .association = t.association,
-			};
-			edi_builder_edifact_message(b, &unh);
-		}
-		if (writer_failed(w, err, errlen, k + 1))
-			goto out;
-		jtree_arena_reset(scratch);
-		jtree *copy = prepare(scratch, doc, opt, d.decimal);
-		if (copy == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-		char merr[256];
-		long segs = map_out_jtree(m, copy, map_out_writer_sink, w, merr, sizeof(merr));
-		if (segs < 0) {
-			if (!writer_failed(w, err, errlen, k + 1))
-				snprintf(err, errlen, "document %zu: %s", k + 1, merr);
-			goto out;
-		}
-		edi_builder_end_message(b);
-		if (writer_failed(w, err, errlen, k + 1))
-			goto out;
+/* One document: its group (X12), header, body and trailer. */
+static int
+add(xlate_out *x, const jtree *doc)
+{
+	const xlate_out_options *opt = x->opt;
+	char *err = x->err;
+	size_t errlen = x->errlen;
+	edi_writer *w = x->w;
+	edi_builder *b = x->b;
+	int x12 = x->x12;
+	size_t k = x->k++;
+	char num[32];
+	if (k == 0 && begin(x, doc) < 0)
+		return -1;
+	const jtree *meta = get(doc, "meta");
+	target t;
+	if (!jtree_is_object(doc) || choose_target(opt, doc, &t, err, errlen, k + 1) < 0) {
+		if (!jtree_is_object(doc))
+			snprintf(err, errlen, "document %zu: not a JSON object", k + 1);
+		return -1;
 	}
-	if (group_open)
-		edi_builder_end_group(b);
-	edi_builder_end_interchange(b);
-	edi_writer_flush(w);
-	if (writer_failed(w, err, errlen, n))
-		goto out;
-	rc = 0;
-out:
-	jtree_arena_free(scratch);
-	edi_builder_free(b);
-	edi_writer_free(w);
+	const map *m = target_map(x->maps, opt, &t, err, errlen, k + 1);
+	if (m == NULL)
+		return -1;
+	if (x12 && (!x->group_open || strcmp(t.functional_id, x->functional_id) != 0
+	    || strcmp(t.full_version, x->full_version) != 0)) {
+		if (x->group_open)
+			edi_builder_end_group(b);
+		unsigned long gcn;
+		if (control(opt, XLATE_CONTROL_GROUP, meta, "group", &gcn, err, errlen, k + 1) < 0)
+			return -1;
+		edi_x12_group gs = {
+			.functional_id = t.functional_id, .sender_code = x->send_gs,
+			.receiver_code = x->recv_gs, .control_number = gcn,
+			.version = t.full_version,
+		};
+		edi_builder_x12_group(b, &gs);
+		x->group_open = 1;
+		free(x->functional_id);
+		if ((x->functional_id = strdup(t.functional_id)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(x->full_version, t.full_version, sizeof(x->full_version));
+	}
+	unsigned long scn;
+	if (control(opt, XLATE_CONTROL_SET, meta, "set", &scn, err, errlen, k + 1) < 0)
+		return -1;
+	if (x12) {
+		snprintf(num, sizeof(num), "%04lu", scn);
+		edi_builder_x12_set(b, t.message, num, NULL);
+	} else {
+		char v[2] = {t.version[0], 0};
+		snprintf(num, sizeof(num), "%lu", scn);
+		edi_edifact_message unh = {
+			.reference = num, .type = t.message, .version = v,
+			.release = t.version + 1, .association = t.association,
+		};
+		edi_builder_edifact_message(b, &unh);
+	}
+	if (writer_failed(w, err, errlen, k + 1))
+		return -1;
+	jtree_arena_reset(x->scratch);
+	jtree *copy = prepare(x->scratch, doc, opt, x->d.decimal);
+	if (copy == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	char merr[256];
+	long segs = map_out_jtree(m, copy, map_out_writer_sink, w, merr, sizeof(merr));
+	if (segs < 0) {
+		if (!writer_failed(w, err, errlen, k + 1))
+			snprintf(err, errlen, "document %zu: %s", k + 1, merr);
+		return -1;
+	}
+	edi_builder_end_message(b);
+	return writer_failed(w, err, errlen, k + 1) ? -1 : 0;
+}
+
+xlate_out *
+xlate_out_new(xlate_maps *maps, const xlate_out_options *opt, edi_writer_sink sink,
+    void *sink_ctx, char *err, size_t errlen)
+{
+	xlate_out *x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	x->maps = maps;
+	x->opt = opt;
+	x->x12 = opt->standard == MAP_X12;
+	x->err = err;
+	x->errlen = errlen;
+	x->w = edi_writer_new(sink, sink_ctx);
+	x->b = x->w ? edi_builder_new(x->w) : NULL;
+	x->scratch = x->b ? jtree_arena_new() : NULL;
+	if (x->scratch == NULL) {
+		xlate_out_free(x);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return x;
+}
+
+int
+xlate_out_add(xlate_out *x, const jtree *doc)
+{
+	if (x->failed)
+		return -1;
+	if (add(x, doc) < 0)
+		x->failed = 1;
+	return x->failed ? -1 : 0;
+}
+
+int
+xlate_out_finish(xlate_out *x)
+{
+	if (x->failed)
+		return -1;
+	if (x->k == 0) {
+		snprintf(x->err, x->errlen, "no documents");
+		x->failed = 1;
+		return -1;
+	}
+	if (x->group_open)
+		edi_builder_end_group(x->b);
+	edi_builder_end_interchange(x->b);
+	edi_writer_flush(x->w);
+	if (writer_failed(x->w, x->err, x->errlen, x->k)) {
+		x->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+void
+xlate_out_free(xlate_out *x)
+{
+	if (x == NULL)
+		return;
+	jtree_arena_free(x->scratch);
+	edi_builder_free(x->b);
+	edi_writer_free(x->w);
+	free(x->send_gs);
+	free(x->recv_gs);
+	free(x->functional_id);
+	free(x);
+}
+
+int
+xlate_out_interchange_jtree(xlate_maps *maps, const jtree *docs,
+    const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx, char *err,
+    size_t errlen)
+{
+	size_t n = jtree_array_size(docs);
+	if (n == 0) {
+		snprintf(err, errlen, "no documents");
+		return -1;
+	}
+	xlate_out *x = xlate_out_new(maps, opt, sink, sink_ctx, err, errlen);
+	if (x == NULL)
+		return -1;
+	int rc = 0;
+	for (size_t k = 0; k < n && rc == 0; k++)
+		rc = xlate_out_add(x, jtree_array_get(docs, k));
+	if (rc == 0)
+		rc = xlate_out_finish(x);
+	xlate_out_free(x);
 	return rc;
 }
 
@@ -463,44 +577,92 @@ xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *o
 	return rc;
 }
 
-jtree *
-xlate_out_documents(jtree_arena *a, const char *text, size_t len, json_error_t *e)
+/* The next JSON value of text from *off (whitespace before it skipped):
+ * jparse's tree, or jansson's where jparse refuses (its message, and its
+ * reading of the one input where the two differ: a NUL after a value).
+ * 1 with *v set, 0 at the end, -1 with e filled. */
+static int
+next_value(jtree_arena *a, const char *text, size_t len, size_t *off, jtree **v,
+    json_error_t *e)
 {
-	jtree *docs = jtree_array(a);
-	size_t off = 0;
-	while (docs && off < len) {
-		while (off < len && (text[off] == ' ' || text[off] == '\n' || text[off] == '\r'
-		    || text[off] == '\t'))
-			off++;
-		if (off >= len)
-			break;
-		size_t used = 0;
-		jparse_error pe;
-		jtree *j = jparse(a, text + off, len - off, 0, JPARSE_STOP_AFTER_VALUE, &used, &pe);
-		if (j == NULL && !jtree_arena_failed(a)) {
-			/* jansson's reading of the same bytes: its message (the one
-			 * users have always had), and its tree where the two differ
-			 * (a NUL byte after a value). */
-			json_t *jj = json_loadb(text + off, len - off, JSON_DISABLE_EOF_CHECK, e);
-			if (jj == NULL)
-				return NULL;
-			j = jtree_from_json(a, jj);
-			used = (size_t)e->position;
-			json_decref(jj);
-		}
-		if (j == NULL || used == 0)
-			break;
-		if (jtree_is_array(j))
-			for (size_t i = 0; i < j->u.array.size; i++)
-				jtree_array_append(a, docs, j->u.array.items[i]);
-		else
-			jtree_array_append(a, docs, j);
-		off += used;
+	size_t o = *off;
+	while (o < len && (text[o] == ' ' || text[o] == '\n' || text[o] == '\r'
+	    || text[o] == '\t'))
+		o++;
+	*off = o;
+	if (o >= len)
+		return 0;
+	size_t used = 0;
+	jparse_error pe;
+	jtree *j = jparse(a, text + o, len - o, 0, JPARSE_STOP_AFTER_VALUE, &used, &pe);
+	if (j == NULL && !jtree_arena_failed(a)) {
+		json_t *jj = json_loadb(text + o, len - o, JSON_DISABLE_EOF_CHECK, e);
+		if (jj == NULL)
+			return -1;
+		j = jtree_from_json(a, jj);
+		used = (size_t)e->position;
+		json_decref(jj);
 	}
-	if (docs == NULL || jtree_arena_failed(a) || off < len) {
+	if (j == NULL || used == 0) {
 		memset(e, 0, sizeof(*e));
 		snprintf(e->text, sizeof(e->text), "out of memory");
-		return NULL;
+		return -1;
 	}
-	return docs;
+	*v = j;
+	*off = o + used;
+	return 1;
+}
+
+int
+xlate_out_text(xlate_maps *maps, const char *text, size_t len,
+    const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx, char *err,
+    size_t errlen, json_error_t *parse_error)
+{
+	jtree_arena *a = jtree_arena_new();
+	xlate_out *x = a ? xlate_out_new(maps, opt, sink, sink_ctx, err, errlen) : NULL;
+	if (x == NULL) {
+		jtree_arena_free(a);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	size_t off = 0;
+	int r, rc = 0;
+	jtree *v;
+	/* One value at a time, the arena reset for each: memory follows the
+	 * largest value, not the file. After a document that cannot be
+	 * written the rest is still parsed: a text that does not parse is
+	 * reported as such, wherever it fails. */
+	while ((r = next_value(a, text, len, &off, &v, parse_error)) > 0) {
+		if (jtree_is_array(v))
+			for (size_t i = 0; rc == 0 && i < v->u.array.size; i++)
+				rc = xlate_out_add(x, v->u.array.items[i]);
+		else if (rc == 0)
+			rc = xlate_out_add(x, v);
+		jtree_arena_reset(a);
+	}
+	if (r < 0)
+		rc = -2;
+	else if (rc == 0)
+		rc = xlate_out_finish(x);
+	xlate_out_free(x);
+	jtree_arena_free(a);
+	return rc;
+}
+
+int
+xlate_out_text_parses(const char *text, size_t len, json_error_t *parse_error)
+{
+	jtree_arena *a = jtree_arena_new();
+	if (a == NULL) {
+		memset(parse_error, 0, sizeof(*parse_error));
+		snprintf(parse_error->text, sizeof(parse_error->text), "out of memory");
+		return -1;
+	}
+	size_t off = 0;
+	int r;
+	jtree *v;
+	while ((r = next_value(a, text, len, &off, &v, parse_error)) > 0)
+		jtree_arena_reset(a);
+	jtree_arena_free(a);
+	return r;
 }

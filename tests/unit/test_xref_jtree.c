@@ -7,7 +7,7 @@
  * are written by hand from the acme-retail profile (SKU1 = 065322-117,
  * each = EA, STORE-42 = 0042); the json_t walk is held to the same text.
  *
- * xlate_out_documents + xlate_out_interchange_jtree (what `edigate
+ * xlate_out_text (what `edigate
  * translate --to` does) must write the bytes xlate_out_interchange writes
  * from jansson trees, for every canonical fixture, both standards, with
  * and without a partner; and a text that does not parse gets jansson's
@@ -230,13 +230,10 @@ out_both(const char *text, size_t len, map_standard std, const partner *p)
 	int r1 = xlate_out_interchange(maps, docs, &opt, edi_writer_memory_sink, &m1, e1, sizeof(e1));
 	json_decref(docs);
 
-	jtree_arena *a = jtree_arena_new();
 	json_error_t je;
-	jtree *t = xlate_out_documents(a, text, len, &je);
-	assert_non_null(t);
 	opt.control_ctx = &c2;
-	int r2 = xlate_out_interchange_jtree(maps, t, &opt, edi_writer_memory_sink, &m2, e2, sizeof(e2));
-	jtree_arena_free(a);
+	int r2 = xlate_out_text(maps, text, len, &opt, edi_writer_memory_sink, &m2, e2,
+	    sizeof(e2), &je);
 
 	assert_int_equal(r1, r2);
 	assert_string_equal(e1, e2);
@@ -291,7 +288,7 @@ test_xlate_out_from_text_writes_what_the_jansson_path_writes(void **state)
 }
 
 static void
-test_xlate_out_documents_reports_janssons_line_and_message(void **state)
+test_xlate_out_text_reports_janssons_line_and_message(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
@@ -303,9 +300,13 @@ test_xlate_out_documents_reports_janssons_line_and_message(void **state)
 		"{\"type\":\"order\"} x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		jtree_arena *a = jtree_arena_new();
 		json_error_t e1, e2;
-		assert_null(xlate_out_documents(a, bad[i], strlen(bad[i]), &e1));
+		char err[256];
+		edi_writer_memory m = {0};
+		xlate_out_options opt = {.standard = MAP_X12, .partner = acme, .sender = "EDIGATE"};
+		assert_int_equal(xlate_out_text(maps, bad[i], strlen(bad[i]), &opt,
+		    edi_writer_memory_sink, &m, err, sizeof(err), &e1), -2);
+		edi_writer_memory_free(&m);
 		/* The failing value is the last one in each text. */
 		const char *last = bad[i];
 		size_t off = 0, len = strlen(bad[i]);
@@ -321,14 +322,38 @@ test_xlate_out_documents_reports_janssons_line_and_message(void **state)
 		}
 		assert_int_equal(e1.line, e2.line);
 		assert_string_equal(e1.text, e2.text);
-		jtree_arena_free(a);
+		assert_int_equal(xlate_out_text_parses(bad[i], strlen(bad[i]), &e2), -1);
+		assert_int_equal(e1.line, e2.line);
+		assert_string_equal(e1.text, e2.text);
 	}
-	/* Hand-checked: the second line holds the error. */
-	jtree_arena *a = jtree_arena_new();
+	/* Hand-checked: jansson counts lines from the failing value's start. */
 	json_error_t e;
-	assert_null(xlate_out_documents(a, bad[0], strlen(bad[0]), &e));
-	assert_int_equal(e.line, 1); /* jansson counts from the value's start */
-	jtree_arena_free(a);
+	assert_int_equal(xlate_out_text_parses(bad[0], strlen(bad[0]), &e), -1);
+	assert_int_equal(e.line, 1);
+}
+
+static void
+test_xlate_out_text_reports_a_bad_text_after_a_document_that_fails(void **state)
+{
+	(void)state;
+	/* An invoice without an identity fails first; the text still
+	 * fails to parse further on, and that is what is reported. */
+	const char *text = "{\"type\":\"nothing\"}\n{\"type\":";
+	json_error_t e;
+	char err[256] = "";
+	edi_writer_memory m = {0};
+	xlate_out_options opt = {.standard = MAP_X12, .partner = acme, .sender = "EDIGATE"};
+	assert_int_equal(xlate_out_text(maps, text, strlen(text), &opt,
+	    edi_writer_memory_sink, &m, err, sizeof(err), &e), -2);
+	edi_writer_memory_free(&m);
+	assert_int_equal(xlate_out_text(maps, text, 19, &opt,
+	    edi_writer_memory_sink, &m, err, sizeof(err), &e), -1);
+	assert_string_equal(err, "document 1: a nothing document has no x12 message");
+	edi_writer_memory_free(&m);
+	assert_int_equal(xlate_out_text(maps, " \n", 2, &opt,
+	    edi_writer_memory_sink, &m, err, sizeof(err), &e), -1);
+	assert_string_equal(err, "no documents");
+	edi_writer_memory_free(&m);
 }
 
 /* The documents the command read before, with jansson alone; -1 when
@@ -355,7 +380,7 @@ jansson_count(const char *text, size_t len)
 }
 
 static void
-test_xlate_out_documents_reads_nul_bytes_as_jansson_does(void **state)
+test_xlate_out_text_reads_nul_bytes_as_jansson_does(void **state)
 {
 	(void)state;
 	/* jparse refuses every NUL byte; where jansson reads one as the end
@@ -367,17 +392,10 @@ test_xlate_out_documents_reads_nul_bytes_as_jansson_does(void **state)
 		{"{\"a\":1}\n\0{}", 10},
 	};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		jtree_arena *a = jtree_arena_new();
 		json_error_t e;
-		jtree *t = xlate_out_documents(a, texts[i].t, texts[i].n, &e);
 		long want = jansson_count(texts[i].t, texts[i].n);
-		if (want < 0)
-			assert_null(t);
-		else {
-			assert_non_null(t);
-			assert_int_equal(jtree_array_size(t), want);
-		}
-		jtree_arena_free(a);
+		assert_int_equal(xlate_out_text_parses(texts[i].t, texts[i].n, &e),
+		    want < 0 ? -1 : 0);
 	}
 }
 
@@ -391,8 +409,9 @@ main(void)
 		cmocka_unit_test(test_xref_only_a_partys_id_is_a_location),
 		cmocka_unit_test(test_xref_without_a_table_changes_nothing),
 		cmocka_unit_test(test_xlate_out_from_text_writes_what_the_jansson_path_writes),
-		cmocka_unit_test(test_xlate_out_documents_reports_janssons_line_and_message),
-		cmocka_unit_test(test_xlate_out_documents_reads_nul_bytes_as_jansson_does),
+		cmocka_unit_test(test_xlate_out_text_reports_janssons_line_and_message),
+		cmocka_unit_test(test_xlate_out_text_reads_nul_bytes_as_jansson_does),
+		cmocka_unit_test(test_xlate_out_text_reports_a_bad_text_after_a_document_that_fails),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
