@@ -718,3 +718,11 @@ tests_unit_test_xref_jtree_SOURCES = tests/unit/test_xref_jtree.c tests/unit/tes
 tests_unit_test_xref_jtree_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 tests_unit_test_xref_jtree_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
 endif
+# map_out_format: release characters, X12 refusals, delimiters changing.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_map_format
+TESTS += tests/unit/test_map_format
+tests_unit_test_map_format_SOURCES = tests/unit/test_map_format.c
+tests_unit_test_map_format_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_map_format_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+endif
