@@ -14,6 +14,10 @@
  * them; larger ones get a hash, so a hostile object stays linear. */
 #define LINEAR_KEYS 16
 
+/* Byte-parallel tests on 64-bit words (see parse_string). */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
 typedef struct parser {
 	const unsigned char *s, *c, *e;
 	jtree_arena *a;
@@ -142,7 +146,27 @@ static int
 parse_string(parser *p, const char **out, size_t *outlen)
 {
 	const unsigned char *e = p->e, *c = ++p->c, *start = c;
-	while (c < e) {
+	for (;;) {
+		/* Eight bytes at a time up to the first quote, backslash,
+		 * control character or non-ASCII byte. The lowest flagged byte
+		 * of each test is always a true one (a false flag needs a
+		 * borrow from a true one below it), so the first special byte
+		 * is found exactly; the byte loop below then decides. */
+		while (e - c >= 8) {
+			uint64_t v, q, bs, hit;
+			memcpy(&v, c, 8);
+			q = v ^ (ONES * '"');
+			bs = v ^ (ONES * '\\');
+			hit = (((q - ONES) & ~q) | ((bs - ONES) & ~bs)
+			    | ((v - ONES * 0x20) & ~v) | v) & HIGHS;
+			if (hit) {
+				c += (size_t)__builtin_ctzll(hit) / 8;
+				break;
+			}
+			c += 8;
+		}
+		if (c >= e)
+			break;
 		unsigned b = *c;
 		if (b == '"') {
 			*out = (const char *)start;
@@ -441,7 +465,8 @@ parse_object(parser *p, unsigned depth)
 			m = *(slot = hash_find(&h, k, klen));
 		else
 			for (jtree_member *q = o->u.object.first; q; q = q->next)
-				if (q->key_len == klen && memcmp(q->key, k, klen) == 0) {
+				if (q->key_len == klen && (klen == 0 || q->key[0] == k[0])
+				    && memcmp(q->key, k, klen) == 0) {
 					m = q;
 					break;
 				}

@@ -302,11 +302,22 @@ same_path(const map_path *a, const map_path *b)
 }
 
 /* Is path.key bound by an element of the node (PER02 "name" next to the
- * communication pairs in the same object)? */
+ * communication pairs in the same object)? The keys bound under path
+ * are collected once per node and path and kept per thread: PO1's item
+ * ids ask once per id per line, and the node's slots are many. */
+#define BOUND_KEYS 16
+typedef struct bound_cache {
+	const map_node *node;
+	const map_path *path;
+	int overflow;          /* more keys than fit: scan the slots */
+	size_t count;
+	const map_step *keys[BOUND_KEYS];
+} bound_cache;
+
 static int
-bound_elsewhere(const map_node *node, const map_path *path, const char *key)
+bound_scan(const map_node *node, const map_path *path, const char *key,
+    size_t klen, bound_cache *fill_in)
 {
-	size_t klen = strlen(key);
 	for (unsigned i = 1; i <= node->slot_count; i++) {
 		const map_slot *sl = &node->slots[i];
 		unsigned n = sl->composite ? sl->component_count : 1;
@@ -318,11 +329,41 @@ bound_elsewhere(const map_node *node, const map_path *path, const char *key)
 			int same = 1;
 			for (size_t k = 0; same && k < path->count; k++)
 				same = step_eq(&p->steps[k], &path->steps[k]);
+			if (!same)
+				continue;
 			const map_step *last = &p->steps[path->count];
-			if (same && key_eq(last->key, last->len, key, klen))
+			if (fill_in) {
+				if (fill_in->count < BOUND_KEYS)
+					fill_in->keys[fill_in->count++] = last;
+				else
+					fill_in->overflow = 1;
+			} else if (key_eq(last->key, last->len, key, klen))
 				return 1;
 		}
 	}
+	return 0;
+}
+
+/* Reset by every walk: a map freed on reload may leave its addresses to
+ * the next one. */
+static __thread bound_cache bc;
+
+static int
+bound_elsewhere(const map_node *node, const map_path *path, const char *key,
+    size_t klen)
+{
+	if (bc.node != node || bc.path != path) {
+		bc.node = node;
+		bc.path = path;
+		bc.count = 0;
+		bc.overflow = 0;
+		bound_scan(node, path, NULL, 0, &bc);
+	}
+	if (bc.overflow)
+		return bound_scan(node, path, key, klen, NULL);
+	for (size_t i = 0; i < bc.count; i++)
+		if (key_eq(bc.keys[i]->key, bc.keys[i]->len, key, klen))
+			return 1;
 	return 0;
 }
 
@@ -450,7 +491,7 @@ fill(out *o, const map_node *node, occurrence *oc)
 		if (pp->qualifier_element) {
 			/* One pair: the first id of the object. */
 			for (const jtree_member *jm_ = jtree_is_object(obj) ? (obj)->u.object.first : NULL; jm_ && ((key = jm_->key), (val = jm_->value), 1); jm_ = jm_->next) {
-				if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key))
+				if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key, jm_->key_len))
 					continue;
 				const map_code *c = map_code_by_canonical(pp->codelist, key, strlen(key));
 				const char *q = c ? c->edi : key;
@@ -465,7 +506,7 @@ fill(out *o, const map_node *node, occurrence *oc)
 		}
 		unsigned el = pp->from;
 		for (const jtree_member *jm_ = jtree_is_object(obj) ? (obj)->u.object.first : NULL; jm_ && ((key = jm_->key), (val = jm_->value), 1); jm_ = jm_->next) {
-			if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key))
+			if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key, jm_->key_len))
 				continue;
 			if (el + 1 > pp->to) {
 				fail(o, "%s: more item ids than elements %u-%u hold",
@@ -794,6 +835,8 @@ map_out_jtree(const map *m, const jtree *doc_, map_out_sink sink, void *ctx,
 	o.loop = NULL;
 	o.loop_ctx = NULL;
 	o.hl_counter = 0;
+	bc.node = NULL;
+	bc.path = NULL;
 	o.unmapped = jt_get(doc, "unmapped");
 	o.ucount = jtree_is_array(o.unmapped) ? jtree_array_size(o.unmapped) : 0;
 	if (err && errlen)

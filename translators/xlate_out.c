@@ -2,6 +2,7 @@
  * xlate_out - canonical documents to one complete interchange; see
  * xlate_out.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,16 @@ typedef struct target {
 	const char *association;
 } target;
 
+/* snprintf(dst, cap, "%.*s", max, src) without the format machinery:
+ * this runs once per document. */
+static void
+copy_str(char *dst, size_t cap, const char *src, size_t max)
+{
+	size_t n = strnlen(src, max < cap - 1 ? max : cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static int
 choose_target(const xlate_out_options *opt, const jtree *doc, target *t, char *err,
     size_t errlen, size_t k)
@@ -158,7 +169,7 @@ choose_target(const xlate_out_options *opt, const jtree *doc, target *t, char *e
 	memset(t, 0, sizeof(*t));
 	if (mstd && strcmp(mstd, want) == 0 && str(meta, "message") && str(meta, "version")) {
 		t->message = str(meta, "message");
-		snprintf(t->full_version, sizeof(t->full_version), "%s", str(meta, "version"));
+		copy_str(t->full_version, sizeof(t->full_version), str(meta, "version"), SIZE_MAX);
 		t->association = str(meta, "association");
 		const jtree *env = get(meta, "envelope");
 		t->functional_id = str(env, "functional_id");
@@ -175,7 +186,7 @@ choose_target(const xlate_out_options *opt, const jtree *doc, target *t, char *e
 			if (!p->messages[i].inbound && p->messages[i].standard == opt->standard
 			    && strcmp(p->messages[i].type, t->message) == 0)
 				v = p->messages[i].version;
-		snprintf(t->full_version, sizeof(t->full_version), "%s", v);
+		copy_str(t->full_version, sizeof(t->full_version), v, SIZE_MAX);
 	}
 	if (t->functional_id == NULL && opt->standard == MAP_X12)
 		t->functional_id = functional_id_for(t->message);
@@ -183,8 +194,8 @@ choose_target(const xlate_out_options *opt, const jtree *doc, target *t, char *e
 		snprintf(err, errlen, "document %zu: no functional group for %s", k, t->message);
 		return -1;
 	}
-	snprintf(t->version, sizeof(t->version), "%.*s",
-	    opt->standard == MAP_X12 ? 6 : 15, t->full_version);
+	copy_str(t->version, sizeof(t->version), t->full_version,
+	    opt->standard == MAP_X12 ? 6 : 15);
 	return 0;
 }
 
@@ -260,6 +271,10 @@ struct xlate_out {
 	char *functional_id;   /* of the open group */
 	char full_version[24];
 	int group_open;
+	/* The map of the last document: the next one is nearly always of the
+	 * same message and version (the maps stay loaded in maps). */
+	const map *last_map;
+	char last_version[24], last_message[16];
 	size_t k;              /* documents written */
 	int failed;
 	char *err;
@@ -398,9 +413,21 @@ add(xlate_out *x, const jtree *doc)
 			snprintf(err, errlen, "document %zu: not a JSON object", k + 1);
 		return -1;
 	}
-	const map *m = target_map(x->maps, opt, &t, err, errlen, k + 1);
-	if (m == NULL)
-		return -1;
+	const map *m;
+	if (x->last_map && strcmp(t.version, x->last_version) == 0
+	    && strcmp(t.message, x->last_message) == 0)
+		m = x->last_map;
+	else {
+		m = target_map(x->maps, opt, &t, err, errlen, k + 1);
+		if (m == NULL)
+			return -1;
+		x->last_map = NULL;
+		if (strlen(t.message) < sizeof(x->last_message)) {
+			memcpy(x->last_version, t.version, sizeof(x->last_version));
+			memcpy(x->last_message, t.message, strlen(t.message) + 1);
+			x->last_map = m;
+		}
+	}
 	if (x12 && (!x->group_open || strcmp(t.functional_id, x->functional_id) != 0
 	    || strcmp(t.full_version, x->full_version) != 0)) {
 		if (x->group_open)
