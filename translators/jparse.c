@@ -57,6 +57,9 @@ fail(parser *p, const unsigned char *at, const char *msg)
 static inline void
 skip_ws(parser *p)
 {
+	/* Compact text (what edigate writes) has none: one test, done. */
+	if (p->c < p->e && *p->c > ' ')
+		return;
 	while (p->c < p->e && (*p->c == ' ' || *p->c == '\n' || *p->c == '\r'
 	    || *p->c == '\t'))
 		p->c++;
