@@ -197,10 +197,11 @@ parse_string(parser *p, const char **out, size_t *outlen)
 		fail(p, c, "unterminated string");
 		return -1;
 	}
-	/* Escapes only shorten: the raw string bounds the result. Its end is
-	 * where the decoder below stops too (an escape is two bytes or \u and
-	 * four hex digits, neither of which holds a quote), so the scratch
-	 * follows the longest string, not the text left after it (a file of
+	/* Escapes only shorten: the raw string bounds the result. This scan
+	 * stops where the decoder below stops, or later when the decoder
+	 * refuses an escape first (an escape is a backslash and one byte,
+	 * or \u and four hex digits, which hold no quote), so the scratch
+	 * follows the string, not the text left after it (a file of
 	 * documents parsed one by one). */
 	const unsigned char *q = c;
 	while (q < e && *q != '"')

@@ -300,8 +300,8 @@ main(int argc, char **argv)
 	jtree_arena_free(ar);
 
 	/* What `edigate translate --to x12 FILE` does once the file is read:
-	 * every document (one per line) into one arena, then the envelope and
-	 * the walk into memory. */
+	 * the documents, one per line, parsed one at a time and written with
+	 * the envelope through the EDI writer into memory. */
 	size_t all_len = b.docs * (b.keep_len + 1);
 	char *all = malloc(all_len);
 	for (size_t i = 0; i < b.docs; i++) {
