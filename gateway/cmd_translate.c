@@ -142,8 +142,9 @@ on_error(void *ctx, const edi_error *e)
 
 /* All JSON values of a file: one document per line (what translate
  * prints), one pretty document, or an array of documents. */
-static json_t *
-read_documents(const char *path)
+/* A whole file (or stdin); NULL when it cannot be read. */
+static char *
+read_all(const char *path, size_t *lenp)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (f == NULL) {
@@ -165,33 +166,8 @@ read_documents(const char *path)
 	}
 	if (f != stdin)
 		fclose(f);
-	if (buf == NULL)
-		return NULL;
-	json_t *docs = json_array();
-	size_t off = 0;
-	while (off < len) {
-		while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\r'
-		    || buf[off] == '\t'))
-			off++;
-		if (off >= len)
-			break;
-		json_error_t e;
-		json_t *j = json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK, &e);
-		if (j == NULL) {
-			fprintf(stderr, "%s:%d: %s\n", path, e.line, e.text);
-			json_decref(docs);
-			free(buf);
-			return NULL;
-		}
-		if (json_is_array(j))
-			json_array_extend(docs, j);
-		else
-			json_array_append(docs, j);
-		json_decref(j);
-		off += (size_t)e.position;
-	}
-	free(buf);
-	return docs;
+	*lenp = len;
+	return buf;
 }
 
 struct control_state {
@@ -322,7 +298,7 @@ translate_out(int argc, char **argv)
 		return EXIT_USAGE;
 	xlate_maps *maps = xlate_maps_new(dir, l);
 	partner *prof = NULL;
-	json_t *docs = NULL;
+	char *text = NULL;
 	int rc = EXIT_USAGE;
 	if (partner_id) {
 		char ppath[4096], pxsd[4096];
@@ -354,16 +330,28 @@ translate_out(int argc, char **argv)
 		opt.control = next_control;
 		opt.control_ctx = &cs;
 	}
-	docs = read_documents(file);
-	if (docs == NULL) {
+	/* All JSON values of the file: one document per line (what translate
+	 * prints), one pretty document, or an array of documents; read with
+	 * jparse one at a time, no json_t on the way. */
+	size_t text_len;
+	text = read_all(file, &text_len);
+	if (text == NULL) {
 		rc = EXIT_INVALID;
 		goto out;
 	}
 	/* The interchange is built in memory and printed only when whole. */
 	edi_writer_memory mem = {0};
 	char err[512];
-	if (xlate_out_interchange(maps, docs, &opt, edi_writer_memory_sink, &mem,
-	    err, sizeof(err)) < 0) {
+	json_error_t pe;
+	/* The store's counters are not spent on a file that does not parse
+	 * (the documents are written while the text is read). */
+	int xr = store_url && xlate_out_text_parses(text, text_len, &pe) < 0 ? -2
+	    : xlate_out_text(maps, text, text_len, &opt, edi_writer_memory_sink, &mem,
+	    err, sizeof(err), &pe);
+	if (xr == -2) {
+		fprintf(stderr, "%s:%d: %s\n", file, pe.line, pe.text);
+		rc = EXIT_INVALID;
+	} else if (xr < 0) {
 		fprintf(stderr, "%s: %s\n", file, err);
 		rc = EXIT_INVALID;
 	} else {
@@ -374,7 +362,7 @@ translate_out(int argc, char **argv)
 out:
 	if (cs.store)
 		store_close(cs.store);
-	json_decref(docs);
+	free(text);
 	partner_free(prof);
 	xlate_maps_free(maps);
 	map_loader_free(l);

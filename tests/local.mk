@@ -718,3 +718,19 @@ tests_unit_test_map_jparse_SOURCES = tests/unit/test_map_jparse.c tests/unit/tes
 tests_unit_test_map_jparse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
 tests_unit_test_map_jparse_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
 endif
+# Cross-references on the arena tree; xlate_out from text against jansson.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_xref_jtree
+TESTS += tests/unit/test_xref_jtree
+tests_unit_test_xref_jtree_SOURCES = tests/unit/test_xref_jtree.c tests/unit/test_util.c tests/unit/test_util.h
+tests_unit_test_xref_jtree_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_xref_jtree_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+endif
+# map_out_format: release characters, X12 refusals, delimiters changing.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_map_format
+TESTS += tests/unit/test_map_format
+tests_unit_test_map_format_SOURCES = tests/unit/test_map_format.c
+tests_unit_test_map_format_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBXML_CFLAGS)
+tests_unit_test_map_format_LDADD = $(MAP_LIBS) $(CMOCKA_LIBS)
+endif

@@ -14,6 +14,10 @@
  * them; larger ones get a hash, so a hostile object stays linear. */
 #define LINEAR_KEYS 16
 
+/* Byte-parallel tests on 64-bit words (see parse_string). */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
 typedef struct parser {
 	const unsigned char *s, *c, *e;
 	jtree_arena *a;
@@ -53,6 +57,9 @@ fail(parser *p, const unsigned char *at, const char *msg)
 static inline void
 skip_ws(parser *p)
 {
+	/* Compact text (what edigate writes) has none: one test, done. */
+	if (p->c < p->e && *p->c > ' ')
+		return;
 	while (p->c < p->e && (*p->c == ' ' || *p->c == '\n' || *p->c == '\r'
 	    || *p->c == '\t'))
 		p->c++;
@@ -142,7 +149,27 @@ static int
 parse_string(parser *p, const char **out, size_t *outlen)
 {
 	const unsigned char *e = p->e, *c = ++p->c, *start = c;
-	while (c < e) {
+	for (;;) {
+		/* Eight bytes at a time up to the first quote, backslash,
+		 * control character or non-ASCII byte. The lowest flagged byte
+		 * of each test is always a true one (a false flag needs a
+		 * borrow from a true one below it), so the first special byte
+		 * is found exactly; the byte loop below then decides. */
+		while (e - c >= 8) {
+			uint64_t v, q, bs, hit;
+			memcpy(&v, c, 8);
+			q = v ^ (ONES * '"');
+			bs = v ^ (ONES * '\\');
+			hit = (((q - ONES) & ~q) | ((bs - ONES) & ~bs)
+			    | ((v - ONES * 0x20) & ~v) | v) & HIGHS;
+			if (hit) {
+				c += (size_t)__builtin_ctzll(hit) / 8;
+				break;
+			}
+			c += 8;
+		}
+		if (c >= e)
+			break;
 		unsigned b = *c;
 		if (b == '"') {
 			*out = (const char *)start;
@@ -170,8 +197,16 @@ parse_string(parser *p, const char **out, size_t *outlen)
 		fail(p, c, "unterminated string");
 		return -1;
 	}
-	/* Escapes only shorten: the rest of the text bounds the result. */
-	size_t need = (size_t)(e - start) + 1;
+	/* Escapes only shorten: the raw string bounds the result. This scan
+	 * stops where the decoder below stops, or later when the decoder
+	 * refuses an escape first (an escape is a backslash and one byte,
+	 * or \u and four hex digits, which hold no quote), so the scratch
+	 * follows the string, not the text left after it (a file of
+	 * documents parsed one by one). */
+	const unsigned char *q = c;
+	while (q < e && *q != '"')
+		q += *q == '\\' && e - q >= 2 ? 2 : 1;
+	size_t need = (size_t)(q - start) + 1;
 	if (need > p->scratch_cap) {
 		char *n = realloc(p->scratch, need);
 		if (n == NULL) {
@@ -434,7 +469,8 @@ parse_object(parser *p, unsigned depth)
 			m = *(slot = hash_find(&h, k, klen));
 		else
 			for (jtree_member *q = o->u.object.first; q; q = q->next)
-				if (q->key_len == klen && memcmp(q->key, k, klen) == 0) {
+				if (q->key_len == klen && (klen == 0 || q->key[0] == k[0])
+				    && memcmp(q->key, k, klen) == 0) {
 					m = q;
 					break;
 				}

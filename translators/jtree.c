@@ -356,6 +356,76 @@ jtree_array_set(jtree *arr, size_t i, jtree *v)
 		arr->u.array.items[i] = v;
 }
 
+static jtree *
+copy(jtree_arena *a, const jtree *j, int depth)
+{
+	if (j == NULL || depth > JTREE_MAX_DEPTH)
+		return NULL;
+	switch (j->kind) {
+	case JTREE_STRING:
+	case JTREE_REAL: {
+		jtree *r = jtree_string(a, j->u.string.ptr, j->u.string.len);
+		if (r)
+			r->kind = j->kind;
+		return r;
+	}
+	case JTREE_ARRAY: {
+		jtree *r = jtree_array(a);
+		if (r == NULL)
+			return NULL;
+		if (j->u.array.size) {
+			/* Sized once: no doubling left behind in the arena. */
+			r->u.array.items = alloc(a, j->u.array.size * sizeof(*r->u.array.items));
+			if (r->u.array.items == NULL)
+				return NULL;
+			r->u.array.cap = j->u.array.size;
+		}
+		for (size_t i = 0; i < j->u.array.size; i++) {
+			jtree *v = copy(a, j->u.array.items[i], depth + 1);
+			if (v == NULL)
+				return NULL;
+			r->u.array.items[r->u.array.size++] = v;
+		}
+		return r;
+	}
+	case JTREE_OBJECT: {
+		jtree *r = jtree_object(a);
+		if (r == NULL)
+			return NULL;
+		for (const jtree_member *m = j->u.object.first; m; m = m->next) {
+			jtree *v = copy(a, m->value, depth + 1);
+			if (v == NULL || jtree_object_append(a, r, m->key, m->key_len, v) == NULL)
+				return NULL;
+		}
+		return r;
+	}
+	default: {
+		jtree *r = node(a, j->kind);
+		if (r)
+			r->u = j->u;
+		return r;
+	}
+	}
+}
+
+jtree *
+jtree_copy(jtree_arena *a, const jtree *j)
+{
+	return copy(a, j, 0);
+}
+
+jtree *
+jtree_object_shallow_copy(jtree_arena *a, const jtree *o)
+{
+	if (!jtree_is_object(o))
+		return NULL;
+	jtree *r = jtree_object(a);
+	for (const jtree_member *m = o->u.object.first; r && m; m = m->next)
+		if (jtree_object_append(a, r, m->key, m->key_len, m->value) == NULL)
+			return NULL;
+	return r;
+}
+
 /* ------------------------------------------------------------- text */
 
 typedef struct out {

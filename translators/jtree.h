@@ -123,6 +123,15 @@ void jtree_array_append(jtree_arena *a, jtree *arr, jtree *v);
 /* Replaces item i < size. */
 void jtree_array_set(jtree *arr, size_t i, jtree *v);
 
+/* A deep copy of j into a (keys and strings copied too); NULL when out
+ * of memory or nested deeper than JTREE_MAX_DEPTH. */
+jtree *jtree_copy(jtree_arena *a, const jtree *j);
+/* A new object with o's members in o's order, sharing their values (the
+ * keys are copied): for a caller that replaces or drops a few members of
+ * a document it must not change. NULL when o is not an object or out of
+ * memory. */
+jtree *jtree_object_shallow_copy(jtree_arena *a, const jtree *o);
+
 /* Compact JSON text of j appended to *buf (malloc'd, grown as needed;
  * *len and *cap track it). Returns 0, or -1 when out of memory. */
 int jtree_write(const jtree *j, char **buf, size_t *len, size_t *cap);

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,20 @@ static inline long long jt_integer(const jtree *j) { return jt_is_integer(j) ? j
 static inline const char *jt_string(const jtree *j) { return jt_is_string(j) ? j->u.string.ptr : NULL; }
 static inline size_t jt_string_len(const jtree *j) { return jt_is_string(j) ? j->u.string.len : 0; }
 static inline jtree *jt_get(const jtree *o, const char *key) { return jtree_object_getn(o, key, strlen(key)); }
+
+/* Keys are short ASCII names: length and first byte settle nearly every
+ * mismatch without a call to memcmp. */
+static inline int
+key_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && (alen == 0 || (a[0] == b[0] && memcmp(a, b, alen) == 0));
+}
+
+static inline int
+step_eq(const map_step *a, const map_step *b)
+{
+	return a->key == b->key ? a->len == b->len : key_eq(a->key, a->len, b->key, b->len);
+}
 
 #define OUT_BUF 32768
 
@@ -89,8 +104,13 @@ seg_start(out *o, const char *tag)
 	map_out_segment *g = &o->cur->seg;
 	memset(g->tag, 0, sizeof(g->tag));
 	memcpy(g->tag, tag, n < 3 ? n : 3);
+	/* Counts above element_count are already zero: set_field raises
+	 * element_count with any count it sets, emit lowers it only past
+	 * counts it brought to zero. */
+	unsigned n_el = g->element_count <= MAP_OUT_MAX_ELEMENTS ? g->element_count
+	    : MAP_OUT_MAX_ELEMENTS;
+	memset(g->component_count, 0, (n_el + 1) * sizeof(g->component_count[0]));
 	g->element_count = 0;
-	memset(g->component_count, 0, sizeof(g->component_count));
 	o->cur->used = 0;
 }
 
@@ -227,6 +247,16 @@ emit_mapped(out *o)
 
 /* ------------------------------------------------------------ lookups */
 
+/* The member of o named key: length and first byte before memcmp. */
+static inline jtree *
+member(const jtree *o, const char *key, size_t len)
+{
+	for (const jtree_member *m = o->u.object.first; m; m = m->next)
+		if (key_eq(m->key, m->key_len, key, len))
+			return m->value;
+	return NULL;
+}
+
 static jtree *
 lookup(jtree *obj, const map_path *p, size_t count)
 {
@@ -234,7 +264,7 @@ lookup(jtree *obj, const map_path *p, size_t count)
 	for (size_t i = 0; cur && i < count; i++) {
 		if (!jtree_is_object(cur))
 			return NULL;
-		cur = jtree_object_getn(cur, p->steps[i].key, p->steps[i].len);
+		cur = member(cur, p->steps[i].key, p->steps[i].len);
 		if (cur && p->steps[i].index >= 0)
 			cur = jtree_array_get(cur, (size_t)p->steps[i].index);
 	}
@@ -266,18 +296,28 @@ same_path(const map_path *a, const map_path *b)
 	if (a->count != b->count)
 		return 0;
 	for (size_t i = 0; i < a->count; i++)
-		if (a->steps[i].len != b->steps[i].len
-		    || memcmp(a->steps[i].key, b->steps[i].key, a->steps[i].len) != 0)
+		if (!step_eq(&a->steps[i], &b->steps[i]))
 			return 0;
 	return 1;
 }
 
 /* Is path.key bound by an element of the node (PER02 "name" next to the
- * communication pairs in the same object)? */
+ * communication pairs in the same object)? The keys bound under path
+ * are collected once per node and path and kept per thread: PO1's item
+ * ids ask once per id per line, and the node's slots are many. */
+#define BOUND_KEYS 16
+typedef struct bound_cache {
+	const map_node *node;
+	const map_path *path;
+	int overflow;          /* more keys than fit: scan the slots */
+	size_t count;
+	const map_step *keys[BOUND_KEYS];
+} bound_cache;
+
 static int
-bound_elsewhere(const map_node *node, const map_path *path, const char *key)
+bound_scan(const map_node *node, const map_path *path, const char *key,
+    size_t klen, bound_cache *fill_in)
 {
-	size_t klen = strlen(key);
 	for (unsigned i = 1; i <= node->slot_count; i++) {
 		const map_slot *sl = &node->slots[i];
 		unsigned n = sl->composite ? sl->component_count : 1;
@@ -288,13 +328,42 @@ bound_elsewhere(const map_node *node, const map_path *path, const char *key)
 				continue;
 			int same = 1;
 			for (size_t k = 0; same && k < path->count; k++)
-				same = p->steps[k].len == path->steps[k].len
-				    && memcmp(p->steps[k].key, path->steps[k].key, p->steps[k].len) == 0;
+				same = step_eq(&p->steps[k], &path->steps[k]);
+			if (!same)
+				continue;
 			const map_step *last = &p->steps[path->count];
-			if (same && last->len == klen && memcmp(last->key, key, klen) == 0)
+			if (fill_in) {
+				if (fill_in->count < BOUND_KEYS)
+					fill_in->keys[fill_in->count++] = last;
+				else
+					fill_in->overflow = 1;
+			} else if (key_eq(last->key, last->len, key, klen))
 				return 1;
 		}
 	}
+	return 0;
+}
+
+/* Reset by every walk: a map freed on reload may leave its addresses to
+ * the next one. */
+static __thread bound_cache bc;
+
+static int
+bound_elsewhere(const map_node *node, const map_path *path, const char *key,
+    size_t klen)
+{
+	if (bc.node != node || bc.path != path) {
+		bc.node = node;
+		bc.path = path;
+		bc.count = 0;
+		bc.overflow = 0;
+		bound_scan(node, path, NULL, 0, &bc);
+	}
+	if (bc.overflow)
+		return bound_scan(node, path, key, klen, NULL);
+	for (size_t i = 0; i < bc.count; i++)
+		if (key_eq(bc.keys[i]->key, bc.keys[i]->len, key, klen))
+			return 1;
 	return 0;
 }
 
@@ -422,7 +491,7 @@ fill(out *o, const map_node *node, occurrence *oc)
 		if (pp->qualifier_element) {
 			/* One pair: the first id of the object. */
 			for (const jtree_member *jm_ = jtree_is_object(obj) ? (obj)->u.object.first : NULL; jm_ && ((key = jm_->key), (val = jm_->value), 1); jm_ = jm_->next) {
-				if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key))
+				if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key, jm_->key_len))
 					continue;
 				const map_code *c = map_code_by_canonical(pp->codelist, key, strlen(key));
 				const char *q = c ? c->edi : key;
@@ -437,7 +506,7 @@ fill(out *o, const map_node *node, occurrence *oc)
 		}
 		unsigned el = pp->from;
 		for (const jtree_member *jm_ = jtree_is_object(obj) ? (obj)->u.object.first : NULL; jm_ && ((key = jm_->key), (val = jm_->value), 1); jm_ = jm_->next) {
-			if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key))
+			if (!jt_is_string(val) || bound_elsewhere(node, pp->path, key, jm_->key_len))
 				continue;
 			if (el + 1 > pp->to) {
 				fail(o, "%s: more item ids than elements %u-%u hold",
@@ -464,9 +533,10 @@ same_parent(const map_path *a, const map_path *b)
 {
 	if (a->count != b->count || a->count == 0)
 		return 0;
+	if (a == b)
+		return 1;
 	for (size_t i = 0; i + 1 < a->count; i++)
-		if (a->steps[i].len != b->steps[i].len
-		    || memcmp(a->steps[i].key, b->steps[i].key, a->steps[i].len) != 0)
+		if (!step_eq(&a->steps[i], &b->steps[i]))
 			return 0;
 	return 1;
 }
@@ -509,13 +579,13 @@ each_occurrence(out *o, const map_node *node, jtree *ctx,
 			if (!jtree_is_object(parent))
 				continue;
 			for (const jtree_member *jm_ = jtree_is_object(parent) ? (parent)->u.object.first : NULL; jm_ && ((key = jm_->key), (val = jm_->value), 1); jm_ = jm_->next) {
-				size_t klen = strlen(key);
+				size_t klen = jm_->key_len;
 				for (size_t i = g; i < node->case_count; i++) {
 					const map_path *ip = node->cases[i].path;
 					if (!same_parent(ip, cp))
 						continue;
 					const map_step *last = &ip->steps[ip->count - 1];
-					if (last->len != klen || memcmp(last->key, key, klen) != 0)
+					if (!key_eq(last->key, last->len, key, klen))
 						continue;
 					occurrence one = oc;
 					one.kase = &node->cases[i];
@@ -765,6 +835,8 @@ map_out_jtree(const map *m, const jtree *doc_, map_out_sink sink, void *ctx,
 	o.loop = NULL;
 	o.loop_ctx = NULL;
 	o.hl_counter = 0;
+	bc.node = NULL;
+	bc.path = NULL;
 	o.unmapped = jt_get(doc, "unmapped");
 	o.ucount = jtree_is_array(o.unmapped) ? jtree_array_size(o.unmapped) : 0;
 	if (err && errlen)
@@ -856,10 +928,48 @@ map_out_writer_sink(void *ctx, const map_out_segment *g)
 
 /* ------------------------------------------------------------ format */
 
+/* Which bytes need a release character (or, in X12, cannot be written)
+ * under a set of delimiters; kept per thread for the last set used, so a
+ * segment costs a table look-up per byte, not five comparisons. */
+typedef struct special_table {
+	char element, component, repetition, terminator, release;
+	int terminator_set, ready;
+	unsigned char is[256];
+} special_table;
+
+static const unsigned char *
+specials(const edi_delimiters *d)
+{
+	static __thread special_table t;
+	char term = d->terminator_len ? d->terminator[0] : 0;
+	if (t.ready && t.element == d->element && t.component == d->component
+	    && t.repetition == d->repetition && t.release == d->release
+	    && t.terminator_set == (d->terminator_len != 0) && t.terminator == term)
+		return t.is;
+	memset(t.is, 0, sizeof(t.is));
+	t.is[(unsigned char)d->element] = 1;
+	t.is[(unsigned char)d->component] = 1;
+	if (d->repetition)
+		t.is[(unsigned char)d->repetition] = 1;
+	if (d->terminator_len)
+		t.is[(unsigned char)term] = 1;
+	if (d->release)
+		t.is[(unsigned char)d->release] = 1;
+	t.element = d->element;
+	t.component = d->component;
+	t.repetition = d->repetition;
+	t.terminator = term;
+	t.terminator_set = d->terminator_len != 0;
+	t.release = d->release;
+	t.ready = 1;
+	return t.is;
+}
+
 long
 map_out_format(const map_out_segment *g, const edi_delimiters *d, char *buf,
     size_t cap)
 {
+	const unsigned char *special = specials(d);
 	size_t n = 0;
 #define PUT(c) do { if (n >= cap) return -1; buf[n++] = (c); } while (0)
 	for (size_t i = 0; g->tag[i] && i < 3; i++)
@@ -870,18 +980,25 @@ map_out_format(const map_out_segment *g, const edi_delimiters *d, char *buf,
 			if (c > 0)
 				PUT(d->component);
 			const map_field *f = &g->components[e][c];
-			for (size_t k = 0; k < f->len; k++) {
-				char ch = f->ptr[k];
-				int special = ch == d->element || ch == d->component
-				    || (d->repetition && ch == d->repetition)
-				    || (d->terminator_len && ch == d->terminator[0])
-				    || (d->release && ch == d->release);
-				if (special) {
-					if (d->release == 0)
-						return -1; /* X12 cannot carry it */
-					PUT(d->release);
+			size_t k = 0;
+			while (k < f->len) {
+				/* A run of plain bytes at once. */
+				size_t run = k;
+				while (run < f->len && !special[(unsigned char)f->ptr[run]])
+					run++;
+				if (run > k) {
+					if (cap - n < run - k)
+						return -1;
+					memcpy(buf + n, f->ptr + k, run - k);
+					n += run - k;
+					k = run;
+					continue;
 				}
-				PUT(ch);
+				if (d->release == 0)
+					return -1; /* X12 cannot carry it */
+				PUT(d->release);
+				PUT(f->ptr[k]);
+				k++;
 			}
 		}
 	}

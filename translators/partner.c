@@ -1,6 +1,7 @@
 /*
  * partner - trading partner profiles. See partner.h.
  */
+#include "jtree.h"
 #include "partner.h"
 
 #include <libgen.h>
@@ -746,4 +747,77 @@ partner_xref_apply(const partner *p, json_t *doc, int inbound)
 	if (p == NULL || p->xref_count == 0)
 		return 0;
 	return xref_walk(p, doc, inbound, 0);
+}
+
+/* The same walk over an arena tree (what jparse reads): the same keys,
+ * the same order, the same values changed. */
+static int
+key_is(const jtree_member *m, const char *k)
+{
+	size_t n = strlen(k);
+	return m->key_len == n && memcmp(m->key, k, n) == 0;
+}
+
+static size_t
+xref_value_jtree(const partner *p, jtree_arena *a, jtree_member *m,
+    const char *kind, int inbound)
+{
+	const jtree *v = m->value;
+	if (v == NULL || v->kind != JTREE_STRING)
+		return 0;
+	const char *to = inbound ? partner_xref_ours(p, kind, v->u.string.ptr)
+	    : partner_xref_theirs(p, kind, v->u.string.ptr);
+	if (to == NULL)
+		return 0;
+	/* Counted even when the value cannot be set, as with jansson. */
+	jtree *s = jtree_string_checked(a, to, strlen(to));
+	if (s)
+		m->value = s;
+	return 1;
+}
+
+static size_t
+xref_walk_jtree(const partner *p, jtree_arena *a, jtree *j, int inbound,
+    int in_parties)
+{
+	size_t changed = 0;
+	if (jtree_is_array(j)) {
+		for (size_t i = 0; i < j->u.array.size; i++)
+			changed += xref_walk_jtree(p, a, j->u.array.items[i], inbound, 0);
+		return changed;
+	}
+	if (!jtree_is_object(j))
+		return 0;
+	for (jtree_member *m = j->u.object.first; m; m = m->next) {
+		jtree *v = m->value;
+		if (key_is(m, "meta") || key_is(m, "unmapped"))
+			continue;
+		if (key_is(m, "item") && jtree_is_object(v)) {
+			for (jtree_member *im = v->u.object.first; im; im = im->next)
+				changed += xref_value_jtree(p, a, im, "sku", inbound);
+		} else if (is_unit_key(m->key)) {
+			changed += xref_value_jtree(p, a, m, "uom", inbound);
+		} else if (key_is(m, "store_number") || key_is(m, "location")) {
+			changed += xref_value_jtree(p, a, m, "location", inbound);
+		} else if (in_parties && jtree_is_object(v)) {
+			/* parties.<role>: its id is a location */
+			for (jtree_member *im = v->u.object.first; im; im = im->next)
+				if (key_is(im, "id")) {
+					changed += xref_value_jtree(p, a, im, "location", inbound);
+					break;
+				}
+			changed += xref_walk_jtree(p, a, v, inbound, 0);
+		} else {
+			changed += xref_walk_jtree(p, a, v, inbound, key_is(m, "parties"));
+		}
+	}
+	return changed;
+}
+
+size_t
+partner_xref_apply_jtree(const partner *p, jtree_arena *a, jtree *doc, int inbound)
+{
+	if (p == NULL || p->xref_count == 0)
+		return 0;
+	return xref_walk_jtree(p, a, doc, inbound, 0);
 }

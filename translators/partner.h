@@ -160,4 +160,11 @@ const char *partner_xref_theirs(const partner *p, const char *kind, const char *
 struct json_t;
 size_t partner_xref_apply(const partner *p, struct json_t *doc, int inbound);
 
+/* The same on an arena tree (jtree.h): the same values change, in
+ * place; the new strings come from a. */
+struct jtree;
+struct jtree_arena;
+size_t partner_xref_apply_jtree(const partner *p, struct jtree_arena *a,
+    struct jtree *doc, int inbound);
+
 #endif

@@ -2,11 +2,13 @@
  * xlate_out - canonical documents to one complete interchange; see
  * xlate_out.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edi_builder.h"
+#include "jparse.h"
 #include "map_xlate.h"
 #include "partner.h"
 #include "xlate_out.h"
@@ -40,14 +42,23 @@ functional_id_for(const char *message)
 	return NULL;
 }
 
-static const char *
-str(json_t *o, const char *key)
+/* The document's fields as the walk reads them: a wrong type reads as
+ * absent. Strings in a jtree end with a NUL. */
+static const jtree *
+get(const jtree *o, const char *key)
 {
-	return json_string_value(json_object_get(o, key));
+	return jtree_object_getn(o, key, strlen(key));
+}
+
+static const char *
+str(const jtree *o, const char *key)
+{
+	const jtree *v = get(o, key);
+	return v && v->kind == JTREE_STRING ? v->u.string.ptr : NULL;
 }
 
 static char
-delim(json_t *d, const char *key, char dflt)
+delim(const jtree *d, const char *key, char dflt)
 {
 	const char *s = str(d, key);
 	return s && strlen(s) == 1 ? s[0] : dflt;
@@ -66,14 +77,14 @@ line_style_of(const char *name)
 /* The delimiters of the interchange: the partner's, else those the first
  * document came with, else the usual ones. */
 static void
-choose_delimiters(edi_delimiters *d, const xlate_out_options *opt, json_t *meta,
+choose_delimiters(edi_delimiters *d, const xlate_out_options *opt, const jtree *meta,
     int x12_repetition)
 {
 	const partner *p = opt->partner;
-	json_t *md = NULL;
+	const jtree *md = NULL;
 	const char *mstd = str(meta, "standard");
 	if (p == NULL && mstd && strcmp(mstd, opt->standard == MAP_X12 ? "x12" : "edifact") == 0)
-		md = json_object_get(meta, "delimiters");
+		md = get(meta, "delimiters");
 	edi_line_style line = EDI_LINE_NONE;
 	if (p)
 		line = line_style_of(p->line_style);
@@ -111,7 +122,7 @@ choose_delimiters(edi_delimiters *d, const xlate_out_options *opt, json_t *meta,
 
 /* A control number: from the callback, else from the meta. */
 static int
-control(const xlate_out_options *opt, xlate_control_kind kind, json_t *meta,
+control(const xlate_out_options *opt, xlate_control_kind kind, const jtree *meta,
     const char *key, unsigned long *value, char *err, size_t errlen, size_t doc)
 {
 	if (opt->control)
@@ -137,20 +148,30 @@ typedef struct target {
 	const char *association;
 } target;
 
+/* snprintf(dst, cap, "%.*s", max, src) without the format machinery:
+ * this runs once per document. */
+static void
+copy_str(char *dst, size_t cap, const char *src, size_t max)
+{
+	size_t n = strnlen(src, max < cap - 1 ? max : cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static int
-choose_target(const xlate_out_options *opt, json_t *doc, target *t, char *err,
+choose_target(const xlate_out_options *opt, const jtree *doc, target *t, char *err,
     size_t errlen, size_t k)
 {
-	json_t *meta = json_object_get(doc, "meta");
+	const jtree *meta = get(doc, "meta");
 	const char *type = str(doc, "type");
 	const char *want = opt->standard == MAP_X12 ? "x12" : "edifact";
 	const char *mstd = str(meta, "standard");
 	memset(t, 0, sizeof(*t));
 	if (mstd && strcmp(mstd, want) == 0 && str(meta, "message") && str(meta, "version")) {
 		t->message = str(meta, "message");
-		snprintf(t->full_version, sizeof(t->full_version), "%s", str(meta, "version"));
+		copy_str(t->full_version, sizeof(t->full_version), str(meta, "version"), SIZE_MAX);
 		t->association = str(meta, "association");
-		json_t *env = json_object_get(meta, "envelope");
+		const jtree *env = get(meta, "envelope");
 		t->functional_id = str(env, "functional_id");
 	} else {
 		t->message = xlate_out_message_for(opt->standard, type);
@@ -165,7 +186,7 @@ choose_target(const xlate_out_options *opt, json_t *doc, target *t, char *err,
 			if (!p->messages[i].inbound && p->messages[i].standard == opt->standard
 			    && strcmp(p->messages[i].type, t->message) == 0)
 				v = p->messages[i].version;
-		snprintf(t->full_version, sizeof(t->full_version), "%s", v);
+		copy_str(t->full_version, sizeof(t->full_version), v, SIZE_MAX);
 	}
 	if (t->functional_id == NULL && opt->standard == MAP_X12)
 		t->functional_id = functional_id_for(t->message);
@@ -173,8 +194,8 @@ choose_target(const xlate_out_options *opt, json_t *doc, target *t, char *err,
 		snprintf(err, errlen, "document %zu: no functional group for %s", k, t->message);
 		return -1;
 	}
-	snprintf(t->version, sizeof(t->version), "%.*s",
-	    opt->standard == MAP_X12 ? 6 : 15, t->full_version);
+	copy_str(t->version, sizeof(t->version), t->full_version,
+	    opt->standard == MAP_X12 ? 6 : 15);
 	return 0;
 }
 
@@ -205,19 +226,79 @@ writer_failed(edi_writer *w, char *err, size_t errlen, size_t k)
 	return 1;
 }
 
-int
-xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *opt,
-    edi_writer_sink sink, void *sink_ctx, char *err, size_t errlen)
+/* The document as this interchange writes it, in scratch: unmapped only
+ * when it holds segments of the target standard, meta.delimiters saying
+ * the decimal mark written, the partner's codes for ours. The document
+ * itself is shared, not changed: members are copied only on the way to
+ * what changes (all of it when cross-references apply). */
+static jtree *
+prepare(jtree_arena *scratch, const jtree *doc, const xlate_out_options *opt,
+    char decimal)
 {
-	size_t n = json_array_size(docs);
-	if (n == 0) {
-		snprintf(err, errlen, "no documents");
-		return -1;
-	}
-	json_t *meta0 = json_object_get(json_array_get(docs, 0), "meta");
-	json_t *env0 = json_object_get(meta0, "envelope");
 	const partner *p = opt->partner;
-	int x12 = opt->standard == MAP_X12;
+	int xref = p && p->xref_count;
+	jtree *copy = xref ? jtree_copy(scratch, doc) : jtree_object_shallow_copy(scratch, doc);
+	if (copy == NULL)
+		return NULL;
+	const char *dstd = str(get(doc, "meta"), "standard");
+	if (dstd == NULL || strcmp(dstd, opt->standard == MAP_X12 ? "x12" : "edifact") != 0)
+		jtree_object_del(copy, "unmapped");
+	const jtree *m = get(copy, "meta");
+	jtree *cm = jtree_is_object(m) ? (xref ? (jtree *)m : jtree_object_shallow_copy(scratch, m))
+	    : jtree_object(scratch);
+	jtree *cd = jtree_object(scratch);
+	char dm[1] = {decimal ? decimal : '.'};
+	jtree_object_set(scratch, cd, "decimal", jtree_string(scratch, dm, 1));
+	jtree_object_set(scratch, cm, "delimiters", cd);
+	jtree_object_set(scratch, copy, "meta", cm);
+	if (xref)
+		partner_xref_apply_jtree(p, scratch, copy, 0);
+	return jtree_arena_failed(scratch) ? NULL : copy;
+}
+
+/* An interchange being written, one document at a time: what the
+ * envelope took from the first document is copied here, since the
+ * caller's arena holding it may be reset before the next one. */
+struct xlate_out {
+	xlate_maps *maps;
+	const xlate_out_options *opt;
+	edi_writer *w;
+	edi_builder *b;
+	jtree_arena *scratch;  /* one document's prepared copy */
+	edi_delimiters d;
+	int x12;
+	char *send_gs, *recv_gs;
+	char *functional_id;   /* of the open group */
+	char full_version[24];
+	int group_open;
+	/* The map of the last document: the next one is nearly always of the
+	 * same message and version (the maps stay loaded in maps). */
+	const map *last_map;
+	char last_version[24], last_message[16];
+	size_t k;              /* documents written */
+	int failed;
+	char *err;
+	size_t errlen;
+};
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Starts the interchange from its first document (its meta gives the
+ * envelope when there is no partner). */
+static int
+begin(xlate_out *x, const jtree *doc0)
+{
+	const xlate_out_options *opt = x->opt;
+	char *err = x->err;
+	size_t errlen = x->errlen;
+	const jtree *meta0 = get(doc0, "meta");
+	const jtree *env0 = get(meta0, "envelope");
+	const partner *p = opt->partner;
+	int x12 = x->x12;
 	const char *mstd = str(meta0, "standard");
 	int same_std = mstd && strcmp(mstd, x12 ? "x12" : "edifact") == 0;
 
@@ -264,26 +345,25 @@ xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *o
 		recv_gs = recv;
 
 	target t0;
-	if (choose_target(opt, json_array_get(docs, 0), &t0, err, errlen, 1) < 0)
+	if (choose_target(opt, doc0, &t0, err, errlen, 1) < 0)
 		return -1;
-	edi_delimiters d;
-	choose_delimiters(&d, opt, meta0, x12 && strncmp(t0.version, "00402", 5) >= 0);
-	edi_writer *w = edi_writer_new(sink, sink_ctx);
-	edi_builder *b = w ? edi_builder_new(w) : NULL;
-	if (b == NULL) {
-		edi_writer_free(w);
+	choose_delimiters(&x->d, opt, meta0, x12 && strncmp(t0.version, "00402", 5) >= 0);
+	x->send_gs = dup_or_null(send_gs);
+	x->recv_gs = dup_or_null(recv_gs);
+	if (x->send_gs == NULL || x->recv_gs == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	int rc = -1;
+	edi_writer *w = x->w;
+	edi_builder *b = x->b;
 	unsigned long icn;
 	char num[32];
-	if (edi_writer_set_delimiters(w, &d) != EDI_WRITE_OK) {
+	if (edi_writer_set_delimiters(w, &x->d) != EDI_WRITE_OK) {
 		writer_failed(w, err, errlen, 1);
-		goto out;
+		return -1;
 	}
 	if (control(opt, XLATE_CONTROL_INTERCHANGE, meta0, "interchange", &icn, err, errlen, 1) < 0)
-		goto out;
+		return -1;
 	if (x12) {
 		char isa12[6];
 		snprintf(isa12, sizeof(isa12), "%.5s", t0.version);
@@ -309,99 +389,307 @@ xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *o
 		};
 		edi_builder_edifact_interchange(b, &unb);
 	}
-	if (writer_failed(w, err, errlen, 1))
-		goto out;
+	return writer_failed(w, err, errlen, 1) ? -1 : 0;
+}
 
-	target cur = {0};
-	int group_open = 0;
-	for (size_t k = 0; k < n; k++) {
-		json_t *doc = json_array_get(docs, k);
-		json_t *meta = json_object_get(doc, "meta");
-		target t;
-		if (!json_is_object(doc) || choose_target(opt, doc, &t, err, errlen, k + 1) < 0) {
-			if (!json_is_object(doc))
-				snprintf(err, errlen, "document %zu: not a JSON object", k + 1);
-			goto out;
-		}
-		const map *m = target_map(maps, opt, &t, err, errlen, k + 1);
-		if (m == NULL)
-			goto out;
-		if (x12 && (!group_open || strcmp(t.functional_id, cur.functional_id) != 0
-		    || strcmp(t.full_version, cur.full_version) != 0)) {
-			if (group_open)
-				edi_builder_end_group(b);
-			unsigned long gcn;
-			if (control(opt, XLATE_CONTROL_GROUP, meta, "group", &gcn, err, errlen, k + 1) < 0)
-				goto out;
-			edi_x12_group gs = {
-				.functional_id = t.functional_id, .sender_code = send_gs,
-				.receiver_code = recv_gs, .control_number = gcn,
-				.version = t.full_version,
-			};
-			edi_builder_x12_group(b, &gs);
-			group_open = 1;
-			cur = t;
-		}
-		unsigned long scn;
-		if (control(opt, XLATE_CONTROL_SET, meta, "set", &scn, err, errlen, k + 1) < 0)
-			goto out;
-		if (x12) {
-			snprintf(num, sizeof(num), "%04lu", scn);
-			edi_builder_x12_set(b, t.message, num, NULL);
-		} else {
-			char v[2] = {t.version[0], 0};
-			snprintf(num, sizeof(num), "%lu", scn);
-			edi_edifact_message unh = {
-				.reference = num, .type = t.message, .version = v,
-				.release = t.version + 1, .association = t.association,
-			};
-			edi_builder_edifact_message(b, &unh);
-		}
-		if (writer_failed(w, err, errlen, k + 1))
-			goto out;
-		/* A copy: cross-references, the decimal mark and (for the other
-		 * standard) unmapped are this interchange's business. */
-		json_t *copy = json_deep_copy(doc);
-		if (copy == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-		/* unmapped holds segments of the standard the document came in. */
-		const char *dstd = str(meta, "standard");
-		if (dstd == NULL || strcmp(dstd, x12 ? "x12" : "edifact") != 0)
-			json_object_del(copy, "unmapped");
-		json_t *cm = json_object_get(copy, "meta");
-		if (!json_is_object(cm)) {
-			cm = json_object();
-			json_object_set_new(copy, "meta", cm);
-		}
-		json_t *cd = json_object();
-		char dm[2] = {d.decimal ? d.decimal : '.', 0};
-		json_object_set_new(cd, "decimal", json_string(dm));
-		json_object_set_new(cm, "delimiters", cd);
-		if (p)
-			partner_xref_apply(p, copy, 0);
-		char merr[256];
-		long segs = map_out_document(m, copy, map_out_writer_sink, w, merr, sizeof(merr));
-		json_decref(copy);
-		if (segs < 0) {
-			if (!writer_failed(w, err, errlen, k + 1))
-				snprintf(err, errlen, "document %zu: %s", k + 1, merr);
-			goto out;
-		}
-		edi_builder_end_message(b);
-		if (writer_failed(w, err, errlen, k + 1))
-			goto out;
+/* One document: its group (X12), header, body and trailer. */
+static int
+add(xlate_out *x, const jtree *doc)
+{
+	const xlate_out_options *opt = x->opt;
+	char *err = x->err;
+	size_t errlen = x->errlen;
+	edi_writer *w = x->w;
+	edi_builder *b = x->b;
+	int x12 = x->x12;
+	size_t k = x->k++;
+	char num[32];
+	if (k == 0 && begin(x, doc) < 0)
+		return -1;
+	const jtree *meta = get(doc, "meta");
+	target t;
+	if (!jtree_is_object(doc) || choose_target(opt, doc, &t, err, errlen, k + 1) < 0) {
+		if (!jtree_is_object(doc))
+			snprintf(err, errlen, "document %zu: not a JSON object", k + 1);
+		return -1;
 	}
-	if (group_open)
-		edi_builder_end_group(b);
-	edi_builder_end_interchange(b);
-	edi_writer_flush(w);
-	if (writer_failed(w, err, errlen, n))
-		goto out;
-	rc = 0;
-out:
-	edi_builder_free(b);
-	edi_writer_free(w);
+	const map *m;
+	if (x->last_map && strcmp(t.version, x->last_version) == 0
+	    && strcmp(t.message, x->last_message) == 0)
+		m = x->last_map;
+	else {
+		m = target_map(x->maps, opt, &t, err, errlen, k + 1);
+		if (m == NULL)
+			return -1;
+		x->last_map = NULL;
+		if (strlen(t.message) < sizeof(x->last_message)) {
+			memcpy(x->last_version, t.version, sizeof(x->last_version));
+			memcpy(x->last_message, t.message, strlen(t.message) + 1);
+			x->last_map = m;
+		}
+	}
+	if (x12 && (!x->group_open || strcmp(t.functional_id, x->functional_id) != 0
+	    || strcmp(t.full_version, x->full_version) != 0)) {
+		if (x->group_open)
+			edi_builder_end_group(b);
+		unsigned long gcn;
+		if (control(opt, XLATE_CONTROL_GROUP, meta, "group", &gcn, err, errlen, k + 1) < 0)
+			return -1;
+		edi_x12_group gs = {
+			.functional_id = t.functional_id, .sender_code = x->send_gs,
+			.receiver_code = x->recv_gs, .control_number = gcn,
+			.version = t.full_version,
+		};
+		edi_builder_x12_group(b, &gs);
+		x->group_open = 1;
+		free(x->functional_id);
+		if ((x->functional_id = strdup(t.functional_id)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(x->full_version, t.full_version, sizeof(x->full_version));
+	}
+	unsigned long scn;
+	if (control(opt, XLATE_CONTROL_SET, meta, "set", &scn, err, errlen, k + 1) < 0)
+		return -1;
+	if (x12) {
+		snprintf(num, sizeof(num), "%04lu", scn);
+		edi_builder_x12_set(b, t.message, num, NULL);
+	} else {
+		char v[2] = {t.version[0], 0};
+		snprintf(num, sizeof(num), "%lu", scn);
+		edi_edifact_message unh = {
+			.reference = num, .type = t.message, .version = v,
+			.release = t.version + 1, .association = t.association,
+		};
+		edi_builder_edifact_message(b, &unh);
+	}
+	if (writer_failed(w, err, errlen, k + 1))
+		return -1;
+	jtree_arena_reset(x->scratch);
+	jtree *copy = prepare(x->scratch, doc, opt, x->d.decimal);
+	if (copy == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	char merr[256];
+	long segs = map_out_jtree(m, copy, map_out_writer_sink, w, merr, sizeof(merr));
+	if (segs < 0) {
+		if (!writer_failed(w, err, errlen, k + 1))
+			snprintf(err, errlen, "document %zu: %s", k + 1, merr);
+		return -1;
+	}
+	edi_builder_end_message(b);
+	return writer_failed(w, err, errlen, k + 1) ? -1 : 0;
+}
+
+xlate_out *
+xlate_out_new(xlate_maps *maps, const xlate_out_options *opt, edi_writer_sink sink,
+    void *sink_ctx, char *err, size_t errlen)
+{
+	xlate_out *x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	x->maps = maps;
+	x->opt = opt;
+	x->x12 = opt->standard == MAP_X12;
+	x->err = err;
+	x->errlen = errlen;
+	x->w = edi_writer_new(sink, sink_ctx);
+	x->b = x->w ? edi_builder_new(x->w) : NULL;
+	x->scratch = x->b ? jtree_arena_new() : NULL;
+	if (x->scratch == NULL) {
+		xlate_out_free(x);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return x;
+}
+
+int
+xlate_out_add(xlate_out *x, const jtree *doc)
+{
+	if (x->failed)
+		return -1;
+	if (add(x, doc) < 0)
+		x->failed = 1;
+	return x->failed ? -1 : 0;
+}
+
+int
+xlate_out_finish(xlate_out *x)
+{
+	if (x->failed)
+		return -1;
+	if (x->k == 0) {
+		snprintf(x->err, x->errlen, "no documents");
+		x->failed = 1;
+		return -1;
+	}
+	if (x->group_open)
+		edi_builder_end_group(x->b);
+	edi_builder_end_interchange(x->b);
+	edi_writer_flush(x->w);
+	if (writer_failed(x->w, x->err, x->errlen, x->k)) {
+		x->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+void
+xlate_out_free(xlate_out *x)
+{
+	if (x == NULL)
+		return;
+	jtree_arena_free(x->scratch);
+	edi_builder_free(x->b);
+	edi_writer_free(x->w);
+	free(x->send_gs);
+	free(x->recv_gs);
+	free(x->functional_id);
+	free(x);
+}
+
+int
+xlate_out_interchange_jtree(xlate_maps *maps, const jtree *docs,
+    const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx, char *err,
+    size_t errlen)
+{
+	size_t n = jtree_array_size(docs);
+	if (n == 0) {
+		snprintf(err, errlen, "no documents");
+		return -1;
+	}
+	xlate_out *x = xlate_out_new(maps, opt, sink, sink_ctx, err, errlen);
+	if (x == NULL)
+		return -1;
+	int rc = 0;
+	for (size_t k = 0; k < n && rc == 0; k++)
+		rc = xlate_out_add(x, jtree_array_get(docs, k));
+	if (rc == 0)
+		rc = xlate_out_finish(x);
+	xlate_out_free(x);
 	return rc;
+}
+
+int
+xlate_out_interchange(xlate_maps *maps, json_t *docs, const xlate_out_options *opt,
+    edi_writer_sink sink, void *sink_ctx, char *err, size_t errlen)
+{
+	jtree_arena *a = jtree_arena_new();
+	jtree *t = a ? jtree_array(a) : NULL;
+	for (size_t i = 0; t && i < json_array_size(docs); i++) {
+		jtree *d = jtree_from_json(a, json_array_get(docs, i));
+		if (d == NULL) {
+			if (!jtree_arena_failed(a)) {
+				snprintf(err, errlen, "document %zu: document nested too deeply", i + 1);
+				jtree_arena_free(a);
+				return -1;
+			}
+			t = NULL;
+			break;
+		}
+		jtree_array_append(a, t, d);
+	}
+	if (t == NULL || jtree_arena_failed(a)) {
+		jtree_arena_free(a);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = xlate_out_interchange_jtree(maps, t, opt, sink, sink_ctx, err, errlen);
+	jtree_arena_free(a);
+	return rc;
+}
+
+/* The next JSON value of text from *off (whitespace before it skipped):
+ * jparse's tree, or jansson's where jparse refuses (its message, and its
+ * reading of the one input where the two differ: a NUL after a value).
+ * 1 with *v set, 0 at the end, -1 with e filled. */
+static int
+next_value(jtree_arena *a, const char *text, size_t len, size_t *off, jtree **v,
+    json_error_t *e)
+{
+	size_t o = *off;
+	while (o < len && (text[o] == ' ' || text[o] == '\n' || text[o] == '\r'
+	    || text[o] == '\t'))
+		o++;
+	*off = o;
+	if (o >= len)
+		return 0;
+	size_t used = 0;
+	jparse_error pe;
+	jtree *j = jparse(a, text + o, len - o, 0, JPARSE_STOP_AFTER_VALUE, &used, &pe);
+	if (j == NULL && !jtree_arena_failed(a)) {
+		json_t *jj = json_loadb(text + o, len - o, JSON_DISABLE_EOF_CHECK, e);
+		if (jj == NULL)
+			return -1;
+		j = jtree_from_json(a, jj);
+		used = (size_t)e->position;
+		json_decref(jj);
+	}
+	if (j == NULL || used == 0) {
+		memset(e, 0, sizeof(*e));
+		snprintf(e->text, sizeof(e->text), "out of memory");
+		return -1;
+	}
+	*v = j;
+	*off = o + used;
+	return 1;
+}
+
+int
+xlate_out_text(xlate_maps *maps, const char *text, size_t len,
+    const xlate_out_options *opt, edi_writer_sink sink, void *sink_ctx, char *err,
+    size_t errlen, json_error_t *parse_error)
+{
+	jtree_arena *a = jtree_arena_new();
+	xlate_out *x = a ? xlate_out_new(maps, opt, sink, sink_ctx, err, errlen) : NULL;
+	if (x == NULL) {
+		jtree_arena_free(a);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	size_t off = 0;
+	int r, rc = 0;
+	jtree *v;
+	/* One value at a time, the arena reset for each: memory follows the
+	 * largest value, not the file. After a document that cannot be
+	 * written the rest is still parsed: a text that does not parse is
+	 * reported as such, wherever it fails. */
+	while ((r = next_value(a, text, len, &off, &v, parse_error)) > 0) {
+		if (jtree_is_array(v))
+			for (size_t i = 0; rc == 0 && i < v->u.array.size; i++)
+				rc = xlate_out_add(x, v->u.array.items[i]);
+		else if (rc == 0)
+			rc = xlate_out_add(x, v);
+		jtree_arena_reset(a);
+	}
+	if (r < 0)
+		rc = -2;
+	else if (rc == 0)
+		rc = xlate_out_finish(x);
+	xlate_out_free(x);
+	jtree_arena_free(a);
+	return rc;
+}
+
+int
+xlate_out_text_parses(const char *text, size_t len, json_error_t *parse_error)
+{
+	jtree_arena *a = jtree_arena_new();
+	if (a == NULL) {
+		memset(parse_error, 0, sizeof(*parse_error));
+		snprintf(parse_error->text, sizeof(parse_error->text), "out of memory");
+		return -1;
+	}
+	size_t off = 0;
+	int r;
+	jtree *v;
+	while ((r = next_value(a, text, len, &off, &v, parse_error)) > 0)
+		jtree_arena_reset(a);
+	jtree_arena_free(a);
+	return r;
 }
