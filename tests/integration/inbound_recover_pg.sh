@@ -100,7 +100,13 @@ sed -i "s|url=\"http://127.0.0.1:[0-9]*/as2\"|url=\"http://127.0.0.1:$peer_port/
 	"$tmp/partners/acme-retail.xml"
 chmod -R a+rX "$tmp/partners"
 
-CLAIM_LEASE_S=3
+# The lease must outlast the steps between A's claim and the requeue
+# check (a kill, a few queries): longer under the sanitizers, which
+# slow every process start.
+CLAIM_LEASE_S=4
+if nm "$EDIGATED" 2>/dev/null | grep -q __asan_init; then
+	CLAIM_LEASE_S=10
+fi
 recovery_interval=1s
 write_config() { # write_config NODE PORT
 	cat > "$tmp/$1/edigate.conf" <<CONF
