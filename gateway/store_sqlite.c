@@ -8,6 +8,17 @@
  * runs synchronous=NORMAL and relies on store_sync() before it reports.
  * Write transactions are BEGIN IMMEDIATE: the write lock is taken up front
  * and other processes wait (busy timeout) instead of failing on upgrade.
+ *
+ * Within one process the connections to one database file first queue on
+ * a writer gate of their own (wgate below) and only then ask SQLite for
+ * its write lock: SQLite's busy handler polls with sleeps of 1 to 100 ms,
+ * so worker threads contending for the lock slept far longer than the
+ * transactions they waited for lasted. Other processes still meet the
+ * busy timeout as before.
+ *
+ * Statements are prepared once per connection and kept (stmt cache below):
+ * the store runs the same few dozen SQL texts over and over, and parsing
+ * them again for every call cost more than running them.
  */
 #define _GNU_SOURCE /* asprintf, mkostemp, timegm */
 #include "config.h"
@@ -20,21 +31,151 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+/* The writer gate of one database file, shared by this process's
+ * connections to it. Not a mutex: a transaction may in principle end on
+ * another thread than the one that began it, and a thread that begins a
+ * second transaction while holding the gate must time out (as it would on
+ * SQLite's lock), not deadlock or fail on ownership checks. */
+struct wgate {
+	dev_t dev;
+	ino_t ino;
+	int refs;
+	int busy;
+	pthread_cond_t freed;
+	struct wgate *next;
+};
+
+static pthread_mutex_t wgate_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wgate *wgates;
+
+#define SQ_CACHE 64 /* statements kept per connection */
+
+struct sq_slot {
+	char *sql;
+	sqlite3_stmt *stmt;
+	int busy;   /* a cursor uses it now */
+};
+
+struct sq_conn {
+	sqlite3 *db;
+	struct wgate *gate;   /* NULL: in memory, or the file could not be stat'ed */
+	int gate_held;
+	struct sq_slot cache[SQ_CACHE];
+	int ncache;
+};
+
 struct store_cursor {
 	struct store *st;
 	sqlite3_stmt *stmt;
+	struct sq_slot *slot; /* NULL: not cached, finalized on close */
 	int done;
 };
+
+static struct sq_conn *
+conn_of(struct store *st)
+{
+	return st->db;
+}
 
 static sqlite3 *
 db_of(struct store *st)
 {
-	return st->db;
+	return conn_of(st)->db;
+}
+
+static struct wgate *
+wgate_get(const char *path)
+{
+	struct stat sb;
+	struct wgate *g;
+
+	if (path == NULL || path[0] == '\0' || stat(path, &sb) != 0)
+		return NULL;
+	pthread_mutex_lock(&wgate_lock);
+	for (g = wgates; g; g = g->next)
+		if (g->dev == sb.st_dev && g->ino == sb.st_ino)
+			break;
+	if (g == NULL && (g = calloc(1, sizeof(*g))) != NULL) {
+		g->dev = sb.st_dev;
+		g->ino = sb.st_ino;
+		pthread_cond_init(&g->freed, NULL);
+		g->next = wgates;
+		wgates = g;
+	}
+	if (g)
+		g->refs++;
+	pthread_mutex_unlock(&wgate_lock);
+	return g;
+}
+
+static void
+wgate_put(struct wgate *g)
+{
+	struct wgate **pp;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&wgate_lock);
+	if (--g->refs == 0) {
+		for (pp = &wgates; *pp; pp = &(*pp)->next)
+			if (*pp == g) {
+				*pp = g->next;
+				break;
+			}
+		pthread_cond_destroy(&g->freed);
+		free(g);
+	}
+	pthread_mutex_unlock(&wgate_lock);
+}
+
+/* Waits at most timeout_ms for the gate. 0, or -1 on timeout. */
+static int
+wgate_enter(struct wgate *g, int timeout_ms)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&wgate_lock);
+	while (g->busy && rc == 0)
+		if (pthread_cond_timedwait(&g->freed, &wgate_lock, &until) == ETIMEDOUT &&
+		    g->busy)
+			rc = -1;
+	if (rc == 0)
+		g->busy = 1;
+	pthread_mutex_unlock(&wgate_lock);
+	return rc;
+}
+
+static void
+wgate_leave(struct wgate *g)
+{
+	pthread_mutex_lock(&wgate_lock);
+	g->busy = 0;
+	pthread_cond_signal(&g->freed);
+	pthread_mutex_unlock(&wgate_lock);
+}
+
+static void
+gate_release(struct sq_conn *c)
+{
+	if (c->gate_held) {
+		c->gate_held = 0;
+		wgate_leave(c->gate);
+	}
 }
 
 static int
@@ -59,37 +200,96 @@ sq_exec_script(struct store *st, const char *sql, struct store_error *err)
 static int
 sq_begin(struct store *st, struct store_error *err)
 {
-	if (sqlite3_exec(db_of(st), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return sq_fail(st, err, "begin");
+	struct sq_conn *c = conn_of(st);
+
+	if (c->gate && !c->gate_held) {
+		if (wgate_enter(c->gate, st->busy_timeout_ms) != 0)
+			return store_fail(err, STORE_EBACKEND,
+			                  "sqlite: begin: database is locked "
+			                  "(another transaction of this process)");
+		c->gate_held = 1;
+	}
+	if (sqlite3_exec(db_of(st), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = sq_fail(st, err, "begin");
+		if (sqlite3_get_autocommit(db_of(st)))
+			gate_release(c);
+		return rc;
+	}
 	return STORE_OK;
 }
 
 static int
 sq_commit(struct store *st, struct store_error *err)
 {
+	struct sq_conn *c = conn_of(st);
+	int rc = STORE_OK;
+
 	if (sqlite3_exec(db_of(st), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		int rc = sq_fail(st, err, "commit");
+		rc = sq_fail(st, err, "commit");
 		sqlite3_exec(db_of(st), "ROLLBACK", NULL, NULL, NULL);
-		return rc;
 	}
-	return STORE_OK;
+	if (sqlite3_get_autocommit(db_of(st)))
+		gate_release(c);
+	return rc;
 }
 
 static void
 sq_rollback(struct store *st)
 {
 	sqlite3_exec(db_of(st), "ROLLBACK", NULL, NULL, NULL);
+	if (sqlite3_get_autocommit(db_of(st)))
+		gate_release(conn_of(st));
+}
+
+/* A cached statement goes back to its slot, reset (which also ends the
+ * read transaction it may hold); any other is finalized. */
+static void
+sq_release_stmt(sqlite3_stmt *stmt, struct sq_slot *slot)
+{
+	if (slot == NULL) {
+		sqlite3_finalize(stmt);
+		return;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	slot->busy = 0;
 }
 
 static int
 sq_query(struct store *st, const char *sql, const struct store_param *p, int n,
          struct store_cursor **out, struct store_error *err)
 {
-	sqlite3_stmt *stmt;
+	struct sq_conn *conn = conn_of(st);
+	sqlite3_stmt *stmt = NULL;
+	struct sq_slot *slot = NULL;
+	int i;
+
 	*out = NULL;
-	if (sqlite3_prepare_v2(db_of(st), sql, -1, &stmt, NULL) != SQLITE_OK)
-		return sq_fail(st, err, "prepare");
-	for (int i = 0; i < n; i++) {
+	for (i = 0; i < conn->ncache; i++)
+		if (!conn->cache[i].busy && (conn->cache[i].sql == sql ||
+		    strcmp(conn->cache[i].sql, sql) == 0)) {
+			slot = &conn->cache[i];
+			stmt = slot->stmt;
+			break;
+		}
+	if (stmt == NULL) {
+		if (sqlite3_prepare_v2(db_of(st), sql, -1, &stmt, NULL) != SQLITE_OK)
+			return sq_fail(st, err, "prepare");
+		/* Kept unless the cache is full or this text is in use by
+		 * another cursor right now (then it is a one-off). */
+		if (conn->ncache < SQ_CACHE) {
+			for (i = 0; i < conn->ncache; i++)
+				if (strcmp(conn->cache[i].sql, sql) == 0)
+					break;
+			if (i == conn->ncache && (conn->cache[i].sql = strdup(sql)) != NULL) {
+				slot = &conn->cache[conn->ncache++];
+				slot->stmt = stmt;
+			}
+		}
+	}
+	if (slot)
+		slot->busy = 1;
+	for (i = 0; i < n; i++) {
 		char name[16];
 		snprintf(name, sizeof name, "$%d", i + 1);
 		int idx = sqlite3_bind_parameter_index(stmt, name);
@@ -108,17 +308,19 @@ sq_query(struct store *st, const char *sql, const struct store_param *p, int n,
 			break;
 		}
 		if (rc != SQLITE_OK) {
-			sqlite3_finalize(stmt);
-			return sq_fail(st, err, "bind");
+			rc = sq_fail(st, err, "bind");
+			sq_release_stmt(stmt, slot);
+			return rc;
 		}
 	}
 	struct store_cursor *c = calloc(1, sizeof *c);
 	if (!c) {
-		sqlite3_finalize(stmt);
+		sq_release_stmt(stmt, slot);
 		return store_fail(err, STORE_ENOMEM, "out of memory");
 	}
 	c->st = st;
 	c->stmt = stmt;
+	c->slot = slot;
 	*out = c;
 	return STORE_OK;
 }
@@ -164,7 +366,7 @@ sq_close(struct store_cursor *c)
 {
 	if (!c)
 		return;
-	sqlite3_finalize(c->stmt);
+	sq_release_stmt(c->stmt, c->slot);
 	free(c);
 }
 
@@ -177,7 +379,18 @@ sq_lock_migrations(struct store *st, int lock, struct store_error *err)
 static void
 sq_disconnect(struct store *st)
 {
-	sqlite3_close_v2(db_of(st));
+	struct sq_conn *c = conn_of(st);
+
+	for (int i = 0; i < c->ncache; i++) {
+		sqlite3_finalize(c->cache[i].stmt);
+		free(c->cache[i].sql);
+	}
+	if (c->gate_held && !sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	gate_release(c);
+	sqlite3_close_v2(c->db);
+	wgate_put(c->gate);
+	free(c);
 	st->db = NULL;
 }
 
@@ -261,6 +474,7 @@ int
 store_sqlite_connect(struct store *st, const char *path, struct store_error *err)
 {
 	sqlite3 *db = NULL;
+	struct sq_conn *conn;
 	int rc = make_parent_dirs(path, err);
 	if (rc)
 		return rc;
@@ -273,7 +487,13 @@ store_sqlite_connect(struct store *st, const char *path, struct store_error *err
 		sqlite3_close_v2(db);
 		return rc;
 	}
-	st->db = db;
+	conn = calloc(1, sizeof(*conn));
+	if (conn == NULL) {
+		sqlite3_close_v2(db);
+		return store_fail(err, STORE_ENOMEM, "out of memory");
+	}
+	conn->db = db;
+	st->db = conn;
 	st->ops = &sqlite_ops;
 	st->for_update = "";
 	sqlite3_busy_timeout(db, st->busy_timeout_ms);
@@ -294,6 +514,7 @@ store_sqlite_connect(struct store *st, const char *path, struct store_error *err
 			return store_fail(err, STORE_EBACKEND,
 			                  "sqlite: %s cannot use WAL journaling", path);
 	}
+	conn->gate = wgate_get(sqlite3_db_filename(db, "main"));
 	return STORE_OK;
 }
 
@@ -311,7 +532,7 @@ store_sqlite_set_synchronous(struct store *st, int full, struct store_error *err
 int
 store_sqlite_sync(struct store *st, dev_t *dev_out, struct store_error *err)
 {
-	const char *path = sqlite3_db_filename(st->db, "main");
+	const char *path = sqlite3_db_filename(db_of(st), "main");
 	struct stat sb;
 	int fd;
 
