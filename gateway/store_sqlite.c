@@ -16,6 +16,16 @@
  * transactions they waited for lasted. Other processes still meet the
  * busy timeout as before.
  *
+ * A connection that promises durable commits (the default; store.h) does
+ * not let SQLite fsync the WAL inside COMMIT, where the write lock is held
+ * and every other writer queues behind the disk: it commits with
+ * synchronous=NORMAL, lets the next writer in, and then waits for an
+ * fdatasync of the WAL shared with every connection that committed
+ * meanwhile (group_sync.h) before the commit returns. The WAL is append-
+ * only until a checkpoint (which SQLite syncs itself), so that sync covers
+ * this commit and all before it. A commit still returns only once it is on
+ * disk.
+ *
  * Statements are prepared once per connection and kept (stmt cache below):
  * the store runs the same few dozen SQL texts over and over, and parsing
  * them again for every call cost more than running them.
@@ -38,6 +48,8 @@
 
 #include <sqlite3.h>
 
+#include "group_sync.h"
+
 /* The writer gate of one database file, shared by this process's
  * connections to it. Not a mutex: a transaction may in principle end on
  * another thread than the one that began it, and a thread that begins a
@@ -50,6 +62,10 @@ struct wgate {
 	int busy;
 	pthread_cond_t freed;
 	struct wgate *next;
+	/* Durable commits: the WAL's fdatasync, shared (group_sync). */
+	char *wal_path;
+	int wal_fd;              /* only the round's leader touches it */
+	struct group_sync *walsync;
 };
 
 static pthread_mutex_t wgate_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -67,6 +83,8 @@ struct sq_conn {
 	sqlite3 *db;
 	struct wgate *gate;   /* NULL: in memory, or the file could not be stat'ed */
 	int gate_held;
+	int full;             /* commits durable on return (not deferred) */
+	int committed;        /* a commit since the last WAL sync (commit hook) */
 	struct sq_slot cache[SQ_CACHE];
 	int ncache;
 };
@@ -90,6 +108,74 @@ db_of(struct store *st)
 	return conn_of(st)->db;
 }
 
+static int
+fsync_parent_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, rc;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* The group_sync function: fdatasync of the WAL. Never opens the database
+ * file itself (closing a descriptor of it would drop SQLite's POSIX locks);
+ * SQLite holds no locks on the WAL. The descriptor is kept, and replaced
+ * when the WAL was recreated; a new one's directory entry is synced too. */
+static int
+wal_sync(void *ctx, char *err, size_t errsize)
+{
+	struct wgate *g = ctx;
+	struct stat a, b;
+
+	if (g->wal_fd >= 0 && (fstat(g->wal_fd, &a) != 0 || stat(g->wal_path, &b) != 0 ||
+	                       a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+		close(g->wal_fd);
+		g->wal_fd = -1;
+	}
+	if (g->wal_fd < 0) {
+		int fd = open(g->wal_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errsize, "open %s: %s", g->wal_path, strerror(errno));
+			return -1;
+		}
+		if (fsync_parent_dir(g->wal_path) != 0) {
+			snprintf(err, errsize, "fsync the directory of %s: %s", g->wal_path,
+			         strerror(errno));
+			close(fd);
+			return -1;
+		}
+		g->wal_fd = fd;
+	}
+	if (fdatasync(g->wal_fd) != 0) {
+		snprintf(err, errsize, "fdatasync %s: %s", g->wal_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+wgate_free(struct wgate *g)
+{
+	group_sync_free(g->walsync);
+	if (g->wal_fd >= 0)
+		close(g->wal_fd);
+	free(g->wal_path);
+	pthread_cond_destroy(&g->freed);
+	free(g);
+}
+
 static struct wgate *
 wgate_get(const char *path)
 {
@@ -105,9 +191,19 @@ wgate_get(const char *path)
 	if (g == NULL && (g = calloc(1, sizeof(*g))) != NULL) {
 		g->dev = sb.st_dev;
 		g->ino = sb.st_ino;
+		g->wal_fd = -1;
 		pthread_cond_init(&g->freed, NULL);
-		g->next = wgates;
-		wgates = g;
+		if (asprintf(&g->wal_path, "%s-wal", path) < 0) {
+			g->wal_path = NULL;
+			wgate_free(g);
+			g = NULL;
+		} else if ((g->walsync = group_sync_new(wal_sync, g)) == NULL) {
+			wgate_free(g);
+			g = NULL;
+		} else {
+			g->next = wgates;
+			wgates = g;
+		}
 	}
 	if (g)
 		g->refs++;
@@ -129,8 +225,7 @@ wgate_put(struct wgate *g)
 				*pp = g->next;
 				break;
 			}
-		pthread_cond_destroy(&g->freed);
-		free(g);
+		wgate_free(g);
 	}
 	pthread_mutex_unlock(&wgate_lock);
 }
@@ -186,15 +281,41 @@ sq_fail(struct store *st, struct store_error *err, const char *what)
 }
 
 static int
+commit_hook(void *ctx)
+{
+	((struct sq_conn *)ctx)->committed = 1;
+	return 0;
+}
+
+/* After any statement: a commit made on a durable connection returns only
+ * once a WAL sync that started after it has finished. */
+static int
+sq_durable(struct store *st, struct store_error *err)
+{
+	struct sq_conn *c = conn_of(st);
+	char msg[512];
+
+	if (!c->committed || !sqlite3_get_autocommit(c->db))
+		return STORE_OK;
+	c->committed = 0;
+	if (!c->full || c->gate == NULL)
+		return STORE_OK;
+	if (group_sync_wait(c->gate->walsync, msg, sizeof(msg)) != 0)
+		return store_fail(err, STORE_EIO, "sqlite: commit not durable: %s", msg);
+	return STORE_OK;
+}
+
+static int
 sq_exec_script(struct store *st, const char *sql, struct store_error *err)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(db_of(st), sql, NULL, NULL, &msg) != SQLITE_OK) {
 		store_fail(err, STORE_EBACKEND, "sqlite: %s", msg ? msg : "error");
 		sqlite3_free(msg);
+		sq_durable(st, NULL);
 		return STORE_EBACKEND;
 	}
-	return STORE_OK;
+	return sq_durable(st, err);
 }
 
 static int
@@ -230,6 +351,8 @@ sq_commit(struct store *st, struct store_error *err)
 	}
 	if (sqlite3_get_autocommit(db_of(st)))
 		gate_release(c);
+	if (rc == STORE_OK)
+		rc = sq_durable(st, err);
 	return rc;
 }
 
@@ -334,8 +457,12 @@ sq_next(struct store_cursor *c, struct store_error *err)
 	if (rc == SQLITE_ROW)
 		return 1;
 	c->done = 1;
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
+		/* A write outside a transaction committed on its own. */
+		if (sq_durable(c->st, err) != STORE_OK)
+			return -STORE_EIO;
 		return 0;
+	}
 	if (rc == SQLITE_CONSTRAINT)
 		return -store_fail(err, STORE_ECONFLICT, "sqlite: %s",
 		                   sqlite3_errmsg(db_of(c->st)));
@@ -514,7 +641,14 @@ store_sqlite_connect(struct store *st, const char *path, struct store_error *err
 			return store_fail(err, STORE_EBACKEND,
 			                  "sqlite: %s cannot use WAL journaling", path);
 	}
+	conn->full = 1;
 	conn->gate = wgate_get(sqlite3_db_filename(db, "main"));
+	if (conn->gate != NULL) {
+		/* Durable commits through the shared WAL sync (see the top). */
+		sqlite3_commit_hook(db, commit_hook, conn);
+		if ((rc = sq_exec_script(st, "PRAGMA synchronous=NORMAL;", err)))
+			return rc;
+	}
 	return STORE_OK;
 }
 
@@ -523,8 +657,15 @@ store_sqlite_connect(struct store *st, const char *path, struct store_error *err
 int
 store_sqlite_set_synchronous(struct store *st, int full, struct store_error *err)
 {
+	struct sq_conn *c = conn_of(st);
+
 	/* In WAL mode NORMAL keeps every commit atomic and ordered; only the
-	 * fsync of the WAL moves to the next checkpoint or store_sync(). */
+	 * fsync of the WAL moves to the next checkpoint or store_sync(). A
+	 * connection with a gate runs NORMAL anyway and syncs after COMMIT
+	 * when full (sq_durable). */
+	c->full = full;
+	if (c->gate != NULL)
+		return STORE_OK;
 	return sq_exec_script(st, full ? "PRAGMA synchronous=FULL;"
 	                               : "PRAGMA synchronous=NORMAL;", err);
 }
