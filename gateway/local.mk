@@ -187,8 +187,9 @@ gateway_libdaemon_a_SOURCES += gateway/http_reader.c gateway/http_reader.h
 # Certificate expiry of the AS2 partners: gauges and log warnings.
 gateway_libinbound_a_SOURCES += gateway/cert_watch.c gateway/cert_watch.h
 gateway_libinbound_a_CFLAGS += $(LIBEVENT_CFLAGS)
-# Group commit: one durable sync shared by concurrent requests.
-gateway_libdaemon_a_SOURCES += gateway/group_sync.c gateway/group_sync.h
+# Group commit: one durable sync shared by concurrent requests (also the
+# SQLite store's shared WAL sync, hence in libstore).
+gateway_libstore_a_SOURCES += gateway/group_sync.c gateway/group_sync.h
 # Routing records the ack expectations of the interchanges it produces.
 gateway_edigated_LDADD += gateway/libacktrack.a translators/libtranslators.a \
 	$(STORE_LIBS) $(LIBXML_LIBS) $(JANSSON_LIBS)

@@ -352,18 +352,35 @@ spool_writer_commit(struct spool_writer *w, char hash_out[SPOOL_HASH_HEX + 1],
 		rc = fail(err, SPOOL_EINVAL, "spool directory path too long");
 		goto out;
 	}
+	if (chmod(w->tmp_path, 0640) != 0) {
+		rc = fail_errno(err, "chmod", w->tmp_path);
+		goto out;
+	}
 	if (w->nosync) {
-		if ((mkdir(d1, 0750) != 0 && errno != EEXIST) ||
-		    (mkdir(d2, 0750) != 0 && errno != EEXIST)) {
-			rc = fail_errno(err, "mkdir", d2);
+		/* The fan-out directories exist for all but the first files
+		 * of a prefix: try the rename first, create them only when it
+		 * says they are missing (their entries reach the disk with the
+		 * spool_sync() that follows). */
+		if (rename(w->tmp_path, final) != 0) {
+			if (errno != ENOENT ||
+			    (mkdir(d1, 0750) != 0 && errno != EEXIST) ||
+			    (mkdir(d2, 0750) != 0 && errno != EEXIST)) {
+				rc = fail_errno(err, "rename into", final);
+				goto out;
+			}
+			if (rename(w->tmp_path, final) != 0) {
+				rc = fail_errno(err, "rename into", final);
+				goto out;
+			}
+		}
+	} else {
+		if ((rc = ensure_dir(d1, sp->dir, err)) ||
+		    (rc = ensure_dir(d2, d1, err)))
+			goto out;
+		if (rename(w->tmp_path, final) != 0) {
+			rc = fail_errno(err, "rename into", final);
 			goto out;
 		}
-	} else if ((rc = ensure_dir(d1, sp->dir, err)) ||
-	    (rc = ensure_dir(d2, d1, err)))
-		goto out;
-	if (chmod(w->tmp_path, 0640) != 0 || rename(w->tmp_path, final) != 0) {
-		rc = fail_errno(err, "rename into", final);
-		goto out;
 	}
 	w->fd = -1; /* nothing left to clean up */
 	if (!w->nosync && ((rc = fsync_dir(d2, err)) ||

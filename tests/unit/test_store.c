@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1187,6 +1188,64 @@ test_concurrent_appenders_keep_one_chain(void **state)
 	assert_int_equal(res.events_checked, 120);
 }
 
+/* Threads of one process, each with its own connection as store.h asks,
+ * writing at once: every append and every transaction succeeds (writers
+ * wait for each other instead of failing), none is lost, and the chain
+ * stays whole. */
+struct appender {
+	const struct fixture *fx;
+	int failures;
+};
+
+static void *
+append_thread(void *arg)
+{
+	struct appender *a = arg;
+	struct store *st;
+	struct store_error err;
+	struct store_options o = { .spool_dir = a->fx->spool };
+
+	if (store_open(&st, a->fx->url, &o, &err)) {
+		a->failures = 1000;
+		return NULL;
+	}
+	for (int i = 0; i < 30; i++) {
+		if (store_event_append(st, 0, "T", "note", NULL, NULL, &err))
+			a->failures++;
+		/* A caller's transaction with two events in it. */
+		if (store_tx_begin(st, &err) ||
+		    store_event_append(st, 0, "T", "note", NULL, NULL, &err) ||
+		    store_event_append(st, 0, "T", "note", NULL, NULL, &err)) {
+			store_tx_rollback(st);
+			a->failures++;
+		} else if (store_tx_commit(st, &err))
+			a->failures++;
+	}
+	store_close(st);
+	return NULL;
+}
+
+static void
+test_threads_writing_at_once_all_succeed_and_keep_one_chain(void **state)
+{
+	struct fixture *fx = *state;
+	pthread_t t[4];
+	struct appender a[4];
+
+	for (int i = 0; i < 4; i++) {
+		a[i].fx = fx;
+		a[i].failures = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, append_thread, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].failures, 0);
+	}
+	struct store_audit_result res = verify(fx->st);
+	assert_true(res.intact);
+	assert_int_equal(res.events_checked, 4 * 30 * 3);
+}
+
 /* ---- idempotency ----------------------------------------------------------------- */
 
 static void
@@ -1755,6 +1814,9 @@ main(void)
 		                                setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appenders_keep_one_chain,
 		                                setup_open, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_threads_writing_at_once_all_succeed_and_keep_one_chain, setup_open,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_idempotency_key_replays_same_body_and_refuses_another, setup_open,
 			teardown),
