@@ -252,16 +252,10 @@ jtree_object_getn(const jtree *o, const char *key, size_t len)
 	return NULL;
 }
 
-jtree_member *
-jtree_object_append(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+static jtree_member *
+link_member(jtree *o, jtree_member *m, const char *key, size_t len, jtree *v)
 {
-	jtree_member *m = alloc(a, sizeof(*m) + len + 1);
-	if (m == NULL)
-		return NULL;
-	char *k = (char *)(m + 1);
-	memcpy(k, key, len);
-	k[len] = '\0';
-	m->key = k;
+	m->key = key;
 	m->key_len = len;
 	m->value = v;
 	m->next = NULL;
@@ -272,6 +266,26 @@ jtree_object_append(jtree_arena *a, jtree *o, const char *key, size_t len, jtree
 	o->u.object.last = m;
 	o->u.object.size++;
 	return m;
+}
+
+jtree_member *
+jtree_object_append(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
+{
+	jtree_member *m = alloc(a, sizeof(*m) + len + 1);
+	if (m == NULL)
+		return NULL;
+	char *k = (char *)(m + 1);
+	memcpy(k, key, len);
+	k[len] = '\0';
+	return link_member(o, m, k, len, v);
+}
+
+jtree_member *
+jtree_object_append_kept(jtree_arena *a, jtree *o, const char *key,
+    size_t len, jtree *v)
+{
+	jtree_member *m = alloc(a, sizeof(*m));
+	return m ? link_member(o, m, key, len, v) : NULL;
 }
 
 void

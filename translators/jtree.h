@@ -114,6 +114,10 @@ void jtree_object_setn(jtree_arena *a, jtree *o, const char *key, size_t len, jt
  * NULL when out of memory. */
 jtree_member *jtree_object_append(jtree_arena *a, jtree *o, const char *key,
     size_t len, jtree *v);
+/* The same for a key that is not copied: it must outlive the tree (the
+ * map engine's interned keys live as long as the map). */
+jtree_member *jtree_object_append_kept(jtree_arena *a, jtree *o,
+    const char *key, size_t len, jtree *v);
 void jtree_object_set(jtree_arena *a, jtree *o, const char *key, jtree *v);
 void jtree_object_del(jtree *o, const char *key);
 

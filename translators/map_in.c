@@ -307,19 +307,7 @@ mappend(jtree_arena *a, jtree *o, const char *key, size_t len, jtree *v)
 {
 	if (v == NULL || !jtree_is_object(o))
 		return;
-	jtree_member *m = jtree_arena_alloc(a, sizeof(*m));
-	if (m == NULL)
-		return;
-	m->key = key;
-	m->key_len = len;
-	m->value = v;
-	m->next = NULL;
-	if (o->u.object.last)
-		o->u.object.last->next = m;
-	else
-		o->u.object.first = m;
-	o->u.object.last = m;
-	o->u.object.size++;
+	jtree_object_append_kept(a, o, key, len, v);
 }
 
 /* jtree_object_setn for a key that outlives the document (valid UTF-8:

@@ -38,22 +38,12 @@ max_backoff = 400ms
 jitter = 0}
 
 bridge_setup() {
-	local name=$1 tool i
+	local name=$1
 	shift
 	echo "1..$PLAN"
-	for tool in curl python3 openssl "$@"; do
-		if ! command -v "$tool" >/dev/null; then
-			for i in $(seq 1 "$PLAN"); do
-				echo "ok $i - $name # SKIP no $tool"
-			done
-			exit 0
-		fi
-	done
+	skip_without "$name" curl python3 openssl "$@"
 	PYTHON=$(command -v python3)
-	tmp=$(mktemp -d)
-	pids=
-	trap stop_pids_and_tmp EXIT
-	trap 'exit 1' INT TERM
+	make_tmp
 	chmod 755 "$tmp"
 	mkdir "$tmp/state" "$tmp/hooks" "$tmp/partners"
 	user_line="# not started as root"
@@ -119,22 +109,7 @@ CONF
 	chmod 644 "$tmp/edigate.conf"
 }
 
-bridge_start_daemon() {
-	local _
-	for _ in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + RANDOM % 20000))
-		bridge_config "$port"
-		"$EDIGATED" -f -c "$tmp/edigate.conf" >/dev/null 2>>"$tmp/log" &
-		pid=$!
-		if wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then
-			pids="$pids $pid"
-			return 0
-		fi
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	return 1
-}
+bridge_start_daemon() { start_edigated bridge_config; }
 
 # bridge_fail "WHAT STARTED" [LOG...]: it did not; every case fails.
 bridge_fail() {

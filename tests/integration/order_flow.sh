@@ -15,39 +15,11 @@ src=$(cd "$top_srcdir" && pwd)
 PLAN=9
 n=0
 . "${top_srcdir:-.}/tests/integration/tap_lib.sh"
-# wait_for SECONDS COMMAND...: until the command succeeds
-wait_for() {
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
 
 echo "1..$PLAN"
-for tool in curl python3 openssl; do
-	if ! command -v $tool >/dev/null; then
-		for i in $(seq 1 $PLAN); do echo "ok $i - order flow # SKIP no $tool"; done
-		exit 0
-	fi
-done
+skip_without "order flow" curl python3 openssl
 PYTHON=$(command -v python3)
-
-tmp=$(mktemp -d)
-pids=
-cleanup() {
-	for p in $pids; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	sleep 0.2
-	for p in $pids; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	[ -n "${KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+make_tmp
 chmod 755 "$tmp"
 mkdir "$tmp/state" "$tmp/hooks" "$tmp/peer" "$tmp/partners"
 user_line="# not started as root"
@@ -102,22 +74,7 @@ CONF
 	chmod 644 "$tmp/edigate.conf"
 }
 
-pid=
-start_daemon() {
-	for _ in 1 2 3 4 5 6 7 8; do
-		as2_port=$((20000 + RANDOM % 20000))
-		write_config "$as2_port"
-		"$EDIGATED" -f -c "$tmp/edigate.conf" >/dev/null 2>>"$tmp/log" &
-		pid=$!
-		if wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$as2_port/healthz"; then
-			pids="$pids $pid"
-			return 0
-		fi
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	return 1
-}
+start_daemon() { start_edigated write_config && as2_port=$port; }
 
 if [ -z "$hook_port" ] || [ -z "$peer_port" ] || ! start_daemon; then
 	not_ok "edigated, the ERP receiver and the retailer's AS2 server start"

@@ -45,6 +45,26 @@ self_signed() {
 		-subj "/CN=$2" -keyout "$tmp/$1.key" -out "$tmp/$1.pem" \
 		>/dev/null 2>&1
 }
+# start_edigated WRITE_CONFIG: $EDIGATED on a free loopback port, eight
+# tries; WRITE_CONFIG PORT writes $tmp/edigate.conf for that port. Sets
+# $port and $pid (also added to $pids); its log goes to $tmp/log.
+start_edigated() {
+	local _ write=$1
+	for _ in 1 2 3 4 5 6 7 8; do
+		port=$((20000 + RANDOM % 20000))
+		"$write" "$port"
+		"$EDIGATED" -f -c "$tmp/edigate.conf" >/dev/null 2>>"$tmp/log" &
+		pid=$!
+		if wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then
+			pids="$pids $pid"
+			return 0
+		fi
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	pid=
+	return 1
+}
 # Stops every process in $pids: TERM, up to 5 s to finish (a daemon
 # completes its shutdown), then KILL; removes $tmp unless KEEP_TMP is set.
 stop_pids_and_tmp() {
