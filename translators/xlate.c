@@ -440,8 +440,7 @@ doc_to_json(xlate *x, const jtree *doc)
 static const char out_of_memory[] = "out of memory building the document";
 
 /* Hands the finished document over: as text straight from the arena
- * tree (the fast path), or as a jansson tree when the caller wants one
- * or a partner's cross-references must edit it. */
+ * tree, or as a jansson tree when the caller wants one. */
 static void
 deliver(xlate *x)
 {
@@ -451,9 +450,17 @@ deliver(xlate *x)
 	r.line = x->line;
 	if (!x->error && jtree_arena_failed(map_in_arena(x->engine)))
 		x->error = strdup(out_of_memory);
+	/* A partner's cross-references edit the arena tree in place (new
+	 * strings from its arena), before either way out. */
+	if (!x->error && x->maps->partner) {
+		partner_xref_apply_jtree(x->maps->partner,
+		    map_in_arena(x->engine), x->doc, 1);
+		if (jtree_arena_failed(map_in_arena(x->engine)))
+			x->error = strdup(out_of_memory);
+	}
 	if (x->error) {
 		r.error = x->error;
-	} else if (x->text && x->maps->partner == NULL) {
+	} else if (x->text) {
 		x->out_len = 0;
 		jtree_known_text known[2];
 		size_t nk = 0;
@@ -469,19 +476,8 @@ deliver(xlate *x)
 		tree = doc_to_json(x, x->doc);
 		if (tree == NULL)
 			r.error = out_of_memory;
-		else if (x->maps->partner)
-			partner_xref_apply(x->maps->partner, tree, 1);
-		if (tree && x->text) {
-			free(x->out);
-			x->out = json_dumps(tree, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			x->out_len = x->out_cap = x->out ? strlen(x->out) : 0;
-			if (x->out == NULL)
-				r.error = out_of_memory;
-			r.text = x->out;
-			r.text_len = x->out_len;
-		} else if (tree) {
+		else
 			r.doc = tree;
-		}
 	}
 	if (r.error) {
 		r.doc = NULL;

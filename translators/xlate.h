@@ -83,8 +83,8 @@ void xlate_free(xlate *x);
 
 /* Text mode on (1) or off (0, the default). Text is the fast path: the
  * document goes from the engine's arena straight to JSON text, with no
- * jansson tree in between (with a partner whose cross-references apply,
- * a tree is still built for them). */
+ * jansson tree in between (a partner's cross-references apply to the
+ * arena tree, in either mode). */
 void xlate_set_text(xlate *x, int on);
 
 /* Feed every segment of the stream (the reader's segment callback may

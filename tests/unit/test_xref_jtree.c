@@ -399,11 +399,80 @@ test_xlate_out_text_reads_nul_bytes_as_jansson_does(void **state)
 	}
 }
 
+struct mode_out {
+	char *text;   /* text mode */
+	char *dumped; /* tree mode, dumped as text mode writes */
+};
+
+static void
+keep_mode_out(void *ctx, const xlate_result *r)
+{
+	struct mode_out *o = ctx;
+	assert_null(r->error);
+	if (r->text)
+		o->text = strndup(r->text, r->text_len);
+	else if (r->doc)
+		o->dumped = json_dumps(r->doc, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER);
+}
+
+static int
+feed_xlate(void *ctx, const edi_segment *s)
+{
+	return xlate_segment(ctx, s);
+}
+
+static void
+translate_as_acme(int text, struct mode_out *o)
+{
+	static const char order[] =
+	    "ISA*00*          *00*          *ZZ*ACMERETAIL     *ZZ*EDIGATEDEMO    "
+	    "*261123*1000*U*00401*000000101*0*T*>~\n"
+	    "GS*PO*ACMERETAIL*EDIGATEDEMO*20261123*1000*101*X*004010~\n"
+	    "ST*850*0001~\nBEG*00*SA*PO12345**20261123~\n"
+	    "N1*ST*STORE 42*92*0042~\n"
+	    "PO1*1*12*EA*3.50*PE*VN*065322-117~\n"
+	    "CTT*1~\nSE*6*0001~\nGE*1*101~\nIEA*1*000000101~\n";
+	xlate_maps_use_partner(maps, acme);
+	xlate *x = xlate_new(maps, "acme-retail", "2026-11-23T10:00:00Z",
+	    keep_mode_out, o);
+	assert_non_null(x);
+	xlate_set_text(x, text);
+	edi_reader_callbacks cb = {.segment = feed_xlate};
+	edi_reader *r = edi_reader_new(&cb, x, NULL);
+	edi_reader_feed(r, order, strlen(order));
+	edi_reader_finish(r);
+	edi_reader_free(r);
+	xlate_free(x);
+	xlate_maps_use_partner(maps, NULL);
+}
+
+/* EDI -> canonical with acme-retail's tables: its SKU, unit and store
+ * become ours, in text mode exactly as in tree mode. */
+static void
+test_translate_applies_xref_alike_in_text_and_tree_mode(void **state)
+{
+	(void)state;
+	struct mode_out text = {0}, tree = {0};
+	translate_as_acme(1, &text);
+	translate_as_acme(0, &tree);
+	assert_non_null(text.text);
+	assert_non_null(tree.dumped);
+	assert_string_equal(text.text, tree.dumped);
+	assert_non_null(strstr(text.text, "\"SKU1\""));
+	assert_null(strstr(text.text, "065322-117"));
+	assert_non_null(strstr(text.text, "\"STORE-42\""));
+	assert_non_null(strstr(text.text, "\"unit\":\"each\""));
+	free(text.text);
+	free(tree.dumped);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xref_outbound_turns_our_sku_unit_and_locations_into_the_partners),
+		cmocka_unit_test(test_translate_applies_xref_alike_in_text_and_tree_mode),
 		cmocka_unit_test(test_xref_inbound_turns_the_partners_codes_into_ours),
 		cmocka_unit_test(test_xref_leaves_meta_unmapped_and_non_strings_alone),
 		cmocka_unit_test(test_xref_only_a_partys_id_is_a_location),
