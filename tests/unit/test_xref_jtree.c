@@ -409,9 +409,13 @@ keep_mode_out(void *ctx, const xlate_result *r)
 {
 	struct mode_out *o = ctx;
 	assert_null(r->error);
-	if (r->text)
-		o->text = strndup(r->text, r->text_len);
-	else if (r->doc)
+	if (r->text) {
+		/* The text is not NUL-terminated: copied by its length. */
+		o->text = malloc(r->text_len + 1);
+		assert_non_null(o->text);
+		memcpy(o->text, r->text, r->text_len);
+		o->text[r->text_len] = '\0';
+	} else if (r->doc)
 		o->dumped = json_dumps(r->doc, JSON_COMPACT |
 		    JSON_PRESERVE_ORDER);
 }
